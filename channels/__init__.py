@@ -1,0 +1,1 @@
+"""Channel adapters: one delivery contract, one module per provider."""

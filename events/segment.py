@@ -1,0 +1,86 @@
+"""The inbound contract: Segment-spec `track` and `identify` calls, keyed by user id.
+
+Platform teams publish these with any Kafka client; the JSON Schema printed by
+`nudgeflow schema events` is generated from these models, so the two never drift.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal, Union
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, field_validator
+
+
+class EventContext(BaseModel):
+    """Segment's `context` object; only the fields Nudgeflow reads are typed."""
+
+    model_config = ConfigDict(extra="allow")
+
+    timezone: str | None = Field(
+        default=None, description="IANA time zone of the user, e.g. 'Europe/Paris'."
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown IANA time zone {value!r}") from exc
+        return value
+
+
+class _SegmentCall(BaseModel):
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    messageId: str = Field(min_length=1, max_length=256, description="Unique id; duplicates are processed once.")
+    userId: str = Field(min_length=1, max_length=256, description="The user this event is about; also the Kafka key.")
+    timestamp: AwareDatetime = Field(description="When it happened (ISO 8601 with offset).")
+    context: EventContext = Field(default_factory=EventContext)
+
+    @property
+    def user_id(self) -> str:
+        return self.userId
+
+    @property
+    def message_id(self) -> str:
+        return self.messageId
+
+
+class TrackEvent(_SegmentCall):
+    """A user did something: `event` names the action, `properties` describe it."""
+
+    type: Literal["track"]
+    event: str = Field(min_length=1, max_length=256)
+    properties: dict[str, Any] = Field(default_factory=dict)
+
+
+class IdentifyEvent(_SegmentCall):
+    """Who the user is: `traits` such as role, plan, email, timezone, slack_user_id."""
+
+    type: Literal["identify"]
+    traits: dict[str, Any] = Field(default_factory=dict)
+
+
+ProductEvent = Annotated[Union[TrackEvent, IdentifyEvent], Field(discriminator="type")]
+_product_event_adapter: TypeAdapter[TrackEvent | IdentifyEvent] = TypeAdapter(ProductEvent)
+
+
+def parse_product_event(raw: bytes | str) -> TrackEvent | IdentifyEvent:
+    """Validate one JSON message; raises pydantic.ValidationError with a readable reason."""
+    return _product_event_adapter.validate_json(raw)
+
+
+def product_event_json_schema() -> dict[str, Any]:
+    """JSON Schema of the inbound contract, for `nudgeflow schema events`."""
+    schema = _product_event_adapter.json_schema()
+    schema["title"] = "Nudgeflow product event (Segment track/identify)"
+    return schema
+
+
+def event_time(event: TrackEvent | IdentifyEvent) -> datetime:
+    return event.timestamp

@@ -1,0 +1,1 @@
+"""Rules engine: playbooks, milestone ladders, conditions and timing."""

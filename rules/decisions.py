@@ -1,0 +1,65 @@
+"""What the engine decided for one event: the orchestrator and simulator act on these.
+
+Decisions are plain data. `delivery_id` is the idempotency key of one logical
+message (user, playbook version, milestone, kind, step): reprocessing the same
+event after a crash yields the same id, so a store can drop the copy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, Field
+
+Channel = Literal["in_app", "email", "slack"]
+DeliveryKind = Literal["celebration", "nudge"]
+
+
+def delivery_id_for(*, user_id: str, playbook_id: str, playbook_version: str, milestone_id: str,
+                    kind: DeliveryKind, step: int, channel: str) -> str:
+    """Stable id for one logical message on one channel."""
+    raw = "\x1f".join([user_id, playbook_id, playbook_version, milestone_id, kind, str(step), channel])
+    return hashlib.sha256(raw.encode()).hexdigest()[:32]
+
+
+class MilestoneCompleted(BaseModel):
+    type: Literal["milestone_completed"] = "milestone_completed"
+    user_id: str
+    playbook_id: str
+    playbook_version: str
+    milestone_id: str
+    completed_at: AwareDatetime
+    done: int = Field(description="Milestones of this ladder done, this one included.")
+    total: int
+
+
+class MilestoneUnlocked(BaseModel):
+    type: Literal["milestone_unlocked"] = "milestone_unlocked"
+    user_id: str
+    playbook_id: str
+    playbook_version: str
+    milestone_id: str
+    unlocked_at: AwareDatetime
+    unlocked_by: str = Field(description="The milestone whose completion unlocked this one.")
+
+
+class DeliveryRequest(BaseModel):
+    """One message to send on one channel, at or after `send_at`."""
+
+    type: Literal["delivery"] = "delivery"
+    delivery_id: str
+    kind: DeliveryKind
+    channel: Channel
+    user_id: str
+    playbook_id: str
+    playbook_version: str
+    milestone_id: str
+    step: int = 0
+    title: str
+    body: str
+    send_at: AwareDatetime
+    data: dict[str, Any] = Field(default_factory=dict, description="Extra fields for the channel (traits, CTA url...).")
+
+
+Decision = MilestoneCompleted | MilestoneUnlocked | DeliveryRequest

@@ -1,0 +1,49 @@
+"""Per-user onboarding progress: the state the rules engine reads and returns.
+
+The orchestrator keeps one `UserProgress` per user in a changelog-backed Faust
+table; the simulator keeps them in a dict. The engine never does I/O.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import AwareDatetime, BaseModel, Field
+
+
+class MilestoneProgress(BaseModel):
+    """Where one user stands on one milestone of one playbook."""
+
+    completed_at: AwareDatetime | None = None
+    unlocked_at: AwareDatetime | None = None
+    matching_events: int = Field(default=0, description="Count of events matching the milestone so far.")
+    matching_times: list[AwareDatetime] = Field(
+        default_factory=list, description="Times of recent matching events, for counts within a window."
+    )
+    celebrated: bool = False
+
+
+class PlaybookProgress(BaseModel):
+    playbook_version: str
+    entered_at: AwareDatetime
+    milestones: dict[str, MilestoneProgress] = Field(default_factory=dict)
+
+
+class UserProgress(BaseModel):
+    user_id: str
+    first_seen_at: AwareDatetime | None = None
+    traits: dict[str, Any] = Field(default_factory=dict)
+    timezone: str | None = None
+    playbooks: dict[str, PlaybookProgress] = Field(default_factory=dict)
+
+    @classmethod
+    def new(cls, user_id: str) -> "UserProgress":
+        return cls(user_id=user_id)
+
+    def completed(self, playbook_id: str, milestone_id: str) -> datetime | None:
+        playbook = self.playbooks.get(playbook_id)
+        if playbook is None:
+            return None
+        milestone = playbook.milestones.get(milestone_id)
+        return milestone.completed_at if milestone else None
