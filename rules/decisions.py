@@ -59,7 +59,65 @@ class DeliveryRequest(BaseModel):
     title: str
     body: str
     send_at: AwareDatetime
-    data: dict[str, Any] = Field(default_factory=dict, description="Extra fields for the channel (traits, CTA url...).")
+    data: dict[str, Any] = Field(default_factory=dict,
+                                 description="Extra fields for the channel (traits, CTA url...).")
 
 
-Decision = MilestoneCompleted | MilestoneUnlocked | DeliveryRequest
+SuppressReason = Literal["cap", "template_error", "stale"]
+
+
+class DeliverySuppressed(BaseModel):
+    """A message the rules wanted to send but deliberately did not (caps, broken template)."""
+
+    type: Literal["delivery_suppressed"] = "delivery_suppressed"
+    delivery_id: str
+    kind: DeliveryKind
+    channel: Channel
+    user_id: str
+    playbook_id: str
+    playbook_version: str
+    milestone_id: str
+    step: int = 0
+    reason: SuppressReason
+    detail: str = ""
+    at: AwareDatetime
+
+
+def timer_id_for(*, user_id: str, playbook_id: str, stall_key: str, step: int) -> str:
+    """Stable id for one nudge step of one stall rule: re-arming the same step is idempotent."""
+    raw = "\x1f".join([user_id, playbook_id, stall_key, str(step)])
+    return "t-" + hashlib.sha256(raw.encode()).hexdigest()[:30]
+
+
+class TimerDue(BaseModel):
+    """A timer that fired: hand it to `Engine.on_timer` at or after `due_at`."""
+
+    timer_id: str
+    user_id: str
+    due_at: AwareDatetime
+    playbook_id: str
+    milestone_id: str = Field(description="The stalled milestone the nudge is about.")
+    nudge_step: int
+    stall_key: str = Field(description="Which stall rule of the playbook armed it.")
+
+
+class ArmTimer(TimerDue):
+    """Schedule a `TimerDue` for `due_at`; arming an existing `timer_id` again replaces it."""
+
+    type: Literal["arm_timer"] = "arm_timer"
+    playbook_version: str
+
+    def due(self) -> TimerDue:
+        return TimerDue.model_validate(self.model_dump(exclude={"type", "playbook_version"}))
+
+
+class CancelTimer(BaseModel):
+    """Drop a pending timer (its milestone got done); unknown ids are a no-op."""
+
+    type: Literal["cancel_timer"] = "cancel_timer"
+    timer_id: str
+    user_id: str
+
+
+Decision = (MilestoneCompleted | MilestoneUnlocked | DeliveryRequest | DeliverySuppressed
+            | ArmTimer | CancelTimer)

@@ -38,7 +38,7 @@ class UserProgress(BaseModel):
     playbooks: dict[str, PlaybookProgress] = Field(default_factory=dict)
 
     @classmethod
-    def new(cls, user_id: str) -> "UserProgress":
+    def new(cls, user_id: str) -> UserProgress:
         return cls(user_id=user_id)
 
     def completed(self, playbook_id: str, milestone_id: str) -> datetime | None:

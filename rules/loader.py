@@ -1,0 +1,95 @@
+"""Load playbook YAML files into a validated Ruleset, or explain every problem."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from rules.messages import problems_from
+from rules.problems import RuleProblem, RulesetError
+from rules.ruleset import Ruleset, version_of
+from rules.schema import Playbook
+from rules.semantics import playbook_problems
+from rules.yamlsource import SourceDoc, read_documents
+
+SUFFIXES = (".yaml", ".yml")
+
+
+def playbook_files(path: Path) -> list[Path]:
+    """A single file, or the *.yaml/*.yml files of a folder (sorted, not recursive)."""
+    if path.is_dir():
+        return sorted(p for p in path.iterdir() if p.suffix in SUFFIXES and p.is_file())
+    return [path]
+
+
+def _entries(doc: SourceDoc) -> list[tuple[tuple[Any, ...], Any]]:
+    """A document holds one playbook, or a list of playbooks."""
+    if isinstance(doc.data, list):
+        return [((i,), item) for i, item in enumerate(doc.data)]
+    return [((), doc.data)]
+
+
+def _parse_doc(doc: SourceDoc, found: list[tuple[Playbook, SourceDoc, tuple[Any, ...]]],
+               problems: list[RuleProblem]) -> None:
+    for prefix, data in _entries(doc):
+        if not isinstance(data, dict):
+            problems.append(RuleProblem(doc.file, doc.line_of(prefix), "",
+                                        "a playbook must be a set of 'field: value' lines starting with id:"))
+            continue
+        try:
+            playbook = Playbook.model_validate(data)
+        except ValidationError as exc:
+            problems.extend(problems_from(exc, doc, prefix))
+            continue
+        problems.extend(playbook_problems(playbook, doc, prefix))
+        found.append((playbook, doc, prefix))
+
+
+def check_files(files: list[Path], display: dict[Path, str] | None = None
+                ) -> tuple[list[tuple[Playbook, SourceDoc, tuple[Any, ...]]], list[RuleProblem], list[bytes]]:
+    """Parse and validate; returns playbooks, problems and raw contents (for the version)."""
+    found: list[tuple[Playbook, SourceDoc, tuple[Any, ...]]] = []
+    problems: list[RuleProblem] = []
+    contents: list[bytes] = []
+    for file in files:
+        name = (display or {}).get(file, str(file))
+        try:
+            raw = file.read_bytes()
+            text = raw.decode("utf-8")
+        except FileNotFoundError:
+            problems.append(RuleProblem(name, 0, "", "file not found"))
+            continue
+        except (OSError, UnicodeDecodeError) as exc:
+            problems.append(RuleProblem(name, 0, "", f"cannot read the file ({exc})"))
+            continue
+        contents.append(raw)
+        docs, yaml_problems = read_documents(text, name)
+        problems.extend(yaml_problems)
+        for doc in docs:
+            _parse_doc(doc, found, problems)
+    seen: dict[str, str] = {}
+    for playbook, doc, prefix in found:
+        if playbook.id in seen:
+            message = f"playbook id '{playbook.id}' is already used in {seen[playbook.id]}"
+            problems.append(RuleProblem(doc.file, doc.line_of((*prefix, "id")), "id", message))
+        seen.setdefault(playbook.id, doc.file)
+    return found, problems, contents
+
+
+def load_ruleset(path: Path) -> Ruleset:
+    """Load a file or folder of playbooks; raises RulesetError listing every problem."""
+    path = Path(path)
+    if not path.exists():
+        raise RulesetError([RuleProblem(str(path), 0, "", "no such file or folder")])
+    files = playbook_files(path)
+    if not files:
+        raise RulesetError([RuleProblem(str(path), 0, "", "no .yaml or .yml playbook files in this folder")])
+    found, problems, contents = check_files(files)
+    if problems:
+        raise RulesetError(sorted(set(problems), key=lambda p: (p.file, p.line, p.field, p.message)))
+    names = [f.name for f in files]
+    return Ruleset(playbooks=tuple(p for p, _, _ in found),
+                   version=version_of(list(zip(names, contents, strict=False))),
+                   sources=tuple(str(f) for f in files))

@@ -1,0 +1,181 @@
+"""Pydantic models of a playbook YAML file: the language CS teams write nudges in.
+
+Every model forbids unknown fields so a typo ('celebrat') is an error with a
+line number instead of a silently ignored setting.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+
+from rules.decisions import Channel
+from rules.durations import ClockTime, Delay, Duration
+
+ID_PATTERN = r"^[a-z0-9][a-z0-9_\-]*$"
+SIGNUP = "signup"
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+def _check_id(value: str) -> str:
+    if not re.match(ID_PATTERN, value):
+        raise ValueError(f"{value!r} is not a valid id: use lowercase letters, digits, '_' or '-', "
+                         "like connect_data_source")
+    return value
+
+
+Id = Annotated[str, BeforeValidator(lambda v: _check_id(v) if isinstance(v, str) else v)]
+
+
+class Condition(_Model):
+    """One property predicate; a plain YAML value is shorthand for `equals`."""
+
+    equals: Any = None
+    in_: list[Any] | None = Field(default=None, alias="in")
+    not_in: list[Any] | None = None
+    gt: Any = None
+    gte: Any = None
+    lt: Any = None
+    lte: Any = None
+    exists: bool | None = None
+    contains: Any = None
+
+    @field_validator("gt", "gte", "lt", "lte")
+    @classmethod
+    def _comparable(cls, value: Any) -> Any:
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float | str)):
+            raise ValueError(f"{value!r} cannot be compared: use a number or a text value")
+        return value
+
+    @model_validator(mode="after")
+    def _at_least_one(self) -> Condition:
+        if not self.model_fields_set:
+            raise ValueError("empty condition: give a value or one of equals, in, not_in, gt, gte, lt, "
+                             "lte, exists, contains")
+        return self
+
+
+def _shorthand(value: Any) -> Any:
+    """`plan: pro` means `plan: {equals: pro}`."""
+    if isinstance(value, dict):
+        return {k: (v if isinstance(v, dict) else {"equals": v}) for k, v in value.items()}
+    return value
+
+
+Where = Annotated[dict[str, Condition], BeforeValidator(_shorthand)]
+
+
+class When(_Model):
+    """Completion condition: `count` events named `event` matching `where`, within `within`."""
+
+    event: str = Field(min_length=1)
+    where: Where = Field(default_factory=dict)
+    count: int = Field(default=1, ge=1)
+    within: Duration | None = None
+    after: Id | None = None
+
+
+class Message(_Model):
+    channel: Channel
+    title: str
+    body: str
+
+
+class Milestone(_Model):
+    id: Id
+    title: str
+    purpose: str = ""
+    expected_actions: list[str] = Field(default_factory=list)
+    risks: list[str] = Field(default_factory=list)
+    success_criteria: str = ""
+    when: When
+    unlocks: list[Id] | None = None
+    celebrate: list[Message] = Field(default_factory=list)
+
+
+class Nudge(Message):
+    after: Delay = timedelta(0)
+
+
+class Stall(_Model):
+    """Nudge when `milestone` is not done within `not_within` of `of` (milestone, 'signup' or event)."""
+
+    milestone: Id
+    not_within: Duration
+    of: str = Field(min_length=1)
+    nudges: list[Nudge] = Field(min_length=1)
+    max_nudges: int | None = Field(default=None, ge=1)
+
+    @property
+    def of_is_event(self) -> bool:
+        """Segment event names ('Report Created') don't look like ids ('first_report')."""
+        return self.of != SIGNUP and not re.match(ID_PATTERN, self.of)
+
+    @property
+    def steps(self) -> int:
+        return self.max_nudges or len(self.nudges)
+
+    @property
+    def key(self) -> str:
+        return f"{self.milestone}<-{self.of}"
+
+
+class Window(_Model):
+    start: ClockTime
+    end: ClockTime
+
+
+class SendWindow(Window):
+    days: list[Weekday] = Field(default_factory=lambda: ["mon", "tue", "wed", "thu", "fri", "sat", "sun"])
+
+
+class Caps(_Model):
+    per_channel_per_day: int | None = Field(default=None, ge=1)
+    overall_per_day: int | None = Field(default=None, ge=1)
+    when_exceeded: Literal["defer", "suppress"] = "defer"
+
+
+class Timing(_Model):
+    quiet_hours: Window | None = None
+    send_window: SendWindow | None = None
+    default_timezone: str = "UTC"
+    caps: Caps = Field(default_factory=Caps)
+
+    @field_validator("default_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"{value!r} is not a time zone: use an IANA name like Europe/Paris") from exc
+        return value
+
+
+class Playbook(_Model):
+    id: Id
+    name: str
+    description: str = ""
+    audience: Where = Field(default_factory=dict)
+    first_value: Id | None = None
+    milestones: list[Milestone] = Field(min_length=1)
+    stalls: list[Stall] = Field(default_factory=list)
+    timing: Timing = Field(default_factory=Timing)
+
+    def milestone(self, milestone_id: str) -> Milestone | None:
+        return next((m for m in self.milestones if m.id == milestone_id), None)
+
+    def unlocked_by(self, milestone: Milestone) -> list[str]:
+        """Explicit `unlocks`, else the next milestone of the ladder."""
+        if milestone.unlocks is not None:
+            return list(milestone.unlocks)
+        ids = [m.id for m in self.milestones]
+        index = ids.index(milestone.id)
+        return ids[index + 1:index + 2]

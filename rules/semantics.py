@@ -1,0 +1,105 @@
+"""Checks pydantic cannot do alone: references between milestones, cycles, templates."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rules.messages import suggest
+from rules.problems import RuleProblem, dotted
+from rules.schema import SIGNUP, Playbook
+from rules.templates import template_problems
+from rules.yamlsource import SourceDoc
+
+Loc = tuple[Any, ...]
+
+
+class _Report:
+    def __init__(self, doc: SourceDoc, prefix: Loc):
+        self.doc, self.prefix, self.items = doc, prefix, []  # type: list[RuleProblem]
+
+    def add(self, loc: Loc, message: str, line_offset: int = 0) -> None:
+        full = (*self.prefix, *loc)
+        self.items.append(RuleProblem(self.doc.file, self.doc.line_of(full) + line_offset,
+                                      dotted(full), message))
+
+
+def _references(pb: Playbook, report: _Report) -> None:
+    ids = [m.id for m in pb.milestones]
+    seen: set[str] = set()
+    for i, m in enumerate(pb.milestones):
+        if m.id in seen:
+            report.add(("milestones", i, "id"), f"milestone id '{m.id}' is used twice in this playbook")
+        seen.add(m.id)
+
+    def check(loc: Loc, ref: str | None) -> None:
+        if ref is not None and ref not in ids:
+            report.add(loc, f"unknown milestone '{ref}'{suggest(ref, ids)}")
+
+    check(("first_value",), pb.first_value)
+    for i, m in enumerate(pb.milestones):
+        check(("milestones", i, "when", "after"), m.when.after)
+        for j, target in enumerate(m.unlocks or []):
+            check(("milestones", i, "unlocks", j), target)
+    for i, stall in enumerate(pb.stalls):
+        check(("stalls", i, "milestone"), stall.milestone)
+        if not stall.of_is_event and stall.of != SIGNUP:
+            if stall.of not in ids:
+                report.add(("stalls", i, "of"), f"unknown milestone '{stall.of}'{suggest(stall.of, ids)}; "
+                           "use a milestone id, 'signup', or an event name like 'Report Created'")
+        if stall.of == stall.milestone:
+            report.add(("stalls", i, "of"), "a milestone cannot stall on itself")
+
+
+def _cycles(pb: Playbook, report: _Report) -> None:
+    """`after` and explicit `unlocks` must not loop back (a → b → a)."""
+    edges: dict[str, list[tuple[str, Loc]]] = {m.id: [] for m in pb.milestones}
+    for i, m in enumerate(pb.milestones):
+        if m.when.after in edges:
+            edges[m.when.after].append((m.id, ("milestones", i, "when", "after")))
+        for j, target in enumerate(m.unlocks or []):
+            if target in edges:
+                edges[m.id].append((target, ("milestones", i, "unlocks", j)))
+    state: dict[str, int] = {}
+    reported: set[frozenset[str]] = set()
+
+    def visit(node: str, trail: list[str]) -> None:
+        state[node] = 1
+        for target, loc in edges[node]:
+            if state.get(target) == 1:
+                loop = [*trail[trail.index(target):], target] if target in trail else [node, target]
+                key = frozenset(loop)
+                if key not in reported:
+                    reported.add(key)
+                    report.add(loc, "milestones wait on each other in a loop: " + " → ".join(loop)
+                               + "; nobody could ever complete them")
+            elif target not in state:
+                visit(target, [*trail, target])
+        state[node] = 2
+
+    for m in pb.milestones:
+        if m.id not in state:
+            visit(m.id, [m.id])
+
+
+def _templates(pb: Playbook, report: _Report) -> None:
+    texts: list[tuple[Loc, str]] = []
+    for i, m in enumerate(pb.milestones):
+        for j, msg in enumerate(m.celebrate):
+            base = ("milestones", i, "celebrate", j)
+            texts += [((*base, "title"), msg.title), ((*base, "body"), msg.body)]
+    for i, stall in enumerate(pb.stalls):
+        for j, nudge in enumerate(stall.nudges):
+            base = ("stalls", i, "nudges", j)
+            texts += [((*base, "title"), nudge.title), ((*base, "body"), nudge.body)]
+    for loc, text in texts:
+        block = (*report.prefix, *loc) in report.doc.block_scalars
+        for line, message in template_problems(text):
+            report.add(loc, message, line_offset=(line - 1) + (1 if block else 0))
+
+
+def playbook_problems(pb: Playbook, doc: SourceDoc, prefix: Loc = ()) -> list[RuleProblem]:
+    report = _Report(doc, prefix)
+    _references(pb, report)
+    _cycles(pb, report)
+    _templates(pb, report)
+    return report.items
