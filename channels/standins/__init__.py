@@ -1,0 +1,12 @@
+"""Local stand-ins for the providers, for tests and the demo: real HTTP, no accounts.
+
+Each records every request and can be told to fail (`fail_next`, `fail_for`,
+`rate_limit_next`, `delay`, `heal`).
+"""
+
+from channels.standins.faults import Fault, FaultPlan
+from channels.standins.sendgrid_server import SendGridStandIn
+from channels.standins.server import RecordedRequest, StandInServer
+from channels.standins.slack_server import SlackStandIn
+
+__all__ = ["Fault", "FaultPlan", "RecordedRequest", "SendGridStandIn", "SlackStandIn", "StandInServer"]
