@@ -67,6 +67,8 @@ def check_files(files: list[Path], display: dict[Path, str] | None = None
         contents.append(raw)
         docs, yaml_problems = read_documents(text, name)
         problems.extend(yaml_problems)
+        if not docs and not yaml_problems:
+            problems.append(RuleProblem(name, 1, "", "the file is empty: it should describe a playbook"))
         for doc in docs:
             _parse_doc(doc, found, problems)
     seen: dict[str, str] = {}
