@@ -63,10 +63,13 @@ class OutboundMessage(BaseModel):
         """Build from the engine's decision.
 
         Contact fields (`to_email`, `slack_user_id`, ...) may sit in `request.data`
-        under the field's own name, or come from `overrides` (e.g. a profile
-        lookup); `done`/`total` in data become the progress fields.
+        under the field's own name, in `data["traits"]` (Segment identify traits:
+        `email`, `slack_user_id`), or come from `overrides` (e.g. a profile lookup);
+        `done`/`total` in data become the progress fields.
         """
         data = dict(request.data)
+        raw_traits = data.get("traits")
+        traits: dict[str, Any] = raw_traits if isinstance(raw_traits, dict) else {}
         fields: dict[str, Any] = {
             "delivery_id": request.delivery_id,
             "channel": request.channel,
@@ -82,6 +85,10 @@ class OutboundMessage(BaseModel):
                 "step": str(request.step),
             },
         }
+        if isinstance(traits.get("email"), str):
+            fields["to_email"] = traits["email"]
+        if isinstance(traits.get("slack_user_id"), str):
+            fields["slack_user_id"] = traits["slack_user_id"]
         if "done" in data:
             fields["progress_done"] = data.pop("done")
         if "total" in data:

@@ -30,6 +30,12 @@ def test_from_delivery_reads_channel_fields_and_progress_from_data():
     assert message.unsubscribe_url == "https://u"
 
 
+def test_contact_fields_come_from_segment_traits():
+    traits = {"email": "ada@example.com", "slack_user_id": "U7", "plan": "pro"}
+    message = OutboundMessage.from_delivery(_request(traits=traits, timezone="Europe/Paris"))
+    assert (message.to_email, message.slack_user_id) == ("ada@example.com", "U7")
+
+
 def test_overrides_win_over_data():
     message = OutboundMessage.from_delivery(_request(slack_user_id="U1"), slack_user_id="U2")
     assert message.slack_user_id == "U2"
