@@ -77,3 +77,18 @@ async def test_stop_does_not_wait_for_a_delayed_response():
         await server.stop()
         assert loop.time() - started < 2.0
         request.cancel()
+
+
+async def test_module_runner_serves_both_until_stopped(capsys):
+    from channels.standins.__main__ import serve
+
+    stop = asyncio.Event()
+    task = asyncio.create_task(serve(stop=stop))
+    await asyncio.sleep(0.2)
+    out = capsys.readouterr().out
+    slack_url = out.split("Slack stand-in:")[1].split()[0]
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{slack_url}auth.test", data={"token": "xoxb-x"}) as response:
+            assert (await response.json())["ok"] is True
+    stop.set()
+    await asyncio.wait_for(task, timeout=5)
