@@ -12,7 +12,15 @@ from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from events.segment import IdentifyEvent, TrackEvent
-from rules.decisions import Decision, MilestoneCompleted, MilestoneUnlocked
+from rules import stalls
+from rules.decisions import (
+    Decision,
+    DeliveryKind,
+    DeliveryRequest,
+    MilestoneCompleted,
+    MilestoneUnlocked,
+    TimerDue,
+)
 from rules.deliveries import build_delivery
 from rules.ladder import (
     enter,
@@ -24,8 +32,9 @@ from rules.ladder import (
 )
 from rules.predicates import matches
 from rules.ruleset import Ruleset
-from rules.schema import Milestone, Playbook
+from rules.schema import Message, Milestone, Playbook, Stall
 from rules.state import UserProgress
+from rules.timing import schedule
 
 
 @dataclass
@@ -56,6 +65,12 @@ class Engine:
                 index[milestone.when.event].append((playbook, milestone))
         self.by_event: dict[str, tuple[tuple[Playbook, Milestone], ...]] = {
             name: tuple(pairs) for name, pairs in index.items()}
+        stall_index: dict[str, list[tuple[Playbook, Stall]]] = defaultdict(list)
+        for playbook in ruleset.playbooks:
+            for stall in playbook.stalls:
+                if stall.of_is_event:
+                    stall_index[stall.of].append((playbook, stall))
+        self.stalls_by_event = {name: tuple(pairs) for name, pairs in stall_index.items()}
 
     def on_event(self, progress: UserProgress, event: TrackEvent | IdentifyEvent,
                  now: datetime) -> EngineResult:
@@ -74,7 +89,42 @@ class Engine:
             for playbook, milestone in self.by_event.get(event.event, ()):
                 if playbook.id in p.playbooks:
                     self._match(p, playbook, milestone, event, now, decisions)
+            for playbook, stall in self.stalls_by_event.get(event.event, ()):
+                if playbook.id in p.playbooks:
+                    stalls.start(p, playbook, stall, at, self.version, decisions)
         return EngineResult(progress=p, decisions=decisions)
+
+    def on_timer(self, progress: UserProgress, timer: TimerDue, now: datetime) -> EngineResult:
+        """A stall timer fired: nudge if the milestone is still not done, then arm the next step."""
+        p = progress.model_copy(deep=True)
+        decisions: list[Decision] = []
+        pending = p.timers.pop(timer.timer_id, None)
+        if pending is not None and timer.due_at < pending.due_at:  # an older firing of a re-armed id
+            p.timers[timer.timer_id] = pending
+            return EngineResult(progress=progress.model_copy(deep=True), decisions=decisions)
+        playbook = self.ruleset.playbook(pending.playbook_id) if pending else None
+        stall = stalls.find(playbook, pending.stall_key) if pending else None
+        if pending is None or playbook is None or stall is None or playbook.id not in p.playbooks:
+            return EngineResult(progress=p, decisions=decisions)  # cancelled, duplicate, or rule removed
+        milestone = playbook.milestone(stall.milestone)
+        if milestone is None or p.completed(playbook.id, milestone.id) or pending.step >= stall.steps:
+            return EngineResult(progress=p, decisions=decisions)
+        sent = self._deliver(p, playbook, milestone, stall.nudge(pending.step), "nudge", pending.step,
+                             now, None)
+        decisions.append(sent)
+        if pending.step + 1 < stall.steps:
+            base = sent.send_at if isinstance(sent, DeliveryRequest) else max(now, pending.due_at)
+            decisions.append(stalls.arm(p, playbook, stall, pending.step + 1,
+                                        base + stall.delay(pending.step + 1), self.version))
+        return EngineResult(progress=p, decisions=decisions)
+
+    def _deliver(self, p: UserProgress, playbook: Playbook, milestone: Milestone, message: Message,
+                 kind: DeliveryKind, step: int, now: datetime, event: TrackEvent | None) -> Decision:
+        built = build_delivery(progress=p, playbook=playbook, version=self.version, milestone=milestone,
+                               message=message, kind=kind, step=step, now=now, event=event)
+        if isinstance(built, DeliveryRequest):
+            return schedule(p, playbook.timing, built, now)
+        return built
 
     def _enter_playbooks(self, p: UserProgress, at: datetime, now: datetime,
                          decisions: list[Decision]) -> None:
@@ -85,7 +135,7 @@ class Engine:
 
     def _entered(self, p: UserProgress, playbook: Playbook, at: datetime, now: datetime,
                  decisions: list[Decision]) -> None:
-        """Hook for stall timers that start at signup."""
+        stalls.on_entry(p, playbook, self.version, decisions)
 
     def _match(self, p: UserProgress, playbook: Playbook, milestone: Milestone, event: TrackEvent,
                now: datetime, decisions: list[Decision]) -> None:
@@ -116,11 +166,5 @@ class Engine:
         if not ms.celebrated:
             ms.celebrated = True
             for message in milestone.celebrate:
-                decisions.append(build_delivery(progress=p, playbook=playbook, version=self.version,
-                                                milestone=milestone, message=message, kind="celebration",
-                                                step=0, now=now, event=event))
-        self._completed(p, playbook, milestone, at, now, decisions)
-
-    def _completed(self, p: UserProgress, playbook: Playbook, milestone: Milestone, at: datetime,
-                   now: datetime, decisions: list[Decision]) -> None:
-        """Hook for stall timers armed or cancelled by a completion."""
+                decisions.append(self._deliver(p, playbook, milestone, message, "celebration", 0, now, event))
+        stalls.on_completion(p, playbook, milestone.id, at, self.version, decisions)

@@ -102,7 +102,8 @@ class Milestone(_Model):
 
 
 class Nudge(Message):
-    after: Delay = timedelta(0)
+    after: Delay | None = Field(default=None, description="Wait after the previous nudge; "
+                                "default 0s for the first nudge and `not_within` for the next ones.")
 
 
 class Stall(_Model):
@@ -122,6 +123,17 @@ class Stall(_Model):
     @property
     def steps(self) -> int:
         return self.max_nudges or len(self.nudges)
+
+    def nudge(self, step: int) -> Nudge:
+        """The message for nudge `step`; the last one repeats up to `max_nudges`."""
+        return self.nudges[min(step, len(self.nudges) - 1)]
+
+    def delay(self, step: int) -> timedelta:
+        """Wait before nudge `step`: measured from the stall start (step 0) or the previous nudge."""
+        after = self.nudge(step).after
+        if after is not None:
+            return self.not_within + after if step == 0 else after
+        return self.not_within
 
     @property
     def key(self) -> str:
@@ -148,6 +160,8 @@ class Timing(_Model):
     send_window: SendWindow | None = None
     default_timezone: str = "UTC"
     caps: Caps = Field(default_factory=Caps)
+    channels: list[Channel] = Field(default_factory=lambda: ["in_app", "email", "slack"],
+                                    description="Channels quiet hours and the send window apply to.")
 
     @field_validator("default_timezone")
     @classmethod

@@ -48,6 +48,9 @@ def _references(pb: Playbook, report: _Report) -> None:
                            "use a milestone id, 'signup', or an event name like 'Report Created'")
         if stall.of == stall.milestone:
             report.add(("stalls", i, "of"), "a milestone cannot stall on itself")
+        if any(other.key == stall.key for other in pb.stalls[:i]):
+            report.add(("stalls", i), f"a stall rule for '{stall.milestone}' counted from '{stall.of}' "
+                       "already exists; merge their nudges into one rule")
 
 
 def _cycles(pb: Playbook, report: _Report) -> None:

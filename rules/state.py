@@ -30,12 +30,31 @@ class PlaybookProgress(BaseModel):
     milestones: dict[str, MilestoneProgress] = Field(default_factory=dict)
 
 
+class PendingTimer(BaseModel):
+    """A stall timer the engine armed and has not seen fire or cancelled yet."""
+
+    playbook_id: str
+    milestone_id: str
+    stall_key: str
+    step: int
+    due_at: AwareDatetime
+
+
 class UserProgress(BaseModel):
     user_id: str
     first_seen_at: AwareDatetime | None = None
     traits: dict[str, Any] = Field(default_factory=dict)
     timezone: str | None = None
     playbooks: dict[str, PlaybookProgress] = Field(default_factory=dict)
+    timers: dict[str, PendingTimer] = Field(
+        default_factory=dict,
+        description="Armed stall timers by timer_id; a fired timer not listed is stale.")
+    stalls_started: dict[str, AwareDatetime] = Field(
+        default_factory=dict,
+        description="'playbook_id/stall_key' -> when its clock started; each starts once.")
+    sent_per_day: dict[str, dict[str, int]] = Field(
+        default_factory=dict,
+        description="User-local date 'YYYY-MM-DD' -> {channel or '*': messages scheduled}.")
 
     @classmethod
     def new(cls, user_id: str) -> UserProgress:
