@@ -1,0 +1,129 @@
+"""The simulator on a virtual clock: what a CS person previews before going live."""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+from rich.console import Console
+from rules_helpers import T0, at, identify, ruleset_from, track
+
+from rules import load_ruleset
+from rules.simulate import run_simulate, simulate
+
+REPO = Path(__file__).resolve().parents[3]
+
+NUDGES = """\
+id: pb
+name: PB
+milestones:
+  - id: connect
+    title: Connect
+    when: {event: Data Source Connected}
+    celebrate: [{channel: email, title: "Yay", body: "{{ progress.done }} of {{ progress.total }}"}]
+  - id: invite
+    title: Invite
+    when: {event: Teammate Invited}
+stalls:
+  - milestone: invite
+    of: connect
+    not_within: 1d
+    nudges:
+      - {channel: email, title: "Invite someone", body: "b"}
+    max_nudges: 3
+timing:
+  quiet_hours: {start: "21:00", end: "08:00"}
+"""
+
+
+def deliveries(report) -> list:  # noqa: ANN001
+    return report.of_type("delivery")
+
+
+def test_stall_nudges_fire_in_time_order_then_stop_when_done(tmp_path: Path) -> None:
+    rules = ruleset_from(tmp_path, NUDGES)
+    events = [track("Data Source Connected", T0), track("Teammate Invited", at(days=2, hours=12))]
+    report = simulate(rules, events)
+    nudges = [d for d in deliveries(report) if d.kind == "nudge"]
+    assert [n.send_at for n in nudges] == [at(days=1), at(days=2)]  # third one cancelled by the invite
+    assert [d.type for d in report.of_type("cancel_timer")] == ["cancel_timer"]
+    assert report.timers_fired == 2
+
+
+def test_same_user_in_two_time_zones_gets_local_quiet_hours(tmp_path: Path) -> None:
+    rules = ruleset_from(tmp_path, NUDGES)
+    late = datetime(2026, 3, 2, 22, 30, tzinfo=UTC)
+    events = [identify(late, user="paris", timezone="Europe/Paris"),
+              identify(late, user="la", timezone="America/Los_Angeles"),
+              track("Data Source Connected", late, user="paris"),
+              track("Data Source Connected", late, user="la")]
+    sends = {d.user_id: d.send_at for d in deliveries(simulate(rules, events)) if d.kind == "celebration"}
+    assert sends["paris"] == datetime(2026, 3, 3, 7, 0, tzinfo=UTC)  # 23:30 CET -> 08:00 CET
+    assert sends["la"] == late  # 14:30 in Los Angeles: send now
+
+
+def test_quiet_hours_across_dst_in_simulation(tmp_path: Path) -> None:
+    rules = ruleset_from(tmp_path, NUDGES)
+    night = datetime(2026, 3, 28, 23, 0, tzinfo=UTC)  # 00:00 CET; clocks jump at 02:00
+    events = [identify(night, timezone="Europe/Paris"), track("Data Source Connected", night)]
+    [celebration] = [d for d in deliveries(simulate(rules, events, until=night)) if d.kind == "celebration"]
+    assert celebration.send_at == datetime(2026, 3, 29, 6, 0, tzinfo=UTC)  # 08:00 CEST
+
+
+def test_caps_defer_to_the_next_day(tmp_path: Path) -> None:
+    text = NUDGES.replace('  quiet_hours: {start: "21:00", end: "08:00"}',
+                          "  caps: {overall_per_day: 1}").replace("not_within: 1d", "not_within: 1h")
+    report = simulate(ruleset_from(tmp_path, text), [track("Data Source Connected", T0)], until=at(days=5))
+    sends = [(d.kind, d.send_at) for d in deliveries(report)]
+    assert sends == [("celebration", T0), ("nudge", at(days=1, hours=-12)), ("nudge", at(days=2, hours=-12)),
+                     ("nudge", at(days=3, hours=-12))]
+
+
+def test_out_of_order_events_are_replayed_in_event_time(tmp_path: Path) -> None:
+    rules = ruleset_from(tmp_path, NUDGES.replace("    when: {event: Teammate Invited}",
+                                                  "    when: {event: Teammate Invited, after: connect}"))
+    events = [track("Teammate Invited", at(hours=2)), track("Data Source Connected", at(hours=1))]
+    report = simulate(rules, events)
+    assert [d.milestone_id for d in report.of_type("milestone_completed")] == ["connect", "invite"]
+    assert report.of_type("delivery")[0].kind == "celebration"  # no nudge: invite came in time
+
+
+def test_duplicates_are_processed_once_and_output_is_deterministic(tmp_path: Path) -> None:
+    rules = ruleset_from(tmp_path, NUDGES)
+    event = track("Data Source Connected", T0)
+    first = simulate(rules, [event, event])
+    assert first.duplicates_skipped == 1 and len(first.of_type("milestone_completed")) == 1
+    assert simulate(rules, [event, event]).json_lines() == first.json_lines()
+
+
+def test_until_stops_the_clock(tmp_path: Path) -> None:
+    rules = ruleset_from(tmp_path, NUDGES)
+    report = simulate(rules, [track("Data Source Connected", T0), track("Teammate Invited", at(days=9))],
+                      until=at(hours=30))
+    assert report.events_processed == 1 and report.timers_fired == 1
+
+
+def test_run_simulate_writes_json_lines_and_a_summary(tmp_path: Path) -> None:
+    out = io.StringIO()
+    console = Console(record=True, width=160, color_system=None)
+    code = run_simulate(REPO / "playbooks", REPO / "playbooks" / "sample-events.jsonl", None, out, console)
+    assert code == 0
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    kinds = {line["type"] for line in lines}
+    assert kinds >= {"milestone_completed", "delivery", "arm_timer", "cancel_timer"}
+    assert all(line["playbook_version"] == load_ruleset(REPO / "playbooks").version
+               for line in lines if "playbook_version" in line)
+    text = console.export_text()
+    assert "connect_data_source (first value)" in text and "1 duplicates skipped" in text
+
+
+def test_run_simulate_reports_bad_events_without_traceback(tmp_path: Path) -> None:
+    bad = tmp_path / "events.jsonl"
+    bad.write_text('{"type": "track", "userId": "u"}\nnot json\n')
+    console = Console(record=True, width=160, color_system=None)
+    assert run_simulate(REPO / "playbooks", bad, None, None, console) == 1
+    text = console.export_text()
+    assert f"{bad}:1" in text and f"{bad}:2" in text and "Traceback" not in text
+    assert run_simulate(tmp_path / "nope", bad, None, None, console) == 1
