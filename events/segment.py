@@ -7,7 +7,7 @@ Platform teams publish these with any Kafka client; the JSON Schema printed by
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, field_validator
@@ -66,7 +66,7 @@ class IdentifyEvent(_SegmentCall):
     traits: dict[str, Any] = Field(default_factory=dict)
 
 
-ProductEvent = Annotated[Union[TrackEvent, IdentifyEvent], Field(discriminator="type")]
+ProductEvent = Annotated[TrackEvent | IdentifyEvent, Field(discriminator="type")]
 _product_event_adapter: TypeAdapter[TrackEvent | IdentifyEvent] = TypeAdapter(ProductEvent)
 
 

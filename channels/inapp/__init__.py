@@ -1,0 +1,12 @@
+"""In-app channel: prompts stored per user and served over HTTP.
+
+Source of truth is the compacted prompts topic (key `user_id/delivery_id`). Workers
+append a prompt when a celebration or nudge is delivered; the API appends status
+changes. Every API replica materializes the topic into memory (`InboxStore`), so
+the API keeps working when workers rebalance or restart. See docs/architecture.md.
+"""
+
+from channels.inapp.models import Prompt, PromptStatus, prompt_key
+from channels.inapp.store import InboxStore
+
+__all__ = ["InboxStore", "Prompt", "PromptStatus", "prompt_key"]

@@ -1,0 +1,157 @@
+"""The Faust application: topics, the per-user table and the event-processing agent.
+
+Flow per record: decode → (dead-letter | re-key | dedupe) → rules engine →
+publish prompts, deliveries and outcomes and wait for the broker's ack → only
+then store the user's new state. A crash at any point re-processes the record
+and produces the same ids, which every consumer de-duplicates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import faust
+
+from channels.inapp.models import prompt_key
+from orchestrator import metrics
+from orchestrator.ingest.dead_letter import DeadLetter
+from orchestrator.ingest.decode import Rejected, decode_event
+from orchestrator.processing import Processed, process_event
+from orchestrator.rules_holder import RulesHolder
+from orchestrator.settings import Settings
+from orchestrator.state import UserRecord
+
+log = logging.getLogger(__name__)
+
+
+def faust_options(settings: Settings) -> dict[str, Any]:
+    """Faust settings per broker profile.
+
+    Tansu holds a JoinGroup reply for up to half the session timeout, so Faust's
+    60 s default means ~30 s to a ready worker; 3 s gives ~3.5 s. Tansu's
+    ListOffsets is wrong for multi-record batches, which breaks changelog recovery,
+    so batches hold one record there. Neither is applied to Apache Kafka.
+    """
+    options: dict[str, Any] = {}
+    if settings.broker_profile == "tansu":
+        options.update(broker_session_timeout=3.0, broker_heartbeat_interval=1.0,
+                       broker_request_timeout=10.0, producer_max_batch_size=1)
+    return options
+
+
+@dataclass
+class ProcessingStats:
+    """Counts since start, for the demo summary and tests (Prometheus has the same as metrics)."""
+
+    processed: int = 0
+    duplicates: int = 0
+    dead_lettered: int = 0
+    rekeyed: int = 0
+
+
+@dataclass
+class NudgeflowApp:
+    """The Faust app plus the handles the worker and tests need."""
+
+    app: faust.App
+    settings: Settings
+    rules: RulesHolder
+    stats: ProcessingStats
+
+    @property
+    def ready(self) -> bool:
+        recovery = self.app.tables.recovery
+        return recovery.completed.is_set() and not self.app.rebalancing
+
+
+def build_app(settings: Settings, *, bootstrap_servers: str, rules: RulesHolder) -> NudgeflowApp:
+    data_dir = settings.table_dir.resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    app = faust.App(
+        settings.app_id, broker=f"kafka://{bootstrap_servers}", store="memory://",
+        web_enabled=False, topic_partitions=settings.topic_partitions,
+        topic_replication_factor=settings.replication_factor, table_cleanup_interval=3600.0,
+        datadir=str(data_dir), tabledir=str(data_dir), consumer_auto_offset_reset="earliest",
+        **faust_options(settings),
+    )
+    raw = {"key_serializer": "raw", "value_serializer": "raw"}
+    events = app.topic(settings.events_topic, partitions=settings.topic_partitions, **raw)
+    dead_letters = app.topic(settings.dead_letter_topic, **raw)
+    outcomes = app.topic(settings.outcomes_topic, **raw)
+    prompts = app.topic(settings.prompts_topic, **raw)
+    deliveries = app.topic(settings.deliveries_topic, **raw)
+    users = app.Table("users", partitions=settings.topic_partitions)  # user id → UserRecord as JSON
+
+    stats = ProcessingStats()
+
+    async def dead_letter(message: Any, rejected: Rejected) -> None:
+        letter = DeadLetter.of(reason=rejected.reason, error_type=rejected.error_type, topic=message.topic,
+                               partition=message.partition, offset=message.offset, key=message.key,
+                               value=message.value, rejected_at=datetime.now(UTC))
+        await (await dead_letters.send(key=message.key, value=letter.model_dump_json().encode()))
+        metrics.DEAD_LETTERS.labels(rejected.error_type).inc()
+        stats.dead_lettered += 1
+        log.warning("dead-lettered %s[%s]@%s: %s", message.topic, message.partition, message.offset,
+                    rejected.reason)
+
+    async def publish(processed: Processed) -> None:
+        sends = [await prompts.send(key=prompt_key(p.user_id, p.delivery_id), value=p.model_dump_json().encode())
+                 for p in processed.prompts]
+        sends += [await deliveries.send(key=d.user_id.encode(), value=d.model_dump_json().encode())
+                  for d in processed.deliveries]
+        sends += [await outcomes.send(key=o.user_id.encode(), value=o.model_dump_json().encode())
+                  for o in processed.outcomes]
+        if sends:
+            await asyncio.gather(*sends)  # broker acks before the state moves on
+
+    @app.agent(events, name="process-events")
+    async def process_events(stream: faust.StreamT[bytes]) -> None:
+        async for event in stream.events():
+            message = event.message
+            decoded = decode_event(message.value)
+            if isinstance(decoded, Rejected):
+                await dead_letter(message, decoded)
+                continue
+            user_key = decoded.userId
+            if message.key != user_key.encode():
+                # Keyless or mis-keyed: send it to the user's own partition, where their state lives.
+                await (await events.send(key=user_key.encode(), value=message.value))
+                metrics.EVENTS.labels("rekeyed").inc()
+                stats.rekeyed += 1
+                continue
+            try:
+                processed = process_event(_record(users.get(user_key), user_key), decoded,
+                                          engine=rules.engine, now=datetime.now(UTC),
+                                          dedupe_window=settings.dedupe_window)
+            except Exception as exc:  # a bug must not stall the partition: park the record instead
+                log.exception("processing failed for %s", decoded.messageId)
+                await dead_letter(message, Rejected(reason=f"processing error: {exc!r}",
+                                                    error_type="processing_error"))
+                continue
+            if processed.duplicate:
+                metrics.EVENTS.labels("duplicate").inc()
+                stats.duplicates += 1
+                continue
+            await publish(processed)
+            users[user_key] = processed.record.model_dump(mode="json")
+            metrics.EVENTS.labels(decoded.type).inc()
+            stats.processed += 1
+            _count_outcomes(processed)
+
+    return NudgeflowApp(app=app, settings=settings, rules=rules, stats=stats)
+
+
+def _record(stored: dict[str, Any] | None, user_id: str) -> UserRecord:
+    return UserRecord.model_validate(stored) if stored else UserRecord.new(user_id)
+
+
+def _count_outcomes(processed: Processed) -> None:
+    for outcome in processed.outcomes:
+        if outcome.kind == "milestone_completed":
+            metrics.MILESTONES.labels(outcome.playbook_id or "").inc()
+        elif outcome.channel:
+            metrics.DELIVERIES.labels(outcome.channel, outcome.kind.value).inc()

@@ -1,0 +1,1 @@
+"""Kafka connectivity: the embedded Tansu broker and client settings."""

@@ -1,0 +1,163 @@
+"""`nudgeflow`: the one command-line entry point."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from orchestrator.settings import Settings
+
+app = typer.Typer(help="Nudgeflow: onboarding nudges and celebrations from your product's event stream.",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+schema_app = typer.Typer(help="Print the JSON Schemas of the wire contracts.", no_args_is_help=True)
+rules_app = typer.Typer(help="Validate playbooks.", no_args_is_help=True)
+topics_app = typer.Typer(help="Kafka topics Nudgeflow needs.", no_args_is_help=True)
+app.add_typer(schema_app, name="schema")
+app.add_typer(rules_app, name="rules")
+app.add_typer(topics_app, name="topics")
+console = Console()
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("aiokafka", "faust", "mode", "kafka"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
+
+
+@app.command()
+def worker(
+    rules: Annotated[Path | None, typer.Option(help="Playbook file or folder (default: NUDGEFLOW_RULES_PATH).")] = None,
+    api: Annotated[bool, typer.Option(help="Serve the in-app API from this process.")] = True,
+) -> None:
+    """Run the stream processor against NUDGEFLOW_KAFKA_BOOTSTRAP_SERVERS, or an embedded broker."""
+    from orchestrator.runtime.serve import serve_worker
+
+    overrides: dict[str, Any] = {"run_api": api}
+    if rules is not None:
+        overrides["rules_path"] = rules
+    settings = Settings(**overrides)
+    _setup_logging(settings.log_level)
+    asyncio.run(serve_worker(settings, console))
+
+
+@app.command()
+def demo(
+    duration: Annotated[float | None,
+                        typer.Option(help="Stop after this many seconds (default: run until Ctrl-C).")] = None,
+    port: Annotated[int, typer.Option(help="Port of the demo page and in-app API (0: any free port).")] = 8080,
+) -> None:
+    """Embedded broker + worker + in-app API + a simulated onboarding story, all in one process."""
+    from orchestrator.demo.run import run_demo
+
+    settings = Settings(api_port=port, kafka_bootstrap_servers=None)
+    _setup_logging("WARNING")
+    raise typer.Exit(asyncio.run(run_demo(settings, console, duration=duration)))
+
+
+@app.command()
+def send(
+    kind: Annotated[str, typer.Argument(help="track or identify")],
+    user: Annotated[str, typer.Option("--user", "-u", help="userId (also the Kafka key)")],
+    event: Annotated[str | None, typer.Option("--event", "-e", help="Event name, for track")] = None,
+    prop: Annotated[list[str] | None,
+                    typer.Option("--prop", "-p", help="key=value (JSON values allowed), repeatable")] = None,
+    timezone: Annotated[str | None, typer.Option(help="context.timezone, e.g. Europe/Paris")] = None,
+) -> None:
+    """Publish one track or identify event (properties/traits via --prop key=value)."""
+    from orchestrator.producer import identify, track
+    from orchestrator.send import send_event
+
+    values = dict(_parse_pair(item) for item in prop or [])
+    if kind == "track":
+        if not event:
+            raise typer.BadParameter("track needs --event")
+        built = track(user, event, values, timezone=timezone)
+    elif kind == "identify":
+        built = identify(user, values, timezone=timezone)
+    else:
+        raise typer.BadParameter("kind must be track or identify")
+    settings = Settings()
+    if settings.uses_embedded_broker():
+        console.print("[red]Set NUDGEFLOW_KAFKA_BOOTSTRAP_SERVERS to the broker the worker uses.[/red]")
+        raise typer.Exit(2)
+    asyncio.run(send_event(settings, built))
+    console.print(f"sent {built.type} {built.messageId} for {user} to {settings.events_topic}")
+
+
+def _parse_pair(item: str) -> tuple[str, Any]:
+    key, sep, raw = item.partition("=")
+    if not sep or not key:
+        raise typer.BadParameter(f"{item!r}: use key=value")
+    try:
+        return key, json.loads(raw)
+    except json.JSONDecodeError:
+        return key, raw
+
+
+@schema_app.command("events")
+def schema_events() -> None:
+    """JSON Schema of the product events Nudgeflow accepts (Segment track/identify)."""
+    from events.segment import product_event_json_schema
+
+    print(json.dumps(product_event_json_schema(), indent=2))
+
+
+@schema_app.command("outcomes")
+def schema_outcomes() -> None:
+    """JSON Schema of the records on the outcomes topic."""
+    from events.outcomes import Outcome
+
+    print(json.dumps(Outcome.model_json_schema(), indent=2))
+
+
+@rules_app.command("check")
+def rules_check(path: Annotated[Path, typer.Argument(help="Playbook file or folder")]) -> None:
+    """Validate playbooks: every problem with file, line and field. Exit code 0 when all are valid."""
+    from rules.check import run_check
+
+    raise typer.Exit(run_check(path, console))
+
+
+@topics_app.command("create")
+def topics_create() -> None:
+    """Create the topics Nudgeflow needs on NUDGEFLOW_KAFKA_BOOTSTRAP_SERVERS."""
+    from orchestrator.broker.clients import aiokafka_options
+    from orchestrator.topics import ensure_topics
+
+    settings = Settings()
+    if settings.uses_embedded_broker():
+        console.print("[red]Set NUDGEFLOW_KAFKA_BOOTSTRAP_SERVERS first.[/red]")
+        raise typer.Exit(2)
+    assert settings.kafka_bootstrap_servers
+    created = asyncio.run(ensure_topics(settings, aiokafka_options(settings, settings.kafka_bootstrap_servers)))
+    console.print(f"created: {', '.join(created) or 'nothing (all exist)'}")
+
+
+@topics_app.command("list")
+def topics_list() -> None:
+    """The topics, partitions and cleanup policies Nudgeflow needs."""
+    from rich.table import Table
+
+    from orchestrator.topics import topic_specs
+
+    table = Table("topic", "partitions", "configs", "purpose")
+    for spec in topic_specs(Settings()):
+        table.add_row(spec.name, str(spec.partitions), ", ".join(f"{k}={v}" for k, v in spec.configs.items()),
+                      spec.purpose)
+    console.print(table)
+
+
+@app.command()
+def config() -> None:
+    """Print the settings in force (secrets hidden)."""
+    print(json.dumps(Settings().as_dict(), indent=2))
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,1 @@
+"""`nudgeflow demo`: a simulated onboarding story through the real pipeline."""

@@ -1,0 +1,92 @@
+"""Runs the demo: embedded broker, worker, in-app API with its page, and the story."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+
+from aiokafka import AIOKafkaProducer
+from rich.console import Console
+from rich.table import Table
+
+from channels.inapp.models import Prompt
+from channels.inapp.store import Change
+from orchestrator.broker.clients import aiokafka_options
+from orchestrator.broker.embedded import free_port
+from orchestrator.demo.story import Story, StoryPlayer
+from orchestrator.runtime.shutdown import stop_event_on_signals, wait_for_stop
+from orchestrator.runtime.worker import Worker
+from orchestrator.settings import Settings
+
+
+def _port_or_free(settings: Settings) -> Settings:
+    """Keep the asked-for port if it is free, otherwise take any free one (a second demo still starts)."""
+    import socket
+
+    if settings.api_port:
+        with socket.socket() as sock:
+            try:
+                sock.bind((settings.api_host, settings.api_port))
+                return settings
+            except OSError:
+                pass
+    return settings.model_copy(update={"api_port": free_port(settings.api_host)})
+
+
+def _celebration_printer(console: Console, started: float) -> tuple[list[Prompt], object]:
+    seen: list[Prompt] = []
+
+    def on_change(prompt: Prompt, change: Change) -> None:
+        if change != "created":
+            return
+        seen.append(prompt)
+        icon = "🎉" if prompt.kind == "celebration" else "👉"
+        console.print(f"[dim]{time.monotonic() - started:6.1f}s[/dim] {icon} [bold]{prompt.user_id}[/bold] "
+                      f"[green]{prompt.title}[/green] — {prompt.body}")
+
+    return seen, on_change
+
+
+async def run_demo(settings: Settings, console: Console, *, duration: float | None) -> int:
+    stop = stop_event_on_signals()
+    settings = _port_or_free(settings)
+    started = time.monotonic()
+    console.print("[bold]Nudgeflow demo[/bold]: starting an embedded Tansu broker and a worker…")
+    async with Worker(settings, demo_page=True) as worker:
+        prompts, printer = _celebration_printer(console, started)
+        worker.inbox.subscribe(printer)  # type: ignore[arg-type]
+        ready = await worker.wait_ready(timeout=120)
+        console.print(f"broker {worker.bootstrap_servers} · worker ready in {ready:.1f}s · "
+                      f"open [link={worker.api_url}]{worker.api_url}[/link] to see each user's prompts · Ctrl-C stops")
+        producer = AIOKafkaProducer(**aiokafka_options(worker.settings, worker.bootstrap_servers))
+        await producer.start()
+        player = StoryPlayer(Story.bundled(), producer, worker.settings.events_topic)
+        tasks = [asyncio.create_task(player.play()), asyncio.create_task(player.background())]
+        try:
+            await wait_for_stop(stop, duration)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            with contextlib.suppress(Exception):
+                await producer.stop()
+        _summary(console, worker, player, prompts, time.monotonic() - started - ready)
+    console.print("demo stopped; broker and worker shut down.")
+    return 0
+
+
+def _summary(console: Console, worker: Worker, player: StoryPlayer, prompts: list[Prompt], seconds: float) -> None:
+    stats = worker.nudgeflow.stats if worker.nudgeflow else None
+    table = Table(title="Demo summary")
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    table.add_row("story events published", str(player.stats.story_events))
+    table.add_row("background events published", str(player.stats.background_events))
+    if stats is not None:
+        table.add_row("events processed", str(stats.processed))
+        table.add_row("events/s processed (since ready)", f"{stats.processed / max(seconds, 1e-9):.0f}")
+        table.add_row("duplicates dropped", str(stats.duplicates))
+        table.add_row("dead-lettered", str(stats.dead_lettered))
+    table.add_row("in-app prompts delivered", str(len(prompts)))
+    console.print(table)

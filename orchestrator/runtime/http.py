@@ -1,0 +1,44 @@
+"""Serve an ASGI app inside our own event loop, next to the Faust app."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+import uvicorn
+
+
+class _LoopServer(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield  # the process's own shutdown handler owns SIGINT/SIGTERM
+
+
+class HttpServer:
+    def __init__(self, app: Any, *, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self._server = _LoopServer(uvicorn.Config(app, host=host, port=port, log_level="warning",
+                                                  lifespan="off", access_log=False))
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._server.serve(), name="http-server")
+        while not self._server.started:
+            if self._task.done():
+                self._task.result()  # raises the bind error, if any
+            await asyncio.sleep(0.02)
+
+    async def stop(self) -> None:
+        if self._task is None:
+            return
+        self._server.should_exit = True
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(asyncio.shield(self._task), 5)
+        if not self._task.done():
+            self._task.cancel()

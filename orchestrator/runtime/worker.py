@@ -1,0 +1,144 @@
+"""The worker process: embedded broker if none is configured, topics, Faust app, in-app API.
+
+`Worker` is an async context manager so the CLI, the demo and tests start and
+stop the same thing the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from pathlib import Path
+
+from fastapi import Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from channels.inapp.api import create_inbox_api
+from channels.inapp.materializer import InboxMaterializer
+from channels.inapp.store import InboxStore
+from channels.inapp.writer import PromptWriter
+from orchestrator.app import NudgeflowApp, build_app
+from orchestrator.broker.clients import aiokafka_options
+from orchestrator.broker.embedded import EmbeddedBroker, free_port
+from orchestrator.rules_holder import RulesHolder
+from orchestrator.runtime.http import HttpServer
+from orchestrator.settings import Settings
+from orchestrator.topics import ensure_topics
+
+log = logging.getLogger(__name__)
+RULES_POLL_SECONDS = 2.0
+
+
+class Worker:
+    """One Nudgeflow worker. `ready_seconds` measures start → partitions assigned and tables recovered."""
+
+    def __init__(self, settings: Settings, *, demo_page: bool = False) -> None:
+        self.settings = settings
+        self.demo_page = demo_page
+        self.broker: EmbeddedBroker | None = None
+        self.nudgeflow: NudgeflowApp | None = None
+        self.inbox = InboxStore()
+        self.http: HttpServer | None = None
+        self.ready_seconds: float | None = None
+        self._stack = contextlib.AsyncExitStack()
+        self._started_at = 0.0
+
+    @property
+    def bootstrap_servers(self) -> str:
+        if self.broker is not None:
+            return self.broker.bootstrap_servers
+        assert self.settings.kafka_bootstrap_servers
+        return self.settings.kafka_bootstrap_servers
+
+    @property
+    def api_url(self) -> str | None:
+        return self.http.url if self.http else None
+
+    async def __aenter__(self) -> Worker:
+        try:
+            await self._start()
+        except BaseException:
+            await self._stack.aclose()
+            raise
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self._stack.aclose()
+
+    async def _start(self) -> None:
+        self._started_at = time.monotonic()
+        if self.settings.uses_embedded_broker():
+            self.broker = EmbeddedBroker().start()
+            self._stack.callback(self.broker.stop)
+            self.settings = self.settings.model_copy(update={"broker_profile": "tansu"})
+            log.info("embedded Tansu broker on %s", self.broker.bootstrap_servers)
+        kafka = aiokafka_options(self.settings, self.bootstrap_servers)
+        await ensure_topics(self.settings, kafka)
+        rules = RulesHolder.from_path(self.settings.rules_path)
+        self.nudgeflow = build_app(self.settings, bootstrap_servers=self.bootstrap_servers, rules=rules)
+        await self.nudgeflow.app.start()
+        self._stack.push_async_callback(self.nudgeflow.app.stop)
+        self._background(self._watch_rules(rules), "rules-watch")
+        self._background(self._mark_ready(), "ready-watch")
+        if self.settings.run_api:
+            await self._start_api(kafka)
+
+    async def _start_api(self, kafka: dict[str, object]) -> None:
+        materializer = InboxMaterializer(self.inbox, topic=self.settings.prompts_topic, kafka_options=kafka)
+        await materializer.start()
+        self._stack.push_async_callback(materializer.stop)
+        writer = PromptWriter(topic=self.settings.prompts_topic, kafka_options=kafka)
+        await writer.start()
+        self._stack.push_async_callback(writer.stop)
+        api = create_inbox_api(self.inbox, writer.write, demo_page=self.demo_page,
+                               ready=lambda: materializer.caught_up.is_set() and self.is_ready())
+        api.add_api_route("/metrics", lambda: Response(generate_latest(), media_type=CONTENT_TYPE_LATEST),
+                          include_in_schema=False)
+        port = self.settings.api_port or free_port(self.settings.api_host)
+        self.http = HttpServer(api, host=self.settings.api_host, port=port)
+        await self.http.start()
+        self._stack.push_async_callback(self.http.stop)
+
+    def is_ready(self) -> bool:
+        return self.nudgeflow is not None and self.nudgeflow.ready
+
+    async def wait_ready(self, timeout: float = 60.0) -> float:
+        deadline = time.monotonic() + timeout
+        while not self.is_ready():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"worker not ready after {timeout:.0f}s")
+            await asyncio.sleep(0.05)
+        return time.monotonic() - self._started_at
+
+    async def _mark_ready(self) -> None:
+        self.ready_seconds = await self.wait_ready(timeout=600)
+        log.info("worker ready in %.1fs", self.ready_seconds)
+
+    async def _watch_rules(self, rules: RulesHolder) -> None:
+        """Hot reload: re-read the playbooks when a file changes; bad files keep the old rules."""
+        path = rules.path
+        assert path is not None
+        seen = _fingerprint(path)
+        while True:
+            await asyncio.sleep(RULES_POLL_SECONDS)
+            current = _fingerprint(path)
+            if current != seen:
+                seen = current
+                rules.reload()
+
+    def _background(self, coroutine: object, name: str) -> None:
+        task = asyncio.ensure_future(coroutine)  # type: ignore[arg-type]
+        task.set_name(name)
+
+        async def cancel() -> None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+        self._stack.push_async_callback(cancel)
+
+
+def _fingerprint(path: Path) -> tuple[tuple[str, float, int], ...]:
+    files = sorted(path.rglob("*.y*ml")) if path.is_dir() else [path]
+    return tuple((str(f), f.stat().st_mtime, f.stat().st_size) for f in files if f.exists())

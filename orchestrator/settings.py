@@ -1,0 +1,63 @@
+"""Every setting in one place, read from the environment with the `NUDGEFLOW_` prefix.
+
+`nudgeflow config` prints them (secrets hidden); docs/configuration.md lists them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+BrokerProfile = Literal["kafka", "tansu"]
+
+
+class Settings(BaseSettings):
+    """Runtime configuration. Defaults are safe for a production Apache Kafka cluster."""
+
+    model_config = SettingsConfigDict(env_prefix="NUDGEFLOW_", env_file=".env", extra="ignore", frozen=True)
+
+    kafka_bootstrap_servers: str | None = Field(
+        default=None,
+        description="Comma-separated host:port list. Unset: an embedded Tansu broker is started.",
+    )
+    broker_profile: BrokerProfile = Field(
+        default="kafka",
+        description="'kafka' for Apache Kafka; 'tansu' shortens group timeouts and disables producer "
+        "batching to work around Tansu limits (set automatically for the embedded broker).",
+    )
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: Path | None = None
+
+    app_id: str = Field(default="nudgeflow", description="Consumer group id and prefix of internal topics.")
+    events_topic: str = Field(default="nudgeflow.events", description="Segment-spec product events, keyed by user id.")
+    dead_letter_topic: str = Field(default="nudgeflow.events.dlq", description="Rejected events with the reason.")
+    outcomes_topic: str = Field(default="nudgeflow.outcomes", description="Completions and deliveries, for analytics.")
+    prompts_topic: str = Field(default="nudgeflow.prompts",
+                               description="In-app prompts (compacted), the inbox's source of truth.")
+    deliveries_topic: str = Field(default="nudgeflow.deliveries",
+                                  description="Email/Slack deliveries waiting for their channel.")
+    topic_partitions: int = Field(default=8, ge=1, description="Partitions of the events topic and per-user tables.")
+    replication_factor: int = Field(default=1, ge=1)
+
+    rules_path: Path = Field(default=Path("playbooks"), description="Playbook file or folder.")
+    dedupe_window: int = Field(default=1000, ge=1,
+                               description="Recent messageIds remembered per user for de-duplication.")
+    table_dir: Path = Field(default=Path(".nudgeflow/tables"), description="Faust table directory.")
+
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(default=8080, ge=0, le=65535, description="In-app API port; 0 picks a free one.")
+    run_api: bool = Field(default=True, description="Serve the in-app API from the worker process.")
+    log_level: str = "INFO"
+
+    def uses_embedded_broker(self) -> bool:
+        return not self.kafka_bootstrap_servers
+
+    def as_dict(self) -> dict[str, object]:
+        """Settings for logs and `nudgeflow config`: secrets stay hidden."""
+        return self.model_dump(mode="json")

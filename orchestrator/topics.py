@@ -1,0 +1,72 @@
+"""The Kafka topics Nudgeflow needs, with partitions and cleanup policies.
+
+`nudgeflow topics create` creates them on a real cluster; the worker ensures
+they exist at start-up. Faust creates its own changelog topics
+(`<app_id>-users-changelog`, compacted).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+from orchestrator.settings import Settings
+
+log = logging.getLogger(__name__)
+FOREVER = "-1"
+WEEK_MS = str(7 * 24 * 3600 * 1000)
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    partitions: int
+    purpose: str
+    configs: dict[str, str] = field(default_factory=dict)
+
+
+def topic_specs(settings: Settings) -> list[TopicSpec]:
+    partitions = settings.topic_partitions
+    return [
+        TopicSpec(settings.events_topic, partitions, "Product events in (Segment spec), keyed by userId",
+                  {"cleanup.policy": "delete", "retention.ms": WEEK_MS}),
+        TopicSpec(settings.dead_letter_topic, partitions, "Rejected events, original bytes + reason",
+                  {"cleanup.policy": "delete", "retention.ms": FOREVER}),
+        TopicSpec(settings.outcomes_topic, partitions, "Completions and deliveries; replayable for analytics",
+                  {"cleanup.policy": "delete", "retention.ms": FOREVER}),
+        TopicSpec(settings.prompts_topic, partitions, "In-app prompts, latest status per prompt",
+                  {"cleanup.policy": "compact"}),
+        TopicSpec(settings.deliveries_topic, partitions, "Email/Slack deliveries for the channel outboxes",
+                  {"cleanup.policy": "delete", "retention.ms": WEEK_MS}),
+    ]
+
+
+async def ensure_topics(settings: Settings, kafka_options: dict[str, Any]) -> list[str]:
+    """Create missing topics; returns the names created. Existing topics are left as they are."""
+    admin = AIOKafkaAdminClient(**kafka_options)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [spec for spec in topic_specs(settings) if spec.name not in existing]
+        for spec in missing:  # one at a time: a concurrent creator must not fail the others
+            try:
+                await admin.create_topics([NewTopic(spec.name, spec.partitions, settings.replication_factor,
+                                                    topic_configs=spec.configs)])
+            except TopicAlreadyExistsError:
+                log.info("topic %s was created concurrently", spec.name)
+        await _wait_for_metadata(admin, {spec.name for spec in missing})
+        return [spec.name for spec in missing]
+    finally:
+        await admin.close()
+
+
+async def _wait_for_metadata(admin: AIOKafkaAdminClient, names: set[str]) -> None:
+    for _ in range(50):
+        if names <= set(await admin.list_topics()):
+            return
+        await asyncio.sleep(0.1)

@@ -1,0 +1,53 @@
+"""Integration fixtures: a small playbook and a running in-process worker."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from orchestrator.runtime.worker import Worker
+
+PLAYBOOK = """\
+id: admin_onboarding
+name: Admin onboarding
+audience:
+  role: admin
+first_value: connect_source
+milestones:
+  - id: connect_source
+    title: Connect a data source
+    when:
+      event: Data Source Connected
+      where:
+        status: ok
+    celebrate:
+      - channel: in_app
+        title: "You connected {{ event.source }}!"
+        body: "{{ progress.done }} of {{ progress.total }} done. Next: {{ progress.next }}"
+  - id: invite_teammate
+    title: Invite a teammate
+    when:
+      event: Teammate Invited
+    celebrate:
+      - channel: in_app
+        title: "Team work!"
+        body: "{{ progress.done }} of {{ progress.total }} done"
+"""
+
+
+@pytest.fixture
+def rules_path(tmp_path: Path) -> Path:
+    path = tmp_path / "playbooks"
+    path.mkdir()
+    (path / "admin.yaml").write_text(textwrap.dedent(PLAYBOOK))
+    return path
+
+
+@pytest.fixture
+async def worker(make_settings, rules_path: Path) -> AsyncIterator[Worker]:  # type: ignore[no-untyped-def]
+    async with Worker(make_settings(rules_path)) as running:
+        await running.wait_ready(timeout=60)
+        yield running

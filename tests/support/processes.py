@@ -1,0 +1,83 @@
+"""Run `nudgeflow` as a real child process, the way an operator would."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+
+from orchestrator.settings import Settings
+from tests.support.kafka import eventually
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The environment variables that reproduce `settings` in a child process."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NUDGEFLOW_")}
+    for name, value in settings.model_dump(mode="json").items():
+        if value is not None:
+            env[f"NUDGEFLOW_{name.upper()}"] = str(value)
+    return env
+
+
+def tansu_pids() -> set[int]:
+    pids = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                command = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if command.split(b"\0")[0].endswith(b"/tansu"):
+                pids.add(int(entry.name))
+    return pids
+
+
+class WorkerProcess:
+    """`python -m orchestrator worker` with the given settings; the API port must be fixed."""
+
+    def __init__(self, settings: Settings, log_path: Path) -> None:
+        assert settings.api_port, "give the worker process a fixed API port"
+        self.settings = settings
+        self.log_path = log_path
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{self.settings.api_host}:{self.settings.api_port}"
+
+    async def start(self, timeout: float = 60.0) -> None:
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen([sys.executable, "-m", "orchestrator", "worker"],
+                                        env=settings_env(self.settings), stdout=log, stderr=log)
+
+        async def ready() -> bool:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                raise AssertionError(f"worker exited: {self.log_path.read_text()[-2000:]}")
+            try:
+                async with httpx.AsyncClient() as client:
+                    return (await client.get(f"{self.api_url}/readyz")).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        await eventually(ready, timeout=timeout, interval=0.2)
+
+    def kill(self) -> None:
+        """SIGKILL: no clean shutdown, no final commit."""
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(10)
+
+    def stop(self) -> int | None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+        return self.process.returncode if self.process else None
