@@ -20,6 +20,10 @@ class OutcomeKind(StrEnum):
     DELIVERY_REQUESTED = "delivery_requested"
     DELIVERED = "delivered"
     DELIVERY_FAILED = "delivery_failed"
+    DELIVERY_DEFERRED = "delivery_deferred"
+    DELIVERY_SUPPRESSED = "delivery_suppressed"
+    NUDGE_SCHEDULED = "nudge_scheduled"
+    NUDGE_CANCELLED = "nudge_cancelled"
     PROMPT_STATE_CHANGED = "prompt_state_changed"
 
 

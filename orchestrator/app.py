@@ -1,9 +1,11 @@
 """The Faust application: topics, the per-user table and the event-processing agent.
 
-Flow per record: decode → (dead-letter | re-key | dedupe) → rules engine →
+Flow per event: decode → (dead-letter | re-key | dedupe) → rules engine →
 publish prompts, deliveries and outcomes and wait for the broker's ack → only
 then store the user's new state. A crash at any point re-processes the record
-and produces the same ids, which every consumer de-duplicates.
+and produces the same ids, which every consumer de-duplicates. Due timers
+(stall nudges, deferred sends) come back through the timers topic into the
+same agent, so they are applied in order with the user's events.
 """
 
 from __future__ import annotations
@@ -20,10 +22,12 @@ from channels.inapp.models import prompt_key
 from orchestrator import metrics
 from orchestrator.ingest.dead_letter import DeadLetter
 from orchestrator.ingest.decode import Rejected, decode_event
-from orchestrator.processing import Processed, process_event
+from orchestrator.processing import Processed, process_event, process_timer
 from orchestrator.rules_holder import RulesHolder
 from orchestrator.settings import Settings
 from orchestrator.state import UserRecord
+from orchestrator.timers.firing import TimerCommand, TimerFiring, command_for
+from orchestrator.timers.schedule import ScheduledTimer
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +55,7 @@ class ProcessingStats:
     duplicates: int = 0
     dead_lettered: int = 0
     rekeyed: int = 0
+    timers_fired: int = 0
 
 
 @dataclass
@@ -61,6 +66,7 @@ class NudgeflowApp:
     settings: Settings
     rules: RulesHolder
     stats: ProcessingStats
+    firing: TimerFiring
 
     @property
     def ready(self) -> bool:
@@ -80,13 +86,19 @@ def build_app(settings: Settings, *, bootstrap_servers: str, rules: RulesHolder)
     )
     raw = {"key_serializer": "raw", "value_serializer": "raw"}
     events = app.topic(settings.events_topic, partitions=settings.topic_partitions, **raw)
+    timers = app.topic(settings.timers_topic, partitions=settings.topic_partitions, **raw)
+    inputs = app.topic(settings.events_topic, settings.timers_topic, partitions=settings.topic_partitions, **raw)
     dead_letters = app.topic(settings.dead_letter_topic, **raw)
     outcomes = app.topic(settings.outcomes_topic, **raw)
     prompts = app.topic(settings.prompts_topic, **raw)
     deliveries = app.topic(settings.deliveries_topic, **raw)
     users = app.Table("users", partitions=settings.topic_partitions)  # user id → UserRecord as JSON
-
     stats = ProcessingStats()
+
+    async def fire(timer: ScheduledTimer) -> None:
+        await (await timers.send(key=timer.user_id.encode(), value=command_for(timer), partition=timer.partition))
+
+    firing = TimerFiring(fire)
 
     async def dead_letter(message: Any, rejected: Rejected) -> None:
         letter = DeadLetter.of(reason=rejected.reason, error_type=rejected.error_type, topic=message.topic,
@@ -98,7 +110,8 @@ def build_app(settings: Settings, *, bootstrap_servers: str, rules: RulesHolder)
         log.warning("dead-lettered %s[%s]@%s: %s", message.topic, message.partition, message.offset,
                     rejected.reason)
 
-    async def publish(processed: Processed) -> None:
+    async def commit(user_id: str, partition: int, processed: Processed) -> None:
+        """Publish the outputs and wait for the broker's acks; only then store the new state."""
         sends = [await prompts.send(key=prompt_key(p.user_id, p.delivery_id), value=p.model_dump_json().encode())
                  for p in processed.prompts]
         sends += [await deliveries.send(key=d.user_id.encode(), value=d.model_dump_json().encode())
@@ -106,43 +119,76 @@ def build_app(settings: Settings, *, bootstrap_servers: str, rules: RulesHolder)
         sends += [await outcomes.send(key=o.user_id.encode(), value=o.model_dump_json().encode())
                   for o in processed.outcomes]
         if sends:
-            await asyncio.gather(*sends)  # broker acks before the state moves on
+            await asyncio.gather(*sends)
+        record = processed.record.model_copy(update={"partition": partition})
+        users[user_id] = record.model_dump(mode="json")
+        firing.track(user_id, record)
+        _count_outcomes(processed)
 
-    @app.agent(events, name="process-events")
+    async def handle_event(message: Any) -> None:
+        decoded = decode_event(message.value)
+        if isinstance(decoded, Rejected):
+            await dead_letter(message, decoded)
+            return
+        user_id = decoded.userId
+        if message.key != user_id.encode():
+            # Keyless or mis-keyed: send it to the user's own partition, where their state lives.
+            await (await events.send(key=user_id.encode(), value=message.value))
+            metrics.EVENTS.labels("rekeyed").inc()
+            stats.rekeyed += 1
+            return
+        try:
+            processed = process_event(_record(users.get(user_id), user_id), decoded, engine=rules.engine,
+                                      now=datetime.now(UTC), dedupe_window=settings.dedupe_window)
+        except Exception as exc:  # a bug must not stall the partition: park the record instead
+            log.exception("processing failed for %s", decoded.messageId)
+            await dead_letter(message, Rejected(reason=f"processing error: {exc!r}", error_type="processing_error"))
+            return
+        if processed.duplicate:
+            metrics.EVENTS.labels("duplicate").inc()
+            stats.duplicates += 1
+            return
+        await commit(user_id, message.partition, processed)
+        metrics.EVENTS.labels(decoded.type).inc()
+        stats.processed += 1
+
+    async def handle_timer(message: Any) -> None:
+        command = TimerCommand.model_validate_json(message.value)
+        stored = users.get(command.user_id)
+        if not stored:
+            return
+        processed = process_timer(_record(stored, command.user_id), command.timer_id, command.due_at,
+                                  engine=rules.engine, now=datetime.now(UTC))
+        if processed is None:
+            metrics.TIMERS.labels("stale").inc()
+            return
+        await commit(command.user_id, message.partition, processed)
+        metrics.TIMERS.labels("fired").inc()
+        stats.timers_fired += 1
+
+    @app.agent(inputs, name="process-events")
     async def process_events(stream: faust.StreamT[bytes]) -> None:
         async for event in stream.events():
-            message = event.message
-            decoded = decode_event(message.value)
-            if isinstance(decoded, Rejected):
-                await dead_letter(message, decoded)
-                continue
-            user_key = decoded.userId
-            if message.key != user_key.encode():
-                # Keyless or mis-keyed: send it to the user's own partition, where their state lives.
-                await (await events.send(key=user_key.encode(), value=message.value))
-                metrics.EVENTS.labels("rekeyed").inc()
-                stats.rekeyed += 1
-                continue
-            try:
-                processed = process_event(_record(users.get(user_key), user_key), decoded,
-                                          engine=rules.engine, now=datetime.now(UTC),
-                                          dedupe_window=settings.dedupe_window)
-            except Exception as exc:  # a bug must not stall the partition: park the record instead
-                log.exception("processing failed for %s", decoded.messageId)
-                await dead_letter(message, Rejected(reason=f"processing error: {exc!r}",
-                                                    error_type="processing_error"))
-                continue
-            if processed.duplicate:
-                metrics.EVENTS.labels("duplicate").inc()
-                stats.duplicates += 1
-                continue
-            await publish(processed)
-            users[user_key] = processed.record.model_dump(mode="json")
-            metrics.EVENTS.labels(decoded.type).inc()
-            stats.processed += 1
-            _count_outcomes(processed)
+            if event.message.topic == settings.timers_topic:
+                await handle_timer(event.message)
+            else:
+                await handle_event(event.message)
 
-    return NudgeflowApp(app=app, settings=settings, rules=rules, stats=stats)
+    nudgeflow = NudgeflowApp(app=app, settings=settings, rules=rules, stats=stats, firing=firing)
+
+    @app.on_rebalance_complete.connect
+    async def _rebalanced(sender: Any, **_: Any) -> None:
+        firing.on_rebalance()
+
+    def owned_records() -> tuple[list[tuple[str, Any]], set[int]]:
+        owned = {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == settings.events_topic}
+        return list(users.items()), owned
+
+    @app.task
+    async def fire_due_timers() -> None:
+        await firing.run(ready=lambda: nudgeflow.ready, load=owned_records)
+
+    return nudgeflow
 
 
 def _record(stored: dict[str, Any] | None, user_id: str) -> UserRecord:

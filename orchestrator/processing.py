@@ -1,4 +1,5 @@
-"""One event through the engine: the straight line event → rules → prompts/deliveries/outcomes.
+"""One event or one fired timer through the engine: the straight line
+event → rules → prompts / deliveries / outcomes, with deferred sends held back.
 
 Pure: no Kafka here, so it is tested without a broker and reused by benchmarks.
 """
@@ -6,14 +7,25 @@ Pure: no Kafka here, so it is tested without a broker and reused by benchmarks.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from channels.inapp.models import Prompt
 from events.outcomes import Outcome, OutcomeKind
 from events.segment import IdentifyEvent, TrackEvent
-from orchestrator.state import UserRecord
-from rules.decisions import DeliveryRequest, MilestoneCompleted, MilestoneUnlocked
+from orchestrator.state import SEND_TIMER_PREFIX, UserRecord
+from rules.decisions import (
+    ArmTimer,
+    CancelTimer,
+    Decision,
+    DeliveryRequest,
+    DeliverySuppressed,
+    MilestoneCompleted,
+    MilestoneUnlocked,
+    TimerDue,
+)
 from rules.engine import Engine
+
+SEND_NOW_TOLERANCE = timedelta(seconds=1)  # a send_at this close to now is sent now
 
 
 @dataclass(slots=True)
@@ -31,16 +43,43 @@ def process_event(record: UserRecord, event: TrackEvent | IdentifyEvent, *, engi
     if record.has_seen(event.messageId):
         return Processed(record=record, duplicate=True)
     result = engine.on_event(record.progress, event, now)
-    processed = Processed(record=record.after(result.progress, event.messageId, dedupe_window))
-    user_id = event.userId
-    for decision in result.decisions:
+    updated = record.model_copy(update={"progress": result.progress,
+                                        "recent_message_ids": record.remembering(event.messageId, dedupe_window)})
+    return _apply(updated, result.decisions, now, cause=event.messageId)
+
+
+def process_timer(record: UserRecord, timer_id: str, due_at: datetime, *, engine: Engine,
+                  now: datetime) -> Processed | None:
+    """A timer fired. None when it is no longer armed (cancelled, moved, or already fired)."""
+    if timer_id.startswith(SEND_TIMER_PREFIX):
+        request = record.deferred.get(timer_id.removeprefix(SEND_TIMER_PREFIX))
+        if request is None or request.send_at > due_at:
+            return None
+        remaining = {k: v for k, v in record.deferred.items() if k != request.delivery_id}
+        processed = Processed(record=record.model_copy(update={"deferred": remaining}))
+        _send(processed, request, now)
+        return processed
+    pending = record.progress.timers.get(timer_id)
+    if pending is None or pending.due_at > due_at:
+        return None
+    timer = TimerDue(timer_id=timer_id, user_id=record.progress.user_id, due_at=pending.due_at,
+                     playbook_id=pending.playbook_id, milestone_id=pending.milestone_id,
+                     nudge_step=pending.step, stall_key=pending.stall_key)
+    result = engine.on_timer(record.progress, timer, now)
+    return _apply(record.model_copy(update={"progress": result.progress}), result.decisions, now, cause=timer_id)
+
+
+def _apply(record: UserRecord, decisions: list[Decision], now: datetime, *, cause: str) -> Processed:
+    processed = Processed(record=record)
+    user_id = record.progress.user_id
+    for decision in decisions:
         if isinstance(decision, MilestoneCompleted):
             processed.outcomes.append(Outcome.of(
                 OutcomeKind.MILESTONE_COMPLETED, f"{user_id}:{decision.playbook_id}:{decision.milestone_id}",
                 user_id=user_id, occurred_at=decision.completed_at, recorded_at=now,
                 playbook_id=decision.playbook_id, playbook_version=decision.playbook_version,
                 milestone_id=decision.milestone_id,
-                attributes={"done": decision.done, "total": decision.total, "message_id": event.messageId}))
+                attributes={"done": decision.done, "total": decision.total, "message_id": cause}))
         elif isinstance(decision, MilestoneUnlocked):
             processed.outcomes.append(Outcome.of(
                 OutcomeKind.MILESTONE_UNLOCKED, f"{user_id}:{decision.playbook_id}:{decision.milestone_id}",
@@ -48,22 +87,47 @@ def process_event(record: UserRecord, event: TrackEvent | IdentifyEvent, *, engi
                 playbook_id=decision.playbook_id, playbook_version=decision.playbook_version,
                 milestone_id=decision.milestone_id, attributes={"unlocked_by": decision.unlocked_by}))
         elif isinstance(decision, DeliveryRequest):
-            _route_delivery(processed, decision, now)
+            if decision.send_at - now > SEND_NOW_TOLERANCE:
+                processed.record = processed.record.model_copy(
+                    update={"deferred": {**processed.record.deferred, decision.delivery_id: decision}})
+                processed.outcomes.append(_delivery_outcome(OutcomeKind.DELIVERY_DEFERRED, decision, now,
+                                                            {"send_at": decision.send_at.isoformat()}))
+            else:
+                _send(processed, decision, now)
+        elif isinstance(decision, DeliverySuppressed):
+            processed.outcomes.append(Outcome.of(
+                OutcomeKind.DELIVERY_SUPPRESSED, decision.delivery_id, user_id=user_id, occurred_at=decision.at,
+                recorded_at=now, playbook_id=decision.playbook_id, playbook_version=decision.playbook_version,
+                milestone_id=decision.milestone_id, delivery_id=decision.delivery_id, channel=decision.channel,
+                attributes={"reason": decision.reason, "detail": decision.detail, "kind": decision.kind}))
+        elif isinstance(decision, ArmTimer):
+            processed.outcomes.append(Outcome.of(
+                OutcomeKind.NUDGE_SCHEDULED, f"{decision.timer_id}:{decision.due_at.isoformat()}",
+                user_id=user_id, occurred_at=now, recorded_at=now, playbook_id=decision.playbook_id,
+                playbook_version=decision.playbook_version, milestone_id=decision.milestone_id,
+                attributes={"timer_id": decision.timer_id, "due_at": decision.due_at.isoformat(),
+                            "step": decision.nudge_step}))
+        elif isinstance(decision, CancelTimer):
+            processed.outcomes.append(Outcome.of(
+                OutcomeKind.NUDGE_CANCELLED, f"{decision.timer_id}:{cause}", user_id=user_id, occurred_at=now,
+                recorded_at=now, attributes={"timer_id": decision.timer_id}))
     return processed
 
 
-def _route_delivery(processed: Processed, request: DeliveryRequest, now: datetime) -> None:
+def _send(processed: Processed, request: DeliveryRequest, now: datetime) -> None:
     """In-app prompts are written straight to the inbox (idempotent by delivery id);
     email and Slack go to the deliveries topic for their channel's outbox."""
-    common = dict(user_id=request.user_id, occurred_at=now, recorded_at=now,
-                  playbook_id=request.playbook_id, playbook_version=request.playbook_version,
-                  milestone_id=request.milestone_id, delivery_id=request.delivery_id, channel=request.channel)
-    attributes = {"kind": request.kind, "step": request.step}
     if request.channel == "in_app":
         processed.prompts.append(Prompt.from_delivery(request, now=now))
-        processed.outcomes.append(Outcome.of(OutcomeKind.DELIVERED, f"{request.delivery_id}:in_app",
-                                             attributes=attributes, **common))
+        processed.outcomes.append(_delivery_outcome(OutcomeKind.DELIVERED, request, now))
     else:
         processed.deliveries.append(request)
-        processed.outcomes.append(Outcome.of(OutcomeKind.DELIVERY_REQUESTED, request.delivery_id,
-                                             attributes=attributes, **common))
+        processed.outcomes.append(_delivery_outcome(OutcomeKind.DELIVERY_REQUESTED, request, now))
+
+
+def _delivery_outcome(kind: OutcomeKind, request: DeliveryRequest, now: datetime,
+                      extra: dict[str, object] | None = None) -> Outcome:
+    return Outcome.of(kind, f"{request.delivery_id}:{request.channel}", user_id=request.user_id, occurred_at=now,
+                      recorded_at=now, playbook_id=request.playbook_id, playbook_version=request.playbook_version,
+                      milestone_id=request.milestone_id, delivery_id=request.delivery_id, channel=request.channel,
+                      attributes={"kind": request.kind, "step": request.step, **(extra or {})})

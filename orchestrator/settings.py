@@ -42,6 +42,8 @@ class Settings(BaseSettings):
                                description="In-app prompts (compacted), the inbox's source of truth.")
     deliveries_topic: str = Field(default="nudgeflow.deliveries",
                                   description="Email/Slack deliveries waiting for their channel.")
+    timers_topic: str = Field(default="nudgeflow.timers",
+                              description="Internal: due timers, handed to the partition owning the user.")
     topic_partitions: int = Field(default=8, ge=1, description="Partitions of the events topic and per-user tables.")
     replication_factor: int = Field(default=1, ge=1)
 

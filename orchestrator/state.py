@@ -1,10 +1,21 @@
-"""What the worker keeps per user in the `users` table: engine progress plus recent messageIds."""
+"""What the worker keeps per user in the `users` table.
+
+Besides the engine's progress (which holds the armed stall timers), the record
+keeps recent messageIds for de-duplication, deliveries deferred to a later send
+time (quiet hours, caps), and the partition it lives in, so the timer scheduler
+of whichever worker owns that partition can find its timers.
+"""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from pydantic import BaseModel, Field
 
+from rules.decisions import DeliveryRequest
 from rules.state import UserProgress
+
+SEND_TIMER_PREFIX = "send:"
 
 
 class UserRecord(BaseModel):
@@ -12,6 +23,10 @@ class UserRecord(BaseModel):
     recent_message_ids: list[str] = Field(
         default_factory=list, description="Last N messageIds, oldest first: the de-duplication window."
     )
+    deferred: dict[str, DeliveryRequest] = Field(
+        default_factory=dict, description="Deliveries waiting for their send_at, by delivery_id."
+    )
+    partition: int | None = Field(default=None, description="Partition of the events topic owning this user.")
 
     @classmethod
     def new(cls, user_id: str) -> UserRecord:
@@ -20,7 +35,11 @@ class UserRecord(BaseModel):
     def has_seen(self, message_id: str) -> bool:
         return message_id in self.recent_message_ids
 
-    def after(self, progress: UserProgress, message_id: str, window: int) -> UserRecord:
-        """The record once this message is processed: new progress, messageId remembered."""
-        recent = [*self.recent_message_ids, message_id][-window:]
-        return UserRecord(progress=progress, recent_message_ids=recent)
+    def remembering(self, message_id: str, window: int) -> list[str]:
+        return [*self.recent_message_ids, message_id][-window:]
+
+    def due_times(self) -> dict[str, datetime]:
+        """Every timer this user has armed: stall timers and deferred sends, by timer id."""
+        due = {timer_id: timer.due_at for timer_id, timer in self.progress.timers.items()}
+        due.update({SEND_TIMER_PREFIX + d_id: request.send_at for d_id, request in self.deferred.items()})
+        return due

@@ -1,0 +1,120 @@
+"""Stall nudges on durable timers, through the live worker on the real broker."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from orchestrator.broker.embedded import free_port
+from orchestrator.runtime.worker import Worker
+from tests.integration.test_end_to_end import prompts_of, track
+from tests.support.kafka import eventually, produce, read_topic
+from tests.support.processes import WorkerProcess
+
+STALL_PLAYBOOK = """\
+id: trial
+name: Trial
+milestones:
+  - id: connect_source
+    title: Connect a data source
+    when: {event: Data Source Connected}
+  - id: invite_teammate
+    title: Invite a teammate
+    when: {event: Teammate Invited}
+    celebrate:
+      - {channel: in_app, title: "Team work!", body: "done"}
+stalls:
+  - milestone: invite_teammate
+    of: connect_source
+    not_within: {not_within}
+    nudges:
+      - {channel: in_app, title: "Invite someone", body: "nudge 1"}
+      - {channel: in_app, title: "Still there?", body: "nudge 2", after: 2s}
+"""
+
+
+def stall_rules(tmp_path: Path, not_within: str) -> Path:
+    folder = tmp_path / f"stall-{not_within}"
+    folder.mkdir()
+    (folder / "trial.yaml").write_text(STALL_PLAYBOOK.replace("{not_within}", not_within))
+    return folder
+
+
+async def test_stall_nudges_fire_in_sequence_then_stop_at_max(make_settings, tmp_path: Path) -> None:
+    async with Worker(make_settings(stall_rules(tmp_path, "2s"))) as worker:
+        await worker.wait_ready()
+        started = time.time()
+        await produce(worker.bootstrap_servers, worker.settings.events_topic,
+                      [(b"kim", track("kim", "Data Source Connected", {}))])
+        nudges = await eventually(lambda: _at_least(prompts_of(worker, "kim"), 2), timeout=20)
+        assert [p["body"] for p in sorted(nudges, key=lambda p: p["created_at"])] == ["nudge 1", "nudge 2"]
+        assert all(p["kind"] == "nudge" for p in nudges)
+        first = min(p["created_at"] for p in nudges)
+        lag = _epoch(first) - (started + 2)
+        assert -0.5 < lag < 2.0, f"first nudge fired {lag:.2f}s after its due time"
+        await _sleep(3)
+        assert len(await prompts_of(worker, "kim")) == 2, "no nudge beyond the rule's two"
+
+
+async def test_completing_the_milestone_cancels_the_stall(make_settings, tmp_path: Path) -> None:
+    async with Worker(make_settings(stall_rules(tmp_path, "3s"))) as worker:
+        await worker.wait_ready()
+        await produce(worker.bootstrap_servers, worker.settings.events_topic,
+                      [(b"lou", track("lou", "Data Source Connected", {})),
+                       (b"lou", track("lou", "Teammate Invited", {}))])
+        await eventually(lambda: prompts_of(worker, "lou"))
+        await _sleep(5)
+        assert [p["title"] for p in await prompts_of(worker, "lou")] == ["Team work!"]
+        outcomes = await read_topic(worker.bootstrap_servers, worker.settings.outcomes_topic)
+        assert any(o["kind"] == "nudge_cancelled" for o in outcomes)
+
+
+@pytest.fixture
+def stall_worker(make_settings, tmp_path: Path) -> Iterator[WorkerProcess]:  # type: ignore[no-untyped-def]
+    process = WorkerProcess(make_settings(stall_rules(tmp_path, "8s"), api_port=free_port()),
+                            tmp_path / "worker.log")
+    yield process
+    process.stop()
+
+
+async def test_armed_timer_survives_a_worker_kill(stall_worker: WorkerProcess) -> None:
+    settings = stall_worker.settings
+    await stall_worker.start()
+    await produce(settings.kafka_bootstrap_servers or "", settings.events_topic,
+                  [(b"max", track("max", "Data Source Connected", {}))])
+    await eventually(lambda: _scheduled(settings), timeout=10)
+    stall_worker.kill()
+    await stall_worker.start()
+    nudges = await eventually(lambda: _prompts(stall_worker.api_url, "max"), timeout=30)
+    assert [p["body"] for p in nudges] == ["nudge 1"]
+
+
+async def _scheduled(settings) -> bool:  # type: ignore[no-untyped-def]
+    outcomes = await read_topic(settings.kafka_bootstrap_servers, settings.outcomes_topic, timeout=2)
+    return any(o["kind"] == "nudge_scheduled" for o in outcomes)
+
+
+async def _prompts(api_url: str, user: str) -> list[dict[str, object]]:
+    async with httpx.AsyncClient(base_url=api_url) as client:
+        return list((await client.get(f"/v1/users/{user}/prompts")).json()["prompts"])
+
+
+async def _at_least(listing, count: int):  # type: ignore[no-untyped-def]
+    items = await listing
+    return items if len(items) >= count else None
+
+
+def _epoch(iso: str) -> float:
+    from datetime import datetime
+
+    return datetime.fromisoformat(iso).timestamp()
+
+
+async def _sleep(seconds: float) -> None:
+    import asyncio
+
+    await asyncio.sleep(seconds)
