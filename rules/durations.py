@@ -12,6 +12,8 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, PlainSerializer
 
+from rules.problems import short_repr
+
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 _PART = re.compile(r"(\d+)\s*([smhdw])")
 _WHOLE = re.compile(r"^\s*(?:\d+\s*[smhdw]\s*)+$")
@@ -22,7 +24,7 @@ def parse_duration(value: Any) -> timedelta:
     """'90s', '30m', '48h', '7d', '2w' or combinations like '1h30m' -> timedelta."""
     if isinstance(value, timedelta):
         return value
-    text = value if isinstance(value, str) else repr(value)
+    text = value if isinstance(value, str) else short_repr(value)
     if not isinstance(value, str) or not _WHOLE.match(value.lower()):
         raise ValueError(f"{text!r} is not a duration: use a number and a unit like 48h or 7d "
                          "(s=seconds, m=minutes, h=hours, d=days, w=weeks)")
@@ -58,7 +60,7 @@ def parse_clock(value: Any) -> time:
         return value
     match = _CLOCK.match(value) if isinstance(value, str) else None
     if match is None or int(match[1]) > 23 or int(match[2]) > 59:
-        shown = value if isinstance(value, str) else repr(value)
+        shown = value if isinstance(value, str) else short_repr(value)
         raise ValueError(f"{shown!r} is not a time of day: write it as HH:MM in 24-hour time, "
                          "in quotes, like \"21:00\"")
     return time(int(match[1]), int(match[2]))

@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from rules.problems import RuleProblem, dotted
+from rules.problems import RuleProblem, dotted, short_repr
 from rules.schema import Playbook
 from rules.yamlsource import SourceDoc
 
@@ -59,7 +59,8 @@ def suggest(word: str, choices: list[str]) -> str:
 
 
 def _shown(value: Any) -> str:
-    text = repr(value) if not isinstance(value, str) else f"'{value}'"
+    """Short and bounded: a value may be a huge (aliased) structure."""
+    text = short_repr(value) if not isinstance(value, str) else f"'{value}'"
     return text if len(text) <= 60 else text[:57] + "...'"
 
 

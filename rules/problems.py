@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
+import reprlib
 from dataclasses import dataclass
+from typing import Any
+
+_repr = reprlib.Repr()
+_repr.maxlevel, _repr.maxlist, _repr.maxdict, _repr.maxstring, _repr.maxother = 2, 4, 4, 50, 50
+
+
+def short_repr(value: Any) -> str:
+    """Bounded repr for messages: YAML aliases can make a value astronomically large."""
+    return _repr.repr(value)
 
 
 @dataclass(frozen=True, order=True)

@@ -15,6 +15,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_valida
 
 from rules.decisions import Channel
 from rules.durations import ClockTime, Delay, Duration
+from rules.problems import short_repr
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9_\-]*$"
 SIGNUP = "signup"
@@ -52,7 +53,7 @@ class Condition(_Model):
     @classmethod
     def _comparable(cls, value: Any) -> Any:
         if value is not None and (isinstance(value, bool) or not isinstance(value, int | float | str)):
-            raise ValueError(f"{value!r} cannot be compared: use a number or a text value")
+            raise ValueError(f"{short_repr(value)} cannot be compared: use a number or a text value")
         return value
 
     @model_validator(mode="after")

@@ -50,13 +50,18 @@ class SourceDoc:
         return 1
 
 
-def _walk(node: yaml.Node, path: Path_, doc: SourceDoc, problems: list[RuleProblem]) -> None:
+def _walk(node: yaml.Node, path: Path_, doc: SourceDoc, problems: list[RuleProblem],
+          seen_nodes: set[int]) -> None:
+    """Record lines; an alias (*name) is walked only once, so 'billion laughs' files stay cheap."""
     doc.lines.setdefault(path, node.start_mark.line + 1)
+    if id(node) in seen_nodes:
+        return
+    seen_nodes.add(id(node))
     if isinstance(node, yaml.ScalarNode) and node.style in ("|", ">"):
         doc.block_scalars.add(path)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
-            _walk(item, (*path, index), doc, problems)
+            _walk(item, (*path, index), doc, problems, seen_nodes)
     elif isinstance(node, yaml.MappingNode):
         seen: set[Any] = set()
         for key_node, value_node in node.value:
@@ -67,7 +72,7 @@ def _walk(node: yaml.Node, path: Path_, doc: SourceDoc, problems: list[RuleProbl
                                             f"field '{key}' is written twice; keep only one"))
             seen.add(key)
             doc.lines[child] = key_node.start_mark.line + 1
-            _walk(value_node, child, doc, problems)
+            _walk(value_node, child, doc, problems, seen_nodes)
 
 
 def _yaml_problem(file: str, exc: yaml.YAMLError) -> RuleProblem:
@@ -90,7 +95,7 @@ def read_documents(text: str, file: str) -> tuple[list[SourceDoc], list[RuleProb
             if node is None:
                 continue
             doc = SourceDoc(file=file, data=loader.construct_document(node))
-            _walk(node, (), doc, problems)
+            _walk(node, (), doc, problems, set())
             docs.append(doc)
     except yaml.YAMLError as exc:
         return [], [_yaml_problem(file, exc)]

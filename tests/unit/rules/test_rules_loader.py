@@ -192,3 +192,14 @@ def test_missing_path_and_empty_folder(tmp_path: Path) -> None:
         load_ruleset(tmp_path / "nope")
     with pytest.raises(RulesetError, match="no .yaml or .yml"):
         load_ruleset(tmp_path)
+
+
+def test_alias_bombs_and_self_references_are_cheap_problems(tmp_path: Path) -> None:
+    bomb = "a: &a [x, x, x, x, x, x, x, x, x]\n"
+    for i in range(1, 9):
+        bomb += f"b{i}: &b{i} [" + ", ".join([f"*{'a' if i == 1 else f'b{i - 1}'}"] * 9) + "]\n"
+    bomb += "id: x\nname: *b8\nmilestones:\n  - {id: m, title: *b8, when: {event: E, within: *b8}}\n"
+    found = problems(tmp_path, bomb)
+    assert any(p.field == "milestones[0].when.within" and "is not a duration" in p.message for p in found)
+    assert all(len(p.message) < 300 for p in found)
+    assert problems(tmp_path, "id: &x [*x]\nname: n\nmilestones: &m [*m]\n")
