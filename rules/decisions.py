@@ -32,6 +32,8 @@ class MilestoneCompleted(BaseModel):
     completed_at: AwareDatetime
     done: int = Field(description="Milestones of this ladder done, this one included.")
     total: int
+    first_value: bool = Field(default=False, description="This is the playbook's time-to-first-value milestone.")
+    since_entry_seconds: float | None = Field(default=None, description="Seconds from playbook entry to completion.")
 
 
 class MilestoneUnlocked(BaseModel):

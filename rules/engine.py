@@ -158,8 +158,10 @@ class Engine:
         ms.matching_times = []
         ids = dict(user_id=p.user_id, playbook_id=playbook.id, playbook_version=self.version)
         counts = ladder_progress(playbook, pp)
-        decisions.append(MilestoneCompleted(**ids, milestone_id=milestone.id, completed_at=at,
-                                            done=counts["done"], total=counts["total"]))
+        decisions.append(MilestoneCompleted(
+            **ids, milestone_id=milestone.id, completed_at=at, done=counts["done"], total=counts["total"],
+            first_value=milestone.id == playbook.first_value,
+            since_entry_seconds=max(0.0, (at - pp.entered_at).total_seconds())))
         for target in unlock_targets(playbook, pp, milestone, at):
             decisions.append(MilestoneUnlocked(**ids, milestone_id=target, unlocked_at=at,
                                                unlocked_by=milestone.id))

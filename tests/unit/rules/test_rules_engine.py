@@ -74,6 +74,7 @@ def test_completion_celebrates_with_rendered_progress(ladder: Ruleset) -> None:
     assert kinds == ["milestone_completed", "milestone_unlocked", "delivery", "delivery"]
     done, unlocked, in_app, slack = decisions
     assert (done.milestone_id, done.done, done.total, done.completed_at) == ("connect", 1, 4, at(hours=1))
+    assert done.since_entry_seconds == 3600 and done.first_value is False
     assert (unlocked.milestone_id, unlocked.unlocked_by) == ("invite", "connect")
     assert in_app.body == "Ada: 1 of 4, next Invite a teammate"
     assert (in_app.kind, in_app.step, in_app.channel, in_app.playbook_version) == (
