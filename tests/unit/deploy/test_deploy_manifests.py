@@ -28,9 +28,6 @@ TEXT_FILES = sorted(p for p in DEPLOY.rglob("*") if p.is_file() and p.suffix not
                     and "__pycache__" not in p.parts)
 ENV_NAME = re.compile(r"\bNUDGEFLOW_[A-Z0-9_]*[A-Z0-9]\b")
 SETTINGS_ENV = {f"NUDGEFLOW_{name.upper()}" for name in Settings.model_fields}
-# Passed by the manifests for the email and Slack channels, which are not wired into the worker
-# yet and have no Settings field. When a field appears, remove the name here (a test below says so).
-PENDING_SETTINGS = {"NUDGEFLOW_SENDGRID_API_KEY", "NUDGEFLOW_SLACK_BOT_TOKEN"}
 
 
 def _documents(path: Path) -> list[Any]:
@@ -81,14 +78,8 @@ def test_every_nudgeflow_variable_in_deploy_files_is_a_setting() -> None:
         for name in ENV_NAME.findall(path.read_text(errors="replace")):
             used.setdefault(name, set()).add(str(path.relative_to(DEPLOY)))
     assert used, "no NUDGEFLOW_ variables found at all"
-    unknown = {name: sorted(files) for name, files in used.items()
-               if name not in SETTINGS_ENV and name not in PENDING_SETTINGS}
+    unknown = {name: sorted(files) for name, files in used.items() if name not in SETTINGS_ENV}
     assert not unknown, f"not Settings fields: {unknown}"
-
-
-def test_pending_channel_credentials_are_still_not_settings() -> None:
-    now_real = PENDING_SETTINGS & SETTINGS_ENV
-    assert not now_real, f"{now_real} are Settings fields now: drop them from PENDING_SETTINGS"
 
 
 def _configmap_env() -> dict[str, str]:
@@ -162,10 +153,12 @@ def test_worker_deployment_resources_env_and_selectors() -> None:
     assert [ref["configMapRef"]["name"] for ref in container["envFrom"]] == [_one("ConfigMap")["metadata"]["name"]]
     secret = _one("Secret")
     secret_refs = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in container["env"] if "valueFrom" in e}
-    assert {"NUDGEFLOW_KAFKA_SASL_PASSWORD"} <= set(secret_refs)
+    secret_names = {"NUDGEFLOW_KAFKA_SASL_PASSWORD", "NUDGEFLOW_SENDGRID_API_KEY", "NUDGEFLOW_SLACK_BOT_TOKEN"}
+    assert secret_names <= set(secret_refs)
     for ref in secret_refs.values():
         assert ref["name"] == secret["metadata"]["name"] and ref["key"] in secret["stringData"]
-    assert len(secret_refs) >= 3, "SASL password, SendGrid key and Slack token come from the Secret"
+    for name in secret_refs:
+        assert name in SETTINGS_ENV and name not in _configmap_env(), "secrets never sit in the ConfigMap"
     assert pod["spec"]["securityContext"]["runAsNonRoot"] is True
     labels = pod["metadata"]["labels"]
     assert deployment["spec"]["selector"]["matchLabels"].items() <= labels.items()
