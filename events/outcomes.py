@@ -18,6 +18,7 @@ class OutcomeKind(StrEnum):
     MILESTONE_COMPLETED = "milestone_completed"
     MILESTONE_UNLOCKED = "milestone_unlocked"
     DELIVERY_REQUESTED = "delivery_requested"
+    DELIVERY_ATTEMPTED = "delivery_attempted"
     DELIVERED = "delivered"
     DELIVERY_FAILED = "delivery_failed"
     DELIVERY_DEFERRED = "delivery_deferred"

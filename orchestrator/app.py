@@ -22,6 +22,8 @@ from channels.inapp.models import prompt_key
 from orchestrator import metrics
 from orchestrator.ingest.dead_letter import DeadLetter
 from orchestrator.ingest.decode import Rejected, decode_event
+from orchestrator.outbox.agent import register_outbox
+from orchestrator.outbox.sender import OutboxSender
 from orchestrator.processing import Processed, process_event, process_timer
 from orchestrator.rules_holder import RulesHolder
 from orchestrator.settings import Settings
@@ -67,6 +69,7 @@ class NudgeflowApp:
     rules: RulesHolder
     stats: ProcessingStats
     firing: TimerFiring
+    outbox: OutboxSender | None = None
 
     @property
     def ready(self) -> bool:
@@ -91,7 +94,7 @@ def build_app(settings: Settings, *, bootstrap_servers: str, rules: RulesHolder)
     dead_letters = app.topic(settings.dead_letter_topic, **raw)
     outcomes = app.topic(settings.outcomes_topic, **raw)
     prompts = app.topic(settings.prompts_topic, **raw)
-    deliveries = app.topic(settings.deliveries_topic, **raw)
+    deliveries = app.topic(settings.deliveries_topic, partitions=settings.topic_partitions, **raw)
     users = app.Table("users", partitions=settings.topic_partitions)  # user id → UserRecord as JSON
     stats = ProcessingStats()
 
@@ -175,6 +178,7 @@ def build_app(settings: Settings, *, bootstrap_servers: str, rules: RulesHolder)
                 await handle_event(event.message)
 
     nudgeflow = NudgeflowApp(app=app, settings=settings, rules=rules, stats=stats, firing=firing)
+    nudgeflow.outbox = register_outbox(app, settings, outcomes=outcomes, ready=lambda: nudgeflow.ready)
 
     @app.on_rebalance_complete.connect
     async def _rebalanced(sender: Any, **_: Any) -> None:

@@ -44,6 +44,8 @@ class Settings(BaseSettings):
                                   description="Email/Slack deliveries waiting for their channel.")
     timers_topic: str = Field(default="nudgeflow.timers",
                               description="Internal: due timers, handed to the partition owning the user.")
+    preferences_topic: str = Field(default="nudgeflow.preferences",
+                                   description="Per-user notification preferences (compacted), keyed by user id.")
     topic_partitions: int = Field(default=8, ge=1, description="Partitions of the events topic and per-user tables.")
     replication_factor: int = Field(default=1, ge=1)
 
@@ -52,9 +54,35 @@ class Settings(BaseSettings):
                                description="Recent messageIds remembered per user for de-duplication.")
     table_dir: Path = Field(default=Path(".nudgeflow/tables"), description="Faust table directory.")
 
+    sendgrid_api_key: SecretStr | None = Field(default=None, description="Enables the email channel.")
+    sendgrid_host: str = Field(default="https://api.sendgrid.com", description="SendGrid API base URL.")
+    email_from: str = Field(default="onboarding@example.com", description="Sender address of emails.")
+    email_from_name: str | None = None
+    slack_bot_token: SecretStr | None = Field(default=None, description="Enables the Slack channel (xoxb-...).")
+    slack_api_url: str = Field(default="https://slack.com/api/", description="Slack Web API base URL.")
+    slack_default_channel: str | None = Field(default=None, description="Team channel for celebrations.")
+    delivery_max_attempts: int = Field(default=6, ge=1, description="Attempts per email/Slack message.")
+    delivery_base_delay: float = Field(default=1.0, ge=0, description="First retry delay (s), doubled each time.")
+    delivery_max_delay: float = Field(default=300.0, ge=0, description="Longest retry delay (s).")
+    delivery_concurrency: int = Field(default=32, ge=1, description="Email/Slack sends in flight per worker.")
+
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8080, ge=0, le=65535, description="In-app API port; 0 picks a free one.")
     run_api: bool = Field(default=True, description="Serve the in-app API from the worker process.")
+    inapp_signing_secret: SecretStr | None = Field(
+        default=None,
+        description="HMAC key of the in-app API's per-user tokens and unsubscribe links; the product backend "
+        "mints tokens with the same key. Unset: a random key per process (only the demo's own tokens work).",
+    )
+    inapp_allowed_origins: list[str] = Field(
+        default_factory=list,
+        description="Browser origins allowed to call the in-app API (CORS), e.g. https://app.example.com.",
+    )
+    sendgrid_webhook_public_key: str | None = Field(
+        default=None,
+        description="Verification key of SendGrid's signed Event Webhook (base64 or PEM). Unset: the webhook "
+        "answers 503 and nothing is processed.",
+    )
     log_level: str = "INFO"
 
     def uses_embedded_broker(self) -> bool:

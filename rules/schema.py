@@ -161,8 +161,10 @@ class Timing(_Model):
     send_window: SendWindow | None = None
     default_timezone: str = "UTC"
     caps: Caps = Field(default_factory=Caps)
-    channels: list[Channel] = Field(default_factory=lambda: ["in_app", "email", "slack"],
-                                    description="Channels quiet hours and the send window apply to.")
+    channels: list[Channel] = Field(
+        default_factory=lambda: ["email", "slack"],
+        description="Channels quiet hours and the send window apply to. In-app prompts are only seen while "
+                    "the user is in the product, so by default they are not held back.")
 
     @field_validator("default_timezone")
     @classmethod

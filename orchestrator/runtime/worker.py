@@ -80,6 +80,8 @@ class Worker:
         self.nudgeflow = build_app(self.settings, bootstrap_servers=self.bootstrap_servers, rules=rules)
         await self.nudgeflow.app.start()
         self._stack.push_async_callback(self.nudgeflow.app.stop)
+        if self.nudgeflow.outbox is not None:
+            self._stack.push_async_callback(self.nudgeflow.outbox.stop)  # runs before app.stop
         self._background(self._watch_rules(rules), "rules-watch")
         self._background(self._mark_ready(), "ready-watch")
         if self.settings.run_api:

@@ -118,3 +118,38 @@ async def _sleep(seconds: float) -> None:
     import asyncio
 
     await asyncio.sleep(seconds)
+
+
+async def test_timers_of_a_killed_worker_fire_on_the_other_once(make_settings, tmp_path: Path) -> None:
+    settings = make_settings(stall_rules(tmp_path, "10s"))
+    first = WorkerProcess(settings.model_copy(update={"api_port": free_port()}), tmp_path / "first.log")
+    second = WorkerProcess(settings.model_copy(update={"api_port": free_port()}), tmp_path / "second.log")
+    users = [f"u{n}" for n in range(24)]
+    try:
+        await first.start()
+        await second.start()
+        await produce(settings.kafka_bootstrap_servers or "", settings.events_topic,
+                      [(user.encode(), track(user, "Data Source Connected", {})) for user in users])
+        await eventually(lambda: _scheduled_count(settings, len(users)), timeout=15)
+        first.kill()  # half of the users' timers were armed there
+
+        async def everyone_nudged() -> bool:
+            listings = [await _prompts(second.api_url, user) for user in users]
+            return all(listings)
+
+        await eventually(everyone_nudged, timeout=40, interval=0.5)
+        for user in users:
+            assert [p["body"] for p in await _prompts(second.api_url, user)][-1:] == ["nudge 1"]
+        outcomes = await read_topic(settings.kafka_bootstrap_servers or "", settings.outcomes_topic)
+        delivered = {o["outcome_id"] for o in outcomes if o["kind"] == "delivered"}
+        assert len(delivered) >= len(users)
+        nudged_users = {o["user_id"] for o in outcomes if o["kind"] == "delivered"}
+        assert nudged_users == set(users)
+    finally:
+        first.stop()
+        second.stop()
+
+
+async def _scheduled_count(settings, expected: int) -> bool:  # type: ignore[no-untyped-def]
+    outcomes = await read_topic(settings.kafka_bootstrap_servers, settings.outcomes_topic, timeout=2)
+    return len({o["user_id"] for o in outcomes if o["kind"] == "nudge_scheduled"}) >= expected

@@ -1,0 +1,25 @@
+"""Builds the email and Slack channels from settings; unset credentials leave a channel off."""
+
+from __future__ import annotations
+
+from channels.base import Channel
+from channels.email_sendgrid import SendGridEmailChannel
+from channels.retry import RetryPolicy
+from channels.slack import SlackChannel
+from orchestrator.settings import Settings
+
+
+def build_channels(settings: Settings) -> dict[str, Channel]:
+    channels: dict[str, Channel] = {}
+    if settings.sendgrid_api_key is not None:
+        channels["email"] = SendGridEmailChannel(settings.sendgrid_api_key.get_secret_value(), settings.email_from,
+                                                 settings.sendgrid_host, from_name=settings.email_from_name)
+    if settings.slack_bot_token is not None:
+        channels["slack"] = SlackChannel(settings.slack_bot_token.get_secret_value(), settings.slack_api_url,
+                                         settings.slack_default_channel)
+    return channels
+
+
+def retry_policy(settings: Settings) -> RetryPolicy:
+    return RetryPolicy(max_attempts=settings.delivery_max_attempts, base_delay=settings.delivery_base_delay,
+                       max_delay=settings.delivery_max_delay)

@@ -1,0 +1,86 @@
+"""Runs email/Slack sends in background tasks, one per delivery, with retries.
+
+A send is owned by the worker that owns its partition of the deliveries topic:
+on a rebalance, sends of partitions this worker lost are cancelled, and the new
+owner resumes them from the outbox table.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+
+from channels.base import Channel, OutboundMessage
+from channels.outbox import Attempt, deliver_with_retries, outcome
+from channels.retry import RetryPolicy
+from orchestrator.outbox.records import DeliveryResult
+from rules.decisions import DeliveryRequest
+
+log = logging.getLogger(__name__)
+
+Allows = Callable[[str, str, str], bool]  # user_id, channel, playbook_id
+PublishAttempt = Callable[[DeliveryRequest, Attempt], Awaitable[None]]
+PublishResult = Callable[[DeliveryResult, int], Awaitable[None]]
+
+
+def allow_all(user_id: str, channel: str, playbook_id: str) -> bool:
+    return True
+
+
+class OutboxSender:
+    def __init__(self, channels: dict[str, Channel], policy: RetryPolicy, *, concurrency: int,
+                 publish_attempt: PublishAttempt, publish_result: PublishResult, allows: Allows = allow_all) -> None:
+        self.channels = channels
+        self.policy = policy
+        self.allows = allows
+        self._concurrency = concurrency
+        self._semaphore: asyncio.Semaphore | None = None
+        self._publish_attempt = publish_attempt
+        self._publish_result = publish_result
+        self._running: dict[str, tuple[int, asyncio.Task[None]]] = {}
+
+    def running(self, delivery_id: str) -> bool:
+        return delivery_id in self._running
+
+    def start(self, request: DeliveryRequest, partition: int) -> None:
+        if request.delivery_id in self._running:
+            return
+        task = asyncio.create_task(self._run(request, partition), name=f"send-{request.delivery_id}")
+        self._running[request.delivery_id] = (partition, task)
+        task.add_done_callback(lambda _: self._running.pop(request.delivery_id, None))
+
+    async def _run(self, request: DeliveryRequest, partition: int) -> None:
+        if self._semaphore is None:
+            self._semaphore = asyncio.Semaphore(self._concurrency)
+        result = DeliveryResult(delivery_id=request.delivery_id, user_id=request.user_id, status="failed", attempts=0)
+        channel = self.channels.get(request.channel)
+        if not self.allows(request.user_id, request.channel, request.playbook_id):
+            result = result.model_copy(update={"status": "suppressed", "reason": "user preferences"})
+        elif channel is None:
+            result = result.model_copy(update={"reason": f"channel {request.channel!r} is not configured"})
+        else:
+            async with self._semaphore:
+                attempts = await deliver_with_retries(
+                    channel, OutboundMessage.from_delivery(request), self.policy,
+                    on_attempt=lambda attempt: self._publish_attempt(request, attempt))
+            result = result.model_copy(update={"status": outcome(attempts), "attempts": len(attempts),
+                                               "reason": attempts[-1].reason})
+        try:
+            await self._publish_result(result, partition)
+        except Exception:  # the entry stays in flight and is resumed after the next rebalance
+            log.exception("could not record the result of %s", request.delivery_id)
+
+    async def keep_only(self, partitions: set[int]) -> None:
+        """After a rebalance: stop sends of partitions that moved to another worker."""
+        await self._cancel([t for p, t in self._running.values() if p not in partitions])
+
+    async def stop(self) -> None:
+        await self._cancel([t for _, t in self._running.values()])
+
+    async def _cancel(self, tasks: list[asyncio.Task[None]]) -> None:
+        for task in tasks:
+            task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.gather(*tasks, return_exceptions=True)

@@ -1,0 +1,125 @@
+"""Email and Slack deliveries through the outbox, with the real sendgrid and slack-sdk clients
+talking to local stand-ins of the providers."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from channels.standins.sendgrid_server import SendGridStandIn
+from channels.standins.slack_server import SlackStandIn
+from orchestrator.runtime.worker import Worker
+from tests.integration.test_end_to_end import identify, prompts_of, track
+from tests.support.kafka import eventually, produce, read_topic
+
+PLAYBOOK = """\
+id: launch
+name: Launch
+milestones:
+  - id: first_report
+    title: Create a report
+    when: {event: Report Created}
+    celebrate:
+      - {channel: in_app, title: "Report saved", body: "in-app"}
+      - {channel: email, title: "Your first report, {{ user.first_name }}", body: "Well done."}
+      - {channel: slack, title: "First report!", body: "{{ user.first_name }} made a report"}
+"""
+
+
+@pytest.fixture
+async def providers() -> AsyncIterator[tuple[SendGridStandIn, SlackStandIn]]:
+    async with SendGridStandIn() as sendgrid, SlackStandIn() as slack:
+        yield sendgrid, slack
+
+
+def outbox_settings(make_settings, tmp_path: Path, sendgrid: SendGridStandIn, slack: SlackStandIn,  # type: ignore[no-untyped-def]
+                    **overrides: object):
+    rules = tmp_path / "rules"
+    rules.mkdir(exist_ok=True)
+    (rules / "launch.yaml").write_text(PLAYBOOK)
+    values: dict[str, object] = dict(sendgrid_api_key="SG.test", sendgrid_host=sendgrid.url,
+                                     slack_bot_token="xoxb-test", slack_api_url=f"{slack.url}/api/",
+                                     delivery_base_delay=0.2, delivery_max_delay=2.0, delivery_max_attempts=20)
+    values.update(overrides)
+    return make_settings(rules, **values)
+
+
+async def publish_report(worker: Worker, users: list[str]) -> None:
+    records = []
+    for user in users:
+        records.append((user.encode(), identify(user, {"first_name": user.title(), "email": f"{user}@example.com",
+                                                       "slack_user_id": f"U{user.upper()}"})))
+        records.append((user.encode(), track(user, "Report Created", {})))
+    await produce(worker.bootstrap_servers, worker.settings.events_topic, records)
+
+
+async def final_outcomes(worker: Worker, count: int) -> list[dict[str, object]]:
+    def enough(values: list[dict[str, object]]) -> bool:
+        return len([v for v in values if v["kind"] in ("delivered", "delivery_failed")
+                    and v["channel"] != "in_app"]) >= count
+    return await read_topic(worker.bootstrap_servers, worker.settings.outcomes_topic, until=enough, timeout=40)
+
+
+async def test_celebration_is_emailed_and_posted_to_slack(make_settings, tmp_path: Path, providers) -> None:  # type: ignore[no-untyped-def]
+    sendgrid, slack = providers
+    async with Worker(outbox_settings(make_settings, tmp_path, sendgrid, slack)) as worker:
+        await worker.wait_ready()
+        await publish_report(worker, ["ana"])
+        await eventually(lambda: len(sendgrid.messages) == 1 and len(slack.messages) == 1, timeout=20)
+        mail = sendgrid.messages[0]
+        assert mail["personalizations"][0]["to"][0]["email"] == "ana@example.com"
+        assert mail["subject"] == "Your first report, Ana"
+        assert mail["custom_args"]["delivery_id"]
+        assert slack.messages[0]["channel"] == "UANA"
+        outcomes = await final_outcomes(worker, 2)
+        delivered = {o["channel"] for o in outcomes if o["kind"] == "delivered"}
+        assert delivered == {"in_app", "email", "slack"}
+
+
+async def test_provider_outage_delays_email_but_not_in_app_and_sends_once(make_settings, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                                          providers) -> None:
+    sendgrid, slack = providers
+    users = [f"o{n}" for n in range(5)]
+    async with Worker(outbox_settings(make_settings, tmp_path, sendgrid, slack)) as worker:
+        await worker.wait_ready()
+        sendgrid.fail_for(seconds=10, status=500)
+        started = time.monotonic()
+        await publish_report(worker, users)
+        for user in users:  # in-app is unaffected by the email outage
+            await eventually(lambda user=user: prompts_of(worker, user), timeout=10)
+        assert time.monotonic() - started < 10
+        assert sendgrid.messages == []
+        await final_outcomes(worker, 2 * len(users))
+        ids = [m["custom_args"]["delivery_id"] for m in sendgrid.messages]
+        assert len(ids) == len(users) and len(set(ids)) == len(users), "every email exactly once"
+        assert len([r for r in sendgrid.requests if r.status == 500]) >= len(users)
+
+
+async def test_rate_limit_is_honoured_and_a_rejected_key_is_not_retried(make_settings, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                                        providers) -> None:
+    sendgrid, slack = providers
+    settings = outbox_settings(make_settings, tmp_path, sendgrid, slack, sendgrid_api_key="SG.invalid")
+    async with Worker(settings) as worker:
+        await worker.wait_ready()
+        slack.rate_limit_next(retry_after=2)
+        await publish_report(worker, ["rae"])
+        outcomes = await final_outcomes(worker, 2)
+    attempts = [o for o in outcomes if o["kind"] == "delivery_attempted"]
+    email = [a["attributes"] for a in attempts if a["channel"] == "email"]
+    assert [a["status"] for a in email] == ["failed"], "401 is permanent: one attempt"
+    assert email[0]["status_code"] == 401 and "authorization" in email[0]["reason"]
+    failed = [o for o in outcomes if o["kind"] == "delivery_failed"]
+    assert [o["channel"] for o in failed] == ["email"]
+    slack_tries = sorted((a["attributes"] for a in attempts if a["channel"] == "slack"), key=lambda a: a["attempt"])
+    assert [a["status"] for a in slack_tries] == ["retry", "sent"]
+    gap = _ts(slack_tries[1]["started_at"]) - _ts(slack_tries[0]["started_at"])
+    assert gap >= 2.0, f"retried after {gap:.2f}s, before Retry-After"
+
+
+def _ts(iso: str) -> float:
+    from datetime import datetime
+
+    return datetime.fromisoformat(iso).timestamp()
