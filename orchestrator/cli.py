@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -122,6 +123,21 @@ def rules_check(path: Annotated[Path, typer.Argument(help="Playbook file or fold
     from rules.check import run_check
 
     raise typer.Exit(run_check(path, console))
+
+
+@app.command()
+def simulate(
+    rules: Annotated[Path, typer.Option(help="Playbook file or folder")],
+    events: Annotated[Path, typer.Option(help="Segment-spec events, one JSON object per line")],
+    until: Annotated[datetime | None, typer.Option(help="Run the virtual clock up to this time (ISO 8601)")] = None,
+    out: Annotated[Path | None, typer.Option(help="Write decisions as JSON lines here (default: stdout)")] = None,
+) -> None:
+    """Preview a playbook change: the engine on a virtual clock over recorded events, deterministic."""
+    from rules.simulate import run_simulate
+
+    if until is not None and until.tzinfo is None:
+        until = until.replace(tzinfo=UTC)
+    raise typer.Exit(run_simulate(rules, events, until, out, console))
 
 
 @topics_app.command("create")
