@@ -82,7 +82,8 @@ def test_signup_and_event_stalls(tmp_path: Path) -> None:
 
 
 def test_quiet_hours_defer_to_local_morning(tmp_path: Path) -> None:
-    text = STALL + 'timing: {quiet_hours: {start: "21:00", end: "08:00"}, default_timezone: Asia/Tokyo, channels: [in_app]}\n'
+    text = STALL + ('timing: {quiet_hours: {start: "21:00", end: "08:00"}, default_timezone: Asia/Tokyo, '
+                    'channels: [in_app]}\n')
     run = Run(ruleset_from(tmp_path, text.replace("not_within: 3d", "not_within: 10h")))
     arm0 = run.send(track("Data Source Connected", T0))[-1]  # due 22:00 UTC = 07:00 Tokyo
     nudge0, arm1 = fire(run, arm0)
