@@ -1,0 +1,160 @@
+"""Pydantic result models: what every query returns, and what the dashboard, the
+report and the digest render. Hours are floats, shares are 0..1, None means "no data"."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from pydantic import BaseModel, Field
+
+
+class Filter(BaseModel):
+    """Which users a query looks at; signup dates are inclusive, in UTC."""
+
+    playbook: str | None = None
+    role: str | None = None
+    signup_from: date | None = None
+    signup_to: date | None = None
+
+
+class Distribution(BaseModel):
+    key: str = "all"
+    users: int = Field(description="Users who reached first value.")
+    median_hours: float | None
+    p90_hours: float | None
+
+
+class HistogramBin(BaseModel):
+    label: str
+    count: int
+
+
+class TtfvResult(BaseModel):
+    playbook_id: str
+    first_value: str
+    entered: int
+    reached: int
+    overall: Distribution
+    by_cohort: list[Distribution]
+    by_role: list[Distribution]
+    histogram: list[HistogramBin]
+
+
+class FunnelStep(BaseModel):
+    milestone_id: str
+    title: str
+    reached: int = Field(description="Completed this step and every step before it.")
+    completed_any_order: int
+    conversion_from_previous: float | None
+    conversion_from_start: float | None
+    drop_off: int = Field(description="Users of the previous step who did not reach this one.")
+    median_hours_from_previous: float | None = Field(description="From signup for the first step.")
+
+
+class FunnelResult(BaseModel):
+    playbook_id: str
+    entered: int
+    steps: list[FunnelStep]
+
+
+class CohortCell(BaseModel):
+    milestone_id: str
+    days: int
+    eligible: int = Field(description="Cohort users whose window has elapsed, or who already completed.")
+    completed: int
+    share: float | None
+
+
+class CohortRow(BaseModel):
+    week: date = Field(description="Monday (UTC) of the signup week.")
+    users: int
+    cells: list[CohortCell]
+
+    def cell(self, milestone_id: str, days: int) -> CohortCell:
+        return next(c for c in self.cells if c.milestone_id == milestone_id and c.days == days)
+
+
+class CohortResult(BaseModel):
+    playbook_id: str
+    windows: list[int]
+    milestones: list[str]
+    rows: list[CohortRow]
+
+
+class AdoptionRow(BaseModel):
+    playbook_id: str
+    milestone_id: str
+    event: str
+    days: int
+    unlocked: int
+    eligible: int
+    adopted: int
+    share: float | None
+
+
+class RepeatRow(BaseModel):
+    event: str
+    users: int
+    repeat_users: int = Field(description="Used it on at least two different days (UTC).")
+    share: float | None
+    median_uses: float | None
+
+
+class Rate(BaseModel):
+    label: str
+    users: int
+    converted: int
+    rate: float | None
+    ci_low: float | None
+    ci_high: float | None
+
+
+class Lift(BaseModel):
+    """Treatment minus control; `significant` when the 95% CI of the difference excludes 0."""
+
+    absolute: float
+    absolute_ci_low: float
+    absolute_ci_high: float
+    relative: float | None
+    relative_ci_low: float | None
+    relative_ci_high: float | None
+    p_value: float
+    significant: bool
+
+
+class NudgeEffect(BaseModel):
+    playbook_id: str
+    milestone_id: str
+    hours: int
+    nudged: Rate
+    holdout: Rate
+    lift: Lift | None
+
+
+class VariantLift(BaseModel):
+    variant: str
+    lift: Lift | None
+
+
+class ExperimentResult(BaseModel):
+    experiment: str
+    playbook_id: str | None
+    metric_milestone: str | None
+    control: str
+    variants: list[Rate]
+    lifts: list[VariantLift]
+    conflicting_users: int = Field(0, description="Users exposed to more than one variant (first one kept).")
+
+
+class Report(BaseModel):
+    as_of: datetime | None
+    filter: Filter
+    playbooks: list[str]
+    roles: list[str]
+    ttfv: list[TtfvResult]
+    funnels: list[FunnelResult]
+    cohorts: list[CohortResult]
+    adoption: list[AdoptionRow]
+    repeat_usage: list[RepeatRow]
+    nudges: list[NudgeEffect]
+    experiments: list[ExperimentResult]
