@@ -1,0 +1,67 @@
+"""Experiments on generated data: a real effect is detected, an A/A test is not."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from analytics_helpers import PLAYBOOK, completed, exposure, identify
+
+from analytics import OnboardingAnalytics
+from analytics.experiments import compare, rate
+
+
+def _experiment(rates: dict[str, float], users_per_variant: int, seed: int) -> OnboardingAnalytics:
+    rng = random.Random(seed)
+    analytics = OnboardingAnalytics([PLAYBOOK])
+    for variant, p in rates.items():
+        for n in range(users_per_variant):
+            user = f"{variant}-{n}"
+            analytics.add_event(identify(user, f"{user}-id", 0, role="admin"))
+            analytics.add_outcome(exposure(user, 0, "welcome-copy", variant))
+            if rng.random() < p:
+                analytics.add_outcome(completed(user, 5, "a"))
+    return analytics
+
+
+def test_a_better_variant_has_a_lift_whose_interval_excludes_zero() -> None:
+    [result] = _experiment({"control": 0.30, "b": 0.40}, 1500, seed=7).experiments()
+    assert (result.experiment, result.control, result.metric_milestone) == ("welcome-copy", "control", "a")
+    [lift] = result.lifts
+    assert lift.variant == "b" and lift.lift is not None
+    assert lift.lift.significant and lift.lift.absolute_ci_low > 0 and lift.lift.p_value < 0.05
+    assert 0.05 < lift.lift.absolute < 0.15
+    assert lift.lift.relative_ci_low is not None and lift.lift.relative_ci_low > 0
+    for variant in result.variants:
+        assert variant.ci_low is not None and variant.ci_high is not None and variant.rate is not None
+        assert variant.ci_low < variant.rate < variant.ci_high
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_an_a_a_test_is_not_significant(seed: int) -> None:
+    [result] = _experiment({"control": 0.30, "copy": 0.30}, 1500, seed=seed).experiments()
+    [lift] = result.lifts
+    assert lift.lift is not None and not lift.lift.significant
+    assert lift.lift.absolute_ci_low < 0 < lift.lift.absolute_ci_high
+
+
+def test_exposure_before_conversion_and_first_variant_only() -> None:
+    analytics = OnboardingAnalytics([PLAYBOOK])
+    analytics.add_all([identify("u", "u-id", 0, role="admin"), identify("v", "v-id", 0, role="admin")], [
+        completed("u", 1, "a"), exposure("u", 2, "exp", "b"),  # converted before exposure: not counted
+        exposure("v", 3, "exp", "b") | {"outcome_id": "exposure:v:exp:late"},
+        exposure("v", 1, "exp", "control"), completed("v", 2, "a"),
+    ])
+    [result] = analytics.experiments()
+    assert {r.label: (r.users, r.converted) for r in result.variants} == {"b": (1, 0), "control": (1, 1)}
+    assert result.conflicting_users == 1
+
+
+def test_wilson_interval_and_degenerate_lifts() -> None:
+    assert rate("x", 0, 0).rate is None
+    r = rate("x", 10, 3)
+    assert (round(r.ci_low, 4), round(r.ci_high, 4)) == (0.1078, 0.6032)  # Wilson 95% for 3/10
+    nothing = compare(rate("b", 10, 0), rate("a", 10, 0))
+    assert nothing is not None and not nothing.significant and nothing.p_value == 1.0
+    everything = compare(rate("b", 5, 5), rate("a", 5, 0))
+    assert everything is not None and everything.significant and everything.absolute_ci_high <= 1.0
