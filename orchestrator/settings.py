@@ -74,9 +74,10 @@ class Settings(BaseSettings):
         description="HMAC key of the in-app API's per-user tokens and unsubscribe links; the product backend "
         "mints tokens with the same key. Unset: a random key per process (only the demo's own tokens work).",
     )
-    inapp_allowed_origins: list[str] = Field(
-        default_factory=list,
-        description="Browser origins allowed to call the in-app API (CORS), e.g. https://app.example.com.",
+    inapp_allowed_origins: str = Field(
+        default="",
+        description="Comma-separated browser origins allowed to call the in-app API (CORS), "
+        "e.g. https://app.example.com.",
     )
     sendgrid_webhook_public_key: str | None = Field(
         default=None,

@@ -1,24 +1,45 @@
-"""HTTP API of the in-app channel: list a user's prompts, change a prompt's status.
+"""Nudgeflow in-app API: a user's prompts (list, live stream, unread count, status changes),
+notification preferences, unsubscribe links and the SendGrid event webhook.
 
-FastAPI serves the OpenAPI document at /openapi.json and docs at /docs.
+Every `/v1/users/{user_id}/...` call needs a per-user token minted by the product's backend
+(`Authorization: Bearer <token>`; the stream also accepts `?token=` because browsers'
+EventSource cannot set headers). No or bad token: 401; a token for another user: 403.
+See docs/inapp.md.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import asyncio
+import html
+import json
+import logging
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import resources
-from typing import Literal
+from typing import Any, Literal
 
-from fastapi import APIRouter, FastAPI, HTTPException, Query, Response
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Response, Security
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import HTMLResponse, StreamingResponse
+from fastapi.security import APIKeyQuery, HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 
+from channels.inapp.auth import DEFAULT_TTL_SECONDS, InvalidToken, Secret, issue_token, verify_token
+from channels.inapp.events import PublishEvent, prompt_status_event
 from channels.inapp.models import Prompt, PromptStatus
-from channels.inapp.store import InboxStore
+from channels.inapp.store import Change, InboxStore
+from channels.preferences.models import Preferences, PreferencesUpdate
+from channels.preferences.service import PreferencesService, WritePreferences
+from channels.preferences.store import PreferencesStore
+from channels.webhooks.sendgrid import SendGridSignatureVerifier, sendgrid_webhook_router
+
+log = logging.getLogger(__name__)
 
 PublishPrompt = Callable[[Prompt], Awaitable[None]]
 ReadinessCheck = Callable[[], bool]
+STREAM_QUEUE_SIZE = 1000
 
 
 class PromptList(BaseModel):
@@ -27,39 +48,282 @@ class PromptList(BaseModel):
     prompts: list[Prompt]
 
 
+class UnreadCount(BaseModel):
+    user_id: str
+    unread: int
+
+
 class StatusChange(BaseModel):
     status: Literal["seen", "clicked", "dismissed"]
 
 
-def _inbox_router(store: InboxStore, publish: PublishPrompt) -> APIRouter:
-    router = APIRouter(prefix="/v1", tags=["in-app"])
+class DemoToken(BaseModel):
+    user_id: str
+    token: str
+
+
+async def _discard_event(event: dict[str, Any]) -> None:
+    return None
+
+
+async def _discard_preferences(preferences: Preferences) -> None:
+    return None
+
+
+@dataclass
+class _Streams:
+    """Open SSE streams; `close_all` ends them so the HTTP server can shut down promptly."""
+
+    queues: set[asyncio.Queue[tuple[Prompt, Change] | None]] = field(default_factory=set)
+    closing: bool = False
+
+    def close_all(self) -> None:
+        self.closing = True
+        for queue in list(self.queues):
+            while True:
+                try:
+                    queue.put_nowait(None)
+                    break
+                except asyncio.QueueFull:
+                    queue.get_nowait()
+
+
+_BEARER = HTTPBearer(auto_error=False, scheme_name="userToken", bearerFormat="nudgeflow-user-token",
+                     description="Per-user token minted by your backend with `issue_token` (docs/inapp.md).")
+_QUERY = APIKeyQuery(name="token", auto_error=False, scheme_name="userTokenQuery",
+                     description="The same token as a query parameter, for EventSource (stream only).")
+_FROM_HEADER = Security(_BEARER)
+_FROM_QUERY = Security(_QUERY)
+
+
+class _Auth:
+    """Token checks as FastAPI dependencies; the security schemes show up in the OpenAPI document."""
+
+    def __init__(self, secret: Secret) -> None:
+        self.secret = secret
+
+    def check(self, user_id: str, token: str | None) -> str:
+        if not token:
+            raise HTTPException(status_code=401, detail="missing token", headers={"WWW-Authenticate": "Bearer"})
+        try:
+            claims = verify_token(self.secret, token)
+        except InvalidToken as exc:
+            raise HTTPException(status_code=401, detail=f"invalid token: {exc}",
+                                headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}) from exc
+        if claims.user_id != user_id:
+            raise HTTPException(status_code=403, detail="this token is for another user")
+        return user_id
+
+    def header_dependency(self) -> Callable[..., Awaitable[str]]:
+        async def user_from_header(user_id: str, credentials: HTTPAuthorizationCredentials | None = _FROM_HEADER
+                                   ) -> str:
+            return self.check(user_id, credentials.credentials if credentials else None)
+
+        return user_from_header
+
+    def header_or_query_dependency(self) -> Callable[..., Awaitable[str]]:
+        async def user_from_header_or_query(user_id: str,
+                                            credentials: HTTPAuthorizationCredentials | None = _FROM_HEADER,
+                                            token: str | None = _FROM_QUERY) -> str:
+            return self.check(user_id, credentials.credentials if credentials else token)
+
+        return user_from_header_or_query
+
+
+def _sse(event: str, data: Any) -> str:
+    return f"event: {event}\ndata: {json.dumps(data, separators=(',', ':'), default=str)}\n\n"
+
+
+def _inbox_router(store: InboxStore, publish: PublishPrompt, publish_event: PublishEvent, auth: _Auth,
+                  streams: _Streams, heartbeat_seconds: float) -> APIRouter:
+    router = APIRouter(prefix="/v1", tags=["in-app"], responses={
+        401: {"description": "Missing, invalid or expired token"},
+        403: {"description": "Token of another user"}})
+    authorized = Depends(auth.header_dependency())
+    authorized_stream = Depends(auth.header_or_query_dependency())
 
     @router.get("/users/{user_id}/prompts", response_model=PromptList)
-    async def list_prompts(user_id: str, status: list[PromptStatus] | None = Query(default=None)) -> PromptList:
+    async def list_prompts(user_id: str = authorized,
+                           status: list[PromptStatus] | None = Query(default=None)) -> PromptList:
         """A user's prompts, newest first; `status` filters (repeatable)."""
         prompts = store.prompts(user_id, set(status) if status else None)
         return PromptList(user_id=user_id, unread=store.unread_count(user_id), prompts=prompts)
 
-    @router.post("/users/{user_id}/prompts/{delivery_id}/status", response_model=Prompt)
-    async def change_status(user_id: str, delivery_id: str, change: StatusChange) -> Prompt:
-        """Mark a prompt seen, clicked or dismissed. Status never moves backwards."""
+    @router.get("/users/{user_id}/prompts/unread", response_model=UnreadCount)
+    async def unread(user_id: str = authorized) -> UnreadCount:
+        """How many prompts the user has not seen yet (for a badge)."""
+        return UnreadCount(user_id=user_id, unread=store.unread_count(user_id))
+
+    @router.get("/users/{user_id}/prompts/stream", response_class=StreamingResponse, responses={
+        200: {"content": {"text/event-stream": {}},
+              "description": "Server-sent events: `snapshot` (the whole inbox, first and after a resync), "
+                             "`prompt` ({change, unread, prompt}) on every creation or status change, and "
+                             "`: ping` comments as heartbeats."}})
+    async def stream_prompts(user_id: str = authorized_stream) -> StreamingResponse:
+        """Live inbox over server-sent events: a new prompt shows up without polling."""
+        return StreamingResponse(_prompt_events(store, user_id, streams, heartbeat_seconds),
+                                 media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+    @router.post("/users/{user_id}/prompts/{delivery_id}/status", response_model=Prompt,
+                 responses={404: {"description": "No such prompt for this user"}})
+    async def change_status(delivery_id: str, change: StatusChange, user_id: str = authorized) -> Prompt:
+        """Mark a prompt seen, clicked or dismissed. Status never moves backwards.
+
+        A real change is also published to the events topic as a track event ("Prompt Seen",
+        "Prompt Clicked", "Prompt Dismissed") keyed by user id, for rules and analytics."""
         prompt = store.get(user_id, delivery_id)
         if prompt is None:
             raise HTTPException(status_code=404, detail="no such prompt for this user")
         updated = prompt.with_status(PromptStatus(change.status), at=datetime.now(UTC))
         if updated.status.rank <= prompt.status.rank:
             return prompt
+        await publish_event(prompt_status_event(updated))  # first: its messageId makes a retry harmless
         await publish(updated)
         return store.apply(updated)
 
     return router
 
 
+async def _prompt_events(store: InboxStore, user_id: str, streams: _Streams,
+                         heartbeat_seconds: float) -> AsyncIterator[str]:
+    queue: asyncio.Queue[tuple[Prompt, Change] | None] = asyncio.Queue(maxsize=STREAM_QUEUE_SIZE)
+    overflowed = False
+
+    def listener(prompt: Prompt, change: Change) -> None:
+        nonlocal overflowed
+        if prompt.user_id != user_id:
+            return
+        try:
+            queue.put_nowait((prompt, change))
+        except asyncio.QueueFull:
+            overflowed = True
+
+    def snapshot() -> str:
+        prompts = [p.model_dump(mode="json") for p in store.prompts(user_id)]
+        return _sse("snapshot", {"user_id": user_id, "unread": store.unread_count(user_id), "prompts": prompts})
+
+    unsubscribe = store.subscribe(listener)  # before the snapshot: nothing falls in between
+    streams.queues.add(queue)
+    try:
+        if streams.closing:
+            return
+        yield f"retry: 3000\n{snapshot()}"
+        while True:
+            try:
+                item = await asyncio.wait_for(queue.get(), heartbeat_seconds)
+            except TimeoutError:
+                yield ": ping\n\n"
+                continue
+            if item is None:
+                return
+            if overflowed:  # a slow client missed changes: start over from the whole inbox
+                overflowed = False
+                while not queue.empty():
+                    if queue.get_nowait() is None:
+                        return
+                yield snapshot()
+                continue
+            prompt, change = item
+            yield _sse("prompt", {"change": change, "unread": store.unread_count(user_id),
+                                  "prompt": prompt.model_dump(mode="json")})
+    finally:
+        unsubscribe()
+        streams.queues.discard(queue)
+
+
+def _preferences_router(service: PreferencesService, auth: _Auth, secret: Secret) -> APIRouter:
+    router = APIRouter(prefix="/v1", tags=["preferences"])
+    authorized = Depends(auth.header_dependency())
+    auth_errors: dict[int | str, dict[str, Any]] = {401: {"description": "Missing, invalid or expired token"},
+                                                    403: {"description": "Token of another user"}}
+
+    @router.get("/users/{user_id}/preferences", response_model=Preferences, responses=auth_errors)
+    async def get_preferences(user_id: str = authorized) -> Preferences:
+        """The user's notification preferences (defaults when never set)."""
+        return service.store.get(user_id)
+
+    @router.put("/users/{user_id}/preferences", response_model=Preferences, responses=auth_errors)
+    async def put_preferences(update: PreferencesUpdate, user_id: str = authorized) -> Preferences:
+        """Replace the user's preferences: channel opt-outs, playbook opt-outs, global unsubscribe.
+        Stored on the preferences topic and announced as an identify event (traits `nudgeflow_*`)."""
+        return await service.set(user_id, update, source="api")
+
+    async def unsubscribe(token: str) -> HTMLResponse:
+        try:
+            claims = verify_token(secret, token, purpose="unsubscribe")
+        except InvalidToken:
+            return HTMLResponse(_page("This unsubscribe link is invalid or has expired.",
+                                      "Open the latest email you received from us and use its link."), status_code=400)
+        await service.unsubscribe(claims.user_id, source="unsubscribe_link")
+        return HTMLResponse(_page("You are unsubscribed.", "You will not receive onboarding messages from us any "
+                                  "more. You can turn them back on in your notification settings."))
+
+    @router.get("/unsubscribe", response_class=HTMLResponse, responses={400: {"description": "Invalid link"}})
+    async def unsubscribe_link(token: str = Query(description="Signed unsubscribe token (issue_unsubscribe_token)")
+                               ) -> HTMLResponse:
+        """Unsubscribe link of emails: sets the global unsubscribe and shows a confirmation page."""
+        return await unsubscribe(token)
+
+    @router.post("/unsubscribe", response_class=HTMLResponse, responses={400: {"description": "Invalid link"}})
+    async def unsubscribe_one_click(token: str = Query(description="Signed unsubscribe token")) -> HTMLResponse:
+        """RFC 8058 one-click unsubscribe (mail clients POST `List-Unsubscribe=One-Click`)."""
+        return await unsubscribe(token)
+
+    return router
+
+
+def _page(title: str, text: str) -> str:
+    return (f"<!doctype html><html lang=en><head><meta charset=utf-8><meta name=viewport "
+            f"content='width=device-width'><title>{html.escape(title)}</title><style>body{{font-family:system-ui,"
+            f"sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem;color:#1d2330}}</style></head>"
+            f"<body><h1>{html.escape(title)}</h1><p>{html.escape(text)}</p></body></html>")
+
+
 def create_inbox_api(store: InboxStore, publish: PublishPrompt, *, ready: ReadinessCheck,
-                     demo_page: bool = False) -> FastAPI:
-    """The in-app API. `demo_page` adds the demo's browser page and its user list."""
+                     signing_secret: Secret | None = None, publish_event: PublishEvent | None = None,
+                     preferences: PreferencesStore | None = None,
+                     write_preferences: WritePreferences | None = None,
+                     sendgrid_public_key: str | None = None, allowed_origins: list[str] | None = None,
+                     heartbeat_seconds: float = 15.0, demo_page: bool = False) -> FastAPI:
+    """The in-app API.
+
+    `publish` writes a prompt to the prompts topic; `publish_event` a Segment event to the events
+    topic; `write_preferences` a record to the preferences topic (each returns once acknowledged).
+    Without `signing_secret` a random one is used: only tokens from `api.state.issue_token` (the
+    demo's) work. `demo_page` adds the demo's browser page and its demo-only user and token routes.
+    `close_event_streams(api)` ends open SSE streams before the server stops.
+    """
+    secret: Secret = signing_secret if signing_secret is not None else secrets.token_urlsafe(32)
+    publish_event = publish_event or _discard_event
+    preferences = preferences if preferences is not None else PreferencesStore()
+    service = PreferencesService(preferences, write=write_preferences or _discard_preferences,
+                                 publish_event=publish_event)
+    auth = _Auth(secret)
+    streams = _Streams()
+
     api = FastAPI(title="Nudgeflow in-app API", version="1", description=__doc__)
-    api.include_router(_inbox_router(store, publish))
+    api.state.streams = streams
+    api.state.preferences = service
+    api.state.issue_token = lambda user_id, ttl=DEFAULT_TTL_SECONDS: issue_token(secret, user_id, ttl)
+    if allowed_origins:
+        api.add_middleware(CORSMiddleware, allow_origins=list(allowed_origins), allow_methods=["GET", "POST", "PUT"],
+                           allow_headers=["Authorization", "Content-Type"], max_age=600)
+    api.include_router(_inbox_router(store, publish, publish_event, auth, streams, heartbeat_seconds))
+    api.include_router(_preferences_router(service, auth, secret))
+    verifier = SendGridSignatureVerifier(sendgrid_public_key) if sendgrid_public_key else None
+
+    async def opt_out_email(user_id: str, source: str) -> Preferences:
+        return await service.opt_out_channel(user_id, "email", source=source)
+
+    api.include_router(sendgrid_webhook_router(verifier, publish_event=publish_event, opt_out_email=opt_out_email))
+
+    widget = resources.files("channels.inapp").joinpath("static/nudgeflow-widget.js").read_text(encoding="utf-8")
+
+    @api.get("/v1/widget.js", include_in_schema=False)
+    async def widget_js() -> Response:
+        return Response(widget, media_type="text/javascript; charset=utf-8",
+                        headers={"Cache-Control": "public, max-age=300"})
 
     @api.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, str]:
@@ -84,4 +348,17 @@ def create_inbox_api(store: InboxStore, publish: PublishPrompt, *, ready: Readin
             """Demo only: every user with prompts, so the page can show them all."""
             return store.users()
 
+        @api.get("/v1/demo/users/{user_id}/token", tags=["demo"], response_model=DemoToken)
+        async def demo_token(user_id: str) -> DemoToken:
+            """Demo only (never in production): a token for any user, standing in for the product's backend."""
+            return DemoToken(user_id=user_id, token=issue_token(secret, user_id, DEFAULT_TTL_SECONDS))
+
     return api
+
+
+def close_event_streams(api: FastAPI) -> None:
+    """End every open SSE stream (browsers reconnect elsewhere): call before stopping the server."""
+    streams: _Streams | None = getattr(api.state, "streams", None)
+    if streams is not None:
+        streams.close_all()
+

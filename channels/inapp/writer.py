@@ -1,7 +1,12 @@
-"""Appends prompt records to the prompts topic (the API's status changes)."""
+"""Appends records to Kafka for the API: prompt status changes, product events, preferences.
+
+Every write returns once the broker acknowledged it (acks=all): a change the API
+confirmed is durable.
+"""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
@@ -9,9 +14,10 @@ from aiokafka import AIOKafkaProducer
 from channels.inapp.models import Prompt, prompt_key
 
 
-class PromptWriter:
-    def __init__(self, *, topic: str, kafka_options: dict[str, Any]) -> None:
-        self.topic = topic
+class RecordWriter:
+    """One idempotent-enough producer (acks=all) shared by everything the API writes."""
+
+    def __init__(self, *, kafka_options: dict[str, Any]) -> None:
         self._producer = AIOKafkaProducer(acks="all", **kafka_options)
 
     async def start(self) -> None:
@@ -20,7 +26,29 @@ class PromptWriter:
     async def stop(self) -> None:
         await self._producer.stop()
 
+    async def send(self, topic: str, value: bytes | None, *, key: bytes) -> None:
+        await self._producer.send_and_wait(topic, value, key=key)
+
+
+class PromptWriter(RecordWriter):
+    """Writes prompts to the prompts topic, keyed `user_id/delivery_id` (compaction key)."""
+
+    def __init__(self, *, topic: str, kafka_options: dict[str, Any]) -> None:
+        super().__init__(kafka_options=kafka_options)
+        self.topic = topic
+
     async def write(self, prompt: Prompt) -> None:
-        """Returns once the broker has the record: a status change the API confirmed is durable."""
-        await self._producer.send_and_wait(self.topic, prompt.model_dump_json().encode(),
-                                           key=prompt_key(prompt.user_id, prompt.delivery_id))
+        await self.send(self.topic, prompt.model_dump_json().encode(),
+                        key=prompt_key(prompt.user_id, prompt.delivery_id))
+
+
+class EventWriter:
+    """Publishes Segment-spec events (dicts) to the events topic, keyed by user id, through a `RecordWriter`."""
+
+    def __init__(self, writer: RecordWriter, *, topic: str) -> None:
+        self._writer = writer
+        self.topic = topic
+
+    async def publish(self, event: dict[str, Any]) -> None:
+        user_id = str(event["userId"])
+        await self._writer.send(self.topic, json.dumps(event, separators=(",", ":")).encode(), key=user_id.encode())

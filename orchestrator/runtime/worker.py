@@ -9,16 +9,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 import time
 from pathlib import Path
 
 from fastapi import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import SecretStr
 
-from channels.inapp.api import create_inbox_api
+from channels.inapp.api import close_event_streams, create_inbox_api
 from channels.inapp.materializer import InboxMaterializer
 from channels.inapp.store import InboxStore
-from channels.inapp.writer import PromptWriter
+from channels.inapp.writer import EventWriter, PromptWriter
+from channels.preferences import Preferences, PreferencesMaterializer, PreferencesStore, ensure_compacted_topic
+from channels.preferences.materializer import preferences_key
 from orchestrator.app import NudgeflowApp, build_app
 from orchestrator.broker.clients import aiokafka_options
 from orchestrator.broker.embedded import EmbeddedBroker, free_port
@@ -88,20 +92,48 @@ class Worker:
             await self._start_api(kafka)
 
     async def _start_api(self, kafka: dict[str, object]) -> None:
-        materializer = InboxMaterializer(self.inbox, topic=self.settings.prompts_topic, kafka_options=kafka)
+        """In-app API: inbox and preferences followed from their topics, one producer for what the API
+        writes (prompt statuses, events, preferences), token auth, SSE, SendGrid webhook."""
+        settings = self.settings
+        secret = settings.inapp_signing_secret
+        if secret is None:
+            secret = SecretStr(secrets.token_urlsafe(32))
+            if not self.demo_page:
+                log.warning("NUDGEFLOW_INAPP_SIGNING_SECRET is not set: a random key is used, so no token minted "
+                            "by your backend is accepted by the in-app API")
+        self.inapp_signing_secret = secret
+        await ensure_compacted_topic(settings.preferences_topic, partitions=settings.topic_partitions,
+                                     replication_factor=settings.replication_factor, kafka_options=kafka)
+        materializer = InboxMaterializer(self.inbox, topic=settings.prompts_topic, kafka_options=kafka)
         await materializer.start()
         self._stack.push_async_callback(materializer.stop)
-        writer = PromptWriter(topic=self.settings.prompts_topic, kafka_options=kafka)
+        self.preferences = PreferencesStore()
+        preferences = PreferencesMaterializer(self.preferences, topic=settings.preferences_topic, kafka_options=kafka)
+        await preferences.start()
+        self._stack.push_async_callback(preferences.stop)
+        writer = PromptWriter(topic=settings.prompts_topic, kafka_options=kafka)
         await writer.start()
         self._stack.push_async_callback(writer.stop)
-        api = create_inbox_api(self.inbox, writer.write, demo_page=self.demo_page,
-                               ready=lambda: materializer.caught_up.is_set() and self.is_ready())
+        events = EventWriter(writer, topic=settings.events_topic)
+
+        async def write_preferences(record: Preferences) -> None:
+            await writer.send(settings.preferences_topic, record.model_dump_json().encode(),
+                              key=preferences_key(record.user_id))
+
+        origins = [origin.strip() for origin in settings.inapp_allowed_origins.split(",") if origin.strip()]
+        api = create_inbox_api(
+            self.inbox, writer.write, signing_secret=secret, publish_event=events.publish,
+            preferences=self.preferences, write_preferences=write_preferences,
+            sendgrid_public_key=settings.sendgrid_webhook_public_key, allowed_origins=origins,
+            demo_page=self.demo_page,
+            ready=lambda: materializer.caught_up.is_set() and preferences.caught_up.is_set() and self.is_ready())
         api.add_api_route("/metrics", lambda: Response(generate_latest(), media_type=CONTENT_TYPE_LATEST),
                           include_in_schema=False)
-        port = self.settings.api_port or free_port(self.settings.api_host)
-        self.http = HttpServer(api, host=self.settings.api_host, port=port)
+        port = settings.api_port or free_port(settings.api_host)
+        self.http = HttpServer(api, host=settings.api_host, port=port)
         await self.http.start()
         self._stack.push_async_callback(self.http.stop)
+        self._stack.callback(close_event_streams, api)  # runs first: open streams end, the server stops promptly
 
     def is_ready(self) -> bool:
         return self.nudgeflow is not None and self.nudgeflow.ready

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 import httpx
 
+from channels.inapp.auth import issue_token
 from orchestrator.runtime.worker import Worker
 from tests.support.kafka import eventually, produce, read_topic
 
@@ -24,9 +25,14 @@ def identify(user: str, traits: dict[str, object]) -> bytes:
                        "context": {"timezone": "Europe/Paris"}}).encode()
 
 
+def auth(worker: Worker, user: str) -> dict[str, str]:
+    """Authorization header with a token for `user`, as the product's backend would mint it."""
+    return {"Authorization": f"Bearer {issue_token(worker.inapp_signing_secret, user)}"}
+
+
 async def prompts_of(worker: Worker, user: str) -> list[dict[str, object]]:
     async with httpx.AsyncClient(base_url=worker.api_url or "") as client:
-        response = await client.get(f"/v1/users/{user}/prompts")
+        response = await client.get(f"/v1/users/{user}/prompts", headers=auth(worker, user))
         response.raise_for_status()
         return list(response.json()["prompts"])
 
@@ -72,12 +78,13 @@ async def test_seen_and_dismissed_states_are_kept(worker: Worker) -> None:
     [prompt] = await eventually(lambda: prompts_of(worker, "dee"))
     async with httpx.AsyncClient(base_url=worker.api_url or "") as client:
         url = f"/v1/users/dee/prompts/{prompt['delivery_id']}/status"
-        assert (await client.post(url, json={"status": "dismissed"})).json()["status"] == "dismissed"
+        dee = auth(worker, "dee")
+        assert (await client.post(url, json={"status": "dismissed"}, headers=dee)).json()["status"] == "dismissed"
         # status never moves backwards
-        assert (await client.post(url, json={"status": "seen"})).json()["status"] == "dismissed"
+        assert (await client.post(url, json={"status": "seen"}, headers=dee)).json()["status"] == "dismissed"
         assert (await client.post(f"/v1/users/eve/prompts/{prompt['delivery_id']}/status",
-                                  json={"status": "seen"})).status_code == 404
-        listing = (await client.get("/v1/users/dee/prompts")).json()
+                                  json={"status": "seen"}, headers=auth(worker, "eve"))).status_code == 404
+        listing = (await client.get("/v1/users/dee/prompts", headers=dee)).json()
     assert listing["unread"] == 0
     records = await read_topic(worker.bootstrap_servers, worker.settings.prompts_topic,
                                until=lambda values: len(values) >= 2)

@@ -8,22 +8,32 @@ from pathlib import Path
 import httpx
 import pytest
 
+from channels.inapp.auth import issue_token
 from orchestrator.broker.embedded import free_port
 from tests.integration.test_end_to_end import identify, track
 from tests.support.kafka import eventually, produce, read_topic
-from tests.support.processes import WorkerProcess
+from tests.support.processes import WorkerProcess, settings_env
+
+SECRET = "restart-test-signing-secret"
 
 
 @pytest.fixture
 def worker_process(make_settings, rules_path: Path, tmp_path: Path) -> Iterator[WorkerProcess]:  # type: ignore[no-untyped-def]
-    process = WorkerProcess(make_settings(rules_path, api_port=free_port()), tmp_path / "worker.log")
+    process = WorkerProcess(make_settings(rules_path, api_port=free_port(), inapp_signing_secret=SECRET),
+                            tmp_path / "worker.log")
     yield process
     process.stop()
 
 
-async def prompts(api_url: str, user: str) -> list[dict[str, object]]:
-    async with httpx.AsyncClient(base_url=api_url) as client:
-        return list((await client.get(f"/v1/users/{user}/prompts")).json()["prompts"])
+def auth(process: WorkerProcess, user: str) -> dict[str, str]:
+    """A token signed with the key the child process actually got from its environment."""
+    secret = settings_env(process.settings)["NUDGEFLOW_INAPP_SIGNING_SECRET"]
+    return {"Authorization": f"Bearer {issue_token(secret, user)}"}
+
+
+async def prompts(process: WorkerProcess, user: str) -> list[dict[str, object]]:
+    async with httpx.AsyncClient(base_url=process.api_url) as client:
+        return list((await client.get(f"/v1/users/{user}/prompts", headers=auth(process, user))).json()["prompts"])
 
 
 async def test_worker_killed_and_restarted_keeps_state_and_prompts(worker_process: WorkerProcess) -> None:
@@ -32,9 +42,10 @@ async def test_worker_killed_and_restarted_keeps_state_and_prompts(worker_proces
     await worker_process.start()
     connect = track("ivy", "Data Source Connected", {"status": "ok", "source": "BigQuery"}, message_id="c-1")
     await produce(bootstrap, topic, [(b"ivy", identify("ivy", {"role": "admin"})), (b"ivy", connect)])
-    [first] = await eventually(lambda: prompts(worker_process.api_url, "ivy"))
+    [first] = await eventually(lambda: prompts(worker_process, "ivy"))
     async with httpx.AsyncClient(base_url=worker_process.api_url) as client:
-        await client.post(f"/v1/users/ivy/prompts/{first['delivery_id']}/status", json={"status": "seen"})
+        await client.post(f"/v1/users/ivy/prompts/{first['delivery_id']}/status", json={"status": "seen"},
+                          headers=auth(worker_process, "ivy"))
 
     worker_process.kill()
     await worker_process.start()
@@ -43,7 +54,7 @@ async def test_worker_killed_and_restarted_keeps_state_and_prompts(worker_proces
     again = track("ivy", "Data Source Connected", {"status": "ok", "source": "Snowflake"}, message_id="c-2")
     await produce(bootstrap, topic, [(b"ivy", connect), (b"ivy", again),
                                      (b"ivy", track("ivy", "Teammate Invited", {}))])
-    after = await eventually(lambda: _when_count(prompts(worker_process.api_url, "ivy"), 2))
+    after = await eventually(lambda: _when_count(prompts(worker_process, "ivy"), 2))
     titles = {p["title"]: p for p in after}
     assert set(titles) == {"You connected BigQuery!", "Team work!"}
     assert titles["You connected BigQuery!"]["status"] == "seen", "prompt state survived the restart"

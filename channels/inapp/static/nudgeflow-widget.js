@@ -1,0 +1,237 @@
+/*
+ * Nudgeflow in-app widget — plain JS, no build step, no dependencies.
+ *
+ *   <script src="https://nudgeflow.example.com/v1/widget.js"></script>
+ *   <div id="nudges"></div>
+ *   <script>
+ *     const widget = Nudgeflow.mount({
+ *       apiUrl: "https://nudgeflow.example.com",   // the in-app API (CORS: NUDGEFLOW_INAPP_ALLOWED_ORIGINS)
+ *       userId: "ana",
+ *       token: tokenFromYourBackend,               // issue_token(secret, "ana", ttl), see docs/inapp.md
+ *       element: document.getElementById("nudges"),
+ *       // optional: title, toasts (default true), toastSeconds (default 6), onTokenExpired: async () => newToken
+ *     });
+ *     // widget.unmount() stops it
+ *   </script>
+ *
+ * Celebrations arriving live show as toasts; the panel lists the inbox (checklist of
+ * milestones celebrated, nudges to act on) with "seen" / "dismiss" buttons and an unread
+ * badge. Updates come from the server-sent events stream: nothing is polled.
+ */
+(function (global) {
+  "use strict";
+
+  var STYLE_ID = "nudgeflow-widget-style";
+  var CSS = [
+    ".nf-widget{font-family:system-ui,sans-serif;font-size:14px;color:#1d2330}",
+    ".nf-head{display:flex;align-items:center;gap:.5rem;margin:0 0 .5rem}",
+    ".nf-head h3{font-size:1rem;margin:0}",
+    ".nf-badge{background:#e33;color:#fff;border-radius:9px;padding:0 .5rem;font-size:.8rem}",
+    ".nf-badge[data-count='0']{background:#aab}",
+    ".nf-state{font-size:.75rem;color:#889;margin-left:auto}",
+    ".nf-empty{color:#667;font-size:.85rem}",
+    ".nf-item{border-left:4px solid #3a7;padding:.4rem .6rem;margin:.4rem 0;background:#f3fbf6;border-radius:4px}",
+    ".nf-item.nf-nudge{border-color:#e90;background:#fff8ec}",
+    ".nf-item.nf-dismissed{opacity:.45}",
+    ".nf-item.nf-pending .nf-title::before{content:'\\2022 ';color:#e33}",
+    ".nf-title{font-weight:600}",
+    ".nf-meta{font-size:.72rem;color:#667;margin:.15rem 0}",
+    ".nf-item button{font-size:.75rem;margin-right:.3rem;cursor:pointer}",
+    ".nf-toasts{position:fixed;right:1rem;bottom:1rem;display:flex;flex-direction:column;gap:.5rem;z-index:2147483000}",
+    ".nf-toast{background:#1d2330;color:#fff;padding:.7rem 1rem;border-radius:8px;box-shadow:0 4px 14px #0004;",
+    "max-width:22rem;cursor:pointer;animation:nf-in .25s ease-out}",
+    ".nf-toast strong{display:block}",
+    "@keyframes nf-in{from{transform:translateY(1rem);opacity:0}to{transform:none;opacity:1}}"
+  ].join("");
+  var RANK = { pending: 0, seen: 1, clicked: 2, dismissed: 3 };
+
+  function injectStyle() {
+    if (document.getElementById(STYLE_ID)) return;
+    var style = document.createElement("style");
+    style.id = STYLE_ID;
+    style.textContent = CSS;
+    document.head.appendChild(style);
+  }
+
+  function el(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    return node;
+  }
+
+  function toastArea() {
+    var area = document.querySelector(".nf-toasts");
+    if (!area) {
+      area = el("div", "nf-toasts nf-widget");
+      area.setAttribute("role", "status");
+      area.setAttribute("aria-live", "polite");
+      document.body.appendChild(area);
+    }
+    return area;
+  }
+
+  function mount(options) {
+    if (!options || !options.apiUrl || !options.userId || !options.token || !options.element) {
+      throw new Error("Nudgeflow.mount needs {apiUrl, userId, token, element}");
+    }
+    injectStyle();
+    var apiUrl = options.apiUrl.replace(/\/+$/, "");
+    var userId = options.userId;
+    var token = options.token;
+    var toasts = options.toasts !== false;
+    var toastSeconds = options.toastSeconds || 6;
+    var prompts = {};      // delivery_id -> prompt
+    var unread = 0;
+    var source = null;
+    var stopped = false;
+    var retryTimer = null;
+    var base = apiUrl + "/v1/users/" + encodeURIComponent(userId);
+
+    var root = el("div", "nf-widget");
+    var head = el("div", "nf-head");
+    head.appendChild(el("h3", "", options.title || "Your progress"));
+    var badge = el("span", "nf-badge", "0");
+    head.appendChild(badge);
+    var state = el("span", "nf-state", "connecting…");
+    head.appendChild(state);
+    var list = el("div", "nf-list");
+    root.appendChild(head);
+    root.appendChild(list);
+    options.element.innerHTML = "";
+    options.element.appendChild(root);
+
+    function sorted() {
+      return Object.keys(prompts).map(function (k) { return prompts[k]; })
+        .sort(function (a, b) { return a.created_at < b.created_at ? 1 : a.created_at > b.created_at ? -1 : 0; });
+    }
+
+    function render() {
+      badge.textContent = String(unread);
+      badge.setAttribute("data-count", String(unread));
+      list.innerHTML = "";
+      var items = sorted();
+      if (!items.length) {
+        list.appendChild(el("p", "nf-empty", "Nothing yet — your milestones will show up here."));
+        return;
+      }
+      items.forEach(function (p) {
+        var item = el("div", "nf-item nf-" + p.kind + " nf-" + p.status);
+        item.setAttribute("data-delivery-id", p.delivery_id);
+        item.appendChild(el("div", "nf-title", p.title));
+        item.appendChild(el("div", "nf-body", p.body));
+        item.appendChild(el("div", "nf-meta", p.kind + " · " + p.milestone_id + " · " + p.status));
+        if (p.data && p.data.cta_url) {
+          var link = el("a", "nf-cta", p.data.cta_label || "Open");
+          link.href = p.data.cta_url;
+          link.addEventListener("click", function () { setStatus(p, "clicked"); });
+          item.appendChild(link);
+        }
+        if (p.status === "pending") {
+          var seen = el("button", "nf-seen", "seen");
+          seen.type = "button";
+          seen.addEventListener("click", function () { setStatus(p, "seen"); });
+          item.appendChild(seen);
+        }
+        if (p.status !== "dismissed") {
+          var dismiss = el("button", "nf-dismiss", "dismiss");
+          dismiss.type = "button";
+          dismiss.addEventListener("click", function () { setStatus(p, "dismissed"); });
+          item.appendChild(dismiss);
+        }
+        list.appendChild(item);
+      });
+    }
+
+    function merge(p) {
+      var known = prompts[p.delivery_id];
+      if (!known || RANK[p.status] >= RANK[known.status]) prompts[p.delivery_id] = p;
+    }
+
+    function toast(p) {
+      if (!toasts || p.kind !== "celebration" || p.status !== "pending") return;
+      var node = el("div", "nf-toast");
+      node.appendChild(el("strong", "", "🎉 " + p.title));
+      node.appendChild(el("span", "", p.body));
+      node.addEventListener("click", function () { node.remove(); setStatus(p, "seen"); });
+      toastArea().appendChild(node);
+      setTimeout(function () { node.remove(); }, toastSeconds * 1000);
+    }
+
+    function headers() {
+      return { "Authorization": "Bearer " + token, "Content-Type": "application/json" };
+    }
+
+    function setStatus(p, status) {
+      return fetch(base + "/prompts/" + encodeURIComponent(p.delivery_id) + "/status", {
+        method: "POST", headers: headers(), body: JSON.stringify({ status: status })
+      }).then(function (response) {
+        if (response.status === 401) return refreshToken().then(function () { return setStatus(p, status); });
+        if (!response.ok) throw new Error("status change failed: HTTP " + response.status);
+        return response.json().then(function (updated) { merge(updated); recount(); render(); return updated; });
+      });
+    }
+
+    function recount() {
+      unread = sorted().filter(function (p) { return p.status === "pending"; }).length;
+    }
+
+    function refreshToken() {
+      if (typeof options.onTokenExpired !== "function") {
+        state.textContent = "session expired";
+        return Promise.reject(new Error("token expired and no onTokenExpired given"));
+      }
+      return Promise.resolve(options.onTokenExpired()).then(function (fresh) { token = fresh; });
+    }
+
+    function connect() {
+      if (stopped) return;
+      // EventSource cannot send headers: the token goes in the query string (stream endpoint only).
+      source = new EventSource(base + "/prompts/stream?token=" + encodeURIComponent(token));
+      source.addEventListener("open", function () { state.textContent = "live"; });
+      source.addEventListener("snapshot", function (event) {
+        var data = JSON.parse(event.data);
+        prompts = {};
+        data.prompts.forEach(merge);
+        unread = data.unread;
+        render();
+      });
+      source.addEventListener("prompt", function (event) {
+        var data = JSON.parse(event.data);
+        var isNew = !prompts[data.prompt.delivery_id];
+        merge(data.prompt);
+        unread = data.unread;
+        render();
+        if (isNew && data.change === "created") toast(data.prompt);
+      });
+      source.addEventListener("error", function () {
+        if (stopped) return;
+        state.textContent = "reconnecting…";
+        // The browser retries by itself unless the server refused us (e.g. 401): then ask for a new token.
+        if (source.readyState === EventSource.CLOSED) {
+          source = null;
+          retryTimer = setTimeout(function () {
+            refreshToken().then(connect, function () {});
+          }, 1000);
+        }
+      });
+    }
+
+    render();
+    connect();
+
+    return {
+      unmount: function () {
+        stopped = true;
+        if (retryTimer) clearTimeout(retryTimer);
+        if (source) source.close();
+        options.element.innerHTML = "";
+      },
+      setStatus: function (deliveryId, status) { return setStatus(prompts[deliveryId], status); },
+      prompts: function () { return sorted(); },
+      unread: function () { return unread; }
+    };
+  }
+
+  global.Nudgeflow = { mount: mount, version: "1" };
+})(window);

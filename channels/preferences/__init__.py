@@ -1,0 +1,22 @@
+"""Per-user notification preferences: channel opt-outs, playbook opt-outs, global unsubscribe.
+
+Source of truth is the compacted preferences topic (key = user id, value = the user's
+whole `Preferences` as JSON, a tombstone resets to defaults). Every reader — the in-app
+API, the delivery outbox — materializes it into a `PreferencesStore` and asks
+`store.allows(user_id, channel, playbook_id)` before delivering:
+
+    store = PreferencesStore()
+    follower = PreferencesMaterializer(store, topic=settings.preferences_topic, kafka_options=kafka)
+    await follower.start(); await follower.caught_up.wait()   # ... await follower.stop()
+
+Changes go through `PreferencesService` (API, unsubscribe links, SendGrid webhook), which
+also publishes an identify event with `nudgeflow_*` traits so rules can see them.
+"""
+
+from channels.preferences.materializer import PreferencesMaterializer, ensure_compacted_topic
+from channels.preferences.models import Preferences, PreferencesUpdate
+from channels.preferences.service import PreferencesService
+from channels.preferences.store import PreferencesStore
+
+__all__ = ["Preferences", "PreferencesMaterializer", "PreferencesService", "PreferencesStore",
+           "PreferencesUpdate", "ensure_compacted_topic"]

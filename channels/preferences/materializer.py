@@ -1,0 +1,64 @@
+"""Follows the preferences topic into a `PreferencesStore`; creates the topic when it is missing."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+from pydantic import ValidationError
+
+from channels.inapp.materializer import TopicMaterializer
+from channels.preferences.models import Preferences
+from channels.preferences.store import PreferencesStore
+
+log = logging.getLogger(__name__)
+
+
+class PreferencesMaterializer(TopicMaterializer):
+    """`PreferencesMaterializer(store, topic=settings.preferences_topic, kafka_options=aiokafka_options(...))`;
+    `await start()`, then `await caught_up.wait()` before trusting `store.allows`."""
+
+    name = "preferences-materializer"
+
+    def __init__(self, store: PreferencesStore, *, topic: str, kafka_options: dict[str, Any]) -> None:
+        super().__init__(topic=topic, kafka_options=kafka_options)
+        self.store = store
+
+    def apply_record(self, key: bytes | None, value: bytes | None) -> None:
+        if value is None:
+            if key:
+                self.store.forget(key.decode("utf-8", "replace"))
+            return
+        try:
+            self.store.apply(Preferences.model_validate_json(value))
+        except ValidationError as exc:
+            log.warning("skipping unreadable preferences record: %s", exc)
+
+
+def preferences_key(user_id: str) -> bytes:
+    return user_id.encode()
+
+
+async def ensure_compacted_topic(name: str, *, partitions: int, replication_factor: int,
+                                 kafka_options: dict[str, Any]) -> bool:
+    """Create `name` (cleanup.policy=compact) unless it exists; True when this call created it."""
+    admin = AIOKafkaAdminClient(**kafka_options)
+    await admin.start()
+    try:
+        if name in set(await admin.list_topics()):
+            return False
+        try:
+            await admin.create_topics([NewTopic(name, partitions, replication_factor,
+                                                topic_configs={"cleanup.policy": "compact"})])
+        except TopicAlreadyExistsError:
+            return False
+        for _ in range(50):
+            if name in set(await admin.list_topics()):
+                break
+            await asyncio.sleep(0.1)
+        return True
+    finally:
+        await admin.close()

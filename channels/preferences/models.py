@@ -1,0 +1,60 @@
+"""A user's notification preferences, as stored on the preferences topic."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import AwareDatetime, BaseModel, Field, field_validator
+
+from rules.decisions import Channel
+
+CHANNELS: tuple[Channel, ...] = ("in_app", "email", "slack")
+
+
+class PreferencesUpdate(BaseModel):
+    """What a user chose (the body of `PUT /v1/users/{id}/preferences`): replaces the previous choice."""
+
+    unsubscribed: bool = Field(default=False, description="Global unsubscribe: no nudge or celebration "
+                                                          "on any channel.")
+    opt_out_channels: list[Channel] = Field(default_factory=list, description="Channels the user turned off.")
+    opt_out_playbooks: list[str] = Field(default_factory=list, description="Playbook ids the user turned off.")
+
+    @field_validator("opt_out_channels", "opt_out_playbooks")
+    @classmethod
+    def _sorted_unique(cls, values: list[Any]) -> list[Any]:
+        return sorted(set(values))
+
+
+class Preferences(PreferencesUpdate):
+    """The stored record: the choice plus who changed it last and when."""
+
+    user_id: str
+    updated_at: AwareDatetime | None = Field(default=None, description="Unset: defaults, never changed.")
+    source: str = Field(default="default", description="What made the last change: api, unsubscribe_link, "
+                                                       "sendgrid:bounce, ...")
+
+    @classmethod
+    def default(cls, user_id: str) -> Preferences:
+        return cls(user_id=user_id)
+
+    def allows(self, channel: str, playbook_id: str | None = None) -> bool:
+        """True when a message of `playbook_id` may be delivered to this user on `channel`."""
+        if self.unsubscribed or channel in self.opt_out_channels:
+            return False
+        return playbook_id is None or playbook_id not in self.opt_out_playbooks
+
+    def changed(self, update: PreferencesUpdate, *, source: str, at: datetime) -> Preferences:
+        return Preferences(user_id=self.user_id, unsubscribed=update.unsubscribed,
+                           opt_out_channels=list(update.opt_out_channels),
+                           opt_out_playbooks=list(update.opt_out_playbooks), updated_at=at, source=source)
+
+    def choice(self) -> PreferencesUpdate:
+        return PreferencesUpdate(unsubscribed=self.unsubscribed, opt_out_channels=list(self.opt_out_channels),
+                                 opt_out_playbooks=list(self.opt_out_playbooks))
+
+    def traits(self) -> dict[str, Any]:
+        """Identify traits published on every change, so playbook audiences and predicates can use them."""
+        return {"nudgeflow_unsubscribed": self.unsubscribed,
+                "nudgeflow_opt_out_channels": list(self.opt_out_channels),
+                "nudgeflow_opt_out_playbooks": list(self.opt_out_playbooks)}

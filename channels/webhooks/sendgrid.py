@@ -1,0 +1,188 @@
+"""SendGrid Event Webhook: verify the signature, publish each event back, suppress dead addresses.
+
+SendGrid POSTs a JSON array of events (processed, delivered, open, click, bounce, dropped,
+deferred, spamreport, unsubscribe, group_unsubscribe, group_resubscribe). With the signed
+webhook enabled it signs `timestamp + raw body` with ECDSA P-256/SHA-256 and sends
+
+    X-Twilio-Email-Event-Webhook-Signature: base64(DER signature)
+    X-Twilio-Email-Event-Webhook-Timestamp: unix seconds
+
+The verification key shown in SendGrid's settings (base64 DER, or PEM) goes in
+`NUDGEFLOW_SENDGRID_WEBHOOK_PUBLIC_KEY`. Our mails carry `delivery_id`, `user_id` and
+`kind` as custom_args (channels/sendgrid_mail.py), which SendGrid copies into each event.
+
+Each event becomes a Segment track event ("Email Delivered", "Email Opened", ...) on the
+events topic keyed by user id, with messageId `sendgrid:<sg_event_id>`, so SendGrid's
+retries are de-duplicated by the worker. Hard bounces, spam reports and unsubscribes also
+opt the user out of email (`PreferencesService.opt_out_channel`).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from fastapi import APIRouter, HTTPException, Request
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from channels.inapp.events import PublishEvent, track_event
+
+log = logging.getLogger(__name__)
+
+SIGNATURE_HEADER = "X-Twilio-Email-Event-Webhook-Signature"
+TIMESTAMP_HEADER = "X-Twilio-Email-Event-Webhook-Timestamp"
+MAX_BODY_BYTES = 5 * 1024 * 1024
+
+EVENT_NAMES = {
+    "processed": "Email Processed",
+    "deferred": "Email Deferred",
+    "delivered": "Email Delivered",
+    "open": "Email Opened",
+    "click": "Email Clicked",
+    "bounce": "Email Bounced",
+    "dropped": "Email Dropped",
+    "spamreport": "Email Marked as Spam",
+    "unsubscribe": "Email Unsubscribed",
+    "group_unsubscribe": "Email Group Unsubscribed",
+    "group_resubscribe": "Email Group Resubscribed",
+}
+# Properties copied from SendGrid's event when present (the address itself is left out: PII).
+COPIED = ("delivery_id", "kind", "sg_event_id", "sg_message_id", "url", "reason", "type", "status",
+          "response", "attempt", "category", "asm_group_id", "useragent", "bounce_classification")
+
+OptOutEmail = Callable[[str, str], Awaitable[object]]
+
+
+class SendGridSignatureVerifier:
+    """Checks SendGrid's ECDSA signature with the account's verification key."""
+
+    def __init__(self, public_key: str) -> None:
+        self._key = load_public_key(public_key)
+
+    def verify(self, body: bytes, signature: str | None, timestamp: str | None) -> bool:
+        if not signature or not timestamp:
+            return False
+        try:
+            raw_signature = base64.b64decode(signature, validate=True)
+            self._key.verify(raw_signature, timestamp.encode() + body, ec.ECDSA(hashes.SHA256()))
+        except (InvalidSignature, binascii.Error, ValueError):
+            return False
+        return True
+
+
+def load_public_key(text: str) -> ec.EllipticCurvePublicKey:
+    """The key as SendGrid shows it (base64 of DER SubjectPublicKeyInfo) or as a PEM block."""
+    text = text.strip()
+    if text.startswith("-----BEGIN"):
+        key = serialization.load_pem_public_key(text.encode())
+    else:
+        key = serialization.load_der_public_key(base64.b64decode("".join(text.split())))
+    if not isinstance(key, ec.EllipticCurvePublicKey):
+        raise ValueError("the SendGrid webhook verification key must be an elliptic-curve public key")
+    return key
+
+
+class SendGridEvent(BaseModel):
+    """One entry of the webhook's array; unknown fields (custom_args, ...) are kept."""
+
+    model_config = ConfigDict(extra="allow")
+
+    event: str
+    timestamp: float
+    email: str | None = None
+    sg_event_id: str | None = None
+    sg_message_id: str | None = None
+    user_id: str | None = Field(default=None, description="custom_arg set by our mails.")
+    delivery_id: str | None = Field(default=None, description="custom_arg set by our mails.")
+    type: str | None = Field(default=None, description="For bounce: 'bounce' (hard) or 'blocked'.")
+
+    def opts_out_email(self) -> bool:
+        """Hard bounce, spam report or unsubscribe: stop emailing this user."""
+        if self.event == "bounce":
+            return self.type != "blocked"
+        return self.event in ("spamreport", "unsubscribe")
+
+
+class WebhookResult(BaseModel):
+    received: int
+    published: int
+    ignored: int = Field(description="Events without our user_id custom_arg, or of an unknown type.")
+    email_opted_out: list[str] = Field(default_factory=list, description="Users opted out of email by this batch.")
+
+
+def to_track_event(event: SendGridEvent) -> dict[str, Any] | None:
+    """The Segment track event for one SendGrid event; None when it is not about one of our users."""
+    name = EVENT_NAMES.get(event.event)
+    if name is None or not event.user_id:
+        return None
+    extra = event.model_extra or {}
+    fields = {**extra, **event.model_dump(exclude_none=True, exclude={"email", "timestamp", "user_id", "event"})}
+    properties = {key: fields[key] for key in COPIED if fields.get(key) is not None}
+    properties["channel"] = "email"
+    properties["provider"] = "sendgrid"
+    if event.sg_event_id:
+        message_id = f"sendgrid:{event.sg_event_id}"
+    else:
+        digest = hashlib.sha256(event.model_dump_json().encode()).hexdigest()[:32]
+        message_id = f"sendgrid:{digest}"
+    return track_event(event.user_id, name, properties, message_id=message_id,
+                       at=datetime.fromtimestamp(event.timestamp, UTC))
+
+
+async def process_events(events: list[SendGridEvent], *, publish_event: PublishEvent,
+                         opt_out_email: OptOutEmail) -> WebhookResult:
+    published, ignored, opted_out = 0, 0, []
+    for event in events:
+        track = to_track_event(event)
+        if track is None:
+            ignored += 1
+            continue
+        await publish_event(track)
+        published += 1
+        if event.opts_out_email() and event.user_id:
+            await opt_out_email(event.user_id, f"sendgrid:{event.event}")
+            opted_out.append(event.user_id)
+    return WebhookResult(received=len(events), published=published, ignored=ignored,
+                         email_opted_out=sorted(set(opted_out)))
+
+
+def sendgrid_webhook_router(verifier: SendGridSignatureVerifier | None, *, publish_event: PublishEvent,
+                            opt_out_email: OptOutEmail) -> APIRouter:
+    """`POST /v1/webhooks/sendgrid`. 403 on a bad signature, 503 when no key is configured (SendGrid
+    retries for 72 hours, so events are not lost while the key is being set up)."""
+    router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
+
+    @router.post("/sendgrid", response_model=WebhookResult, responses={
+        400: {"description": "Body is not a JSON array of events"},
+        403: {"description": "Missing or invalid signature"},
+        503: {"description": "No verification key configured"}})
+    async def sendgrid_events(request: Request) -> WebhookResult:
+        """SendGrid's signed Event Webhook (configure this URL in SendGrid → Mail Settings → Event Webhook)."""
+        if verifier is None:
+            raise HTTPException(status_code=503, detail="NUDGEFLOW_SENDGRID_WEBHOOK_PUBLIC_KEY is not set")
+        body = await request.body()
+        if len(body) > MAX_BODY_BYTES:
+            raise HTTPException(status_code=413, detail="body too large")
+        if not verifier.verify(body, request.headers.get(SIGNATURE_HEADER), request.headers.get(TIMESTAMP_HEADER)):
+            raise HTTPException(status_code=403, detail="invalid signature")
+        try:
+            raw = json.loads(body)
+            if not isinstance(raw, list):
+                raise ValueError("not a JSON array")
+            events = [SendGridEvent.model_validate(item) for item in raw]
+        except (ValueError, ValidationError) as exc:
+            raise HTTPException(status_code=400, detail=f"unreadable events: {exc}") from exc
+        result = await process_events(events, publish_event=publish_event, opt_out_email=opt_out_email)
+        log.info("sendgrid webhook: %s", result.model_dump())
+        return result
+
+    return router
