@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -63,21 +64,37 @@ def register_outbox(app: faust.App, settings: Settings, *, outcomes: faust.Topic
         await (await outcomes.send(key=result.user_id.encode(), value=record.model_dump_json().encode()))
         metrics.DELIVERIES.labels(request.channel, result.status).inc()
 
+    resume_token = {"value": ""}
+
+    def resume(partition: int) -> None:
+        """Restart sends left in flight on this partition by a worker that stopped."""
+        for delivery_id, stored in list(table.items()):
+            entry = OutboxEntry.model_validate(stored)
+            if (not entry.final and entry.partition == partition and entry.request is not None
+                    and not sender.running(delivery_id)):
+                log.info("resuming delivery %s after a restart or rebalance", delivery_id)
+                requests[delivery_id] = entry.request
+                sender.start(entry.request, entry.partition)
+
     @app.agent(deliveries, name="outbox")
     async def outbox(stream: faust.StreamT[bytes]) -> None:
         async for event in stream.events():
             message = event.message
             document = json.loads(message.value)
-            if document.get("type") == "delivery_result":
+            kind = document.get("type")
+            if kind == "delivery_result":
                 await close(DeliveryResult.model_validate(document), message.partition)
-                continue
-            request = DeliveryRequest.model_validate(document)
-            if table.get(request.delivery_id):
-                continue  # already sent, failed, or in flight (resumed after a rebalance)
-            table[request.delivery_id] = OutboxEntry(status="in_flight", partition=message.partition,
-                                                     request=request).model_dump(mode="json")
-            requests[request.delivery_id] = request
-            sender.start(request, message.partition)
+            elif kind == "resume_marker":
+                if document.get("token") == resume_token["value"]:
+                    resume(message.partition)
+            else:
+                request = DeliveryRequest.model_validate(document)
+                if table.get(request.delivery_id):
+                    continue  # already sent, failed, or in flight (resumed after a rebalance)
+                table[request.delivery_id] = OutboxEntry(status="in_flight", partition=message.partition,
+                                                         request=request).model_dump(mode="json")
+                requests[request.delivery_id] = request
+                sender.start(request, message.partition)
 
     rebalanced = asyncio.Event()
 
@@ -87,7 +104,9 @@ def register_outbox(app: faust.App, settings: Settings, *, outcomes: faust.Topic
 
     @app.task
     async def resume_in_flight() -> None:
-        """After each rebalance: drop sends of lost partitions, resume those of gained ones."""
+        """After each rebalance: drop sends of lost partitions; for each gained partition, publish a
+        marker and resume its in-flight sends only when the agent reaches it. By then every result
+        published before the restart has been read, so a send that finished is not sent again."""
         while True:
             await rebalanced.wait()
             while not ready():
@@ -95,12 +114,10 @@ def register_outbox(app: faust.App, settings: Settings, *, outcomes: faust.Topic
             rebalanced.clear()
             owned = {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == settings.deliveries_topic}
             await sender.keep_only(owned)
-            for delivery_id, stored in list(table.items()):
-                entry = OutboxEntry.model_validate(stored)
-                if not entry.final and entry.partition in owned and entry.request and not sender.running(delivery_id):
-                    log.info("resuming delivery %s after a restart or rebalance", delivery_id)
-                    requests[delivery_id] = entry.request
-                    sender.start(entry.request, entry.partition)
+            resume_token["value"] = token = uuid.uuid4().hex
+            marker = json.dumps({"type": "resume_marker", "token": token}).encode()
+            for partition in owned:
+                await deliveries.send(key=b"resume-marker", value=marker, partition=partition)
 
     return sender
 

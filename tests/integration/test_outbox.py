@@ -11,9 +11,12 @@ import pytest
 
 from channels.standins.sendgrid_server import SendGridStandIn
 from channels.standins.slack_server import SlackStandIn
+from orchestrator.broker.embedded import free_port
 from orchestrator.runtime.worker import Worker
 from tests.integration.test_end_to_end import identify, prompts_of, track
+from tests.integration.test_timers import _prompts
 from tests.support.kafka import eventually, produce, read_topic
+from tests.support.processes import WorkerProcess
 
 PLAYBOOK = """\
 id: launch
@@ -123,3 +126,36 @@ def _ts(iso: str) -> float:
     from datetime import datetime
 
     return datetime.fromisoformat(iso).timestamp()
+
+
+async def test_worker_killed_mid_burst_loses_no_email_and_duplicates_only_in_flight_ones(  # type: ignore[no-untyped-def]
+        make_settings, tmp_path: Path, providers) -> None:
+    sendgrid, slack = providers
+    users = [f"k{n}" for n in range(30)]
+    settings = outbox_settings(make_settings, tmp_path, sendgrid, slack, api_port=free_port(),
+                               delivery_concurrency=4)
+    worker = WorkerProcess(settings, tmp_path / "worker.log")
+    try:
+        await worker.start()
+        sendgrid.delay(seconds=0.3)  # slow provider: sends are in flight when the worker dies
+        records = []
+        for user in users:
+            records.append((user.encode(), identify(user, {"first_name": user, "email": f"{user}@example.com"})))
+            records.append((user.encode(), track(user, "Report Created", {})))
+        await produce(settings.kafka_bootstrap_servers or "", settings.events_topic, records)
+        await eventually(lambda: len(sendgrid.requests) >= 8, timeout=30)
+        worker.kill()
+        sent_before_kill = len(sendgrid.requests)
+        await worker.start()
+        await eventually(lambda: {m["custom_args"]["user_id"] for m in sendgrid.messages} == set(users), timeout=60)
+        per_user = {user: 0 for user in users}
+        for message in sendgrid.messages:
+            per_user[message["custom_args"]["user_id"]] += 1
+        duplicates = sum(count - 1 for count in per_user.values())
+        assert sent_before_kill < len(users), "the kill happened mid-burst"
+        assert duplicates <= settings.delivery_concurrency, f"{duplicates} duplicate emails"
+        for user in users:  # in-app: exactly one prompt each, whatever was replayed
+            prompts = await _prompts(worker.api_url, user)
+            assert len(prompts) == 1, (user, prompts)
+    finally:
+        worker.stop()

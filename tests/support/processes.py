@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import httpx
+from pydantic import SecretStr
 
 from orchestrator.settings import Settings
 from tests.support.kafka import eventually
@@ -18,6 +19,9 @@ def settings_env(settings: Settings) -> dict[str, str]:
     """The environment variables that reproduce `settings` in a child process."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("NUDGEFLOW_")}
     for name, value in settings.model_dump(mode="json").items():
+        secret = getattr(settings, name)
+        if isinstance(secret, SecretStr):
+            value = secret.get_secret_value()
         if value is not None:
             env[f"NUDGEFLOW_{name.upper()}"] = str(value)
     return env
