@@ -119,9 +119,9 @@ def cohorts(playbook: Playbook, users: Sequence[UserFacts], windows: Sequence[in
             as_of: datetime | None) -> CohortResult:
     """Signup week × share who completed each milestone within N days of signup.
 
-    A user counts for a window once it is decided: completed within it, or the window has
-    fully elapsed by `as_of`. Young cohorts are therefore not diluted by users who still
-    have time left (their share is None until someone is decided).
+    A user counts for a window only once it has fully elapsed by `as_of`: counting early
+    completers before the others are decided would inflate young cohorts (their share is
+    None until someone's window is over).
     """
     weeks: dict[date, list[UserFacts]] = defaultdict(list)
     for user in users:
@@ -137,7 +137,7 @@ def cohorts(playbook: Playbook, users: Sequence[UserFacts], windows: Sequence[in
                     deadline = user.signup_at + timedelta(days=days)
                     done = user.completed.get((playbook.id, milestone.id))
                     hit = done is not None and done <= deadline
-                    if hit or (as_of is not None and deadline <= as_of):
+                    if as_of is not None and deadline <= as_of:
                         eligible += 1
                         completed += hit
                 cells.append(CohortCell(milestone_id=milestone.id, days=days, eligible=eligible,

@@ -60,7 +60,7 @@ class FunnelResult(BaseModel):
 class CohortCell(BaseModel):
     milestone_id: str
     days: int
-    eligible: int = Field(description="Cohort users whose window has elapsed, or who already completed.")
+    eligible: int = Field(description="Cohort users whose window has fully elapsed.")
     completed: int
     share: float | None
 

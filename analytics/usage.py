@@ -1,7 +1,7 @@
 """Feature adoption after unlock, repeat usage of key workflows and nudge effectiveness.
 
-Windows count a user once decided (did it within the window, or the window has fully
-elapsed by `as_of`), so users who still have time left never dilute a share.
+A user counts for a window only once it has fully elapsed by `as_of`: counting early
+successes before the others are decided would inflate every share.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from rules.schema import Playbook
 __all__ = ["AdoptionRow", "NudgeEffect", "RepeatRow", "adoption", "nudge_effects", "repeat_usage"]
 
 
-def _decided(hit: bool, deadline: datetime, as_of: datetime | None) -> bool:
-    return hit or (as_of is not None and deadline <= as_of)
+def _decided(deadline: datetime, as_of: datetime | None) -> bool:
+    return as_of is not None and deadline <= as_of
 
 
 def adoption(playbook: Playbook, users: Sequence[UserFacts], days: int, as_of: datetime | None) -> list[AdoptionRow]:
@@ -37,7 +37,7 @@ def adoption(playbook: Playbook, users: Sequence[UserFacts], days: int, as_of: d
             unlocked += 1
             deadline = at + timedelta(days=days)
             hit = any(at <= used <= deadline for used in user.uses.get(event, ()))
-            if _decided(hit, deadline, as_of):
+            if _decided(deadline, as_of):
                 eligible += 1
                 adopted += hit
         rows.append(AdoptionRow(playbook_id=playbook.id, milestone_id=milestone.id, event=event, days=days,
@@ -98,7 +98,7 @@ def nudge_effects(playbook: Playbook, users: Sequence[UserFacts], hours: int, as
                 continue  # already done before the (would-be) nudge: not at risk
             deadline = anchor + timedelta(hours=hours)
             hit = done is not None and done <= deadline
-            if _decided(hit, deadline, as_of):
+            if _decided(deadline, as_of):
                 groups[group][0] += 1
                 groups[group][1] += hit
         if groups["nudged"][0] or groups["holdout"][0]:

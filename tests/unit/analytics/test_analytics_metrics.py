@@ -50,8 +50,10 @@ def test_cohorts_count_only_decided_users(analytics: OnboardingAnalytics) -> Non
     first, second = result.rows
     assert (first.week, first.users, second.week, second.users) == (date(2026, 3, 2), 2, date(2026, 3, 9), 2)
     share = {(m, d): (first.cell(m, d).completed, first.cell(m, d).eligible) for m in "ab" for d in (1, 7, 30)}
-    assert share == {("a", 1): (2, 2), ("a", 7): (2, 2), ("a", 30): (2, 2),
-                     ("b", 1): (0, 2), ("b", 7): (1, 2), ("b", 30): (1, 1)}
+    assert share == {("a", 1): (2, 2), ("a", 7): (2, 2), ("a", 30): (0, 0),
+                     ("b", 1): (0, 2), ("b", 7): (1, 2), ("b", 30): (0, 0)}
+    # 30-day windows are still open: no share rather than 100% of the early completers
+    assert first.cell("b", 30).share is None
     # u4 signed up 12h before as_of: undecided for every window, so it does not dilute week 2
     assert (second.cell("a", 1).completed, second.cell("a", 1).eligible, second.cell("a", 1).share) == (1, 1, 1.0)
     assert second.cell("c", 90).share is None
@@ -74,7 +76,7 @@ def test_repeat_usage_of_key_workflows(analytics: OnboardingAnalytics) -> None:
 
 
 def test_nudge_effectiveness_against_holdout(analytics: OnboardingAnalytics) -> None:
-    effects = {e.milestone_id: e for e in analytics.nudges(hours=48, as_of=AS_OF)}
+    effects = {e.milestone_id: e for e in analytics.nudges(hours=24, as_of=AS_OF)}
     # b: u2 nudged at 3d, never completed (window over) → 0/1; u1 held out at 3h, completed at 26h → 1/1
     assert (effects["b"].nudged.users, effects["b"].nudged.converted) == (1, 0)
     assert (effects["b"].holdout.users, effects["b"].holdout.converted) == (1, 1)

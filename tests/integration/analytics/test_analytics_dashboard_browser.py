@@ -1,0 +1,131 @@
+"""The dashboard in real headless Chromium: it loads, the charts hold the right numbers,
+the filters re-query. Also writes docs/img/dashboard.png from the sample history."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+
+from analytics import OnboardingAnalytics
+from analytics.dashboard import create_app
+from analytics.sample import generate
+from rules import load_ruleset
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "unit" / "analytics"))
+from analytics_helpers import EVENTS, OUTCOMES, PLAYBOOK  # noqa: E402
+
+CHROMIUM = "/usr/bin/chromium"
+REPO = Path(__file__).resolve().parents[3]
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(not Path(CHROMIUM).exists() and not shutil.which("chromium"),
+                       reason=f"{CHROMIUM} is not installed (apt-get install chromium)"),
+]
+
+
+async def _serve(analytics: OnboardingAnalytics) -> tuple[uvicorn.Server, asyncio.Task[None], str]:
+    server = uvicorn.Server(uvicorn.Config(create_app(analytics), host="127.0.0.1", port=0, log_level="warning"))
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.05)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    return server, task, f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[object]:
+    playwright_api = pytest.importorskip("playwright.async_api")
+    async with playwright_api.async_playwright() as p:
+        launched = await p.chromium.launch(executable_path=CHROMIUM if Path(CHROMIUM).exists()
+                                           else shutil.which("chromium"), args=ARGS)
+        yield launched
+        await launched.close()
+
+
+async def _ready(page, count: int) -> None:  # type: ignore[no-untyped-def]
+    await page.wait_for_function(f"document.body.dataset.renderCount >= {count} && "
+                                 "document.body.dataset.state === 'ready'", timeout=15000)
+
+
+async def _chart_data(page, selector: str) -> list:  # type: ignore[no-untyped-def]
+    """What Chart.js actually drew (the instance's dataset), not just our attribute."""
+    return await page.eval_on_selector(selector, "c => Chart.getChart(c).data.datasets[0].data")
+
+
+async def test_charts_show_the_scripted_numbers_and_filters_requery(browser) -> None:  # type: ignore[no-untyped-def]
+    analytics = OnboardingAnalytics([PLAYBOOK])
+    analytics.add_all(EVENTS, OUTCOMES)
+    server, task, url = await _serve(analytics)
+    try:
+        page = await browser.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        await page.goto(url)
+        await _ready(page, 1)
+        funnel = '[data-funnel="trial"] canvas[data-chart="funnel"]'
+        assert await _chart_data(page, funnel) == [4, 3, 1, 0]
+        assert json.loads(await page.get_attribute(funnel, "data-values")) == [4, 3, 1, 0]
+        ttfv = '[data-ttfv="trial"]'
+        assert (await page.get_attribute(ttfv, "data-median"), await page.get_attribute(ttfv, "data-p90")) == (
+            "4", "8.8")
+        assert await _chart_data(page, f'{ttfv} canvas') == [0, 1, 2, 0, 0, 0, 0]
+        week = '[data-cohorts="trial"] tr[data-week="2026-03-02"]'
+        assert await page.get_attribute(f'{week} td[data-days="1"]', "data-share") == "1"
+        assert await page.get_attribute('tr[data-step="b"]', "data-reached") == "1"
+        assert await page.is_visible("canvas[data-chart='funnel']")
+        assert await page.eval_on_selector(funnel, "c => c.width > 0 && c.height > 0")
+
+        await page.fill("#from", "2026-03-09")
+        await page.dispatch_event("#from", "change")
+        await _ready(page, 2)
+        assert await page.get_attribute("body", "data-query") == "from=2026-03-09"
+        assert await _chart_data(page, funnel) == [2, 1, 0, 0]
+        await page.select_option("#role", "operator")
+        await _ready(page, 3)
+        assert await _chart_data(page, funnel) == [0, 0, 0, 0]
+        assert "role=operator" in (await page.get_attribute("body", "data-query") or "")
+        assert errors == []
+    finally:
+        server.should_exit = True
+        await task
+
+
+async def test_sample_dashboard_matches_the_model_and_is_screenshotted(browser) -> None:  # type: ignore[no-untyped-def]
+    playbooks = load_ruleset(REPO / "playbooks").playbooks
+    analytics = OnboardingAnalytics(playbooks)
+    analytics.add_all(*generate(playbooks))
+    server, task, url = await _serve(analytics)
+    try:
+        page = await browser.new_page(viewport={"width": 1400, "height": 1000})
+        await page.goto(url)
+        await _ready(page, 1)
+        await page.select_option("#playbook", "admin_onboarding")
+        await _ready(page, 2)
+        [funnel] = analytics.funnels(analytics_filter("admin_onboarding"))
+        drawn = await _chart_data(page, '[data-funnel="admin_onboarding"] canvas')
+        assert drawn == [funnel.entered, *(s.reached for s in funnel.steps)]
+        [experiment] = analytics.experiments(analytics_filter("admin_onboarding"))
+        significant = await page.get_attribute('[data-experiment="welcome-copy"] tr[data-variant="b"]',
+                                               "data-significant")
+        assert significant == str(experiment.lifts[0].lift.significant).lower()  # type: ignore[union-attr]
+        assert await page.locator("[data-cohorts] td[data-share]").count() > 0
+        (REPO / "docs" / "img").mkdir(parents=True, exist_ok=True)
+        await page.screenshot(path=str(REPO / "docs" / "img" / "dashboard.png"), full_page=True)
+    finally:
+        server.should_exit = True
+        await task
+
+
+def analytics_filter(playbook: str):  # type: ignore[no-untyped-def]
+    from analytics import Filter
+    return Filter(playbook=playbook)
