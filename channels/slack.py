@@ -93,7 +93,12 @@ class SlackChannel:
         key = email.strip().lower()
         if key in self._user_ids:
             return self._user_ids[key]
-        response = await self.client.users_lookupByEmail(email=email)
+        try:
+            response = await self.client.users_lookupByEmail(email=email)
+        except SlackApiError as error:
+            if (getattr(error.response, "data", None) or {}).get("error") == "users_not_found":
+                return None  # not in this workspace: fall back to the team channel, if any
+            raise
         user = response.get("user") or {}
         user_id = user.get("id") if isinstance(user, dict) else None
         if user_id:

@@ -7,11 +7,14 @@ import contextlib
 import time
 
 from aiokafka import AIOKafkaProducer
+from pydantic import SecretStr
 from rich.console import Console
 from rich.table import Table
 
 from channels.inapp.models import Prompt
 from channels.inapp.store import Change
+from channels.standins.sendgrid_server import SendGridStandIn
+from channels.standins.slack_server import SlackStandIn
 from orchestrator.broker.clients import aiokafka_options
 from orchestrator.broker.embedded import free_port
 from orchestrator.demo.story import Story, StoryPlayer
@@ -48,11 +51,45 @@ def _celebration_printer(console: Console, started: float) -> tuple[list[Prompt]
     return seen, on_change
 
 
+async def _print_provider_traffic(console: Console, sendgrid: SendGridStandIn, slack: SlackStandIn,
+                                  started: float) -> None:
+    """The stand-ins record what the real clients sent; show each email and Slack post once."""
+    shown_mail = shown_slack = 0
+    while True:
+        await asyncio.sleep(0.3)
+        for mail in sendgrid.messages[shown_mail:]:
+            to = mail["personalizations"][0]["to"][0]["email"]
+            console.print(f"[dim]{time.monotonic() - started:6.1f}s[/dim] 📧 email to {to}: "
+                          f"[cyan]{mail['subject']}[/cyan]")
+        for post in slack.messages[shown_slack:]:
+            console.print(f"[dim]{time.monotonic() - started:6.1f}s[/dim] 💬 Slack {post.get('channel')}: "
+                          f"[magenta]{post.get('text')}[/magenta]")
+        shown_mail, shown_slack = len(sendgrid.messages), len(slack.messages)
+
+
 async def run_demo(settings: Settings, console: Console, *, duration: float | None) -> int:
     stop = stop_event_on_signals()
     settings = _port_or_free(settings)
     started = time.monotonic()
-    console.print("[bold]Nudgeflow demo[/bold]: starting an embedded Tansu broker and a worker…")
+    console.print("[bold]Nudgeflow demo[/bold]: starting an embedded Tansu broker, SendGrid and Slack stand-ins "
+                  "and a worker…")
+    async with SendGridStandIn() as sendgrid, SlackStandIn() as slack:
+        settings = settings.model_copy(update={
+            "sendgrid_api_key": SecretStr("SG.demo"), "sendgrid_host": sendgrid.url,
+            "slack_bot_token": SecretStr("xoxb-demo"), "slack_api_url": f"{slack.url}/api/",
+            "slack_default_channel": "C-ONBOARDING"})
+        for user in Story.bundled().users[::2]:  # some users are in the Slack workspace: they get DMs
+            slack.add_user(str(user.traits.get("email")), f"U{user.id.upper()}")
+        traffic = asyncio.create_task(_print_provider_traffic(console, sendgrid, slack, started))
+        try:
+            return await _run(settings, console, started, stop, duration, (sendgrid, slack))
+        finally:
+            traffic.cancel()
+            await asyncio.gather(traffic, return_exceptions=True)
+
+
+async def _run(settings: Settings, console: Console, started: float, stop: asyncio.Event, duration: float | None,
+               providers: tuple[SendGridStandIn, SlackStandIn]) -> int:
     async with Worker(settings, demo_page=True) as worker:
         prompts, printer = _celebration_printer(console, started)
         worker.inbox.subscribe(printer)  # type: ignore[arg-type]
@@ -71,12 +108,13 @@ async def run_demo(settings: Settings, console: Console, *, duration: float | No
             await asyncio.gather(*tasks, return_exceptions=True)
             with contextlib.suppress(Exception):
                 await producer.stop()
-        _summary(console, worker, player, prompts, time.monotonic() - started - ready)
+        _summary(console, worker, player, prompts, providers, time.monotonic() - started - ready)
     console.print("demo stopped; broker and worker shut down.")
     return 0
 
 
-def _summary(console: Console, worker: Worker, player: StoryPlayer, prompts: list[Prompt], seconds: float) -> None:
+def _summary(console: Console, worker: Worker, player: StoryPlayer, prompts: list[Prompt],
+             providers: tuple[SendGridStandIn, SlackStandIn], seconds: float) -> None:
     stats = worker.nudgeflow.stats if worker.nudgeflow else None
     table = Table(title="Demo summary")
     table.add_column("what")
@@ -89,4 +127,6 @@ def _summary(console: Console, worker: Worker, player: StoryPlayer, prompts: lis
         table.add_row("duplicates dropped", str(stats.duplicates))
         table.add_row("dead-lettered", str(stats.dead_lettered))
     table.add_row("in-app prompts delivered", str(len(prompts)))
+    table.add_row("emails sent (SendGrid stand-in)", str(len(providers[0].messages)))
+    table.add_row("Slack messages posted (stand-in)", str(len(providers[1].messages)))
     console.print(table)
