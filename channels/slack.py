@@ -47,6 +47,9 @@ class SlackChannel:
     async def send(self, message: OutboundMessage) -> SendResult:
         try:
             target, mention = await self._route(message)
+            if target is None and message.to_email and not message.slack_user_id:
+                return SendResult.failed(reason="users_not_found: no Slack user has that email, "
+                                                "and there is no default_channel")
             if target is None:
                 return SendResult.failed(reason="no_recipient: no slack_channel, slack_user_id, "
                                                 "to_email or default_channel")

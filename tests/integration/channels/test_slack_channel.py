@@ -31,7 +31,13 @@ async def test_missing_slack_id_is_looked_up_by_email_once(slack_server, slack_c
 
 async def test_unknown_email_fails_with_slacks_error(slack_channel, message):
     result = await slack_channel().send(message(slack_user_id=None))
-    assert (result.status, result.reason) == ("failed", "users_not_found")
+    assert result.status == "failed" and result.reason.startswith("users_not_found")
+
+
+async def test_unknown_email_falls_back_to_the_team_channel(slack_server, slack_channel, message):
+    result = await slack_channel(default_channel="C0TEAM").send(message(slack_user_id=None))
+    assert result.status == "sent"
+    assert [m["channel"] for m in slack_server.messages] == ["C0TEAM"]
 
 
 async def test_team_channel_post_mentions_the_user(slack_server, slack_channel, message):
