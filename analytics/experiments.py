@@ -84,10 +84,18 @@ def _converted(user: UserFacts, exposure: Exposure, key: tuple[str, str] | None,
     return within is None or done <= exposure.at + timedelta(days=within)
 
 
+def _metric_key(analytics: OnboardingAnalytics, exposure: Exposure, flt: Filter) -> tuple[str, str] | None:
+    """The first value of the playbook the exposure belongs to (each user's own playbook)."""
+    playbook_id = exposure.playbook_id or flt.playbook
+    playbook = analytics.playbook(playbook_id) if playbook_id else None
+    return (playbook.id, playbook.first_value) if playbook and playbook.first_value else None
+
+
 def results(analytics: OnboardingAnalytics, users: Sequence[UserFacts], flt: Filter, *,
             within_days: int | None = None, control: str | None = None) -> list[ExperimentResult]:
-    """One result per experiment; the metric is completing the exposure playbook's first value
-    at or after exposure (within `within_days` when given)."""
+    """One result per experiment; the metric is completing the exposure's playbook's first value
+    at or after exposure (within `within_days` when given). An experiment running in several
+    playbooks reports `metric_milestone="first_value"` and `playbook_id=None` (unless filtered)."""
     names = sorted({name for user in users for name in user.exposures})
     found = []
     for name in names:
@@ -101,18 +109,19 @@ def results(analytics: OnboardingAnalytics, users: Sequence[UserFacts], flt: Fil
             conflicts += len({e.variant for e in user.exposures[name]}) > 1
         if not exposed:
             continue
-        playbook_ids = Counter(e.playbook_id for _, e in exposed if e.playbook_id)
-        playbook_id = playbook_ids.most_common(1)[0][0] if playbook_ids else flt.playbook
-        playbook = analytics.playbook(playbook_id) if playbook_id else None
-        key = (playbook.id, playbook.first_value) if playbook and playbook.first_value else None
+        keys = {id(user): _metric_key(analytics, exposure, flt) for user, exposure in exposed}
+        metrics = {key[1] for key in keys.values() if key}
         counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
         for user, exposure in exposed:
             counts[exposure.variant][0] += 1
-            counts[exposure.variant][1] += _converted(user, exposure, key, within_days)
+            counts[exposure.variant][1] += _converted(user, exposure, keys[id(user)], within_days)
+        playbook_ids = Counter(e.playbook_id for _, e in exposed if e.playbook_id)
+        playbook_id = playbook_ids.most_common(1)[0][0] if len(playbook_ids) == 1 else flt.playbook
+        metric = metrics.pop() if len(metrics) == 1 else ("first_value" if metrics else None)
         rates = {variant: rate(variant, n, c) for variant, (n, c) in sorted(counts.items())}
         base = pick_control(list(rates), control)
         lifts = [VariantLift(variant=v, lift=compare(r, rates[base])) for v, r in rates.items() if v != base]
         found.append(ExperimentResult(experiment=name, playbook_id=playbook_id,
-                                      metric_milestone=key[1] if key else None, control=base,
+                                      metric_milestone=metric, control=base,
                                       variants=list(rates.values()), lifts=lifts, conflicting_users=conflicts))
     return found

@@ -175,5 +175,55 @@ def config() -> None:
     print(json.dumps(Settings().as_dict(), indent=2))
 
 
+# --- analytics (issue #5): report, dashboard, digest; imports stay inside the commands ---
+
+@app.command()
+def report(
+    playbook: Annotated[str | None, typer.Option(help="Only this playbook id.")] = None,
+    role: Annotated[str | None, typer.Option(help="Only users with this role trait.")] = None,
+    since: Annotated[str | None, typer.Option(help="Signed up on or after this date (YYYY-MM-DD).")] = None,
+    until: Annotated[str | None, typer.Option(help="Signed up on or before this date (YYYY-MM-DD).")] = None,
+    format: Annotated[str, typer.Option("--format", help="table, csv or json")] = "table",
+    out: Annotated[Path | None, typer.Option(help="json: file; csv: folder of <metric>.csv (default: stdout)")] = None,
+    rules: Annotated[Path | None, typer.Option(help="Playbooks (default: NUDGEFLOW_RULES_PATH).")] = None,
+    events: Annotated[Path | None, typer.Option(help="Read events from this JSONL file instead of Kafka.")] = None,
+    outcomes: Annotated[Path | None, typer.Option(help="Read outcomes from this JSONL file instead of Kafka.")] = None,
+    sample: Annotated[bool, typer.Option(help="Use the built-in sample history.")] = False,
+) -> None:
+    """Onboarding metrics and experiment results, replayed from the topics (or files)."""
+    from analytics.commands import run_report
+    from analytics.results import Filter
+
+    if format not in ("table", "csv", "json"):
+        raise typer.BadParameter("--format must be table, csv or json")
+    flt = Filter(playbook=playbook, role=role, signup_from=since, signup_to=until)  # type: ignore[arg-type]
+    run_report(flt, format, out, console, rules=rules, events=events, outcomes=outcomes, sample=sample)
+
+
+@app.command()
+def dashboard(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port of the dashboard.")] = 8090,
+    rules: Annotated[Path | None, typer.Option(help="Playbooks (default: NUDGEFLOW_RULES_PATH).")] = None,
+    sample: Annotated[bool, typer.Option(help="Show the built-in sample history instead of the topics.")] = False,
+) -> None:
+    """Serve the analytics dashboard, following the outcomes and events topics."""
+    from analytics.commands import run_dashboard
+
+    run_dashboard(host, port, console, rules=rules, sample=sample)
+
+
+@app.command()
+def digest(
+    once: Annotated[bool, typer.Option(help="Build and send the digest now, then exit.")] = False,
+    rules: Annotated[Path | None, typer.Option(help="Playbooks (default: NUDGEFLOW_RULES_PATH).")] = None,
+    sample: Annotated[bool, typer.Option(help="Use the built-in sample history.")] = False,
+) -> None:
+    """Weekly stakeholder digest to Slack/email on NUDGEFLOW_DIGEST_CRON (NUDGEFLOW_DIGEST_* settings)."""
+    from analytics.commands import run_digest
+
+    asyncio.run(run_digest(console, once=once, rules=rules, sample=sample))
+
+
 def main() -> None:
     app()

@@ -1,0 +1,129 @@
+"""What `nudgeflow report`, `dashboard` and `digest` run; orchestrator/cli.py imports this
+lazily so `nudgeflow --help` stays fast."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from rich.console import Console
+
+from analytics.model import OnboardingAnalytics
+from analytics.results import Filter
+from orchestrator.settings import Settings
+from rules import load_ruleset
+
+
+class DigestSettings(BaseSettings):
+    """`NUDGEFLOW_DIGEST_*`: when the digest goes out and where."""
+
+    model_config = SettingsConfigDict(env_prefix="NUDGEFLOW_DIGEST_", env_file=".env", extra="ignore")
+
+    cron: str = Field(default="0 9 * * mon", description="Crontab: minute hour day month weekday.")
+    timezone: str = "UTC"
+    slack_token: SecretStr | None = None
+    slack_base_url: str = "https://slack.com/api/"
+    slack_channel: str | None = Field(default=None, description="Channel id or name to post to, e.g. C0CS.")
+    sendgrid_api_key: SecretStr | None = None
+    sendgrid_host: str = "https://api.sendgrid.com"
+    email_from: str | None = None
+    email_to: str = Field(default="", description="Comma-separated recipients.")
+
+    def recipients(self) -> list[str]:
+        return [e.strip() for e in self.email_to.split(",") if e.strip()]
+
+
+def _jsonl(path: Path) -> list[dict[str, object]]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+async def load(settings: Settings, rules: Path | None = None, *, events: Path | None = None,
+               outcomes: Path | None = None, sample: bool = False) -> OnboardingAnalytics:
+    """From JSONL files, from the built-in sample history, or by replaying the topics."""
+    playbooks = load_ruleset(rules or settings.rules_path).playbooks
+    analytics = OnboardingAnalytics(playbooks)
+    if sample:
+        from analytics.sample import generate
+
+        analytics.add_all(*generate(playbooks))
+    elif events is not None or outcomes is not None:
+        analytics.add_all(_jsonl(events) if events else [], _jsonl(outcomes) if outcomes else [])
+    else:
+        from analytics.source import kafka_settings, replay
+
+        await replay(analytics, **kafka_settings(settings))
+    return analytics
+
+
+def run_report(flt: Filter, fmt: str, out: Path | None, console: Console, **source: object) -> None:
+    from analytics.report import export, render
+
+    report = asyncio.run(load(Settings(), **source)).report(flt)  # type: ignore[arg-type]
+    if fmt == "table":
+        render(report, console)
+        return
+    for path in export(report, fmt, out):
+        console.print(f"wrote {path}")
+
+
+def run_dashboard(host: str, port: int, console: Console, rules: Path | None = None, sample: bool = False) -> None:
+    """Serve the dashboard; it follows the topics live (or shows the sample history)."""
+    import uvicorn
+
+    from analytics.dashboard import create_app
+    from analytics.source import TopicFeed, kafka_settings
+
+    settings = Settings()
+    analytics = OnboardingAnalytics(load_ruleset(rules or settings.rules_path).playbooks)
+    feed = None
+    if sample:
+        from analytics.sample import generate
+
+        analytics.add_all(*generate(analytics.playbooks))
+    else:
+        feed = TopicFeed(analytics, **kafka_settings(settings))
+    console.print(f"Nudgeflow dashboard on http://{host}:{port}")
+    uvicorn.run(create_app(analytics, feed), host=host, port=port, log_level="warning")
+
+
+def digest_channels(config: DigestSettings) -> dict[str, object]:
+    from channels import SendGridEmailChannel, SlackChannel
+
+    channels: dict[str, object] = {}
+    if config.slack_token and config.slack_channel:
+        channels["slack"] = SlackChannel(config.slack_token.get_secret_value(), base_url=config.slack_base_url)
+    if config.sendgrid_api_key and config.email_from and config.recipients():
+        channels["email"] = SendGridEmailChannel(config.sendgrid_api_key.get_secret_value(), config.email_from,
+                                                 host=config.sendgrid_host)
+    return channels
+
+
+async def run_digest(console: Console, *, once: bool, rules: Path | None = None, sample: bool = False) -> None:
+    """Send now (`once`) or on the configured cron; without channels, print the digest."""
+    from analytics.digest import DigestJob, schedule
+
+    config = DigestSettings()
+    channels = digest_channels(config)
+    from analytics.sample import END
+
+    job = DigestJob(lambda: load(Settings(), rules, sample=sample), channels,  # type: ignore[arg-type]
+                    slack_channel=config.slack_channel, emails=config.recipients())
+    if sample:  # the sample history ends at a fixed date: report the week it ends
+        job.clock = lambda: END
+    if once:
+        digest = await job.run()
+        console.print(f"[bold]{digest.title}[/bold]\n{digest.text}")
+        for message, result in job.sent:
+            console.print(f"{message.channel} {message.slack_channel or message.to_email}: {result.status}")
+        return
+    scheduler = schedule(job, config.cron, config.timezone)
+    scheduler.start()
+    console.print(f"digest scheduled '{config.cron}' ({config.timezone}) on {', '.join(channels) or 'no channel'}; "
+                  f"next: {scheduler.get_job('weekly-digest').next_run_time}")
+    try:
+        await asyncio.Event().wait()
+    finally:
+        scheduler.shutdown(wait=False)
