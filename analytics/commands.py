@@ -58,10 +58,19 @@ async def load(settings: Settings, rules: Path | None = None, *, events: Path | 
     return analytics
 
 
+def _need_broker(settings: Settings, console: Console, *, offline: bool) -> None:
+    if not offline and settings.uses_embedded_broker():
+        console.print("[red]Set NUDGEFLOW_KAFKA_BOOTSTRAP_SERVERS to the broker the worker uses "
+                      "(or use --sample).[/red]")
+        raise SystemExit(2)
+
+
 def run_report(flt: Filter, fmt: str, out: Path | None, console: Console, **source: object) -> None:
     from analytics.report import export, render
 
-    report = asyncio.run(load(Settings(), **source)).report(flt)  # type: ignore[arg-type]
+    settings = Settings()
+    _need_broker(settings, console, offline=any(source.get(k) for k in ("events", "outcomes", "sample")))
+    report = asyncio.run(load(settings, **source)).report(flt)  # type: ignore[arg-type]
     if fmt == "table":
         render(report, console)
         return
@@ -77,6 +86,7 @@ def run_dashboard(host: str, port: int, console: Console, rules: Path | None = N
     from analytics.source import TopicFeed, kafka_settings
 
     settings = Settings()
+    _need_broker(settings, console, offline=sample)
     analytics = OnboardingAnalytics(load_ruleset(rules or settings.rules_path).playbooks)
     feed = None
     if sample:
