@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 
-from tests.support.processes import tansu_pids
+from tests.support.processes import tansu_listening_on
 
 
 def test_demo_runs_headless_and_celebrates() -> None:
-    before = tansu_pids()
     env = {k: v for k, v in os.environ.items() if not k.startswith("NUDGEFLOW_")}
     env["COLUMNS"] = "200"
     result = subprocess.run([sys.executable, "-m", "orchestrator", "demo", "--duration", "20", "--port", "0"],
@@ -18,6 +18,8 @@ def test_demo_runs_headless_and_celebrates() -> None:
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-3000:]
     assert output.count("🎉") >= 1, output[-3000:]
-    assert "Demo summary" in output
-    assert "dead-lettered" in output
-    assert tansu_pids() - before == set(), "the demo's broker is still running"
+    assert "📧 email to" in output, "email celebrations reach the SendGrid stand-in"
+    assert "Demo summary" in output and "dead-lettered" in output
+    broker = re.search(r"broker 127\.0\.0\.1:(\d+)", output)
+    assert broker, output[-3000:]
+    assert tansu_listening_on(int(broker.group(1))) == [], "the demo's broker is still running"

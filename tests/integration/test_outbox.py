@@ -14,7 +14,7 @@ from channels.standins.slack_server import SlackStandIn
 from orchestrator.broker.embedded import free_port
 from orchestrator.runtime.worker import Worker
 from tests.integration.test_end_to_end import identify, prompts_of, track
-from tests.integration.test_timers import _prompts
+from tests.support.inapp import list_prompts
 from tests.support.kafka import eventually, produce, read_topic
 from tests.support.processes import WorkerProcess
 
@@ -155,7 +155,7 @@ async def test_worker_killed_mid_burst_loses_no_email_and_duplicates_only_in_fli
         assert sent_before_kill < len(users), "the kill happened mid-burst"
         assert duplicates <= settings.delivery_concurrency, f"{duplicates} duplicate emails"
         for user in users:  # in-app: exactly one prompt each, whatever was replayed
-            prompts = await _prompts(worker.api_url, user)
+            prompts = await list_prompts(worker.api_url, user)
             assert len(prompts) == 1, (user, prompts)
     finally:
         worker.stop()

@@ -6,12 +6,12 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from orchestrator.broker.embedded import free_port
 from orchestrator.runtime.worker import Worker
 from tests.integration.test_end_to_end import prompts_of, track
+from tests.support.inapp import list_prompts
 from tests.support.kafka import eventually, produce, read_topic
 from tests.support.processes import WorkerProcess
 
@@ -89,18 +89,13 @@ async def test_armed_timer_survives_a_worker_kill(stall_worker: WorkerProcess) -
     await eventually(lambda: _scheduled(settings), timeout=10)
     stall_worker.kill()
     await stall_worker.start()
-    nudges = await eventually(lambda: _prompts(stall_worker.api_url, "max"), timeout=30)
+    nudges = await eventually(lambda: list_prompts(stall_worker.api_url, "max"), timeout=30)
     assert [p["body"] for p in nudges] == ["nudge 1"]
 
 
 async def _scheduled(settings) -> bool:  # type: ignore[no-untyped-def]
     outcomes = await read_topic(settings.kafka_bootstrap_servers, settings.outcomes_topic, timeout=2)
     return any(o["kind"] == "nudge_scheduled" for o in outcomes)
-
-
-async def _prompts(api_url: str, user: str) -> list[dict[str, object]]:
-    async with httpx.AsyncClient(base_url=api_url) as client:
-        return list((await client.get(f"/v1/users/{user}/prompts")).json()["prompts"])
 
 
 async def _at_least(listing, count: int):  # type: ignore[no-untyped-def]
@@ -134,12 +129,12 @@ async def test_timers_of_a_killed_worker_fire_on_the_other_once(make_settings, t
         first.kill()  # half of the users' timers were armed there
 
         async def everyone_nudged() -> bool:
-            listings = [await _prompts(second.api_url, user) for user in users]
+            listings = [await list_prompts(second.api_url, user) for user in users]
             return all(listings)
 
         await eventually(everyone_nudged, timeout=40, interval=0.5)
         for user in users:
-            assert [p["body"] for p in await _prompts(second.api_url, user)][-1:] == ["nudge 1"]
+            assert [p["body"] for p in await list_prompts(second.api_url, user)][-1:] == ["nudge 1"]
         outcomes = await read_topic(settings.kafka_bootstrap_servers or "", settings.outcomes_topic)
         delivered = {o["outcome_id"] for o in outcomes if o["kind"] == "delivered"}
         assert len(delivered) >= len(users)

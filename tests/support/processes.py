@@ -27,16 +27,18 @@ def settings_env(settings: Settings) -> dict[str, str]:
     return env
 
 
-def tansu_pids() -> set[int]:
-    pids = set()
+def tansu_listening_on(port: int) -> list[int]:
+    """Pids of Tansu brokers started for this port (none once a broker was stopped cleanly)."""
+    needle = f"tcp://127.0.0.1:{port}".encode()
+    pids = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
                 command = (entry / "cmdline").read_bytes()
             except OSError:
                 continue
-            if command.split(b"\0")[0].endswith(b"/tansu"):
-                pids.add(int(entry.name))
+            if command.split(b"\0")[0].endswith(b"/tansu") and needle in command:
+                pids.append(int(entry.name))
     return pids
 
 
