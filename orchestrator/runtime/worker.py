@@ -102,8 +102,11 @@ class Worker:
                 log.warning("NUDGEFLOW_INAPP_SIGNING_SECRET is not set: a random key is used, so no token minted "
                             "by your backend is accepted by the in-app API")
         self.inapp_signing_secret = secret
-        await ensure_compacted_topic(settings.preferences_topic, partitions=settings.topic_partitions,
-                                     replication_factor=settings.replication_factor, kafka_options=kafka)
+        try:  # until `nudgeflow topics create` knows it; a cluster that forbids creating topics has it made by ops
+            await ensure_compacted_topic(settings.preferences_topic, partitions=settings.topic_partitions,
+                                         replication_factor=settings.replication_factor, kafka_options=kafka)
+        except Exception as error:  # the materializer below fails clearly if it is really missing
+            log.warning("could not create the preferences topic %s: %s", settings.preferences_topic, error)
         materializer = InboxMaterializer(self.inbox, topic=settings.prompts_topic, kafka_options=kafka)
         await materializer.start()
         self._stack.push_async_callback(materializer.stop)
