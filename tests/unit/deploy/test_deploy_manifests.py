@@ -153,8 +153,10 @@ def test_worker_deployment_resources_env_and_selectors() -> None:
     assert [ref["configMapRef"]["name"] for ref in container["envFrom"]] == [_one("ConfigMap")["metadata"]["name"]]
     secret = _one("Secret")
     secret_refs = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in container["env"] if "valueFrom" in e}
-    secret_names = {"NUDGEFLOW_KAFKA_SASL_PASSWORD", "NUDGEFLOW_SENDGRID_API_KEY", "NUDGEFLOW_SLACK_BOT_TOKEN"}
-    assert secret_names <= set(secret_refs)
+    secret_settings = {f"NUDGEFLOW_{name.upper()}" for name, field in Settings.model_fields.items()
+                       if "SecretStr" in str(field.annotation)}
+    assert secret_settings <= set(secret_refs), "every secret setting comes from the Secret"
+    assert "optional" not in secret_refs["NUDGEFLOW_INAPP_SIGNING_SECRET"], "replicas must share the key"
     for ref in secret_refs.values():
         assert ref["name"] == secret["metadata"]["name"] and ref["key"] in secret["stringData"]
     for name in secret_refs:
@@ -195,6 +197,8 @@ def test_compose_runs_kafka_in_kraft_mode_and_three_workers() -> None:
     assert services["worker"]["deploy"]["replicas"] == 3
     assert services["topics"]["depends_on"]["kafka"]["condition"] == "service_healthy"
     assert services["worker"]["depends_on"]["topics"]["condition"] == "service_completed_successfully"
+    targets = {secret["target"] for secret in services["worker"]["secrets"]}
+    assert "NUDGEFLOW_INAPP_SIGNING_SECRET" in targets, "the three workers must share the token key"
     for secret in services["worker"].get("secrets", []):
         assert secret["source"] in _compose()["secrets"]
         assert (DEPLOY / _compose()["secrets"][secret["source"]]["file"]).is_file()

@@ -1,0 +1,189 @@
+"""Markdown for docs/benchmarks.md, from the results of one `python -m bench` run."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _n(value: float, digits: int = 0) -> str:
+    return f"{value:,.{digits}f}"
+
+
+def _throughput(r: dict[str, Any]) -> str:
+    raw, bare, pipe = r["throughput"]
+    rows = ["| | reader | events | events/s | first → last (s) | start-up (s) |", "|---|---|---|---|---|---|"]
+    for label, t in zip("abc", r["throughput"], strict=True):
+        rows.append(f"| ({label}) | {t['name']} | {_n(t['events'])} | **{_n(t['per_second'])}** "
+                    f"| {t['seconds']:.2f} | {t['startup_seconds']:.1f} |")
+    c_a = pipe["per_second"] / raw["per_second"]
+    c_b = pipe["per_second"] / bare["per_second"]
+    b_a = bare["per_second"] / raw["per_second"]
+    return "\n".join(rows) + f"""
+
+| ratio | value |
+|---|---|
+| **c / a** (pipeline vs raw client) | **{c_a:.4f}** ({raw['per_second'] / pipe['per_second']:,.0f}× slower) |
+| **c / b** (pipeline vs bare Faust) | **{c_b:.3f}** ({bare['per_second'] / pipe['per_second']:,.1f}× slower) |
+| b / a (Faust's own cost) | {b_a:.4f} |
+| per event: pipeline − bare Faust | {1e6 / pipe['per_second'] - 1e6 / bare['per_second']:,.0f} µs |
+"""
+
+
+def _engine(r: dict[str, Any]) -> str:
+    rows = ["| milestones | playbooks (user is in all) | events | events/s | µs/event | decisions/event "
+            "| load_ruleset (s) |", "|---|---|---|---|---|---|---|"]
+    for e in r["engine"]:
+        rows.append(f"| {_n(e['milestones'])} | {e['playbooks']} | {_n(e['events'])} "
+                    f"| **{_n(e['events_per_second'])}** | {e['us_per_event']:,.0f} "
+                    f"| {e['matched_per_event']:.2f} | {e['load_seconds']:.2f} |")
+    small, many, one = r["engine"]
+    return "\n".join(rows) + f"""
+
+Ratio 10 → 10,000 milestones: **{small['events_per_second'] / many['events_per_second']:.1f}× slower** in 100
+playbooks of 100, **{small['events_per_second'] / one['events_per_second']:.1f}× slower** in one playbook of 10,000.
+"""
+
+
+def _timers(t: dict[str, Any]) -> str:
+    return f"""| measure | value |
+|---|---|
+| armed timers | {_n(t['timers'])} |
+| arm all (s) | {t['arm_seconds']:.2f} ({t['arm_seconds'] / t['timers'] * 1e6:.1f} µs each) |
+| memory (tracemalloc, schedule only) | **{t['traced_mib']:.0f} MiB** ({t['bytes_per_timer']:.0f} B/timer) |
+| `next_due()` | {t['next_due_us']:.2f} µs |
+| `cancel()` | {t['cancel_us']:.2f} µs |
+| `pop_due()` calls | {_n(t['pop_calls'])}, {t['timers_per_pop']:.0f} timers each |
+| `pop_due()` latency p50 / p99 | **{t['pop_p50_us']:,.0f} / {t['pop_p99_us']:,.0f} µs** |
+| `pop_due()` latency max | {t['pop_max_us']:,.0f} µs |
+| per popped timer | {t['pop_p50_us'] / max(t['timers_per_pop'], 1):.1f} µs |
+| pop all (s) | {t['pop_all_seconds']:.2f} |
+| garbage-collector passes during the pops, longest | {t['gc_pauses_during_pops']}, {t['gc_max_pause_us']:,.0f} µs |
+"""
+
+
+def _latency(r: dict[str, Any]) -> str:
+    rows = ["| offered events/s | seconds | events sent | probes seen | p50 ms | p90 ms | p99 ms | max ms "
+            "| p50 first → last quarter | kept up |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for x in r["latency"]:
+        rows.append(f"| {_n(x['offered_rate'])} | {x['seconds']:.0f} | {_n(x['sent'])} | {x['seen']}/{x['probes']} "
+                    f"| **{x['p50_ms']:,.0f}** | {x['p90_ms']:,.0f} | **{x['p99_ms']:,.0f}** | {x['max_ms']:,.0f} "
+                    f"| {x['p50_first_quarter_ms']:,.0f} → {x['p50_last_quarter_ms']:,.0f} "
+                    f"| {'yes' if x['sustained'] else 'no'} |")
+    hops = " · ".join(f"{wait} ms → **{ms:,.0f} ms**" for wait, ms in r["hop_ms"].items())
+    return "\n".join(rows) + f"""
+
+One produce → consume hop on an idle topic, median, by the consumer's `fetch_max_wait_ms`: {hops}.
+"""
+
+
+def _profile(p: dict[str, Any], tree: str) -> str:
+    components = "\n".join(f"| {label} | {share:.0%} |" for label, share in list(p["components"].items())[:12])
+    top = "\n".join(f"| `{name}` | {share:.1%} |" for name, _, share in p["top"])
+    ours = "\n".join(f"| `{name}` | {share:.1%} |" for name, share in p["ours"])
+    return f"""pyinstrument (1 ms sampling, all code on the event loop) over {_n(p['events'])} events through the
+worker, {p['seconds']:.1f} s sampled ({_n(p['per_second'])} events/s under the profiler).
+
+Self time by component:
+
+| component | share |
+|---|---|
+{components}
+
+Top functions by self time:
+
+| function | share |
+|---|---|
+{top}
+
+Nudgeflow functions, time including callees:
+
+| function | share |
+|---|---|
+{ours}
+
+<details><summary>Call tree (first lines)</summary>
+
+```
+{tree}
+```
+</details>
+"""
+
+
+def _latency_verdict(runs: list[dict[str, Any]], sustained: dict[str, Any] | None) -> str:
+    requested = _n(float(runs[0]["requested_rate"]))
+    if runs[0]["sustained"]:
+        return f"The requested {requested} events/s was sustained."
+    lower = f"{_n(sustained['offered_rate'])} events/s was." if sustained else "no lower rate tried was either."
+    return f"The requested {requested} events/s was **not** sustained; {lower}"
+
+
+def render(r: dict[str, Any]) -> str:
+    machine = r["machine"]
+    args = r["args"]
+    raw, bare, pipe = r["throughput"]
+    latency_note = next((x for x in r["latency"] if x["sustained"]), None)
+    profile = _profile(r["profile"], r.get("profile_tree", "")) if "profile" in r else "(skipped)"
+    return f"""# Benchmarks
+
+<!-- Written by `python -m bench` (bench/run.sh); edit bench/report.py, not this file. -->
+
+One run of `python -m bench` on {machine['cpus']} CPUs, Python {machine['python']}, {machine['platform']},
+started {r['started_at']}, {r['total_seconds']:.0f} s in all. Everything runs on **one embedded Tansu broker**
+(memory storage) in the same run, client and broker on the same machine. Events are Segment `identify`/`track`
+JSON for the three example playbooks (`playbooks/`): each user is identified first, then about 40% of their
+events are milestone events of their role and the rest product noise; keys are user ids, over 4 partitions.
+Re-run with `bench/run.sh` (`--help` for sizes; `--quick` for a one-minute smoke run). Benchmarks are not part of
+the test suite.
+
+## Throughput: raw client, bare Faust, Nudgeflow (a, b, c)
+
+The same {_n(int(args['events']))} events on the same topic, each reader in its own consumer group (raw: no group).
+Times are from the first event handled to the last (raw: from the first fetch); start-up is separate.
+
+{_throughput(r)}
+- **(a)** `AIOKafkaConsumer.getmany` + `json.loads` of every value: what the broker and client can do.
+- **(b)** a Faust agent with the worker's Tansu options that only `json.loads` each value: Faust's per-event
+  machinery (Conductor, per-message tasks and queues) is the ceiling of any Faust agent, before any rule runs.
+- **(c)** `orchestrator.runtime.worker.Worker` with the example playbooks, the in-app API off, counted with
+  `worker.nudgeflow.stats`: decode and validate, de-duplicate, rules engine, publish prompts/deliveries/outcomes
+  and wait for the acks, write the user's record to the table (changelog). Processed:
+  {_n(pipe['extra'].get('processed', 0))}, dead-lettered {pipe['extra'].get('dead_lettered', 0)}, duplicates
+  {pipe['extra'].get('duplicates', 0)}; worker ready in {pipe['extra'].get('ready_seconds') or 0:.1f} s.
+- The worker runs with the `tansu` broker profile, which sends **one record per producer batch**
+  (`producer_max_batch_size=1`, a Tansu work-around, see [deploy.md](deploy.md#the-tansu-broker-profile)): every
+  changelog write and every output is its own produce request here. On Apache Kafka (profile `kafka`) they batch.
+
+## Rules engine alone (d)
+
+`rules.Engine.on_event` in-process on `UserProgress` (no Kafka, no JSON), generated playbooks
+(`bench/workload.py`: every milestone on its own event name, one in-app celebration each, every user in every
+playbook's audience). {_n(int(args['engine_events']))} track events, half of them milestone events of the ruleset,
+20 per user; users were identified (entered every playbook) before timing.
+
+{_engine(r)}
+## Timer schedule with {_n(r['timers']['timers'])} armed timers (e)
+
+`orchestrator.timers.schedule.TimerSchedule`: arm {_n(r['timers']['timers'])} timers due one second apart, then
+pop them all in steps of {r['timers']['timers_per_pop']:.0f} (1,000 cancelled before).
+
+{_timers(r['timers'])}
+{"The max pop latency is a garbage-collector pass (the longest pass is about as long)."
+ if r['timers']['gc_max_pause_us'] >= 0.5 * r['timers']['pop_max_us'] else ""}
+
+## Event → in-app prompt latency (f)
+
+A worker with the in-app API on; events offered at a fixed rate for {float(args['latency_seconds']):.0f} s
+(10% are an operator's identify + first "Dashboard Viewed", which celebrates in-app; the rest noise). Latency is
+from handing the record to the producer to the prompt appearing in `worker.inbox`
+(`InboxStore.subscribe`), i.e. through the broker twice: events → worker → prompts topic → inbox materializer.
+When the pipeline falls behind at the requested rate (latency grows during the run, or a backlog remains), the
+run is repeated at half the rate.
+
+{_latency(r)}
+{_latency_verdict(r["latency"], latency_note)}
+
+## Profile of the pipeline hot path
+
+{profile}
+"""

@@ -1,0 +1,128 @@
+"""`python -m bench`: every benchmark in one run on one embedded Tansu broker → docs/benchmarks.md."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench import broker as b
+from bench import inproc
+from bench.report import render
+from bench.workload import segment_events
+from orchestrator.broker.embedded import EmbeddedBroker
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_OUT = REPO / "docs" / "benchmarks.md"
+
+
+def _component(path: str) -> str:
+    for marker, label in (("/faust/", "faust"), ("/mode/", "mode (faust services)"), ("/aiokafka/", "aiokafka"),
+                          ("/pydantic", "pydantic"), ("/jinja2/", "jinja2"), ("/asyncio/", "asyncio"),
+                          ("/json/", "json"), ("/rules/", "nudgeflow rules"),
+                          ("/orchestrator/", "nudgeflow orchestrator"),
+                          ("/channels/", "nudgeflow channels"), ("/events/", "nudgeflow events"),
+                          ("/prometheus_client/", "prometheus_client"), ("/copy.py", "copy (deepcopy)")):
+        if marker in path:
+            return label
+    return "other (stdlib, builtins)"
+
+
+async def _broker_phases(args: argparse.Namespace, results: dict[str, Any]) -> None:
+    rules_path = REPO / "playbooks"
+    with EmbeddedBroker() as tansu, tempfile.TemporaryDirectory() as scratch:
+        bootstrap = tansu.bootstrap_servers
+        topic = f"bench-events-{uuid.uuid4().hex[:6]}"
+        records = segment_events(args.events)
+        await b.create_topic(bootstrap, topic)
+        results["produce_seconds"] = await b.produce_all(bootstrap, topic, records)
+        print(f"produced {len(records):,} events in {results['produce_seconds']:.1f}s", flush=True)
+
+        raw = await b.raw_consume(bootstrap, topic, args.events)
+        print(f"(a) {raw.name}: {raw.per_second:,.0f}/s", flush=True)
+        bare = await b.bare_faust(bootstrap, topic, args.events, Path(scratch) / "bare")
+        print(f"(b) {bare.name}: {bare.per_second:,.0f}/s", flush=True)
+        pipe = await b.pipeline(bootstrap, topic, args.events, rules_path)
+        print(f"(c) {pipe.name}: {pipe.per_second:,.0f}/s {pipe.extra}", flush=True)
+        results["throughput"] = [asdict(t) | {"per_second": t.per_second} for t in (raw, bare, pipe)]
+
+        if not args.skip_profile:
+            from pyinstrument import Profiler
+
+            profile_topic = f"bench-profile-{uuid.uuid4().hex[:6]}"
+            await b.create_topic(bootstrap, profile_topic)
+            await b.produce_all(bootstrap, profile_topic, segment_events(args.profile_events, seed=99))
+            profiler = Profiler(interval=0.001, async_mode="disabled")
+            profiled = await b.pipeline(bootstrap, profile_topic, args.profile_events, rules_path, profiler)
+            costs, total = b.top_costs(profiler)
+            ours = ("/orchestrator/", "/rules/", "/channels/", "/events/")
+            results["profile"] = {"events": args.profile_events, "per_second": profiled.per_second,
+                                  "seconds": total, "top": costs,
+                                  "ours": b.inclusive_costs(profiler, lambda p: any(m in p for m in ours)),
+                                  "components": b.module_costs(profiler, _component)}
+            tree = profiler.output_text(unicode=False, color=False, show_all=False)
+            results["profile_tree"] = "\n".join(tree.splitlines()[:60])
+            print(f"profiled {args.profile_events:,} events", flush=True)
+
+        results["hop_ms"] = await b.fetch_hop_latency(bootstrap)
+        print(f"broker hop latency by fetch_max_wait_ms: {results['hop_ms']}", flush=True)
+        # (f) at the requested rate; if the pipeline falls behind, again at half the rate, and so on.
+        results["latency"] = []
+        rate = args.latency_rate
+        while True:
+            latency = await b.prompt_latency(bootstrap, rules_path, rate=rate, seconds=args.latency_seconds)
+            sustained = latency.sustained
+            results["latency"].append(asdict(latency) | {"requested_rate": rate, "sustained": sustained})
+            print(f"(f) latency at {latency.offered_rate:,.0f}/s: p50 {latency.p50_ms:.1f} ms, "
+                  f"p99 {latency.p99_ms:.1f} ms, sustained: {sustained}", flush=True)
+            if sustained or rate <= 100 or len(results["latency"]) >= 3:
+                break
+            rate = max(100.0, rate / 2)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--events", type=int, default=100_000, help="events for (a), (b), (c)")
+    parser.add_argument("--profile-events", type=int, default=20_000)
+    parser.add_argument("--engine-events", type=int, default=10_000)
+    parser.add_argument("--timers", type=int, default=1_000_000)
+    parser.add_argument("--latency-rate", type=float, default=1000.0, help="offered events/s for (f)")
+    parser.add_argument("--latency-seconds", type=float, default=20.0)
+    parser.add_argument("--skip-profile", action="store_true")
+    parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run (~1 min)")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="markdown report to write")
+    parser.add_argument("--json", type=Path, default=None, help="also write raw results as JSON")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.events, args.profile_events, args.engine_events = 5_000, 2_000, 1_000
+        args.timers, args.latency_seconds = 100_000, 5.0
+    with b.quiet_logs():
+        started = time.perf_counter()
+        results: dict[str, Any] = {"started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                                   "args": {k: str(v) for k, v in vars(args).items()},
+                                   "machine": {"python": sys.version.split()[0], "cpus": os.cpu_count(),
+                                               "platform": platform.platform()}}
+        asyncio.run(_broker_phases(args, results))
+        results["engine"] = [asdict(inproc.engine_throughput(m, per_playbook=per, events=args.engine_events))
+                             for m, per in ((10, 100), (10_000, 100), (10_000, 10_000))]
+        print("(d) engine: " + ", ".join(f"{r['milestones']} in {r['playbooks']}: {r['events_per_second']:,.0f}/s"
+                                         for r in results["engine"]), flush=True)
+        results["timers"] = asdict(inproc.timer_schedule(args.timers))
+        print(f"(e) timers: {results['timers']['traced_mib']:.0f} MiB, pop p50 "
+              f"{results['timers']['pop_p50_us']:.0f} µs", flush=True)
+        results["total_seconds"] = time.perf_counter() - started
+    args.out.write_text(render(results))
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2, default=str))
+    print(f"wrote {args.out} in {results['total_seconds']:.0f}s")
+    return 0
