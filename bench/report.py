@@ -118,6 +118,58 @@ def _latency_verdict(runs: list[dict[str, Any]], sustained: dict[str, Any] | Non
     return f"The requested {requested} events/s was **not** sustained; {lower}"
 
 
+def _share(p: dict[str, Any], suffix: str) -> float:
+    return next((share for name, share in p.get("ours", []) if name.startswith(suffix)), 0.0)
+
+
+def _self_share(p: dict[str, Any], prefix: str) -> float:
+    return sum(share for name, _, share in p.get("top", []) if name.startswith(prefix))
+
+
+def _findings(r: dict[str, Any]) -> str:
+    raw, bare, pipe = r["throughput"]
+    small, many, one = r["engine"]
+    t = r["timers"]
+    p = r.get("profile", {})
+    comp = p.get("components", {})
+    first = r["latency"][0]
+    hop = r["hop_ms"]
+    a, b, c = raw["per_second"], bare["per_second"], pipe["per_second"]
+    extra_us = 1e6 / c - 1e6 / b
+    return f"""1. **One worker process handles about {_n(round(c, -2))} events/s on this broker, {b / c:.1f}× less than
+   a bare Faust agent** (c/b = {c / b:.3f}), i.e. ~{extra_us:,.0f} µs of work per event on top of Faust's own
+   ~{1e6 / b:,.0f} µs. The raw client reads {a / c:,.0f}× faster (c/a = {c / a:.4f}):
+   neither the broker nor JSON is the limit. Scale-out is by partitions and worker processes (one core each).
+2. **Where the time goes** (profile): the agent's own handling (`handle_event`) is {_share(p, 'handle_event'):.0%}
+   of the samples — the rules engine (`Engine.on_event`) {_share(p, 'on_event'):.0%}, publishing and storing
+   (`commit`) {_share(p, 'commit'):.0%}, decoding {_share(p, 'decode_event'):.0%}. The rest is Faust and aiokafka
+   ({comp.get('faust', 0) + comp.get('mode (faust services)', 0) + comp.get('aiokafka', 0):.0%} of self time together)
+   and the asyncio loop ({comp.get('asyncio', 0):.0%}) moving the changelog write and the outputs of every event.
+   The top self-time entry is `socket.send` ({_self_share(p, 'socket.send'):.1%}): under the `tansu` profile every
+   produced record is its own request. Measure on Kafka (profile `kafka`, batching on) before optimising that.
+3. **`copy.deepcopy` is the largest Python-level cost in our code** ({comp.get('copy (deepcopy)', 0):.0%} of self
+   time): `Engine.on_event` starts with `progress.model_copy(deep=True)`. In the worker the progress was parsed
+   from the table a moment before, so that copy protects nothing; it grows with the user's state (see 4).
+4. **Matching is indexed** (milestones by event name, `Engine.by_event`): 10,000 milestones are not 1,000× slower
+   than 10. But per-event cost still grows with the ruleset: {small['events_per_second'] /
+   many['events_per_second']:.0f}× slower with 10,000 milestones in 100 playbooks, {small['events_per_second'] /
+   one['events_per_second']:.0f}× in one playbook of 10,000. Causes (pyinstrument on `bench.inproc`):
+   with many playbooks, the deep copy of a progress that holds every playbook the user entered, and
+   `_enter_playbooks` testing every playbook's audience on every event; with one huge playbook, each completion
+   scans the whole ladder (`ladder_progress` twice, `Playbook.unlocked_by`). Loading 10,000 milestones with
+   `load_ruleset` takes {many['load_seconds']:.0f} s — on the event loop if it happens in a hot reload.
+5. **Timers**: {t['bytes_per_timer']:.0f} B per armed timer (≈ {t['traced_mib']:.0f} MiB per million, ids shared with
+   the records not counted); `pop_due` costs ~{t['pop_p50_us'] / max(t['timers_per_pop'], 1):.1f} µs per due timer and
+   `next_due` {t['next_due_us']:.2f} µs, so a million armed timers are cheap to hold and fire.
+6. **Event → prompt latency on Tansu is mostly waiting for fetches**: p50 {first['p50_ms']:,.0f} ms at
+   {_n(first['offered_rate'])} events/s. Tansu answers a fetch only when its `fetch_max_wait_ms` expires, not when
+   data arrives (hop median {hop.get(1500, hop.get('1500', 0)):,.0f} ms with Faust's fixed 1,500 ms wait,
+   {hop.get(500, hop.get('500', 0)):,.0f} ms with aiokafka's default 500 ms used by the inbox materializer,
+   {hop.get(20, hop.get('20', 0)):,.0f} ms with 20 ms). Apache Kafka answers as soon as data arrives, so these
+   latencies say little about production; measure them there.
+"""
+
+
 def render(r: dict[str, Any]) -> str:
     machine = r["machine"]
     args = r["args"]
@@ -136,6 +188,9 @@ events are milestone events of their role and the rest product noise; keys are u
 Re-run with `bench/run.sh` (`--help` for sizes; `--quick` for a one-minute smoke run). Benchmarks are not part of
 the test suite.
 
+## Findings
+
+{_findings(r)}
 ## Throughput: raw client, bare Faust, Nudgeflow (a, b, c)
 
 The same {_n(int(args['events']))} events on the same topic, each reader in its own consumer group (raw: no group).

@@ -102,7 +102,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run (~1 min)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="markdown report to write")
     parser.add_argument("--json", type=Path, default=None, help="also write raw results as JSON")
+    parser.add_argument("--render", type=Path, default=None, metavar="JSON",
+                        help="only re-render the report from a JSON written by --json")
     args = parser.parse_args(argv)
+    if args.render:
+        args.out.write_text(render(json.loads(args.render.read_text())))
+        print(f"wrote {args.out}")
+        return 0
     if args.quick:
         args.events, args.profile_events, args.engine_events = 5_000, 2_000, 1_000
         args.timers, args.latency_seconds = 100_000, 5.0
