@@ -26,6 +26,7 @@ class OutcomeKind(StrEnum):
     NUDGE_SCHEDULED = "nudge_scheduled"
     NUDGE_CANCELLED = "nudge_cancelled"
     PROMPT_STATE_CHANGED = "prompt_state_changed"
+    EXPOSURE = "exposure"
 
 
 class Outcome(BaseModel):

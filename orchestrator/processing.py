@@ -19,6 +19,7 @@ from rules.decisions import (
     Decision,
     DeliveryRequest,
     DeliverySuppressed,
+    Exposure,
     MilestoneCompleted,
     MilestoneUnlocked,
     TimerDue,
@@ -107,6 +108,12 @@ def _apply(record: UserRecord, decisions: list[Decision], now: datetime, *, caus
                 playbook_version=decision.playbook_version, milestone_id=decision.milestone_id,
                 attributes={"timer_id": decision.timer_id, "due_at": decision.due_at.isoformat(),
                             "step": decision.nudge_step}))
+        elif isinstance(decision, Exposure):
+            processed.outcomes.append(Outcome.of(
+                OutcomeKind.EXPOSURE, f"{user_id}:{decision.experiment}", user_id=user_id,
+                occurred_at=decision.at, recorded_at=now, playbook_id=decision.playbook_id,
+                playbook_version=decision.playbook_version,
+                attributes={"experiment": decision.experiment, "variant": decision.variant}))
         elif isinstance(decision, CancelTimer):
             processed.outcomes.append(Outcome.of(
                 OutcomeKind.NUDGE_CANCELLED, f"{decision.timer_id}:{cause}", user_id=user_id, occurred_at=now,

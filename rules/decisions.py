@@ -65,11 +65,12 @@ class DeliveryRequest(BaseModel):
                                  description="Extra fields for the channel (traits, CTA url...).")
 
 
-SuppressReason = Literal["cap", "template_error", "stale"]
+SuppressReason = Literal["cap", "template_error", "stale", "holdout"]
 
 
 class DeliverySuppressed(BaseModel):
-    """A message the rules wanted to send but deliberately did not (caps, broken template)."""
+    """A message the rules wanted to send but deliberately did not (caps, broken template, or a
+    nudge to a user held out of the playbook's experiment)."""
 
     type: Literal["delivery_suppressed"] = "delivery_suppressed"
     delivery_id: str
@@ -83,6 +84,19 @@ class DeliverySuppressed(BaseModel):
     reason: SuppressReason
     detail: str = ""
     at: AwareDatetime
+
+
+class Exposure(BaseModel):
+    """A user entered a playbook that runs an experiment and was assigned `variant`
+    ('holdout' for held-out users). Emitted once per user and experiment."""
+
+    type: Literal["exposure"] = "exposure"
+    user_id: str
+    playbook_id: str
+    playbook_version: str
+    experiment: str
+    variant: str
+    at: AwareDatetime = Field(description="Event time the user entered the playbook.")
 
 
 def timer_id_for(*, user_id: str, playbook_id: str, stall_key: str, step: int) -> str:
@@ -122,4 +136,4 @@ class CancelTimer(BaseModel):
 
 
 Decision = (MilestoneCompleted | MilestoneUnlocked | DeliveryRequest | DeliverySuppressed
-            | ArmTimer | CancelTimer)
+            | ArmTimer | CancelTimer | Exposure)

@@ -17,11 +17,15 @@ from rules.decisions import (
     Decision,
     DeliveryKind,
     DeliveryRequest,
+    DeliverySuppressed,
+    Exposure,
     MilestoneCompleted,
     MilestoneUnlocked,
     TimerDue,
+    delivery_id_for,
 )
 from rules.deliveries import build_delivery
+from rules.experiments import Assignment, apply_variant, assign
 from rules.ladder import (
     enter,
     ladder_progress,
@@ -71,6 +75,28 @@ class Engine:
                 if stall.of_is_event:
                     stall_index[stall.of].append((playbook, stall))
         self.stalls_by_event = {name: tuple(pairs) for name, pairs in stall_index.items()}
+        self.variants: dict[tuple[str, str], Playbook] = {
+            (playbook.id, variant.name): apply_variant(playbook, variant)
+            for playbook in ruleset.playbooks if playbook.experiment
+            for variant in playbook.experiment.variants}
+
+    def assignment(self, p: UserProgress, playbook: Playbook) -> Assignment | None:
+        """The user's variant of the playbook's current experiment, fixed when they entered it.
+        None for users who entered before the experiment started (or under another experiment):
+        they keep the playbook as written."""
+        pp = p.playbooks.get(playbook.id)
+        experiment = playbook.experiment
+        if pp is None or experiment is None or pp.experiment != experiment.id or pp.variant is None:
+            return None
+        return Assignment(experiment.id, pp.variant)
+
+    def playbook_for(self, p: UserProgress, playbook: Playbook) -> Playbook:
+        """The playbook as this user sees it: their variant's overrides applied. Held-out users
+        (and users of a variant that was since removed) see the playbook as written."""
+        chosen = self.assignment(p, playbook)
+        if chosen is None or chosen.held_out:
+            return playbook
+        return self.variants.get((playbook.id, chosen.variant), playbook)
 
     def on_event(self, progress: UserProgress, event: TrackEvent | IdentifyEvent,
                  now: datetime) -> EngineResult:
@@ -91,7 +117,8 @@ class Engine:
                     self._match(p, playbook, milestone, event, now, decisions)
             for playbook, stall in self.stalls_by_event.get(event.event, ()):
                 if playbook.id in p.playbooks:
-                    stalls.start(p, playbook, stall, at, self.version, decisions)
+                    seen = self.playbook_for(p, playbook)
+                    stalls.start(p, seen, stalls.find(seen, stall.key) or stall, at, self.version, decisions)
         return EngineResult(progress=p, decisions=decisions)
 
     def on_timer(self, progress: UserProgress, timer: TimerDue, now: datetime) -> EngineResult:
@@ -102,15 +129,22 @@ class Engine:
         if pending is not None and timer.due_at < pending.due_at:  # an older firing of a re-armed id
             p.timers[timer.timer_id] = pending
             return EngineResult(progress=progress.model_copy(deep=True), decisions=decisions)
-        playbook = self.ruleset.playbook(pending.playbook_id) if pending else None
+        written = self.ruleset.playbook(pending.playbook_id) if pending else None
+        playbook = self.playbook_for(p, written) if written else None
         stall = stalls.find(playbook, pending.stall_key) if pending else None
         if pending is None or playbook is None or stall is None or playbook.id not in p.playbooks:
             return EngineResult(progress=p, decisions=decisions)  # cancelled, duplicate, or rule removed
         milestone = playbook.milestone(stall.milestone)
         if milestone is None or p.completed(playbook.id, milestone.id) or pending.step >= stall.steps:
             return EngineResult(progress=p, decisions=decisions)
-        sent = self._deliver(p, playbook, milestone, stall.nudge(pending.step), "nudge", pending.step,
-                             now, None)
+        chosen = self.assignment(p, playbook)
+        sent: Decision
+        if chosen is not None and chosen.held_out:
+            sent = self._held_out(p, playbook, milestone, stall.nudge(pending.step), pending.step, now,
+                                  chosen.experiment)
+        else:
+            sent = self._deliver(p, playbook, milestone, stall.nudge(pending.step), "nudge", pending.step,
+                                 now, None)
         decisions.append(sent)
         if pending.step + 1 < stall.steps:
             base = sent.send_at if isinstance(sent, DeliveryRequest) else max(now, pending.due_at)
@@ -126,12 +160,37 @@ class Engine:
             return schedule(p, playbook.timing, built, now)
         return built
 
+    def _held_out(self, p: UserProgress, playbook: Playbook, milestone: Milestone, message: Message,
+                  step: int, now: datetime, experiment: str) -> DeliverySuppressed:
+        """The nudge a held-out user would have got, recorded (same delivery id) but not sent."""
+        delivery_id = delivery_id_for(user_id=p.user_id, playbook_id=playbook.id, playbook_version=self.version,
+                                      milestone_id=milestone.id, kind="nudge", step=step, channel=message.channel)
+        return DeliverySuppressed(delivery_id=delivery_id, kind="nudge", channel=message.channel, step=step,
+                                  user_id=p.user_id, playbook_id=playbook.id, playbook_version=self.version,
+                                  milestone_id=milestone.id, reason="holdout",
+                                  detail=f"held out of experiment '{experiment}'", at=now)
+
     def _enter_playbooks(self, p: UserProgress, at: datetime, now: datetime,
                          decisions: list[Decision]) -> None:
         for playbook in self.ruleset.playbooks:
             if playbook.id not in p.playbooks and matches(playbook.audience, {**p.traits, "id": p.user_id}):
-                enter(p, playbook, self.version, at)
-                self._entered(p, playbook, at, now, decisions)
+                self._enroll(p, playbook, at, decisions)
+                seen = self.playbook_for(p, playbook)
+                self._entered(p, seen, at, now, decisions)
+
+    def _enroll(self, p: UserProgress, playbook: Playbook, at: datetime, decisions: list[Decision]) -> None:
+        """Enter the playbook; with an experiment, fix the user's variant and expose them once."""
+        experiment = playbook.experiment
+        variant = assign(experiment, p.user_id) if experiment else None
+        seen = self.variants.get((playbook.id, variant), playbook) if variant else playbook
+        pp = enter(p, seen, self.version, at)
+        if experiment is None or variant is None:
+            return
+        pp.experiment, pp.variant = experiment.id, variant
+        if experiment.id not in p.exposures:
+            p.exposures[experiment.id] = variant
+            decisions.append(Exposure(user_id=p.user_id, playbook_id=playbook.id, playbook_version=self.version,
+                                      experiment=experiment.id, variant=variant, at=at))
 
     def _entered(self, p: UserProgress, playbook: Playbook, at: datetime, now: datetime,
                  decisions: list[Decision]) -> None:
@@ -147,7 +206,8 @@ class Engine:
         if not prerequisite_met(pp, milestone, at):
             return
         if record_match(ms, milestone, at):
-            self._complete(p, playbook, milestone, event, now, decisions)
+            seen = self.playbook_for(p, playbook)
+            self._complete(p, seen, seen.milestone(milestone.id) or milestone, event, now, decisions)
 
     def _complete(self, p: UserProgress, playbook: Playbook, milestone: Milestone, event: TrackEvent,
                   now: datetime, decisions: list[Decision]) -> None:

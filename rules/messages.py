@@ -64,6 +64,11 @@ def _shown(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "...'"
 
 
+def _number(value: Any) -> Any:
+    """0.0 -> 0 in messages; other values unchanged."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
 def explain(error: dict[str, Any]) -> str:
     """One pydantic error -> one plain sentence."""
     kind, loc, value = error["type"], error["loc"], error.get("input")
@@ -92,6 +97,12 @@ def explain(error: dict[str, Any]) -> str:
         return f"{_shown(value)} should be a set of 'field: value' lines"
     if kind in ("bool_type", "bool_parsing"):
         return f"{_shown(value)} should be true or false"
+    if kind == "greater_than":
+        return f"{_shown(value)} is too small: it must be more than {_number(error.get('ctx', {}).get('gt'))}"
+    if kind == "less_than_equal":
+        return f"{_shown(value)} is too large: it must be at most {_number(error.get('ctx', {}).get('le'))}"
+    if kind in ("float_type", "float_parsing"):
+        return f"{_shown(value)} should be a number like 0.1"
     if kind == "greater_than_equal":
         return f"{_shown(value)} is too small: it must be at least {error.get('ctx', {}).get('ge')}"
     if kind in ("too_short", "string_too_short"):

@@ -176,6 +176,58 @@ class Timing(_Model):
         return value
 
 
+class MessageOverride(_Model):
+    """New text for one message of the playbook; a field left out keeps the playbook's text."""
+
+    title: str | None = None
+    body: str | None = None
+
+
+class NudgeOverride(MessageOverride):
+    after: Delay | None = Field(default=None, description="Replaces the nudge's `after` delay.")
+
+
+class MilestoneOverride(_Model):
+    """A variant's changes to one milestone: celebration text (by position) and what it unlocks."""
+
+    celebrate: list[MessageOverride] | None = None
+    unlocks: list[Id] | None = None
+
+
+class StallOverride(_Model):
+    """A variant's changes to one stall rule, found by `milestone` (and `of` when it has several)."""
+
+    milestone: Id
+    of: str | None = Field(default=None, min_length=1)
+    not_within: Duration | None = None
+    max_nudges: int | None = Field(default=None, ge=1)
+    nudges: list[NudgeOverride] | None = None
+
+
+class Variant(_Model):
+    name: Id
+    weight: float = Field(default=1, gt=0)
+    description: str = ""
+    order: list[Id] | None = Field(default=None, description="The milestones in another ladder order "
+                                   "(every id once): changes what each one unlocks by default.")
+    milestones: dict[str, MilestoneOverride] = Field(default_factory=dict)
+    stalls: list[StallOverride] = Field(default_factory=list)
+
+
+HOLDOUT = "holdout"
+
+
+class Experiment(_Model):
+    """Split entering users between variants of this playbook; `holdout` of them get no nudges."""
+
+    id: Id
+    variants: list[Variant] = Field(min_length=1)
+    holdout: float = Field(default=0, ge=0, le=0.5)
+
+    def variant(self, name: str) -> Variant | None:
+        return next((v for v in self.variants if v.name == name), None)
+
+
 class Playbook(_Model):
     id: Id
     name: str
@@ -185,6 +237,7 @@ class Playbook(_Model):
     milestones: list[Milestone] = Field(min_length=1)
     stalls: list[Stall] = Field(default_factory=list)
     timing: Timing = Field(default_factory=Timing)
+    experiment: Experiment | None = None
 
     def milestone(self, milestone_id: str) -> Milestone | None:
         return next((m for m in self.milestones if m.id == milestone_id), None)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from rules.experiments import apply_variant, find_stall
 from rules.messages import suggest
 from rules.problems import RuleProblem, dotted
-from rules.schema import SIGNUP, Playbook
+from rules.schema import HOLDOUT, SIGNUP, Playbook
 from rules.templates import template_problems
 from rules.yamlsource import SourceDoc
 
@@ -100,9 +101,94 @@ def _templates(pb: Playbook, report: _Report) -> None:
             report.add(loc, message, line_offset=(line - 1) + (1 if block else 0))
 
 
+def _template_texts(report: _Report, texts: list[tuple[Loc, str | None]]) -> None:
+    for loc, text in texts:
+        if text is None:
+            continue
+        block = (*report.prefix, *loc) in report.doc.block_scalars
+        for line, message in template_problems(text):
+            report.add(loc, message, line_offset=(line - 1) + (1 if block else 0))
+
+
+def _variant(pb: Playbook, k: int, report: _Report) -> None:
+    """Every override must point at something the playbook has."""
+    assert pb.experiment is not None
+    variant = pb.experiment.variants[k]
+    base: Loc = ("experiment", "variants", k)
+    ids = [m.id for m in pb.milestones]
+    texts: list[tuple[Loc, str | None]] = []
+    if variant.order is not None:
+        missing = [i for i in ids if i not in variant.order]
+        unknown = [i for i in variant.order if i not in ids]
+        twice = sorted({i for i in variant.order if variant.order.count(i) > 1})
+        for j, ref in enumerate(variant.order):
+            if ref in unknown:
+                report.add((*base, "order", j), f"unknown milestone '{ref}'{suggest(ref, ids)}")
+        if missing or twice:
+            said = "; ".join(part for part in (
+                f"missing {', '.join(missing)}" if missing else "",
+                f"listed twice: {', '.join(twice)}" if twice else "") if part)
+            report.add((*base, "order"), f"order must list every milestone of the playbook once ({said})")
+    for mid, override in variant.milestones.items():
+        loc: Loc = (*base, "milestones", mid)
+        milestone = pb.milestone(mid)
+        if milestone is None:
+            report.add(loc, f"unknown milestone '{mid}'{suggest(mid, ids)}")
+            continue
+        for j, message in enumerate(override.celebrate or []):
+            if j >= len(milestone.celebrate):
+                have = len(milestone.celebrate)
+                report.add((*loc, "celebrate", j), f"milestone '{mid}' has {have} celebrate message"
+                           f"{'' if have == 1 else 's'}; a variant can only change the text of existing ones")
+            texts += [((*loc, "celebrate", j, "title"), message.title), ((*loc, "celebrate", j, "body"), message.body)]
+        for j, target in enumerate(override.unlocks or []):
+            if target not in ids:
+                report.add((*loc, "unlocks", j), f"unknown milestone '{target}'{suggest(target, ids)}")
+    for i, change in enumerate(variant.stalls):
+        loc = (*base, "stalls", i)
+        found = find_stall(pb, change)
+        if not found:
+            rules = [s.key.replace("<-", " counted from ") for s in pb.stalls]
+            report.add(loc, f"no stall rule for '{change.milestone}'"
+                       + (f" counted from '{change.of}'" if change.of else "")
+                       + (f"; the playbook has: {'; '.join(rules)}" if rules else "; the playbook has no stalls"))
+            continue
+        if len(found) > 1:
+            report.add(loc, f"'{change.milestone}' has {len(found)} stall rules: add `of:` to say which one")
+            continue
+        stall = pb.stalls[found[0]]
+        for j, nudge in enumerate(change.nudges or []):
+            if j >= len(stall.nudges):
+                report.add((*loc, "nudges", j), f"the stall rule for '{stall.milestone}' has {len(stall.nudges)} "
+                           "nudge(s); a variant can only change existing ones")
+            texts += [((*loc, "nudges", j, "title"), nudge.title), ((*loc, "nudges", j, "body"), nudge.body)]
+    _template_texts(report, texts)
+    if variant.order is not None or any(o.unlocks is not None for o in variant.milestones.values()):
+        loops = _Report(report.doc, ())
+        _cycles(apply_variant(pb, variant), loops)
+        for problem in loops.items:
+            report.add(base, f"with this variant's order/unlocks, {problem.message}")
+
+
+def _experiment(pb: Playbook, report: _Report) -> None:
+    if pb.experiment is None:
+        return
+    seen: set[str] = set()
+    for k, variant in enumerate(pb.experiment.variants):
+        if variant.name == HOLDOUT:
+            report.add(("experiment", "variants", k, "name"),
+                       "'holdout' is reserved for held-out users; set `holdout:` on the experiment instead")
+        elif variant.name in seen:
+            report.add(("experiment", "variants", k, "name"),
+                       f"variant name '{variant.name}' is used twice in this experiment")
+        seen.add(variant.name)
+        _variant(pb, k, report)
+
+
 def playbook_problems(pb: Playbook, doc: SourceDoc, prefix: Loc = ()) -> list[RuleProblem]:
     report = _Report(doc, prefix)
     _references(pb, report)
     _cycles(pb, report)
     _templates(pb, report)
+    _experiment(pb, report)
     return report.items

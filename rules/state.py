@@ -28,6 +28,8 @@ class PlaybookProgress(BaseModel):
     playbook_version: str
     entered_at: AwareDatetime
     milestones: dict[str, MilestoneProgress] = Field(default_factory=dict)
+    experiment: str | None = Field(default=None, description="The experiment the user was enrolled in on entry.")
+    variant: str | None = Field(default=None, description="Its variant for this user, or 'holdout'.")
 
 
 class PendingTimer(BaseModel):
@@ -52,6 +54,9 @@ class UserProgress(BaseModel):
     stalls_started: dict[str, AwareDatetime] = Field(
         default_factory=dict,
         description="'playbook_id/stall_key' -> when its clock started; each starts once.")
+    exposures: dict[str, str] = Field(
+        default_factory=dict,
+        description="experiment id -> variant: the experiments this user was exposed to (once each).")
     sent_per_day: dict[str, dict[str, int]] = Field(
         default_factory=dict,
         description="User-local date 'YYYY-MM-DD' -> {channel or '*': messages scheduled}.")
