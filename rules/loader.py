@@ -47,6 +47,26 @@ def _parse_doc(doc: SourceDoc, found: list[tuple[Playbook, SourceDoc, tuple[Any,
         found.append((playbook, doc, prefix))
 
 
+def _shared_experiments(found: list[tuple[Playbook, SourceDoc, tuple[Any, ...]]]) -> list[RuleProblem]:
+    """One experiment id may run in several playbooks, but then with the same split: assignment
+    hashes only the experiment and user ids, so a user must land in the same variant in each."""
+    first: dict[str, tuple[Playbook, tuple[Any, ...]]] = {}
+    problems = []
+    for playbook, doc, prefix in found:
+        experiment = playbook.experiment
+        if experiment is None:
+            continue
+        split = (experiment.holdout, tuple((v.name, v.weight) for v in experiment.variants))
+        if experiment.id not in first:
+            first[experiment.id] = (playbook, split)
+        elif first[experiment.id][1] != split:
+            other = first[experiment.id][0].id
+            problems.append(RuleProblem(doc.file, doc.line_of((*prefix, "experiment", "id")), "experiment.id",
+                                        f"experiment '{experiment.id}' also runs in playbook '{other}' with other "
+                                        "variants, weights or holdout; use the same split or another id"))
+    return problems
+
+
 def check_files(files: list[Path], display: dict[Path, str] | None = None
                 ) -> tuple[list[tuple[Playbook, SourceDoc, tuple[Any, ...]]], list[RuleProblem], list[bytes]]:
     """Parse and validate; returns playbooks, problems and raw contents (for the version)."""
@@ -71,6 +91,7 @@ def check_files(files: list[Path], display: dict[Path, str] | None = None
             problems.append(RuleProblem(name, 1, "", "the file is empty: it should describe a playbook"))
         for doc in docs:
             _parse_doc(doc, found, problems)
+    problems.extend(_shared_experiments(found))
     seen: dict[str, str] = {}
     for playbook, doc, prefix in found:
         if playbook.id in seen:

@@ -14,6 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from events.segment import IdentifyEvent, TrackEvent, parse_product_event
+from rules.decisions import Exposure
 from rules.durations import format_duration
 from rules.loader import load_ruleset
 from rules.problems import RuleProblem, RulesetError
@@ -72,6 +73,18 @@ def summary_table(report: SimulationReport) -> Table:
     return table
 
 
+def exposure_lines(report: SimulationReport) -> list[str]:
+    """'experiment power-user-copy: control 3 users, holdout 1 user, ...' per experiment."""
+    counts: dict[str, dict[str, int]] = {}
+    for _, d in report.decisions:
+        if isinstance(d, Exposure):
+            variants = counts.setdefault(d.experiment, {})
+            variants[d.variant] = variants.get(d.variant, 0) + 1
+    return [f"experiment {name}: " + ", ".join(f"{v} {n} user{'s' if n != 1 else ''}"
+                                               for v, n in sorted(variants.items()))
+            for name, variants in sorted(counts.items())]
+
+
 def run_simulate(rules_path: Path, events_path: Path, until: datetime | None,
                  out: Path | TextIO | None, console: Console) -> int:
     """Exit 0 after a simulation; 1 (with plain-words problems, no traceback) if inputs are bad."""
@@ -100,6 +113,8 @@ def run_simulate(rules_path: Path, events_path: Path, until: datetime | None,
         console.print(Text(f"Simulation failed: {exc}", style="bold red"))
         return 1
     console.print(summary_table(report))
+    for line in exposure_lines(report):
+        console.print(Text(line), soft_wrap=True)
     console.print(Text(f"{report.events_processed} events, {report.duplicates_skipped} duplicates skipped, "
                        f"{report.timers_fired} timers fired, {len(report.decisions)} decisions."))
     return 0

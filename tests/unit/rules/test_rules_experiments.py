@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import textwrap
 from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
-from rules import Engine, RulesetError
+from rules import Engine, RulesetError, load_ruleset
 from rules.decisions import TimerDue
 from rules.experiments import assign, bucket
 from rules.schema import Experiment
@@ -452,10 +453,51 @@ experiment:""").replace("""      stalls:
 
 
 def test_example_playbooks_run_an_experiment() -> None:
-    from rules import load_ruleset
-
     ruleset = load_ruleset(REPO / "playbooks")
     power = ruleset.playbook("power_user_onboarding")
     assert power is not None and power.experiment is not None
     assert [v.name for v in power.experiment.variants] == ["control", "social_proof"]
     assert 0 < power.experiment.holdout <= 0.5
+
+
+def test_an_experiment_shared_by_playbooks_needs_the_same_split(tmp_path: Path) -> None:
+    ruleset_from(tmp_path, PLAYBOOK % {"holdout": 0.1}, name="a.yaml")
+    other = (PLAYBOOK % {"holdout": 0.2}).replace("id: pu\n", "id: pu2\n", 1)
+    (tmp_path / "b.yaml").write_text(textwrap.dedent(other))
+    with pytest.raises(RulesetError) as info:
+        load_ruleset(tmp_path)
+    (problem,) = info.value.problems
+    assert problem.file.endswith("b.yaml") and problem.field == "experiment.id"
+    assert "also runs in playbook 'pu'" in problem.message
+    (tmp_path / "b.yaml").write_text(textwrap.dedent(other.replace("holdout: 0.2", "holdout: 0.1")))
+    assert len(load_ruleset(tmp_path).playbooks) == 2
+
+
+def test_readme_experiment_example_is_valid(tmp_path: Path) -> None:
+    readme = (REPO / "playbooks" / "README.md").read_text()
+    section = readme.split("## Experiments", 1)[1]
+    example = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    playbook = (REPO / "playbooks" / "power_user.yaml").read_text().split("\nexperiment:")[0]
+    ruleset = ruleset_from(tmp_path, playbook + "\n" + example)
+    experiment = ruleset.playbooks[0].experiment
+    assert experiment is not None and [v.name for v in experiment.variants] == [
+        "control", "social_proof", "short_ladder"]
+
+
+def test_simulate_cli_summarises_exposures(tmp_path: Path) -> None:
+    from rich.console import Console
+
+    from rules.simulate_cli import run_simulate
+
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "rules" / "pb.yaml").write_text(textwrap.dedent(PLAYBOOK % {"holdout": 0}))
+    ruleset = load_ruleset(tmp_path / "rules")
+    users = [user_in(ruleset, "control"), user_in(ruleset, "social_proof")]
+    events = tmp_path / "events.jsonl"
+    events.write_text("".join(identify(user=u, role="power_user").model_dump_json(by_alias=True) + "\n"
+                              for u in users))
+    console = Console(record=True, width=200)
+    out = tmp_path / "out.jsonl"
+    assert run_simulate(tmp_path / "rules", events, None, out, console) == 0
+    assert "experiment copy-test: control 1 user, social_proof 1 user" in console.export_text()
+    assert sum(json.loads(line)["type"] == "exposure" for line in out.read_text().splitlines()) == 2
