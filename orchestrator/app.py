@@ -19,6 +19,7 @@ from typing import Any
 import faust
 
 from channels.inapp.models import prompt_key
+from channels.preferences.store import Allows, allow_all
 from orchestrator import metrics
 from orchestrator.ingest.dead_letter import DeadLetter
 from orchestrator.ingest.decode import Rejected, decode_event
@@ -27,7 +28,7 @@ from orchestrator.outbox.sender import OutboxSender
 from orchestrator.processing import Processed, process_event, process_timer
 from orchestrator.rules_holder import RulesHolder
 from orchestrator.settings import Settings
-from orchestrator.state import UserRecord
+from orchestrator.state import ParsedRecords
 from orchestrator.timers.firing import TimerCommand, TimerFiring, command_for
 from orchestrator.timers.schedule import ScheduledTimer
 
@@ -77,7 +78,9 @@ class NudgeflowApp:
         return recovery.completed.is_set() and not self.app.rebalancing
 
 
-def build_app(settings: Settings, *, bootstrap_servers: str, rules: RulesHolder) -> NudgeflowApp:
+def build_app(settings: Settings, *, bootstrap_servers: str, rules: RulesHolder,
+              allows: Allows = allow_all) -> NudgeflowApp:
+    """`allows(user_id, channel, playbook_id)` is the user's preferences, checked at send time."""
     data_dir = settings.table_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     app = faust.App(
@@ -97,6 +100,7 @@ def build_app(settings: Settings, *, bootstrap_servers: str, rules: RulesHolder)
     deliveries = app.topic(settings.deliveries_topic, partitions=settings.topic_partitions, **raw)
     users = app.Table("users", partitions=settings.topic_partitions)  # user id → UserRecord as JSON
     stats = ProcessingStats()
+    parsed = ParsedRecords()
 
     async def fire(timer: ScheduledTimer) -> None:
         await (await timers.send(key=timer.user_id.encode(), value=command_for(timer), partition=timer.partition))
@@ -124,7 +128,9 @@ def build_app(settings: Settings, *, bootstrap_servers: str, rules: RulesHolder)
         if sends:
             await asyncio.gather(*sends)
         record = processed.record.model_copy(update={"partition": partition})
-        users[user_id] = record.model_dump(mode="json")
+        stored = record.model_dump(mode="json")
+        users[user_id] = stored
+        parsed.remember(user_id, stored, record)
         firing.track(user_id, record)
         _count_outcomes(processed)
 
@@ -141,8 +147,8 @@ def build_app(settings: Settings, *, bootstrap_servers: str, rules: RulesHolder)
             stats.rekeyed += 1
             return
         try:
-            processed = process_event(_record(users.get(user_id), user_id), decoded, engine=rules.engine,
-                                      now=datetime.now(UTC), dedupe_window=settings.dedupe_window)
+            processed = process_event(parsed.load(user_id, users.get(user_id)), decoded, engine=rules.engine,
+                                      now=datetime.now(UTC), dedupe_window=settings.dedupe_window, allows=allows)
         except Exception as exc:  # a bug must not stall the partition: park the record instead
             log.exception("processing failed for %s", decoded.messageId)
             await dead_letter(message, Rejected(reason=f"processing error: {exc!r}", error_type="processing_error"))
@@ -151,7 +157,8 @@ def build_app(settings: Settings, *, bootstrap_servers: str, rules: RulesHolder)
             metrics.EVENTS.labels("duplicate").inc()
             stats.duplicates += 1
             return
-        await commit(user_id, message.partition, processed)
+        if not processed.unchanged:
+            await commit(user_id, message.partition, processed)
         metrics.EVENTS.labels(decoded.type).inc()
         stats.processed += 1
 
@@ -160,8 +167,8 @@ def build_app(settings: Settings, *, bootstrap_servers: str, rules: RulesHolder)
         stored = users.get(command.user_id)
         if not stored:
             return
-        processed = process_timer(_record(stored, command.user_id), command.timer_id, command.due_at,
-                                  engine=rules.engine, now=datetime.now(UTC))
+        processed = process_timer(parsed.load(command.user_id, stored), command.timer_id, command.due_at,
+                                  engine=rules.engine, now=datetime.now(UTC), allows=allows)
         if processed is None:
             metrics.TIMERS.labels("stale").inc()
             return
@@ -178,7 +185,8 @@ def build_app(settings: Settings, *, bootstrap_servers: str, rules: RulesHolder)
                 await handle_event(event.message)
 
     nudgeflow = NudgeflowApp(app=app, settings=settings, rules=rules, stats=stats, firing=firing)
-    nudgeflow.outbox = register_outbox(app, settings, outcomes=outcomes, ready=lambda: nudgeflow.ready)
+    nudgeflow.outbox = register_outbox(app, settings, outcomes=outcomes, ready=lambda: nudgeflow.ready,
+                                       allows=allows)
 
     @app.on_rebalance_complete.connect
     async def _rebalanced(sender: Any, **_: Any) -> None:
@@ -193,10 +201,6 @@ def build_app(settings: Settings, *, bootstrap_servers: str, rules: RulesHolder)
         await firing.run(ready=lambda: nudgeflow.ready, load=owned_records)
 
     return nudgeflow
-
-
-def _record(stored: dict[str, Any] | None, user_id: str) -> UserRecord:
-    return UserRecord.model_validate(stored) if stored else UserRecord.new(user_id)
 
 
 def _count_outcomes(processed: Processed) -> None:

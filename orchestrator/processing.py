@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from channels.inapp.models import Prompt
+from channels.preferences.store import Allows, allow_all
 from events.outcomes import Outcome, OutcomeKind
 from events.segment import IdentifyEvent, TrackEvent
 from orchestrator.state import SEND_TIMER_PREFIX, UserRecord
@@ -36,21 +37,26 @@ class Processed:
     deliveries: list[DeliveryRequest] = field(default_factory=list)
     outcomes: list[Outcome] = field(default_factory=list)
     duplicate: bool = False
+    unchanged: bool = False
 
 
 def process_event(record: UserRecord, event: TrackEvent | IdentifyEvent, *, engine: Engine,
-                  now: datetime, dedupe_window: int) -> Processed:
+                  now: datetime, dedupe_window: int, allows: Allows = allow_all) -> Processed:
     """Apply one event to one user's record. A messageId already seen changes nothing."""
     if record.has_seen(event.messageId):
         return Processed(record=record, duplicate=True)
     result = engine.on_event(record.progress, event, now)
+    if not result.decisions and result.progress == record.progress:
+        # Nothing to remember: replaying this event later changes nothing either, so it needs
+        # no de-duplication entry, and the worker skips the state write (most product events).
+        return Processed(record=record, unchanged=True)
     updated = record.model_copy(update={"progress": result.progress,
                                         "recent_message_ids": record.remembering(event.messageId, dedupe_window)})
-    return _apply(updated, result.decisions, now, cause=event.messageId)
+    return _apply(updated, result.decisions, now, cause=event.messageId, allows=allows)
 
 
 def process_timer(record: UserRecord, timer_id: str, due_at: datetime, *, engine: Engine,
-                  now: datetime) -> Processed | None:
+                  now: datetime, allows: Allows = allow_all) -> Processed | None:
     """A timer fired. None when it is no longer armed (cancelled, moved, or already fired)."""
     if timer_id.startswith(SEND_TIMER_PREFIX):
         request = record.deferred.get(timer_id.removeprefix(SEND_TIMER_PREFIX))
@@ -58,7 +64,7 @@ def process_timer(record: UserRecord, timer_id: str, due_at: datetime, *, engine
             return None
         remaining = {k: v for k, v in record.deferred.items() if k != request.delivery_id}
         processed = Processed(record=record.model_copy(update={"deferred": remaining}))
-        _send(processed, request, now)
+        _send(processed, request, now, allows)
         return processed
     pending = record.progress.timers.get(timer_id)
     if pending is None or pending.due_at > due_at:
@@ -67,10 +73,12 @@ def process_timer(record: UserRecord, timer_id: str, due_at: datetime, *, engine
                      playbook_id=pending.playbook_id, milestone_id=pending.milestone_id,
                      nudge_step=pending.step, stall_key=pending.stall_key)
     result = engine.on_timer(record.progress, timer, now)
-    return _apply(record.model_copy(update={"progress": result.progress}), result.decisions, now, cause=timer_id)
+    return _apply(record.model_copy(update={"progress": result.progress}), result.decisions, now, cause=timer_id,
+                  allows=allows)
 
 
-def _apply(record: UserRecord, decisions: list[Decision], now: datetime, *, cause: str) -> Processed:
+def _apply(record: UserRecord, decisions: list[Decision], now: datetime, *, cause: str,
+           allows: Allows) -> Processed:
     processed = Processed(record=record)
     user_id = record.progress.user_id
     for decision in decisions:
@@ -94,7 +102,7 @@ def _apply(record: UserRecord, decisions: list[Decision], now: datetime, *, caus
                 processed.outcomes.append(_delivery_outcome(OutcomeKind.DELIVERY_DEFERRED, decision, now,
                                                             {"send_at": decision.send_at.isoformat()}))
             else:
-                _send(processed, decision, now)
+                _send(processed, decision, now, allows)
         elif isinstance(decision, DeliverySuppressed):
             processed.outcomes.append(Outcome.of(
                 OutcomeKind.DELIVERY_SUPPRESSED, decision.delivery_id, user_id=user_id, occurred_at=decision.at,
@@ -121,10 +129,14 @@ def _apply(record: UserRecord, decisions: list[Decision], now: datetime, *, caus
     return processed
 
 
-def _send(processed: Processed, request: DeliveryRequest, now: datetime) -> None:
-    """In-app prompts are written straight to the inbox (idempotent by delivery id);
-    email and Slack go to the deliveries topic for their channel's outbox."""
-    if request.channel == "in_app":
+def _send(processed: Processed, request: DeliveryRequest, now: datetime, allows: Allows) -> None:
+    """In-app prompts are written straight to the inbox (idempotent by delivery id), if the user's
+    preferences allow; email and Slack go to the deliveries topic, and their outbox checks the
+    preferences when it sends."""
+    if request.channel == "in_app" and not allows(request.user_id, "in_app", request.playbook_id):
+        processed.outcomes.append(_delivery_outcome(OutcomeKind.DELIVERY_SUPPRESSED, request, now,
+                                                    {"reason": "preferences"}))
+    elif request.channel == "in_app":
         processed.prompts.append(Prompt.from_delivery(request, now=now))
         processed.outcomes.append(_delivery_outcome(OutcomeKind.DELIVERED, request, now))
     else:

@@ -41,6 +41,8 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
                   {"cleanup.policy": "delete", "retention.ms": FOREVER}),
         TopicSpec(settings.prompts_topic, partitions, "In-app prompts, latest status per prompt",
                   {"cleanup.policy": "compact"}),
+        TopicSpec(settings.preferences_topic, partitions, "Per-user notification preferences, latest per user",
+                  {"cleanup.policy": "compact"}),
         TopicSpec(settings.timers_topic, partitions, "Internal: fired timers, on the user's partition",
                   {"cleanup.policy": "delete", "retention.ms": WEEK_MS}),
         TopicSpec(settings.deliveries_topic, partitions, "Email/Slack deliveries for the channel outboxes",

@@ -13,10 +13,10 @@ Changes go through `PreferencesService` (API, unsubscribe links, SendGrid webhoo
 also publishes an identify event with `nudgeflow_*` traits so rules can see them.
 """
 
-from channels.preferences.materializer import PreferencesMaterializer, ensure_compacted_topic
+from channels.preferences.materializer import PreferencesMaterializer
 from channels.preferences.models import Preferences, PreferencesUpdate
 from channels.preferences.service import PreferencesService
 from channels.preferences.store import PreferencesStore
 
 __all__ = ["Preferences", "PreferencesMaterializer", "PreferencesService", "PreferencesStore",
-           "PreferencesUpdate", "ensure_compacted_topic"]
+           "PreferencesUpdate"]

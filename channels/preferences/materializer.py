@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
 from pydantic import ValidationError
 
 from channels.inapp.materializer import TopicMaterializer
@@ -40,25 +37,3 @@ class PreferencesMaterializer(TopicMaterializer):
 
 def preferences_key(user_id: str) -> bytes:
     return user_id.encode()
-
-
-async def ensure_compacted_topic(name: str, *, partitions: int, replication_factor: int,
-                                 kafka_options: dict[str, Any]) -> bool:
-    """Create `name` (cleanup.policy=compact) unless it exists; True when this call created it."""
-    admin = AIOKafkaAdminClient(**kafka_options)
-    await admin.start()
-    try:
-        if name in set(await admin.list_topics()):
-            return False
-        try:
-            await admin.create_topics([NewTopic(name, partitions, replication_factor,
-                                                topic_configs={"cleanup.policy": "compact"})])
-        except TopicAlreadyExistsError:
-            return False
-        for _ in range(50):
-            if name in set(await admin.list_topics()):
-                break
-            await asyncio.sleep(0.1)
-        return True
-    finally:
-        await admin.close()

@@ -7,6 +7,13 @@ from collections.abc import Callable
 from channels.preferences.models import Preferences
 
 Listener = Callable[[Preferences], None]
+Allows = Callable[[str, str, str], bool]
+"""`allows(user_id, channel, playbook_id)`: the question every send asks the user's preferences."""
+
+
+def allow_all(user_id: str, channel: str, playbook_id: str) -> bool:
+    """For the simulator, benchmarks and tests that are not about preferences."""
+    return True
 
 
 class PreferencesStore:

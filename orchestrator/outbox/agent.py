@@ -13,11 +13,12 @@ from typing import Any
 import faust
 
 from channels.outbox import Attempt
+from channels.preferences.store import Allows, allow_all
 from events.outcomes import Outcome, OutcomeKind
 from orchestrator import metrics
 from orchestrator.outbox.providers import build_channels, retry_policy
 from orchestrator.outbox.records import DeliveryResult, OutboxEntry
-from orchestrator.outbox.sender import Allows, OutboxSender, allow_all
+from orchestrator.outbox.sender import OutboxSender
 from orchestrator.settings import Settings
 from rules.decisions import DeliveryRequest
 

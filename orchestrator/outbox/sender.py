@@ -14,19 +14,15 @@ from collections.abc import Awaitable, Callable
 
 from channels.base import Channel, OutboundMessage
 from channels.outbox import Attempt, deliver_with_retries, outcome
+from channels.preferences.store import Allows, allow_all
 from channels.retry import RetryPolicy
 from orchestrator.outbox.records import DeliveryResult
 from rules.decisions import DeliveryRequest
 
 log = logging.getLogger(__name__)
 
-Allows = Callable[[str, str, str], bool]  # user_id, channel, playbook_id
 PublishAttempt = Callable[[DeliveryRequest, Attempt], Awaitable[None]]
 PublishResult = Callable[[DeliveryResult, int], Awaitable[None]]
-
-
-def allow_all(user_id: str, channel: str, playbook_id: str) -> bool:
-    return True
 
 
 class OutboxSender:

@@ -21,7 +21,7 @@ from channels.inapp.api import close_event_streams, create_inbox_api
 from channels.inapp.materializer import InboxMaterializer
 from channels.inapp.store import InboxStore
 from channels.inapp.writer import EventWriter, PromptWriter
-from channels.preferences import Preferences, PreferencesMaterializer, PreferencesStore, ensure_compacted_topic
+from channels.preferences import Preferences, PreferencesMaterializer, PreferencesStore
 from channels.preferences.materializer import preferences_key
 from orchestrator.app import NudgeflowApp, build_app
 from orchestrator.broker.clients import aiokafka_options
@@ -44,6 +44,7 @@ class Worker:
         self.broker: EmbeddedBroker | None = None
         self.nudgeflow: NudgeflowApp | None = None
         self.inbox = InboxStore()
+        self.preferences = PreferencesStore()
         self.http: HttpServer | None = None
         self.ready_seconds: float | None = None
         self._stack = contextlib.AsyncExitStack()
@@ -80,8 +81,10 @@ class Worker:
             log.info("embedded Tansu broker on %s", self.broker.bootstrap_servers)
         kafka = aiokafka_options(self.settings, self.bootstrap_servers)
         await ensure_topics(self.settings, kafka)
+        await self._follow_preferences(kafka)
         rules = RulesHolder.from_path(self.settings.rules_path)
-        self.nudgeflow = build_app(self.settings, bootstrap_servers=self.bootstrap_servers, rules=rules)
+        self.nudgeflow = build_app(self.settings, bootstrap_servers=self.bootstrap_servers, rules=rules,
+                                   allows=self.preferences.allows)
         await self.nudgeflow.app.start()
         self._stack.push_async_callback(self.nudgeflow.app.stop)
         if self.nudgeflow.outbox is not None:
@@ -90,6 +93,13 @@ class Worker:
         self._background(self._mark_ready(), "ready-watch")
         if self.settings.run_api:
             await self._start_api(kafka)
+
+    async def _follow_preferences(self, kafka: dict[str, object]) -> None:
+        """Every worker follows the preferences topic: they are checked at send time on every channel."""
+        self._preferences_follower = PreferencesMaterializer(self.preferences, topic=self.settings.preferences_topic,
+                                                             kafka_options=kafka)
+        await self._preferences_follower.start()
+        self._stack.push_async_callback(self._preferences_follower.stop)
 
     async def _start_api(self, kafka: dict[str, object]) -> None:
         """In-app API: inbox and preferences followed from their topics, one producer for what the API
@@ -102,18 +112,10 @@ class Worker:
                 log.warning("NUDGEFLOW_INAPP_SIGNING_SECRET is not set: a random key is used, so no token minted "
                             "by your backend is accepted by the in-app API")
         self.inapp_signing_secret = secret
-        try:  # until `nudgeflow topics create` knows it; a cluster that forbids creating topics has it made by ops
-            await ensure_compacted_topic(settings.preferences_topic, partitions=settings.topic_partitions,
-                                         replication_factor=settings.replication_factor, kafka_options=kafka)
-        except Exception as error:  # the materializer below fails clearly if it is really missing
-            log.warning("could not create the preferences topic %s: %s", settings.preferences_topic, error)
         materializer = InboxMaterializer(self.inbox, topic=settings.prompts_topic, kafka_options=kafka)
         await materializer.start()
         self._stack.push_async_callback(materializer.stop)
-        self.preferences = PreferencesStore()
-        preferences = PreferencesMaterializer(self.preferences, topic=settings.preferences_topic, kafka_options=kafka)
-        await preferences.start()
-        self._stack.push_async_callback(preferences.stop)
+        preferences = self._preferences_follower
         writer = PromptWriter(topic=settings.prompts_topic, kafka_options=kafka)
         await writer.start()
         self._stack.push_async_callback(writer.stop)

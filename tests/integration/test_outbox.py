@@ -7,6 +7,7 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from channels.standins.sendgrid_server import SendGridStandIn
@@ -14,7 +15,7 @@ from channels.standins.slack_server import SlackStandIn
 from orchestrator.broker.embedded import free_port
 from orchestrator.runtime.worker import Worker
 from tests.integration.test_end_to_end import identify, prompts_of, track
-from tests.support.inapp import list_prompts
+from tests.support.inapp import auth_headers, list_prompts
 from tests.support.kafka import eventually, produce, read_topic
 from tests.support.processes import WorkerProcess
 
@@ -159,3 +160,24 @@ async def test_worker_killed_mid_burst_loses_no_email_and_duplicates_only_in_fli
             assert len(prompts) == 1, (user, prompts)
     finally:
         worker.stop()
+
+
+async def test_preferences_are_checked_at_send_time_on_every_channel(make_settings, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                                     providers) -> None:
+    sendgrid, slack = providers
+    async with Worker(outbox_settings(make_settings, tmp_path, sendgrid, slack)) as worker:
+        await worker.wait_ready()
+        async with httpx.AsyncClient(base_url=worker.api_url or "") as client:
+            for user, choice in [("pat", {"unsubscribed": True}), ("quinn", {"opt_out_channels": ["email"]})]:
+                response = await client.put(f"/v1/users/{user}/preferences", json=choice, headers=auth_headers(user))
+                assert response.status_code == 200, response.text
+        await eventually(lambda: not worker.preferences.allows("quinn", "email", "launch"))
+        await publish_report(worker, ["pat", "quinn", "ray"])
+        outcomes = await final_outcomes(worker, 6)
+    sent_to = sorted(m["personalizations"][0]["to"][0]["email"] for m in sendgrid.messages)
+    assert sent_to == ["ray@example.com"]
+    assert sorted(m["channel"] for m in slack.messages) == ["UQUINN", "URAY"]
+    suppressed = {(o["user_id"], o["channel"]) for o in outcomes
+                  if o["kind"] == "delivery_suppressed"
+                  or (o["kind"] == "delivery_failed" and o["attributes"].get("status") == "suppressed")}
+    assert suppressed == {("pat", "in_app"), ("pat", "email"), ("pat", "slack"), ("quinn", "email")}

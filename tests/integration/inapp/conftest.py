@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from channels.preferences import ensure_compacted_topic
 from orchestrator.runtime.worker import Worker
 from tests.integration.inapp.inapp_support import SECRET, SENDGRID_PUBLIC
 
@@ -17,10 +16,6 @@ from tests.integration.inapp.inapp_support import SECRET, SENDGRID_PUBLIC
 async def inapp_worker(make_settings, rules_path: Path) -> AsyncIterator[Worker]:  # type: ignore[no-untyped-def]
     settings = make_settings(rules_path, inapp_signing_secret=SECRET, sendgrid_webhook_public_key=SENDGRID_PUBLIC,
                              preferences_topic=f"p{uuid.uuid4().hex[:8]}.preferences")
-    # topics.py does not list the preferences topic yet: create it as `nudgeflow topics create` would.
-    await ensure_compacted_topic(settings.preferences_topic, partitions=settings.topic_partitions,
-                                 replication_factor=1,
-                                 kafka_options={"bootstrap_servers": settings.kafka_bootstrap_servers})
     async with Worker(settings) as running:
         await running.wait_ready(timeout=60)
         yield running
