@@ -28,11 +28,13 @@ class Settings(BaseSettings):
         description="'kafka' for Apache Kafka; 'tansu' shortens group timeouts and disables producer "
         "batching to work around Tansu limits (set automatically for the embedded broker).",
     )
-    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
-    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
-    kafka_sasl_username: str | None = None
-    kafka_sasl_password: SecretStr | None = None
-    kafka_ssl_cafile: Path | None = None
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        default="PLAINTEXT", description="How every Kafka client connects (TLS and/or SASL).")
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = Field(
+        default=None, description="SASL mechanism, with SASL_PLAINTEXT or SASL_SSL.")
+    kafka_sasl_username: str | None = Field(default=None, description="SASL user name.")
+    kafka_sasl_password: SecretStr | None = Field(default=None, description="SASL password (secret).")
+    kafka_ssl_cafile: Path | None = Field(default=None, description="CA bundle that signed the brokers' certificates.")
 
     app_id: str = Field(default="nudgeflow", description="Consumer group id and prefix of internal topics.")
     events_topic: str = Field(default="nudgeflow.events", description="Segment-spec product events, keyed by user id.")
@@ -47,7 +49,8 @@ class Settings(BaseSettings):
     preferences_topic: str = Field(default="nudgeflow.preferences",
                                    description="Per-user notification preferences (compacted), keyed by user id.")
     topic_partitions: int = Field(default=8, ge=1, description="Partitions of the events topic and per-user tables.")
-    replication_factor: int = Field(default=1, ge=1)
+    replication_factor: int = Field(default=1, ge=1, description="Replication factor of the topics Nudgeflow "
+                                    "and Faust create (3 on a production cluster).")
 
     rules_path: Path = Field(default=Path("playbooks"), description="Playbook file or folder.")
     dedupe_window: int = Field(default=1000, ge=1,
@@ -57,7 +60,7 @@ class Settings(BaseSettings):
     sendgrid_api_key: SecretStr | None = Field(default=None, description="Enables the email channel.")
     sendgrid_host: str = Field(default="https://api.sendgrid.com", description="SendGrid API base URL.")
     email_from: str = Field(default="onboarding@example.com", description="Sender address of emails.")
-    email_from_name: str | None = None
+    email_from_name: str | None = Field(default=None, description="Sender display name of emails.")
     slack_bot_token: SecretStr | None = Field(default=None, description="Enables the Slack channel (xoxb-...).")
     slack_api_url: str = Field(default="https://slack.com/api/", description="Slack Web API base URL.")
     slack_default_channel: str | None = Field(default=None, description="Team channel for celebrations.")
@@ -66,7 +69,7 @@ class Settings(BaseSettings):
     delivery_max_delay: float = Field(default=300.0, ge=0, description="Longest retry delay (s).")
     delivery_concurrency: int = Field(default=32, ge=1, description="Email/Slack sends in flight per worker.")
 
-    api_host: str = "127.0.0.1"
+    api_host: str = Field(default="127.0.0.1", description="Interface of the in-app API (0.0.0.0 in a container).")
     api_port: int = Field(default=8080, ge=0, le=65535, description="In-app API port; 0 picks a free one.")
     run_api: bool = Field(default=True, description="Serve the in-app API from the worker process.")
     inapp_signing_secret: SecretStr | None = Field(
@@ -84,7 +87,7 @@ class Settings(BaseSettings):
         description="Verification key of SendGrid's signed Event Webhook (base64 or PEM). Unset: the webhook "
         "answers 503 and nothing is processed.",
     )
-    log_level: str = "INFO"
+    log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR.")
 
     def uses_embedded_broker(self) -> bool:
         return not self.kafka_bootstrap_servers

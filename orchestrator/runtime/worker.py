@@ -165,7 +165,8 @@ class Worker:
             current = _fingerprint(path)
             if current != seen:
                 seen = current
-                rules.reload()
+                # Off the event loop: parsing a large ruleset takes seconds, longer than the session timeout.
+                await asyncio.to_thread(rules.reload)
 
     def _background(self, coroutine: object, name: str) -> None:
         task = asyncio.ensure_future(coroutine)  # type: ignore[arg-type]
