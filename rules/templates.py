@@ -11,7 +11,7 @@ from functools import lru_cache
 from typing import Any
 
 from jinja2 import ChainableUndefined, Template, TemplateSyntaxError, meta
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
 CONTEXT_NAMES = ("user", "event", "milestone", "progress", "playbook")
 
@@ -24,8 +24,29 @@ def _finalize(value: Any) -> Any:
     return "" if value is None else value
 
 
-_env = ImmutableSandboxedEnvironment(undefined=ChainableUndefined, autoescape=False,
-                                     finalize=_finalize, keep_trailing_newline=False)
+MAX_OUTPUT_CHARS = 10_000  # a celebration longer than this is a mistake, not a message
+MAX_SEQUENCE_LENGTH = 10_000
+MAX_EXPONENT = 100
+
+
+class _BoundedSandbox(ImmutableSandboxedEnvironment):
+    """The sandbox blocks Python internals but not `'a' * 10**9`: bound repetition and powers too."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "**" and isinstance(right, int | float) and abs(right) > MAX_EXPONENT:
+            raise SecurityError(f"exponent {right} is too large for a message template")
+        if operator == "*":
+            sequence, times = (left, right) if isinstance(left, str | list | tuple) else (right, left)
+            if isinstance(sequence, str | list | tuple) and isinstance(times, int):
+                if len(sequence) * times > MAX_SEQUENCE_LENGTH:
+                    raise SecurityError("repetition too long for a message template")
+        return super().call_binop(context, operator, left, right)
+
+
+_env = _BoundedSandbox(undefined=ChainableUndefined, autoescape=False, finalize=_finalize,
+                       keep_trailing_newline=False)
 
 
 @lru_cache(maxsize=4096)
@@ -37,11 +58,14 @@ def compile_template(source: str) -> Template:
 def render(source: str, context: dict[str, Any]) -> str:
     """Render `source`; raises RenderError with a readable reason."""
     try:
-        return compile_template(source).render(**context).strip()
+        text = compile_template(source).render(**context).strip()
     except TemplateSyntaxError as exc:
         raise RenderError(f"template syntax error: {exc.message}") from exc
     except Exception as exc:  # sandbox violations, arithmetic errors, bad filters
         raise RenderError(f"template failed: {exc}") from exc
+    if len(text) > MAX_OUTPUT_CHARS:
+        raise RenderError(f"template output is {len(text):,} characters; the limit is {MAX_OUTPUT_CHARS:,}")
+    return text
 
 
 def template_problems(source: str) -> list[tuple[int, str]]:

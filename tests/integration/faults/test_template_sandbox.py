@@ -95,3 +95,15 @@ def test_escape_attempt_in_a_playbook_never_reaches_a_user(tmp_path: Path, sourc
     assert len(sent) + len(suppressed) == 1, result.decisions
     for request in sent:
         assert not any(marker in request.title + request.body for marker in FORBIDDEN), request.body[:200]
+
+
+@pytest.mark.parametrize("source", [
+    "{{ 'a' * 10**7 }}",
+    "{{ [1] * 100000000 }}",
+    "{{ 2 ** 100000000 }}",
+    "{% for i in range(20000) %}xxxxxxxxxx{% endfor %}",
+])
+def test_templates_cannot_exhaust_memory(source: str) -> None:
+    with pytest.raises(RenderError) as caught:
+        render(source, {})
+    assert "too" in str(caught.value) or "limit" in str(caught.value)
