@@ -22,6 +22,8 @@ topics_app = typer.Typer(help="Kafka topics Nudgeflow needs.", no_args_is_help=T
 app.add_typer(schema_app, name="schema")
 app.add_typer(rules_app, name="rules")
 app.add_typer(topics_app, name="topics")
+inapp_app = typer.Typer(help="In-app channel helpers.", no_args_is_help=True)
+app.add_typer(inapp_app, name="inapp")
 console = Console()
 
 
@@ -167,6 +169,21 @@ def topics_list() -> None:
         table.add_row(spec.name, str(spec.partitions), ", ".join(f"{k}={v}" for k, v in spec.configs.items()),
                       spec.purpose)
     console.print(table)
+
+
+@inapp_app.command("token")
+def inapp_token(
+    user: Annotated[str, typer.Argument(help="userId the token is for")],
+    ttl: Annotated[float, typer.Option(help="Seconds until it expires")] = 3600.0,
+) -> None:
+    """Mint an in-app API token with NUDGEFLOW_INAPP_SIGNING_SECRET, as the product's backend would."""
+    from channels.inapp.auth import issue_token
+
+    secret = Settings().inapp_signing_secret
+    if secret is None:
+        console.print("[red]Set NUDGEFLOW_INAPP_SIGNING_SECRET (the key the workers use).[/red]")
+        raise typer.Exit(2)
+    print(issue_token(secret, user, ttl))
 
 
 @app.command()
