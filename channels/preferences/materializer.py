@@ -1,4 +1,4 @@
-"""Follows the preferences topic into a `PreferencesStore`; creates the topic when it is missing."""
+"""Follows the preferences topic into a `PreferencesStore`."""
 
 from __future__ import annotations
 
@@ -7,24 +7,24 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from channels.inapp.materializer import TopicMaterializer
 from channels.preferences.models import Preferences
 from channels.preferences.store import PreferencesStore
+from orchestrator.broker.follower import TopicFollower
 
 log = logging.getLogger(__name__)
 
 
-class PreferencesMaterializer(TopicMaterializer):
+class PreferencesMaterializer(TopicFollower):
     """`PreferencesMaterializer(store, topic=settings.preferences_topic, kafka_options=aiokafka_options(...))`;
     `await start()`, then `await caught_up.wait()` before trusting `store.allows`."""
 
     name = "preferences-materializer"
 
     def __init__(self, store: PreferencesStore, *, topic: str, kafka_options: dict[str, Any]) -> None:
-        super().__init__(topic=topic, kafka_options=kafka_options)
+        super().__init__(topics=[topic], kafka_options=kafka_options)
         self.store = store
 
-    def apply_record(self, key: bytes | None, value: bytes | None) -> None:
+    def apply(self, topic: str, key: bytes | None, value: bytes | None) -> None:
         if value is None:
             if key:
                 self.store.forget(key.decode("utf-8", "replace"))
