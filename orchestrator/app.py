@@ -21,6 +21,7 @@ import faust
 from channels.inapp.models import prompt_key
 from channels.preferences.store import Allows, allow_all
 from orchestrator import metrics
+from orchestrator.broker.clients import faust_credentials
 from orchestrator.ingest.dead_letter import DeadLetter
 from orchestrator.ingest.decode import Rejected, decode_event
 from orchestrator.outbox.agent import register_outbox
@@ -88,6 +89,7 @@ def build_app(settings: Settings, *, bootstrap_servers: str, rules: RulesHolder,
         web_enabled=False, topic_partitions=settings.topic_partitions,
         topic_replication_factor=settings.replication_factor, table_cleanup_interval=3600.0,
         datadir=str(data_dir), tabledir=str(data_dir), consumer_auto_offset_reset="earliest",
+        broker_credentials=faust_credentials(settings),
         **faust_options(settings),
     )
     raw = {"key_serializer": "raw", "value_serializer": "raw"}

@@ -24,3 +24,18 @@ def aiokafka_options(settings: Settings, bootstrap_servers: str) -> dict[str, An
         password = settings.kafka_sasl_password
         options["sasl_plain_password"] = password.get_secret_value() if password else None
     return options
+
+
+def faust_credentials(settings: Settings) -> Any:
+    """The same TLS/SASL settings for Faust's own consumer and producer (None: plaintext)."""
+    import faust
+
+    options = aiokafka_options(settings, bootstrap_servers="")
+    context = options.get("ssl_context")
+    if settings.kafka_sasl_mechanism:
+        return faust.SASLCredentials(username=options["sasl_plain_username"],
+                                     password=options["sasl_plain_password"], ssl_context=context,
+                                     mechanism=settings.kafka_sasl_mechanism)
+    if context is not None:
+        return faust.SSLCredentials(context)
+    return None
