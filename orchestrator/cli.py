@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -27,10 +26,11 @@ app.add_typer(inapp_app, name="inapp")
 console = Console()
 
 
-def _setup_logging(level: str) -> None:
-    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("aiokafka", "faust", "mode", "kafka"):
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
+def _setup_logging(settings: Settings, *, level: str | None = None, json: bool | None = None) -> None:
+    from orchestrator.logs import configure_logging
+
+    configure_logging(level or settings.log_level, json=settings.log_format == "json" if json is None else json,
+                      secrets=settings.secret_values())
 
 
 @app.command()
@@ -45,7 +45,7 @@ def worker(
     if rules is not None:
         overrides["rules_path"] = rules
     settings = Settings(**overrides)
-    _setup_logging(settings.log_level)
+    _setup_logging(settings)
     asyncio.run(serve_worker(settings, console))
 
 
@@ -59,7 +59,7 @@ def demo(
     from orchestrator.demo.run import run_demo
 
     settings = Settings(api_port=port, kafka_bootstrap_servers=None)
-    _setup_logging("WARNING")
+    _setup_logging(settings, level="WARNING", json=False)
     raise typer.Exit(asyncio.run(run_demo(settings, console, duration=duration)))
 
 

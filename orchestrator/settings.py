@@ -88,9 +88,16 @@ class Settings(BaseSettings):
         "answers 503 and nothing is processed.",
     )
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR.")
+    log_format: Literal["json", "console"] = Field(
+        default="json", description="JSON lines (structlog) for log collectors, or readable console lines.")
 
     def uses_embedded_broker(self) -> bool:
         return not self.kafka_bootstrap_servers
+
+    def secret_values(self) -> list[str]:
+        """Every configured secret, so the log redactor can mask it wherever it appears."""
+        return [value.get_secret_value() for value in self.__dict__.values()
+                if isinstance(value, SecretStr) and value.get_secret_value()]
 
     def as_dict(self) -> dict[str, object]:
         """Settings for logs and `nudgeflow config`: secrets stay hidden."""
