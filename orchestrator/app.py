@@ -198,6 +198,19 @@ def build_app(settings: Settings, *, bootstrap_servers: str, rules: RulesHolder,
         owned = {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == settings.events_topic}
         return list(users.items()), owned
 
+    @app.timer(interval=5.0)
+    async def report_lag() -> None:
+        """Prometheus gauges: records behind per owned partition, timers armed and firing lag."""
+        consumer = app.consumer
+        metrics.CONSUMER_LAG.clear()
+        for tp in app.assignor.assigned_actives():
+            read = consumer._read_offset.get(tp)  # Faust keeps no public accessor for it
+            behind = consumer.highwater(tp) - (read + 1 if read is not None else 0)
+            metrics.CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(max(behind, 0))
+        metrics.TIMER_BACKLOG.set(len(firing.schedule))
+        if firing.lag_seconds:
+            metrics.TIMER_LAG.set(firing.lag_seconds[-1])
+
     @app.task
     async def fire_due_timers() -> None:
         await firing.run(ready=lambda: nudgeflow.ready, load=owned_records)

@@ -89,3 +89,21 @@ async def test_seen_and_dismissed_states_are_kept(worker: Worker) -> None:
     records = await read_topic(worker.bootstrap_servers, worker.settings.prompts_topic,
                                until=lambda values: len(values) >= 2)
     assert [r["status"] for r in records] == ["pending", "dismissed"]
+
+
+async def test_operators_see_throughput_lag_deliveries_and_timers_on_metrics(worker: Worker) -> None:
+    await produce(worker.bootstrap_servers, worker.settings.events_topic, [
+        (b"met", identify("met", {"role": "admin"})),
+        (b"met", track("met", "Teammate Invited", {})),
+    ])
+    await eventually(lambda: prompts_of(worker, "met"))
+
+    async def scrape() -> str | None:
+        async with httpx.AsyncClient(base_url=worker.api_url or "") as client:
+            text = (await client.get("/metrics")).text
+        return text if "nudgeflow_consumer_lag_records{" in text else None
+
+    text = await eventually(scrape, timeout=15, interval=0.5)
+    assert 'nudgeflow_events_total{result="track"}' in text
+    assert 'nudgeflow_deliveries_total{channel="in_app",state="delivered"}' in text
+    assert "nudgeflow_timers_armed" in text
