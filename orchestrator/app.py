@@ -17,9 +17,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 import faust
+from pydantic import ValidationError
 
 from channels.inapp.models import prompt_key
-from channels.preferences.store import Allows, allow_all
+from channels.preferences.materializer import preferences_key
+from channels.preferences.store import Allows, PreferencesStore, allow_all
+from events.segment import IdentifyEvent
 from orchestrator import metrics
 from orchestrator.broker.clients import faust_credentials
 from orchestrator.ingest.dead_letter import DeadLetter
@@ -80,8 +83,9 @@ class NudgeflowApp:
 
 
 def build_app(settings: Settings, *, bootstrap_servers: str, rules: RulesHolder,
-              allows: Allows = allow_all) -> NudgeflowApp:
-    """`allows(user_id, channel, playbook_id)` is the user's preferences, checked at send time."""
+              preferences: PreferencesStore | None = None) -> NudgeflowApp:
+    """`preferences` (followed from the preferences topic) are checked at send time on every channel."""
+    allows: Allows = preferences.allows if preferences is not None else allow_all
     data_dir = settings.table_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     app = faust.App(
@@ -100,6 +104,7 @@ def build_app(settings: Settings, *, bootstrap_servers: str, rules: RulesHolder,
     outcomes = app.topic(settings.outcomes_topic, **raw)
     prompts = app.topic(settings.prompts_topic, **raw)
     deliveries = app.topic(settings.deliveries_topic, partitions=settings.topic_partitions, **raw)
+    preference_records = app.topic(settings.preferences_topic, **raw)
     users = app.Table("users", partitions=settings.topic_partitions)  # user id → UserRecord as JSON
     stats = ProcessingStats()
     parsed = ParsedRecords()
@@ -136,6 +141,23 @@ def build_app(settings: Settings, *, bootstrap_servers: str, rules: RulesHolder,
         firing.track(user_id, record)
         _count_outcomes(processed)
 
+    async def record_preferences(event: IdentifyEvent) -> None:
+        """Identify traits `nudgeflow_unsubscribed` / `_opt_out_channels` / `_opt_out_playbooks` set the
+        user's preferences, exactly as the API does; the record is durable before later events run."""
+        if preferences is None:
+            return
+        current = preferences.get(event.userId)
+        try:
+            update = current.update_from_traits(event.traits)
+        except ValidationError as exc:
+            log.warning("ignoring malformed preference traits of %s: %s", event.messageId, exc)
+            return
+        if update is not None:
+            changed = current.changed(update, source="identify", at=event.timestamp)
+            await (await preference_records.send(key=preferences_key(event.userId),
+                                                 value=changed.model_dump_json().encode()))
+            preferences.apply(changed)
+
     async def handle_event(message: Any) -> None:
         decoded = decode_event(message.value)
         if isinstance(decoded, Rejected):
@@ -148,6 +170,8 @@ def build_app(settings: Settings, *, bootstrap_servers: str, rules: RulesHolder,
             metrics.EVENTS.labels("rekeyed").inc()
             stats.rekeyed += 1
             return
+        if isinstance(decoded, IdentifyEvent):
+            await record_preferences(decoded)
         try:
             processed = process_event(parsed.load(user_id, users.get(user_id)), decoded, engine=rules.engine,
                                       now=datetime.now(UTC), dedupe_window=settings.dedupe_window, allows=allows)

@@ -64,6 +64,9 @@ class Settings(BaseSettings):
     slack_bot_token: SecretStr | None = Field(default=None, description="Enables the Slack channel (xoxb-...).")
     slack_api_url: str = Field(default="https://slack.com/api/", description="Slack Web API base URL.")
     slack_default_channel: str | None = Field(default=None, description="Team channel for celebrations.")
+    public_api_url: str | None = Field(
+        default=None, description="Where users reach the in-app API (https://nudges.example.com); with "
+        "NUDGEFLOW_INAPP_SIGNING_SECRET it puts a one-click unsubscribe link in every email.")
     delivery_max_attempts: int = Field(default=6, ge=1, description="Attempts per email/Slack message.")
     delivery_base_delay: float = Field(default=1.0, ge=0, description="First retry delay (s), doubled each time.")
     delivery_max_delay: float = Field(default=300.0, ge=0, description="Longest retry delay (s).")

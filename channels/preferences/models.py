@@ -10,6 +10,9 @@ from pydantic import AwareDatetime, BaseModel, Field, field_validator
 from rules.decisions import Channel
 
 CHANNELS: tuple[Channel, ...] = ("in_app", "email", "slack")
+TRAITS = {"nudgeflow_unsubscribed": "unsubscribed", "nudgeflow_opt_out_channels": "opt_out_channels",
+          "nudgeflow_opt_out_playbooks": "opt_out_playbooks"}
+"""Identify traits that set preferences, as the product's backend may send them (and the API publishes)."""
 
 
 class PreferencesUpdate(BaseModel):
@@ -53,8 +56,16 @@ class Preferences(PreferencesUpdate):
         return PreferencesUpdate(unsubscribed=self.unsubscribed, opt_out_channels=list(self.opt_out_channels),
                                  opt_out_playbooks=list(self.opt_out_playbooks))
 
+    def update_from_traits(self, traits: dict[str, Any]) -> PreferencesUpdate | None:
+        """The new choice an identify call's `nudgeflow_*` traits make, or None when they change nothing
+        (absent, or equal to the current choice). Raises ValidationError for malformed values."""
+        given = {field: traits[trait] for trait, field in TRAITS.items() if trait in traits}
+        if not given:
+            return None
+        update = PreferencesUpdate.model_validate({**self.choice().model_dump(), **given})
+        return None if update == self.choice() else update
+
     def traits(self) -> dict[str, Any]:
         """Identify traits published on every change, so playbook audiences and predicates can use them."""
-        return {"nudgeflow_unsubscribed": self.unsubscribed,
-                "nudgeflow_opt_out_channels": list(self.opt_out_channels),
-                "nudgeflow_opt_out_playbooks": list(self.opt_out_playbooks)}
+        choice = self.choice().model_dump()
+        return {trait: choice[field] for trait, field in TRAITS.items()}

@@ -16,7 +16,7 @@ from channels.outbox import Attempt
 from channels.preferences.store import Allows, allow_all
 from events.outcomes import Outcome, OutcomeKind
 from orchestrator import metrics
-from orchestrator.outbox.providers import build_channels, retry_policy
+from orchestrator.outbox.providers import build_channels, message_builder, retry_policy
 from orchestrator.outbox.records import DeliveryResult, OutboxEntry
 from orchestrator.outbox.sender import OutboxSender
 from orchestrator.settings import Settings
@@ -47,7 +47,8 @@ def register_outbox(app: faust.App, settings: Settings, *, outcomes: faust.Topic
                                      partition=partition))
 
     sender = OutboxSender(build_channels(settings), retry_policy(settings), concurrency=settings.delivery_concurrency,
-                          publish_attempt=publish_attempt, publish_result=publish_result, allows=allows)
+                          publish_attempt=publish_attempt, publish_result=publish_result, allows=allows,
+                          build_message=message_builder(settings))
 
     async def close(result: DeliveryResult, partition: int) -> None:
         request = requests.pop(result.delivery_id, None) or _stored_request(table.get(result.delivery_id))

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from channels.base import Channel
+from collections.abc import Callable
+
+from channels.base import Channel, OutboundMessage
 from channels.email_sendgrid import SendGridEmailChannel
+from channels.inapp.auth import unsubscribe_url
 from channels.retry import RetryPolicy
 from channels.slack import SlackChannel
 from orchestrator.settings import Settings
+from rules.decisions import DeliveryRequest
 
 
 def build_channels(settings: Settings) -> dict[str, Channel]:
@@ -23,3 +27,17 @@ def build_channels(settings: Settings) -> dict[str, Channel]:
 def retry_policy(settings: Settings) -> RetryPolicy:
     return RetryPolicy(max_attempts=settings.delivery_max_attempts, base_delay=settings.delivery_base_delay,
                        max_delay=settings.delivery_max_delay)
+
+
+def message_builder(settings: Settings) -> Callable[[DeliveryRequest], OutboundMessage]:
+    """Builds each provider message; emails get a signed one-click unsubscribe link when the API's
+    public URL and signing secret are configured."""
+    base, secret = settings.public_api_url, settings.inapp_signing_secret
+
+    def build(request: DeliveryRequest) -> OutboundMessage:
+        if request.channel == "email" and base and secret is not None:
+            return OutboundMessage.from_delivery(request,
+                                                 unsubscribe_url=unsubscribe_url(base, secret, request.user_id))
+        return OutboundMessage.from_delivery(request)
+
+    return build

@@ -23,14 +23,17 @@ log = logging.getLogger(__name__)
 
 PublishAttempt = Callable[[DeliveryRequest, Attempt], Awaitable[None]]
 PublishResult = Callable[[DeliveryResult, int], Awaitable[None]]
+BuildMessage = Callable[[DeliveryRequest], OutboundMessage]
 
 
 class OutboxSender:
     def __init__(self, channels: dict[str, Channel], policy: RetryPolicy, *, concurrency: int,
-                 publish_attempt: PublishAttempt, publish_result: PublishResult, allows: Allows = allow_all) -> None:
+                 publish_attempt: PublishAttempt, publish_result: PublishResult, allows: Allows = allow_all,
+                 build_message: BuildMessage = OutboundMessage.from_delivery) -> None:
         self.channels = channels
         self.policy = policy
         self.allows = allows
+        self.build_message = build_message
         self._concurrency = concurrency
         self._semaphore: asyncio.Semaphore | None = None
         self._publish_attempt = publish_attempt
@@ -59,7 +62,7 @@ class OutboxSender:
         else:
             async with self._semaphore:
                 attempts = await deliver_with_retries(
-                    channel, OutboundMessage.from_delivery(request), self.policy,
+                    channel, self.build_message(request), self.policy,
                     on_attempt=lambda attempt: self._publish_attempt(request, attempt))
             result = result.model_copy(update={"status": outcome(attempts), "attempts": len(attempts),
                                                "reason": attempts[-1].reason})

@@ -84,7 +84,7 @@ class Worker:
         await self._follow_preferences(kafka)
         rules = RulesHolder.from_path(self.settings.rules_path)
         self.nudgeflow = build_app(self.settings, bootstrap_servers=self.bootstrap_servers, rules=rules,
-                                   allows=self.preferences.allows)
+                                   preferences=self.preferences)
         await self.nudgeflow.app.start()
         self._stack.push_async_callback(self.nudgeflow.app.stop)
         if self.nudgeflow.outbox is not None:

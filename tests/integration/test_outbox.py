@@ -3,6 +3,8 @@ talking to local stand-ins of the providers."""
 
 from __future__ import annotations
 
+import json
+import re
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -181,3 +183,27 @@ async def test_preferences_are_checked_at_send_time_on_every_channel(make_settin
                   if o["kind"] == "delivery_suppressed"
                   or (o["kind"] == "delivery_failed" and o["attributes"].get("status") == "suppressed")}
     assert suppressed == {("pat", "in_app"), ("pat", "email"), ("pat", "slack"), ("quinn", "email")}
+
+
+async def test_identify_traits_set_preferences_and_emails_carry_a_working_unsubscribe_link(  # type: ignore[no-untyped-def]
+        make_settings, tmp_path: Path, providers) -> None:
+    sendgrid, slack = providers
+    port = free_port()
+    settings = outbox_settings(make_settings, tmp_path, sendgrid, slack, api_port=port,
+                               public_api_url=f"http://127.0.0.1:{port}")
+    async with Worker(settings) as worker:
+        await worker.wait_ready()
+        await produce(worker.bootstrap_servers, settings.events_topic, [
+            (b"sam", identify("sam", {"first_name": "Sam", "email": "sam@example.com", "slack_user_id": "USAM",
+                                      "nudgeflow_opt_out_channels": ["slack"]})),
+            (b"sam", track("sam", "Report Created", {})),
+        ])
+        await final_outcomes(worker, 2)
+        assert slack.messages == [], "the identify trait turned Slack off before the celebration"
+        [mail] = sendgrid.messages
+        link = re.search(r"http://127\.0\.0\.1:\d+/v1/unsubscribe\?token=[\w.%-]+", json.dumps(mail))
+        assert link, mail
+        async with httpx.AsyncClient() as client:
+            assert (await client.get(link.group(0))).status_code == 200
+        await eventually(lambda: not worker.preferences.allows("sam", "in_app", "launch"), timeout=10)
+        assert worker.preferences.get("sam").unsubscribed
