@@ -189,12 +189,17 @@ def build_app(settings: Settings, *, bootstrap_servers: str, rules: RulesHolder,
         stats.processed += 1
 
     async def handle_timer(message: Any) -> None:
-        command = TimerCommand.model_validate_json(message.value)
-        stored = users.get(command.user_id)
-        if not stored:
+        try:
+            command = TimerCommand.model_validate_json(message.value)
+            stored = users.get(command.user_id)
+            if not stored:
+                return
+            processed = process_timer(parsed.load(command.user_id, stored), command.timer_id, command.due_at,
+                                      engine=rules.engine, now=datetime.now(UTC), allows=allows)
+        except Exception as exc:  # as for events: park it, keep the partition moving
+            log.exception("timer command failed at %s[%s]@%s", message.topic, message.partition, message.offset)
+            await dead_letter(message, Rejected(reason=f"timer error: {exc!r}", error_type="processing_error"))
             return
-        processed = process_timer(parsed.load(command.user_id, stored), command.timer_id, command.due_at,
-                                  engine=rules.engine, now=datetime.now(UTC), allows=allows)
         if processed is None:
             metrics.TIMERS.labels("stale").inc()
             return
