@@ -19,6 +19,7 @@ from typing import Any
 from bench import broker as b
 from bench import inproc
 from bench.report import render
+from bench.state import state_costs
 from bench.workload import segment_events
 from orchestrator.broker.embedded import EmbeddedBroker
 
@@ -98,6 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timers", type=int, default=1_000_000)
     parser.add_argument("--latency-rate", type=float, default=1000.0, help="offered events/s for (f)")
     parser.add_argument("--latency-seconds", type=float, default=20.0)
+    parser.add_argument("--state-users", type=int, default=100_000, help="users for (g)")
     parser.add_argument("--skip-profile", action="store_true")
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run (~1 min)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="markdown report to write")
@@ -111,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.quick:
         args.events, args.profile_events, args.engine_events = 5_000, 2_000, 1_000
-        args.timers, args.latency_seconds = 100_000, 5.0
+        args.timers, args.latency_seconds, args.state_users = 100_000, 5.0, 5_000
     with b.quiet_logs():
         started = time.perf_counter()
         results: dict[str, Any] = {"started_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -126,6 +128,12 @@ def main(argv: list[str] | None = None) -> int:
         results["timers"] = asdict(inproc.timer_schedule(args.timers))
         print(f"(e) timers: {results['timers']['traced_mib']:.0f} MiB, pop p50 "
               f"{results['timers']['pop_p50_us']:.0f} µs", flush=True)
+        with EmbeddedBroker() as tansu, tempfile.TemporaryDirectory() as scratch:
+            results["state"] = asdict(state_costs(tansu.bootstrap_servers, args.state_users, args.state_users,
+                                                  REPO / "playbooks", Path(scratch)))
+        print(f"(g) state: {results['state']['table_bytes_per_user']:,.0f} B/user, restart with "
+              f"{results['state']['recovered_users']:,} users ready in {results['state']['ready_seconds']:.1f}s",
+              flush=True)
         results["total_seconds"] = time.perf_counter() - started
     args.out.write_text(render(results))
     if args.json:

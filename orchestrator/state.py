@@ -54,7 +54,7 @@ class ParsedRecords:
     `UserRecord` for every event was a large share of the per-event cost.
     """
 
-    def __init__(self, capacity: int = 100_000) -> None:
+    def __init__(self, capacity: int = 20_000) -> None:
         self.capacity = capacity
         self._entries: OrderedDict[str, tuple[dict[str, Any], UserRecord]] = OrderedDict()
 

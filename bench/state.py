@@ -1,0 +1,133 @@
+"""(g) What a tracked user costs: memory per user in the worker, and restart time to ready.
+
+Memory: the example playbooks' engine runs over identify + milestone events for N users, and the
+records are kept as the `users` table keeps them (JSON-ready dicts) plus the parsed-record cache.
+Restart: N user records are written to the table's changelog, then a worker starts on it; ready
+means partitions assigned and the table recovered (every record is counted back).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import tracemalloc
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from bench.workload import ROLE_EVENTS, ROLES
+from events.segment import parse_product_event
+from orchestrator.runtime.worker import Worker
+from orchestrator.settings import Settings
+from orchestrator.state import ParsedRecords, UserRecord
+from rules import Engine, load_ruleset
+
+PARTITIONS = 8
+
+
+@dataclass
+class StateCosts:
+    users: int
+    table_bytes_per_user: float
+    cache_bytes_per_user: float
+    record_json_bytes: float
+    restart_users: int
+    recovered_users: int
+    ready_seconds: float
+    changelog_write_seconds: float
+
+
+def _records(users: int, rules_path: Path) -> list[tuple[str, UserRecord]]:
+    """Each user identified, then two milestone events of their role (a typical onboarding-in-progress)."""
+    engine = Engine(load_ruleset(rules_path))
+    at = datetime(2026, 11, 2, 9, tzinfo=UTC)
+    out = []
+    for n in range(users):
+        user, role = f"user-{n}", ROLES[n % len(ROLES)]
+        record = UserRecord.new(user)
+        calls: list[dict[str, Any]] = [{"type": "identify", "traits": {"role": role, "first_name": "Ana"}}]
+        calls += [{"type": "track", "event": name, "properties": props} for name, props in ROLE_EVENTS[role][:2]]
+        for i, call in enumerate(calls):
+            event = parse_product_event(json.dumps({**call, "messageId": f"{user}-{i}", "userId": user,
+                                                    "timestamp": (at + timedelta(minutes=i)).isoformat()}))
+            result = engine.on_event(record.progress, event, at)
+            record = record.model_copy(update={"progress": result.progress,
+                                               "recent_message_ids": record.remembering(event.messageId, 1000),
+                                               "partition": n % PARTITIONS})
+        out.append((user, record))
+    return out
+
+
+def _memory(records: list[tuple[str, UserRecord]]) -> tuple[float, float, float]:
+    tracemalloc.start()
+    base = tracemalloc.get_traced_memory()[0]
+    table = {user: record.model_dump(mode="json") for user, record in records}
+    after_table = tracemalloc.get_traced_memory()[0]
+    cache = ParsedRecords(capacity=len(records))
+    for user, record in records:
+        cache.remember(user, table[user], record.model_copy(deep=True))
+    after_cache = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    size = sum(len(json.dumps(v)) for v in table.values()) / len(records)
+    return (after_table - base) / len(records), (after_cache - after_table) / len(records), size
+
+
+async def _restart(bootstrap: str, records: list[tuple[str, UserRecord]], scratch: Path) -> tuple[int, float, float]:
+    prefix = f"bench-state-{uuid.uuid4().hex[:6]}"
+    settings = Settings(kafka_bootstrap_servers=bootstrap, broker_profile="tansu", app_id=prefix,
+                        events_topic=f"{prefix}.events", dead_letter_topic=f"{prefix}.dlq",
+                        outcomes_topic=f"{prefix}.outcomes", prompts_topic=f"{prefix}.prompts",
+                        deliveries_topic=f"{prefix}.deliveries", timers_topic=f"{prefix}.timers",
+                        preferences_topic=f"{prefix}.preferences", topic_partitions=PARTITIONS,
+                        rules_path=Path("playbooks"), table_dir=scratch / "tables", run_api=False)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    await admin.create_topics([NewTopic(f"{prefix}-users-changelog", PARTITIONS, 1,
+                                        topic_configs={"cleanup.policy": "compact"})])
+    await admin.close()
+    # One record per batch: Tansu's ListOffsets is wrong for multi-record batches (see docs/deploy.md).
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, max_batch_size=64, linger_ms=0)
+    await producer.start()
+    started = time.perf_counter()
+    pending = []
+    for user, record in records:
+        pending.append(await producer.send(f"{prefix}-users-changelog", json.dumps(record.model_dump(mode="json"))
+                                           .encode(), key=json.dumps(user).encode(),
+                                           partition=record.partition or 0))
+        if len(pending) >= 2000:
+            await asyncio.gather(*pending)
+            pending.clear()
+    await asyncio.gather(*pending)
+    written = time.perf_counter() - started
+    await producer.stop()
+    async with Worker(settings) as worker:
+        ready = await worker.wait_ready(timeout=1800)
+        assert worker.nudgeflow is not None
+        recovered = len(worker.nudgeflow.app.tables["users"])
+    return recovered, ready, written
+
+
+def state_costs(bootstrap: str, users: int, restart_users: int, rules_path: Path, scratch: Path) -> StateCosts:
+    records = _records(max(users, restart_users), rules_path)
+    table, cache, size = _memory(records[:users])
+    recovered, ready, written = asyncio.run(_restart(bootstrap, records[:restart_users], scratch))
+    return StateCosts(users=users, table_bytes_per_user=table, cache_bytes_per_user=cache, record_json_bytes=size,
+                      restart_users=restart_users, recovered_users=recovered, ready_seconds=ready,
+                      changelog_write_seconds=written)
+
+
+if __name__ == "__main__":
+    import sys
+    import tempfile
+
+    from orchestrator.broker.embedded import EmbeddedBroker
+
+    count = int(sys.argv[1]) if len(sys.argv) > 1 else 20_000
+    with EmbeddedBroker() as tansu, tempfile.TemporaryDirectory() as tmp:
+        print(state_costs(tansu.bootstrap_servers, count, count, Path("playbooks"), Path(tmp)))
