@@ -252,6 +252,7 @@ run is repeated at half the rate.
 def _state(g: dict[str, Any]) -> str:
     per_user = g["table_bytes_per_user"]
     cache_mib = 20_000 * g["cache_bytes_per_user"] / 2**20
+    per_million = f"≈ {per_user * 1e6 / 2**30:.1f} GiB per million users"
     complete = "every record recovered" if g["recovered_users"] == g["restart_users"] else (
         f"only {_n(g['recovered_users'])} of {_n(g['restart_users'])} records recovered")
     return f"""## What a tracked user costs (g)
@@ -264,7 +265,7 @@ into their ladder (their record: progress, armed stall timers, recent messageIds
 | record as JSON | {g['record_json_bytes']:,.0f} B |
 | memory per user in the `users` table (memory store, JSON-ready dict) | {g['table_bytes_per_user']:,.0f} B |
 | memory per user in the parsed-record cache (the 20,000 most recent users) | {g['cache_bytes_per_user']:,.0f} B |
-| **memory per tracked user** | **{per_user:,.0f} B** (≈ {per_user * 1e6 / 2**30:.1f} GiB per million users), plus a fixed ≤ {cache_mib:,.0f} MiB for the cache |
+| **memory per tracked user** | **{per_user:,.0f} B** ({per_million}), plus ≤ {cache_mib:,.0f} MiB for the cache |
 | restart → ready, {_n(g['restart_users'])} users in the changelog | **{g['ready_seconds']:.1f} s** ({complete}) |
 | writing that changelog (one record per batch, Tansu) | {g['changelog_write_seconds']:.1f} s |
 
