@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
+
+from events.timezones import IanaTimezone
 
 
 class EventContext(BaseModel):
@@ -18,20 +19,9 @@ class EventContext(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    timezone: str | None = Field(
+    timezone: IanaTimezone | None = Field(
         default=None, description="IANA time zone of the user, e.g. 'Europe/Paris'."
     )
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_timezone(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown IANA time zone {value!r}") from exc
-        return value
 
 
 class _SegmentCall(BaseModel):

@@ -9,10 +9,10 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
+from events.timezones import IanaTimezone
 from rules.decisions import Channel
 from rules.durations import ClockTime, Delay, Duration
 from rules.problems import short_repr
@@ -159,21 +159,12 @@ class Caps(_Model):
 class Timing(_Model):
     quiet_hours: Window | None = None
     send_window: SendWindow | None = None
-    default_timezone: str = "UTC"
+    default_timezone: IanaTimezone = "UTC"
     caps: Caps = Field(default_factory=Caps)
     channels: list[Channel] = Field(
         default_factory=lambda: ["email", "slack"],
         description="Channels quiet hours and the send window apply to. In-app prompts are only seen while "
                     "the user is in the product, so by default they are not held back.")
-
-    @field_validator("default_timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"{value!r} is not a time zone: use an IANA name like Europe/Paris") from exc
-        return value
 
 
 class MessageOverride(_Model):
