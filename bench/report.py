@@ -258,7 +258,9 @@ def _state(g: dict[str, Any]) -> str:
     return f"""## What a tracked user costs (g)
 
 `bench/state.py`: {_n(g['users'])} users of the example playbooks, each identified and two milestones
-into their ladder (their record: progress, armed stall timers, recent messageIds).
+into their ladder (their record: progress, armed stall timers, recent messageIds). For the restart, the
+changelog holds {_n(g['restart_users'])} such records (the same shapes under new user ids), and a fresh worker
+starts on it.
 
 | measure | value |
 |---|---|
@@ -269,8 +271,8 @@ into their ladder (their record: progress, armed stall timers, recent messageIds
 | restart → ready, {_n(g['restart_users'])} users in the changelog | **{g['ready_seconds']:.1f} s** ({complete}) |
 | writing that changelog (one record per batch, Tansu) | {g['changelog_write_seconds']:.1f} s |
 
-Recovery reads the changelog once, so restart time grows linearly with the users a worker owns:
-scale it from this figure (a million users on one worker ≈ {g['ready_seconds'] * 1e6 / g['restart_users']:.0f} s on
-this broker), or spread users over more partitions and workers. On Apache Kafka, compaction keeps
-the changelog at one record per user; Tansu does not compact.
+Recovery reads the changelog once, so restart time grows linearly with the users a worker owns
+(≈ {g['ready_seconds'] * 1e6 / g['restart_users']:.0f} s per million on this broker): to restart faster, spread
+users over more partitions and workers. On Apache Kafka, compaction keeps the changelog at one record per user;
+Tansu does not compact.
 """

@@ -99,7 +99,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timers", type=int, default=1_000_000)
     parser.add_argument("--latency-rate", type=float, default=1000.0, help="offered events/s for (f)")
     parser.add_argument("--latency-seconds", type=float, default=20.0)
-    parser.add_argument("--state-users", type=int, default=100_000, help="users for (g)")
+    parser.add_argument("--state-users", type=int, default=100_000, help="users for (g) memory")
+    parser.add_argument("--restart-users", type=int, default=1_000_000, help="users for (g) restart to ready")
     parser.add_argument("--skip-profile", action="store_true")
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run (~1 min)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="markdown report to write")
@@ -113,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.quick:
         args.events, args.profile_events, args.engine_events = 5_000, 2_000, 1_000
-        args.timers, args.latency_seconds, args.state_users = 100_000, 5.0, 5_000
+        args.timers, args.latency_seconds, args.state_users, args.restart_users = 100_000, 5.0, 5_000, 5_000
     with b.quiet_logs():
         started = time.perf_counter()
         results: dict[str, Any] = {"started_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -129,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"(e) timers: {results['timers']['traced_mib']:.0f} MiB, pop p50 "
               f"{results['timers']['pop_p50_us']:.0f} µs", flush=True)
         with EmbeddedBroker() as tansu, tempfile.TemporaryDirectory() as scratch:
-            results["state"] = asdict(state_costs(tansu.bootstrap_servers, args.state_users, args.state_users,
+            results["state"] = asdict(state_costs(tansu.bootstrap_servers, args.state_users, args.restart_users,
                                                   REPO / "playbooks", Path(scratch)))
         print(f"(g) state: {results['state']['table_bytes_per_user']:,.0f} B/user, restart with "
               f"{results['state']['recovered_users']:,} users ready in {results['state']['ready_seconds']:.1f}s",

@@ -78,7 +78,20 @@ def _memory(records: list[tuple[str, UserRecord]]) -> tuple[float, float, float]
     return (after_table - base) / len(records), (after_cache - after_table) / len(records), size
 
 
-async def _restart(bootstrap: str, records: list[tuple[str, UserRecord]], scratch: Path) -> tuple[int, float, float]:
+def _changelog(records: list[tuple[str, UserRecord]], count: int) -> list[tuple[bytes, bytes, int]]:
+    """`count` changelog records (key, value, partition) shaped like the real ones: the real records
+    repeated with new user ids, so a million users don't need a million engine runs."""
+    templates = [(user, record.model_dump_json(), record.partition or 0) for user, record in records]
+    out = []
+    for n in range(count):
+        user, text, _ = templates[n % len(templates)]
+        fresh = f"restart-{n}"
+        out.append((json.dumps(fresh).encode(), text.replace(f'"{user}', f'"{fresh}').encode(), n % PARTITIONS))
+    return out
+
+
+async def _restart(bootstrap: str, changelog: list[tuple[bytes, bytes, int]], scratch: Path
+                   ) -> tuple[int, float, float]:
     prefix = f"bench-state-{uuid.uuid4().hex[:6]}"
     settings = Settings(kafka_bootstrap_servers=bootstrap, broker_profile="tansu", app_id=prefix,
                         events_topic=f"{prefix}.events", dead_letter_topic=f"{prefix}.dlq",
@@ -96,10 +109,8 @@ async def _restart(bootstrap: str, records: list[tuple[str, UserRecord]], scratc
     await producer.start()
     started = time.perf_counter()
     pending = []
-    for user, record in records:
-        pending.append(await producer.send(f"{prefix}-users-changelog", json.dumps(record.model_dump(mode="json"))
-                                           .encode(), key=json.dumps(user).encode(),
-                                           partition=record.partition or 0))
+    for key, value, partition in changelog:
+        pending.append(await producer.send(f"{prefix}-users-changelog", value, key=key, partition=partition))
         if len(pending) >= 2000:
             await asyncio.gather(*pending)
             pending.clear()
@@ -114,9 +125,9 @@ async def _restart(bootstrap: str, records: list[tuple[str, UserRecord]], scratc
 
 
 def state_costs(bootstrap: str, users: int, restart_users: int, rules_path: Path, scratch: Path) -> StateCosts:
-    records = _records(max(users, restart_users), rules_path)
-    table, cache, size = _memory(records[:users])
-    recovered, ready, written = asyncio.run(_restart(bootstrap, records[:restart_users], scratch))
+    records = _records(users, rules_path)
+    table, cache, size = _memory(records)
+    recovered, ready, written = asyncio.run(_restart(bootstrap, _changelog(records, restart_users), scratch))
     return StateCosts(users=users, table_bytes_per_user=table, cache_bytes_per_user=cache, record_json_bytes=size,
                       restart_users=restart_users, recovered_users=recovered, ready_seconds=ready,
                       changelog_write_seconds=written)
@@ -128,6 +139,7 @@ if __name__ == "__main__":
 
     from orchestrator.broker.embedded import EmbeddedBroker
 
-    count = int(sys.argv[1]) if len(sys.argv) > 1 else 20_000
+    users = int(sys.argv[1]) if len(sys.argv) > 1 else 20_000
+    restart_users = int(sys.argv[2]) if len(sys.argv) > 2 else users
     with EmbeddedBroker() as tansu, tempfile.TemporaryDirectory() as tmp:
-        print(state_costs(tansu.bootstrap_servers, count, count, Path("playbooks"), Path(tmp)))
+        print(state_costs(tansu.bootstrap_servers, users, restart_users, Path("playbooks"), Path(tmp)))
