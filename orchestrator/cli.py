@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -12,6 +13,7 @@ import typer
 from rich.console import Console
 
 from orchestrator.settings import Settings
+from rules import RulesetError
 
 app = typer.Typer(help="Nudgeflow: onboarding nudges and celebrations from your product's event stream.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -46,7 +48,11 @@ def worker(
         overrides["rules_path"] = rules
     settings = Settings(**overrides)
     _setup_logging(settings)
-    asyncio.run(serve_worker(settings, console))
+    try:
+        asyncio.run(serve_worker(settings, console))
+    except RulesetError as exc:  # a user mistake: plain words, no traceback
+        console.print(f"[red]Cannot start: the playbooks at {settings.rules_path} are not valid.[/red]\n{exc}")
+        raise typer.Exit(1) from None
 
 
 @app.command()
@@ -58,7 +64,10 @@ def demo(
     """Embedded broker + worker + in-app API + a simulated onboarding story, all in one process."""
     from orchestrator.demo.run import run_demo
 
+    examples = Path(__file__).resolve().parent.parent / "playbooks"  # the repository's example playbooks
     settings = Settings(api_port=port, kafka_bootstrap_servers=None)
+    if "NUDGEFLOW_RULES_PATH" not in os.environ and examples.is_dir():
+        settings = settings.model_copy(update={"rules_path": examples})
     _setup_logging(settings, level="WARNING", json=False)
     raise typer.Exit(asyncio.run(run_demo(settings, console, duration=duration)))
 

@@ -74,6 +74,7 @@ class Worker:
 
     async def _start(self) -> None:
         self._started_at = time.monotonic()
+        rules = RulesHolder.from_path(self.settings.rules_path)  # invalid playbooks: fail before starting anything
         if self.settings.uses_embedded_broker():
             self.broker = EmbeddedBroker().start()
             self._stack.callback(self.broker.stop)
@@ -82,7 +83,6 @@ class Worker:
         kafka = aiokafka_options(self.settings, self.bootstrap_servers)
         await ensure_topics(self.settings, kafka)
         await self._follow_preferences(kafka)
-        rules = RulesHolder.from_path(self.settings.rules_path)
         self.nudgeflow = build_app(self.settings, bootstrap_servers=self.bootstrap_servers, rules=rules,
                                    preferences=self.preferences)
         await self.nudgeflow.app.start()

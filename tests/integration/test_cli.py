@@ -94,3 +94,13 @@ def test_worker_without_kafka_starts_an_embedded_broker_and_stops_cleanly_on_ctr
     broker = re.search(r"on 127\.0\.0\.1:(\d+) \(embedded Tansu\)", output)
     assert broker, output
     assert tansu_listening_on(int(broker.group(1))) == []
+
+
+def test_worker_with_invalid_playbooks_says_why_without_a_traceback(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("id: x\nname: X\nmilestones: []\n")
+    result = nudgeflow("worker", NUDGEFLOW_RULES_PATH=str(bad), NUDGEFLOW_API_PORT="0")
+    output = result.stdout + result.stderr
+    assert result.returncode == 1
+    assert "bad.yaml" in output and "milestones" in output
+    assert "Traceback" not in output
