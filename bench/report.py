@@ -272,8 +272,7 @@ starts on it.
 | writing that changelog (one record per batch, Tansu) | {g['changelog_write_seconds']:.1f} s |
 
 Recovery reads the whole changelog of the partitions a worker owns, so restart time grows with the
-users it owns (a run with 100,000 users was ready in 22 s; more than linear growth here comes from
-Faust's per-record recovery and one-record batches on Tansu): to restart faster, spread users over
-more partitions and workers, and keep RocksDB-style local state in mind as a next step. On Apache Kafka, compaction keeps the changelog at one record per user;
-Tansu does not compact.
+users it owns; a run with 100,000 users was ready in 22 s, so the growth is worse than linear here (the
+cause is not profiled yet). To restart faster, spread users over more partitions and workers.
+On Apache Kafka, compaction keeps the changelog at one record per user; Tansu does not compact.
 """
