@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import tempfile
 import time
+from pathlib import Path
 
 from aiokafka import AIOKafkaProducer
 from pydantic import SecretStr
@@ -73,6 +75,14 @@ async def run_demo(settings: Settings, console: Console, *, duration: float | No
     started = time.monotonic()
     console.print("[bold]Nudgeflow demo[/bold]: starting an embedded Tansu broker, SendGrid and Slack stand-ins "
                   "and a worker…")
+    # Faust's data dir lives in a temporary folder: the demo leaves nothing behind.
+    with tempfile.TemporaryDirectory(prefix="nudgeflow-demo-") as scratch:
+        return await _with_providers(settings.model_copy(update={"table_dir": Path(scratch) / "tables"}),
+                                     console, started, stop, duration)
+
+
+async def _with_providers(settings: Settings, console: Console, started: float, stop: asyncio.Event,
+                          duration: float | None) -> int:
     async with SendGridStandIn() as sendgrid, SlackStandIn() as slack:
         settings = settings.model_copy(update={
             "sendgrid_api_key": SecretStr("SG.demo"), "sendgrid_host": sendgrid.url,
