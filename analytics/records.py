@@ -10,8 +10,9 @@ import json
 import logging
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, ValidationError
 
+from events.outcomes import Outcome
 from events.segment import IdentifyEvent, TrackEvent, parse_product_event
 
 log = logging.getLogger(__name__)
@@ -19,22 +20,14 @@ EXPOSURE = "exposure"
 ProductEvent = TrackEvent | IdentifyEvent
 
 
-class OutcomeRecord(BaseModel):
-    """One record of the outcomes topic; same fields as `events.outcomes.Outcome`, kind as text."""
+class OutcomeRecord(Outcome):
+    """One record of the outcomes topic: an `events.outcomes.Outcome` read leniently (kind as text,
+    unknown fields ignored, `recorded_at` optional)."""
 
     model_config = ConfigDict(frozen=True, extra="ignore")
 
-    outcome_id: str
-    kind: str
-    user_id: str
-    occurred_at: AwareDatetime
-    recorded_at: AwareDatetime | None = None
-    playbook_id: str | None = None
-    playbook_version: str | None = None
-    milestone_id: str | None = None
-    delivery_id: str | None = None
-    channel: str | None = None
-    attributes: dict[str, Any] = Field(default_factory=dict)
+    kind: str  # type: ignore[assignment]
+    recorded_at: AwareDatetime | None = None  # type: ignore[assignment]
 
     @classmethod
     def coerce(cls, value: Any) -> OutcomeRecord:
