@@ -53,23 +53,26 @@ class OutboxSender:
     async def _run(self, request: DeliveryRequest, partition: int) -> None:
         if self._semaphore is None:
             self._semaphore = asyncio.Semaphore(self._concurrency)
+        # The slot is held until the result is durable: at most `concurrency` deliveries per worker are
+        # ever between "sending" and "result recorded", which bounds the copies a crash can cause.
+        async with self._semaphore:
+            result = await self._send(request)
+            try:
+                await self._publish_result(result, partition)
+            except Exception:  # the entry stays in flight and is resumed after the next rebalance
+                log.exception("could not record the result of %s", request.delivery_id)
+
+    async def _send(self, request: DeliveryRequest) -> DeliveryResult:
         result = DeliveryResult(delivery_id=request.delivery_id, user_id=request.user_id, status="failed", attempts=0)
         channel = self.channels.get(request.channel)
         if not self.allows(request.user_id, request.channel, request.playbook_id):
-            result = result.model_copy(update={"status": "suppressed", "reason": "user preferences"})
-        elif channel is None:
-            result = result.model_copy(update={"reason": f"channel {request.channel!r} is not configured"})
-        else:
-            async with self._semaphore:
-                attempts = await deliver_with_retries(
-                    channel, self.build_message(request), self.policy,
-                    on_attempt=lambda attempt: self._publish_attempt(request, attempt))
-            result = result.model_copy(update={"status": outcome(attempts), "attempts": len(attempts),
-                                               "reason": attempts[-1].reason})
-        try:
-            await self._publish_result(result, partition)
-        except Exception:  # the entry stays in flight and is resumed after the next rebalance
-            log.exception("could not record the result of %s", request.delivery_id)
+            return result.model_copy(update={"status": "suppressed", "reason": "user preferences"})
+        if channel is None:
+            return result.model_copy(update={"reason": f"channel {request.channel!r} is not configured"})
+        attempts = await deliver_with_retries(channel, self.build_message(request), self.policy,
+                                              on_attempt=lambda attempt: self._publish_attempt(request, attempt))
+        return result.model_copy(update={"status": outcome(attempts), "attempts": len(attempts),
+                                         "reason": attempts[-1].reason})
 
     async def keep_only(self, partitions: set[int]) -> None:
         """After a rebalance: stop sends of partitions that moved to another worker."""
