@@ -216,7 +216,8 @@ def build_app(settings: Settings, *, bootstrap_servers: str, rules: RulesHolder,
                 await handle_event(event.message)
 
     nudgeflow = NudgeflowApp(app=app, settings=settings, rules=rules, stats=stats, firing=firing)
-    nudgeflow.outbox = register_outbox(app, settings, outcomes=outcomes, ready=lambda: nudgeflow.ready,
+    nudgeflow.outbox = register_outbox(app, settings, deliveries=deliveries, outcomes=outcomes,
+                                       ready=lambda: nudgeflow.ready,
                                        allows=allows)
 
     @app.on_rebalance_complete.connect

@@ -46,10 +46,9 @@ class MilestoneUnlocked(BaseModel):
     unlocked_by: str = Field(description="The milestone whose completion unlocked this one.")
 
 
-class DeliveryRequest(BaseModel):
-    """One message to send on one channel, at or after `send_at`."""
+class DeliveryIdentity(BaseModel):
+    """What names one logical message: shared by a delivery and its suppression."""
 
-    type: Literal["delivery"] = "delivery"
     delivery_id: str
     kind: DeliveryKind
     channel: Channel
@@ -58,6 +57,15 @@ class DeliveryRequest(BaseModel):
     playbook_version: str
     milestone_id: str
     step: int = 0
+
+    def identity(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in DeliveryIdentity.model_fields}
+
+
+class DeliveryRequest(DeliveryIdentity):
+    """One message to send on one channel, at or after `send_at`."""
+
+    type: Literal["delivery"] = "delivery"
     title: str
     body: str
     send_at: AwareDatetime
@@ -68,19 +76,11 @@ class DeliveryRequest(BaseModel):
 SuppressReason = Literal["cap", "template_error", "stale", "holdout"]
 
 
-class DeliverySuppressed(BaseModel):
+class DeliverySuppressed(DeliveryIdentity):
     """A message the rules wanted to send but deliberately did not (caps, broken template, or a
     nudge to a user held out of the playbook's experiment)."""
 
     type: Literal["delivery_suppressed"] = "delivery_suppressed"
-    delivery_id: str
-    kind: DeliveryKind
-    channel: Channel
-    user_id: str
-    playbook_id: str
-    playbook_version: str
-    milestone_id: str
-    step: int = 0
     reason: SuppressReason
     detail: str = ""
     at: AwareDatetime

@@ -95,6 +95,4 @@ def schedule(progress: UserProgress, timing: Timing, request: DeliveryRequest,
 
 
 def _suppressed(request: DeliveryRequest, now: datetime, reason: str, detail: str) -> DeliverySuppressed:
-    fields = request.model_dump(include={"delivery_id", "kind", "channel", "user_id", "playbook_id",
-                                         "playbook_version", "milestone_id", "step"})
-    return DeliverySuppressed(**fields, reason=reason, detail=detail, at=now)
+    return DeliverySuppressed(**request.identity(), reason=reason, detail=detail, at=now)

@@ -26,10 +26,8 @@ log = logging.getLogger(__name__)
 RESUME_POLL_SECONDS = 0.5
 
 
-def register_outbox(app: faust.App, settings: Settings, *, outcomes: faust.TopicT, ready: Callable[[], bool],
-                    allows: Allows = allow_all) -> OutboxSender:
-    raw = {"key_serializer": "raw", "value_serializer": "raw"}
-    deliveries = app.topic(settings.deliveries_topic, partitions=settings.topic_partitions, **raw)
+def register_outbox(app: faust.App, settings: Settings, *, deliveries: faust.TopicT, outcomes: faust.TopicT,
+                    ready: Callable[[], bool], allows: Allows = allow_all) -> OutboxSender:
     table = app.Table("outbox", partitions=settings.topic_partitions)  # delivery id → OutboxEntry as JSON
     requests: dict[str, DeliveryRequest] = {}
 
