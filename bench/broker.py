@@ -22,10 +22,10 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from bench.workload import NOISE_EVENTS, probe_pair, track
-from channels.inapp.models import Prompt
-from orchestrator.app import faust_options
-from orchestrator.runtime.worker import Worker
-from orchestrator.settings import Settings
+from nudgeflow.channels.inapp.models import Prompt
+from nudgeflow.orchestrator.app import faust_options
+from nudgeflow.orchestrator.runtime.worker import Worker
+from nudgeflow.orchestrator.settings import Settings
 
 log = logging.getLogger("bench")
 PARTITIONS = 4
@@ -78,9 +78,14 @@ async def produce_all(bootstrap: str, topic: str, records: list[tuple[bytes, byt
 async def raw_consume(bootstrap: str, topic: str, count: int) -> Throughput:
     """(a) aiokafka getmany + json.loads, no consumer group: the ceiling of this broker + client."""
     started = time.perf_counter()
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
-                                auto_offset_reset="earliest", max_partition_fetch_bytes=8 * 2**20,
-                                fetch_max_bytes=32 * 2**20)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        max_partition_fetch_bytes=8 * 2**20,
+        fetch_max_bytes=32 * 2**20,
+    )
     await consumer.start()
     try:
         partitions = [TopicPartition(topic, p) for p in range(PARTITIONS)]
@@ -105,9 +110,17 @@ async def bare_faust(bootstrap: str, topic: str, count: int, data_dir: Path) -> 
     """(b) a Faust agent (same options as the worker on Tansu) that only decodes each event."""
     started = time.perf_counter()
     profile = Settings.model_construct(broker_profile="tansu")
-    app = faust.App(f"bench-bare-{uuid.uuid4().hex[:6]}", broker=f"kafka://{bootstrap}", store="memory://",
-                    web_enabled=False, topic_partitions=PARTITIONS, datadir=str(data_dir),
-                    tabledir=str(data_dir), consumer_auto_offset_reset="earliest", **faust_options(profile))
+    app = faust.App(
+        f"bench-bare-{uuid.uuid4().hex[:6]}",
+        broker=f"kafka://{bootstrap}",
+        store="memory://",
+        web_enabled=False,
+        topic_partitions=PARTITIONS,
+        datadir=str(data_dir),
+        tabledir=str(data_dir),
+        consumer_auto_offset_reset="earliest",
+        **faust_options(profile),
+    )
     source = app.topic(topic, key_serializer="raw", value_serializer="raw")
     state = {"seen": 0, "first": 0.0, "last": 0.0}
     done = asyncio.Event()
@@ -128,18 +141,30 @@ async def bare_faust(bootstrap: str, topic: str, count: int, data_dir: Path) -> 
         await asyncio.wait_for(done.wait(), timeout=600)
     finally:
         await app.stop()
-    return Throughput("bare Faust agent (decode only)", int(state["seen"]), state["last"] - state["first"],
-                      state["first"] - started)
+    return Throughput(
+        "bare Faust agent (decode only)", int(state["seen"]), state["last"] - state["first"], state["first"] - started
+    )
 
 
-def pipeline_settings(bootstrap: str, events_topic: str, rules_path: Path, table_dir: Path,
-                      **overrides: Any) -> Settings:
+def pipeline_settings(
+    bootstrap: str, events_topic: str, rules_path: Path, table_dir: Path, **overrides: Any
+) -> Settings:
     prefix = f"bench{uuid.uuid4().hex[:6]}"
     values: dict[str, Any] = dict(
-        kafka_bootstrap_servers=bootstrap, broker_profile="tansu", app_id=prefix, events_topic=events_topic,
-        dead_letter_topic=f"{prefix}.dlq", outcomes_topic=f"{prefix}.outcomes",
-        prompts_topic=f"{prefix}.prompts", deliveries_topic=f"{prefix}.deliveries",
-        topic_partitions=PARTITIONS, rules_path=rules_path, table_dir=table_dir, run_api=False, api_port=0)
+        kafka_bootstrap_servers=bootstrap,
+        broker_profile="tansu",
+        app_id=prefix,
+        events_topic=events_topic,
+        dead_letter_topic=f"{prefix}.dlq",
+        outcomes_topic=f"{prefix}.outcomes",
+        prompts_topic=f"{prefix}.prompts",
+        deliveries_topic=f"{prefix}.deliveries",
+        topic_partitions=PARTITIONS,
+        rules_path=rules_path,
+        table_dir=table_dir,
+        run_api=False,
+        api_port=0,
+    )
     for name in ("timers_topic", "preferences_topic"):  # settings other engineers may have added
         if name in Settings.model_fields:
             values[name] = f"{prefix}.{name.removesuffix('_topic')}"
@@ -153,8 +178,7 @@ def _handled(worker: Worker) -> int:
     return stats.processed + stats.duplicates + stats.dead_lettered
 
 
-async def pipeline(bootstrap: str, topic: str, count: int, rules_path: Path,
-                   profiler: Any | None = None) -> Throughput:
+async def pipeline(bootstrap: str, topic: str, count: int, rules_path: Path, profiler: Any | None = None) -> Throughput:
     """(c) the Nudgeflow worker over the topic, from its first processed event to its last."""
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tables:
@@ -171,10 +195,13 @@ async def pipeline(bootstrap: str, topic: str, count: int, rules_path: Path,
                 profiler.stop()
             assert worker.nudgeflow is not None
             stats = worker.nudgeflow.stats
-            extra = {"processed": stats.processed, "dead_lettered": stats.dead_lettered,
-                     "duplicates": stats.duplicates, "ready_seconds": worker.ready_seconds}
-    return Throughput("Nudgeflow pipeline (Worker, example playbooks)", count, last - first,
-                      first - started, extra)
+            extra = {
+                "processed": stats.processed,
+                "dead_lettered": stats.dead_lettered,
+                "duplicates": stats.duplicates,
+                "ready_seconds": worker.ready_seconds,
+            }
+    return Throughput("Nudgeflow pipeline (Worker, example playbooks)", count, last - first, first - started, extra)
 
 
 @dataclass
@@ -199,8 +226,9 @@ class Latency:
         return self.drain_seconds < 3.0 and self.p50_last_quarter_ms <= 1.5 * self.p50_first_quarter_ms + 250
 
 
-async def prompt_latency(bootstrap: str, rules_path: Path, *, rate: float, seconds: float,
-                         probe_share: float = 0.1) -> Latency:
+async def prompt_latency(
+    bootstrap: str, rules_path: Path, *, rate: float, seconds: float, probe_share: float = 0.1
+) -> Latency:
     """(f) events at a fixed rate; for a share of them (an operator's first dashboard view) the
     time from handing the record to the producer to the prompt appearing in worker.inbox."""
     topic = f"bench-latency-{uuid.uuid4().hex[:6]}"
@@ -256,8 +284,9 @@ async def prompt_latency(bootstrap: str, rules_path: Path, *, rate: float, secon
                 processed_during = _handled(worker) - handled_before
                 drain_started = time.perf_counter()
                 deadline = drain_started + 60
-                while (len(seen_at) < probes or _handled(worker) - handled_before < sent) \
-                        and time.perf_counter() < deadline:
+                while (
+                    len(seen_at) < probes or _handled(worker) - handled_before < sent
+                ) and time.perf_counter() < deadline:
                     await asyncio.sleep(0.02)
                 drain = time.perf_counter() - drain_started
             finally:
@@ -270,12 +299,21 @@ async def prompt_latency(bootstrap: str, rules_path: Path, *, rate: float, secon
     def pct(q: float) -> float:
         return latencies[min(len(latencies) - 1, int(q * len(latencies)))] if latencies else float("nan")
 
-    return Latency(offered_rate=sent / offered_seconds, seconds=offered_seconds, sent=sent, probes=probes,
-                   seen=len(latencies), p50_ms=statistics.median(latencies) if latencies else float("nan"),
-                   p90_ms=pct(0.90), p99_ms=pct(0.99), max_ms=latencies[-1] if latencies else float("nan"),
-                   processed_during=processed_during, drain_seconds=drain,
-                   p50_first_quarter_ms=statistics.median(in_order[:quarter]) if in_order else float("nan"),
-                   p50_last_quarter_ms=statistics.median(in_order[-quarter:]) if in_order else float("nan"))
+    return Latency(
+        offered_rate=sent / offered_seconds,
+        seconds=offered_seconds,
+        sent=sent,
+        probes=probes,
+        seen=len(latencies),
+        p50_ms=statistics.median(latencies) if latencies else float("nan"),
+        p90_ms=pct(0.90),
+        p99_ms=pct(0.99),
+        max_ms=latencies[-1] if latencies else float("nan"),
+        processed_during=processed_during,
+        drain_seconds=drain,
+        p50_first_quarter_ms=statistics.median(in_order[:quarter]) if in_order else float("nan"),
+        p50_last_quarter_ms=statistics.median(in_order[-quarter:]) if in_order else float("nan"),
+    )
 
 
 def _frame_key(frame: Any) -> tuple[str, str]:
@@ -354,8 +392,9 @@ def quiet_logs() -> Any:
         logging.getLogger().setLevel(previous)
 
 
-async def fetch_hop_latency(bootstrap: str, waits_ms: tuple[int, ...] = (1500, 500, 20),
-                            samples: int = 20) -> dict[int, float]:
+async def fetch_hop_latency(
+    bootstrap: str, waits_ms: tuple[int, ...] = (1500, 500, 20), samples: int = 20
+) -> dict[int, float]:
     """Median produce → consume time of one record on an idle topic, per fetch_max_wait_ms:
     shows whether the broker answers a waiting fetch as soon as data arrives."""
     out: dict[int, float] = {}

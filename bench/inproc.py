@@ -13,10 +13,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bench.workload import engine_events, generated_playbooks, identify, track, write_playbooks
-from events.segment import TrackEvent, parse_product_event
-from orchestrator.timers.schedule import ScheduledTimer, TimerSchedule
-from rules import Engine, load_ruleset
-from rules.state import UserProgress
+from nudgeflow.orchestrator.timers.schedule import ScheduledTimer, TimerSchedule
+from nudgeflow.rules import Engine, load_ruleset
+from nudgeflow.rules.contracts.events import TrackEvent, parse_product_event
+from nudgeflow.rules.state import UserProgress
 
 
 @dataclass
@@ -35,8 +35,9 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def engine_throughput(milestones: int, *, per_playbook: int = 100, events: int = 20_000,
-                      events_per_user: int = 20) -> EngineResult:
+def engine_throughput(
+    milestones: int, *, per_playbook: int = 100, events: int = 20_000, events_per_user: int = 20
+) -> EngineResult:
     """Engine.on_event over a stream where each user (in every playbook's audience) sends
     `events_per_user` events, half of them milestone events of the ruleset, half noise."""
     books = generated_playbooks(milestones, per_playbook)
@@ -66,9 +67,15 @@ def engine_throughput(milestones: int, *, per_playbook: int = 100, events: int =
         decisions += len(result.decisions)
     elapsed = time.perf_counter() - started
     assert all(isinstance(e, TrackEvent) for e in parsed)
-    return EngineResult(milestones=milestones, playbooks=len(books), load_seconds=load_seconds, events=events,
-                        events_per_second=events / elapsed, us_per_event=elapsed / events * 1e6,
-                        matched_per_event=decisions / events)
+    return EngineResult(
+        milestones=milestones,
+        playbooks=len(books),
+        load_seconds=load_seconds,
+        events=events,
+        events_per_second=events / elapsed,
+        us_per_event=elapsed / events * 1e6,
+        matched_per_event=decisions / events,
+    )
 
 
 @dataclass
@@ -92,8 +99,9 @@ class TimerResult:
 def timer_schedule(count: int = 1_000_000, pop_calls: int = 10_000) -> TimerResult:
     """Arm `count` timers due over the next `count` seconds, then pop them in `pop_calls` steps."""
     base = datetime(2030, 1, 1, tzinfo=UTC)
-    timers = [ScheduledTimer(base + timedelta(seconds=i), f"user-{i:07d}", f"stall:{i % 7}", i % 12)
-              for i in range(count)]
+    timers = [
+        ScheduledTimer(base + timedelta(seconds=i), f"user-{i:07d}", f"stall:{i % 7}", i % 12) for i in range(count)
+    ]
     gc.collect()
     tracemalloc.start()
     before = tracemalloc.get_traced_memory()[0]
@@ -135,9 +143,19 @@ def timer_schedule(count: int = 1_000_000, pop_calls: int = 10_000) -> TimerResu
     pop_all_seconds = time.perf_counter() - started_all
     gc.callbacks.remove(on_gc)
     assert popped == count - 1000 and len(schedule) == 0, (popped, len(schedule))
-    return TimerResult(timers=count, arm_seconds=arm_seconds, traced_mib=traced / 2**20,
-                       bytes_per_timer=traced / count, next_due_us=next_due_us, pop_calls=pop_calls,
-                       pop_p50_us=statistics.median(latencies), pop_p99_us=_percentile(latencies, 0.99),
-                       pop_max_us=max(latencies), timers_per_pop=popped / pop_calls,
-                       pop_all_seconds=pop_all_seconds, cancel_us=cancel_us,
-                       gc_pauses_during_pops=len(pauses), gc_max_pause_us=max(pauses, default=0.0))
+    return TimerResult(
+        timers=count,
+        arm_seconds=arm_seconds,
+        traced_mib=traced / 2**20,
+        bytes_per_timer=traced / count,
+        next_due_us=next_due_us,
+        pop_calls=pop_calls,
+        pop_p50_us=statistics.median(latencies),
+        pop_p99_us=_percentile(latencies, 0.99),
+        pop_max_us=max(latencies),
+        timers_per_pop=popped / pop_calls,
+        pop_all_seconds=pop_all_seconds,
+        cancel_us=cancel_us,
+        gc_pauses_during_pops=len(pauses),
+        gc_max_pause_us=max(pauses, default=0.0),
+    )

@@ -13,75 +13,96 @@ def _throughput(r: dict[str, Any]) -> str:
     raw, bare, pipe = r["throughput"]
     rows = ["| | reader | events | events/s | first → last (s) | start-up (s) |", "|---|---|---|---|---|---|"]
     for label, t in zip("abc", r["throughput"], strict=True):
-        rows.append(f"| ({label}) | {t['name']} | {_n(t['events'])} | **{_n(t['per_second'])}** "
-                    f"| {t['seconds']:.2f} | {t['startup_seconds']:.1f} |")
+        rows.append(
+            f"| ({label}) | {t['name']} | {_n(t['events'])} | **{_n(t['per_second'])}** "
+            f"| {t['seconds']:.2f} | {t['startup_seconds']:.1f} |"
+        )
     c_a = pipe["per_second"] / raw["per_second"]
     c_b = pipe["per_second"] / bare["per_second"]
     b_a = bare["per_second"] / raw["per_second"]
-    return "\n".join(rows) + f"""
+    return (
+        "\n".join(rows)
+        + f"""
 
 | ratio | value |
 |---|---|
-| **c / a** (pipeline vs raw client) | **{c_a:.4f}** ({raw['per_second'] / pipe['per_second']:,.0f}× slower) |
-| **c / b** (pipeline vs bare Faust) | **{c_b:.3f}** ({bare['per_second'] / pipe['per_second']:,.1f}× slower) |
+| **c / a** (pipeline vs raw client) | **{c_a:.4f}** ({raw["per_second"] / pipe["per_second"]:,.0f}× slower) |
+| **c / b** (pipeline vs bare Faust) | **{c_b:.3f}** ({bare["per_second"] / pipe["per_second"]:,.1f}× slower) |
 | b / a (Faust's own cost) | {b_a:.4f} |
-| per event: pipeline − bare Faust | {1e6 / pipe['per_second'] - 1e6 / bare['per_second']:,.0f} µs |
+| per event: pipeline − bare Faust | {1e6 / pipe["per_second"] - 1e6 / bare["per_second"]:,.0f} µs |
 """
+    )
 
 
 def _engine(r: dict[str, Any]) -> str:
-    rows = ["| milestones | playbooks (user is in all) | events | events/s | µs/event | decisions/event "
-            "| load_ruleset (s) |", "|---|---|---|---|---|---|---|"]
+    rows = [
+        "| milestones | playbooks (user is in all) | events | events/s | µs/event | decisions/event "
+        "| load_ruleset (s) |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for e in r["engine"]:
-        rows.append(f"| {_n(e['milestones'])} | {e['playbooks']} | {_n(e['events'])} "
-                    f"| **{_n(e['events_per_second'])}** | {e['us_per_event']:,.0f} "
-                    f"| {e['matched_per_event']:.2f} | {e['load_seconds']:.2f} |")
+        rows.append(
+            f"| {_n(e['milestones'])} | {e['playbooks']} | {_n(e['events'])} "
+            f"| **{_n(e['events_per_second'])}** | {e['us_per_event']:,.0f} "
+            f"| {e['matched_per_event']:.2f} | {e['load_seconds']:.2f} |"
+        )
     small, many, one = r["engine"]
-    return "\n".join(rows) + f"""
+    return (
+        "\n".join(rows)
+        + f"""
 
-Ratio 10 → 10,000 milestones: **{small['events_per_second'] / many['events_per_second']:.1f}× slower** in 100
-playbooks of 100, **{small['events_per_second'] / one['events_per_second']:.1f}× slower** in one playbook of 10,000.
+Ratio 10 → 10,000 milestones: **{small["events_per_second"] / many["events_per_second"]:.1f}× slower** in 100
+playbooks of 100, **{small["events_per_second"] / one["events_per_second"]:.1f}× slower** in one playbook of 10,000.
 """
+    )
 
 
 def _timers(t: dict[str, Any]) -> str:
     return f"""| measure | value |
 |---|---|
-| armed timers | {_n(t['timers'])} |
-| arm all (s) | {t['arm_seconds']:.2f} ({t['arm_seconds'] / t['timers'] * 1e6:.1f} µs each) |
-| memory (tracemalloc, schedule only) | **{t['traced_mib']:.0f} MiB** ({t['bytes_per_timer']:.0f} B/timer) |
-| `next_due()` | {t['next_due_us']:.2f} µs |
-| `cancel()` | {t['cancel_us']:.2f} µs |
-| `pop_due()` calls | {_n(t['pop_calls'])}, {t['timers_per_pop']:.0f} timers each |
-| `pop_due()` latency p50 / p99 | **{t['pop_p50_us']:,.0f} / {t['pop_p99_us']:,.0f} µs** |
-| `pop_due()` latency max | {t['pop_max_us']:,.0f} µs |
-| per popped timer | {t['pop_p50_us'] / max(t['timers_per_pop'], 1):.1f} µs |
-| pop all (s) | {t['pop_all_seconds']:.2f} |
-| garbage-collector passes during the pops, longest | {t['gc_pauses_during_pops']}, {t['gc_max_pause_us']:,.0f} µs |
+| armed timers | {_n(t["timers"])} |
+| arm all (s) | {t["arm_seconds"]:.2f} ({t["arm_seconds"] / t["timers"] * 1e6:.1f} µs each) |
+| memory (tracemalloc, schedule only) | **{t["traced_mib"]:.0f} MiB** ({t["bytes_per_timer"]:.0f} B/timer) |
+| `next_due()` | {t["next_due_us"]:.2f} µs |
+| `cancel()` | {t["cancel_us"]:.2f} µs |
+| `pop_due()` calls | {_n(t["pop_calls"])}, {t["timers_per_pop"]:.0f} timers each |
+| `pop_due()` latency p50 / p99 | **{t["pop_p50_us"]:,.0f} / {t["pop_p99_us"]:,.0f} µs** |
+| `pop_due()` latency max | {t["pop_max_us"]:,.0f} µs |
+| per popped timer | {t["pop_p50_us"] / max(t["timers_per_pop"], 1):.1f} µs |
+| pop all (s) | {t["pop_all_seconds"]:.2f} |
+| garbage-collector passes during the pops, longest | {t["gc_pauses_during_pops"]}, {t["gc_max_pause_us"]:,.0f} µs |
 """
 
 
 def _latency(r: dict[str, Any]) -> str:
-    rows = ["| offered events/s | seconds | events sent | probes seen | p50 ms | p90 ms | p99 ms | max ms "
-            "| p50 first → last quarter | kept up |", "|---|---|---|---|---|---|---|---|---|---|"]
+    rows = [
+        "| offered events/s | seconds | events sent | probes seen | p50 ms | p90 ms | p99 ms | max ms "
+        "| p50 first → last quarter | kept up |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for x in r["latency"]:
-        rows.append(f"| {_n(x['offered_rate'])} | {x['seconds']:.0f} | {_n(x['sent'])} | {x['seen']}/{x['probes']} "
-                    f"| **{x['p50_ms']:,.0f}** | {x['p90_ms']:,.0f} | **{x['p99_ms']:,.0f}** | {x['max_ms']:,.0f} "
-                    f"| {x['p50_first_quarter_ms']:,.0f} → {x['p50_last_quarter_ms']:,.0f} "
-                    f"| {'yes' if x['sustained'] else 'no'} |")
+        rows.append(
+            f"| {_n(x['offered_rate'])} | {x['seconds']:.0f} | {_n(x['sent'])} | {x['seen']}/{x['probes']} "
+            f"| **{x['p50_ms']:,.0f}** | {x['p90_ms']:,.0f} | **{x['p99_ms']:,.0f}** | {x['max_ms']:,.0f} "
+            f"| {x['p50_first_quarter_ms']:,.0f} → {x['p50_last_quarter_ms']:,.0f} "
+            f"| {'yes' if x['sustained'] else 'no'} |"
+        )
     hops = " · ".join(f"{wait} ms → **{ms:,.0f} ms**" for wait, ms in r["hop_ms"].items())
-    return "\n".join(rows) + f"""
+    return (
+        "\n".join(rows)
+        + f"""
 
 One produce → consume hop on an idle topic, median, by the consumer's `fetch_max_wait_ms`: {hops}.
 """
+    )
 
 
 def _profile(p: dict[str, Any], tree: str) -> str:
     components = "\n".join(f"| {label} | {share:.0%} |" for label, share in list(p["components"].items())[:12])
     top = "\n".join(f"| `{name}` | {share:.1%} |" for name, _, share in p["top"])
     ours = "\n".join(f"| `{name}` | {share:.1%} |" for name, share in p["ours"])
-    return f"""pyinstrument (1 ms sampling, all code on the event loop) over {_n(p['events'])} events through the
-worker, {p['seconds']:.1f} s sampled ({_n(p['per_second'])} events/s under the profiler).
+    return f"""pyinstrument (1 ms sampling, all code on the event loop) over {_n(p["events"])} events through the
+worker, {p["seconds"]:.1f} s sampled ({_n(p["per_second"])} events/s under the profiler).
 
 Self time by component:
 
@@ -140,12 +161,12 @@ def _findings(r: dict[str, Any]) -> str:
    a bare Faust agent** (c/b = {c / b:.3f}), i.e. ~{extra_us:,.0f} µs of work per event on top of Faust's own
    ~{1e6 / b:,.0f} µs. The raw client reads {a / c:,.0f}× faster (c/a = {c / a:.4f}):
    neither the broker nor JSON is the limit. Scale-out is by partitions and worker processes (one core each).
-2. **Where the time goes** (profile): the agent's own handling (`handle_event`) is {_share(p, 'handle_event'):.0%}
-   of the samples — the rules engine (`Engine.on_event`) {_share(p, 'on_event'):.0%}, publishing and storing
-   (`commit`) {_share(p, 'commit'):.0%}, decoding {_share(p, 'decode_event'):.0%}. The rest is Faust and aiokafka
-   ({comp.get('faust', 0) + comp.get('mode (faust services)', 0) + comp.get('aiokafka', 0):.0%} of self time together)
-   and the asyncio loop ({comp.get('asyncio', 0):.0%}) moving the changelog write and the outputs of every event.
-   The top self-time entry is `socket.send` ({_self_share(p, 'socket.send'):.1%}): under the `tansu` profile every
+2. **Where the time goes** (profile): the agent's own handling (`handle_event`) is {_share(p, "handle_event"):.0%}
+   of the samples — the rules engine (`Engine.on_event`) {_share(p, "on_event"):.0%}, publishing and storing
+   (`commit`) {_share(p, "commit"):.0%}, decoding {_share(p, "decode_event"):.0%}. The rest is Faust and aiokafka
+   ({comp.get("faust", 0) + comp.get("mode (faust services)", 0) + comp.get("aiokafka", 0):.0%} of self time together)
+   and the asyncio loop ({comp.get("asyncio", 0):.0%}) moving the changelog write and the outputs of every event.
+   The top self-time entry is `socket.send` ({_self_share(p, "socket.send"):.1%}): under the `tansu` profile every
    produced record is its own request. Measure on Kafka (profile `kafka`, batching on) before optimising that.
 3. **What the profile led to** (same-size runs before and after, same broker): the first profile showed
    `copy.deepcopy` (the engine copying the user's progress for every event) as our largest cost, plus a
@@ -153,23 +174,24 @@ def _findings(r: dict[str, Any]) -> str:
    listens to. Now the engine answers such events without copying, the worker writes nothing when an
    event changes nothing, and it reuses parsed records while the table holds the same value: pipeline
    throughput went from 1,128 to 1,765 events/s on 100,000 events (c/b from 0.115 to 0.164); deep copy is
-   now {comp.get('copy (deepcopy)', 0):.0%} of self time, spent on events that do change a user.
+   now {comp.get("copy (deepcopy)", 0):.0%} of self time, spent on events that do change a user.
 4. **Matching is indexed** (milestones by event name, `Engine.by_event`): 10,000 milestones are not 1,000× slower
-   than 10. But per-event cost still grows with the ruleset: {small['events_per_second'] /
-   many['events_per_second']:.0f}× slower with 10,000 milestones in 100 playbooks, {small['events_per_second'] /
-   one['events_per_second']:.0f}× in one playbook of 10,000. Causes (pyinstrument on `bench.inproc`):
+   than 10. But per-event cost still grows with the ruleset: {
+        small["events_per_second"] / many["events_per_second"]:.0f}× slower with 10,000 milestones in 100 playbooks, {
+        small["events_per_second"]
+        / one["events_per_second"]:.0f}× in one playbook of 10,000. Causes (pyinstrument on `bench.inproc`):
    with many playbooks, the deep copy of a progress that holds every playbook the user entered, and
    `_enter_playbooks` testing every playbook's audience on every event; with one huge playbook, each completion
    scans the whole ladder (`ladder_progress` twice, `Playbook.unlocked_by`) — not fixed yet. Loading 10,000
-   milestones with `load_ruleset` takes {many['load_seconds']:.0f} s; hot reload runs it off the event loop.
-5. **Timers**: {t['bytes_per_timer']:.0f} B per armed timer (≈ {t['traced_mib']:.0f} MiB per million, ids shared with
-   the records not counted); `pop_due` costs ~{t['pop_p50_us'] / max(t['timers_per_pop'], 1):.1f} µs per due timer and
-   `next_due` {t['next_due_us']:.2f} µs, so a million armed timers are cheap to hold and fire.
-6. **Event → prompt latency on Tansu is mostly waiting for fetches**: p50 {first['p50_ms']:,.0f} ms at
-   {_n(first['offered_rate'])} events/s. Tansu answers a fetch only when its `fetch_max_wait_ms` expires, not when
-   data arrives (hop median {hop.get(1500, hop.get('1500', 0)):,.0f} ms with Faust's fixed 1,500 ms wait,
-   {hop.get(500, hop.get('500', 0)):,.0f} ms with aiokafka's default 500 ms used by the inbox materializer,
-   {hop.get(20, hop.get('20', 0)):,.0f} ms with 20 ms). Apache Kafka answers as soon as data arrives, so these
+   milestones with `load_ruleset` takes {many["load_seconds"]:.0f} s; hot reload runs it off the event loop.
+5. **Timers**: {t["bytes_per_timer"]:.0f} B per armed timer (≈ {t["traced_mib"]:.0f} MiB per million, ids shared with
+   the records not counted); `pop_due` costs ~{t["pop_p50_us"] / max(t["timers_per_pop"], 1):.1f} µs per due timer and
+   `next_due` {t["next_due_us"]:.2f} µs, so a million armed timers are cheap to hold and fire.
+6. **Event → prompt latency on Tansu is mostly waiting for fetches**: p50 {first["p50_ms"]:,.0f} ms at
+   {_n(first["offered_rate"])} events/s. Tansu answers a fetch only when its `fetch_max_wait_ms` expires, not when
+   data arrives (hop median {hop.get(1500, hop.get("1500", 0)):,.0f} ms with Faust's fixed 1,500 ms wait,
+   {hop.get(500, hop.get("500", 0)):,.0f} ms with aiokafka's default 500 ms used by the inbox materializer,
+   {hop.get(20, hop.get("20", 0)):,.0f} ms with 20 ms). Apache Kafka answers as soon as data arrives, so these
    latencies say little about production; measure them there.
 """
 
@@ -184,8 +206,8 @@ def render(r: dict[str, Any]) -> str:
 
 <!-- Written by `python -m bench` (bench/run.sh); edit bench/report.py, not this file. -->
 
-One run of `python -m bench` on {machine['cpus']} CPUs, Python {machine['python']}, {machine['platform']},
-started {r['started_at']}, {r['total_seconds']:.0f} s in all. Everything runs on **one embedded Tansu broker**
+One run of `python -m bench` on {machine["cpus"]} CPUs, Python {machine["python"]}, {machine["platform"]},
+started {r["started_at"]}, {r["total_seconds"]:.0f} s in all. Everything runs on **one embedded Tansu broker**
 (memory storage) in the same run, client and broker on the same machine. Events are Segment `identify`/`track`
 JSON for the three example playbooks (`playbooks/`): each user is identified first, then about 40% of their
 events are milestone events of their role and the rest product noise; keys are user ids, over 4 partitions.
@@ -197,18 +219,18 @@ the test suite.
 {_findings(r)}
 ## Throughput: raw client, bare Faust, Nudgeflow (a, b, c)
 
-The same {_n(int(args['events']))} events on the same topic, each reader in its own consumer group (raw: no group).
+The same {_n(int(args["events"]))} events on the same topic, each reader in its own consumer group (raw: no group).
 Times are from the first event handled to the last (raw: from the first fetch); start-up is separate.
 
 {_throughput(r)}
 - **(a)** `AIOKafkaConsumer.getmany` + `json.loads` of every value: what the broker and client can do.
 - **(b)** a Faust agent with the worker's Tansu options that only `json.loads` each value: Faust's per-event
   machinery (Conductor, per-message tasks and queues) is the ceiling of any Faust agent, before any rule runs.
-- **(c)** `orchestrator.runtime.worker.Worker` with the example playbooks, the in-app API off, counted with
+- **(c)** `nudgeflow.orchestrator.runtime.worker.Worker` with the example playbooks, the in-app API off, counted with
   `worker.nudgeflow.stats`: decode and validate, de-duplicate, rules engine, publish prompts/deliveries/outcomes
   and wait for the acks, write the user's record to the table (changelog). Processed:
-  {_n(pipe['extra'].get('processed', 0))}, dead-lettered {pipe['extra'].get('dead_lettered', 0)}, duplicates
-  {pipe['extra'].get('duplicates', 0)}; worker ready in {pipe['extra'].get('ready_seconds') or 0:.1f} s.
+  {_n(pipe["extra"].get("processed", 0))}, dead-lettered {pipe["extra"].get("dead_lettered", 0)}, duplicates
+  {pipe["extra"].get("duplicates", 0)}; worker ready in {pipe["extra"].get("ready_seconds") or 0:.1f} s.
 - The worker runs with the `tansu` broker profile, which sends **one record per producer batch**
   (`producer_max_batch_size=1`, a Tansu work-around, see [deploy.md](deploy.md#the-tansu-broker-profile)): every
   changelog write and every output is its own produce request here. On Apache Kafka (profile `kafka`) they batch.
@@ -217,22 +239,27 @@ Times are from the first event handled to the last (raw: from the first fetch); 
 
 `rules.Engine.on_event` in-process on `UserProgress` (no Kafka, no JSON), generated playbooks
 (`bench/workload.py`: every milestone on its own event name, one in-app celebration each, every user in every
-playbook's audience). {_n(int(args['engine_events']))} track events, half of them milestone events of the ruleset,
+playbook's audience). {_n(int(args["engine_events"]))} track events, half of them milestone events of the ruleset,
 20 per user; users were identified (entered every playbook) before timing.
 
 {_engine(r)}
-## Timer schedule with {_n(r['timers']['timers'])} armed timers (e)
+## Timer schedule with {_n(r["timers"]["timers"])} armed timers (e)
 
-`orchestrator.timers.schedule.TimerSchedule`: arm {_n(r['timers']['timers'])} timers due one second apart, then
-pop them all in steps of {r['timers']['timers_per_pop']:.0f} (1,000 cancelled before).
+`nudgeflow.orchestrator.timers.schedule.TimerSchedule`: arm {
+        _n(r["timers"]["timers"])
+    } timers due one second apart, then
+pop them all in steps of {r["timers"]["timers_per_pop"]:.0f} (1,000 cancelled before).
 
-{_timers(r['timers'])}
-{"The max pop latency is a garbage-collector pass (the longest pass is about as long)."
- if r['timers']['gc_max_pause_us'] >= 0.5 * r['timers']['pop_max_us'] else ""}
+{_timers(r["timers"])}
+{
+        "The max pop latency is a garbage-collector pass (the longest pass is about as long)."
+        if r["timers"]["gc_max_pause_us"] >= 0.5 * r["timers"]["pop_max_us"]
+        else ""
+    }
 
 ## Event → in-app prompt latency (f)
 
-A worker with the in-app API on; events offered at a fixed rate for {float(args['latency_seconds']):.0f} s
+A worker with the in-app API on; events offered at a fixed rate for {float(args["latency_seconds"]):.0f} s
 (10% are an operator's identify + first "Dashboard Viewed", which celebrates in-app; the rest noise). Latency is
 from handing the record to the producer to the prompt appearing in `worker.inbox`
 (`InboxStore.subscribe`), i.e. through the broker twice: events → worker → prompts topic → inbox materializer.
@@ -253,23 +280,26 @@ def _state(g: dict[str, Any]) -> str:
     per_user = g["table_bytes_per_user"]
     cache_mib = 20_000 * g["cache_bytes_per_user"] / 2**20
     per_million = f"≈ {per_user * 1e6 / 2**30:.1f} GiB per million users"
-    complete = "every record recovered" if g["recovered_users"] == g["restart_users"] else (
-        f"only {_n(g['recovered_users'])} of {_n(g['restart_users'])} records recovered")
+    complete = (
+        "every record recovered"
+        if g["recovered_users"] == g["restart_users"]
+        else (f"only {_n(g['recovered_users'])} of {_n(g['restart_users'])} records recovered")
+    )
     return f"""## What a tracked user costs (g)
 
-`bench/state.py`: {_n(g['users'])} users of the example playbooks, each identified and two milestones
+`bench/state.py`: {_n(g["users"])} users of the example playbooks, each identified and two milestones
 into their ladder (their record: progress, armed stall timers, recent messageIds). For the restart, the
-changelog holds {_n(g['restart_users'])} such records (the same shapes under new user ids), and a fresh worker
+changelog holds {_n(g["restart_users"])} such records (the same shapes under new user ids), and a fresh worker
 starts on it.
 
 | measure | value |
 |---|---|
-| record as JSON | {g['record_json_bytes']:,.0f} B |
-| memory per user in the `users` table (memory store, JSON-ready dict) | {g['table_bytes_per_user']:,.0f} B |
-| memory per user in the parsed-record cache (the 20,000 most recent users) | {g['cache_bytes_per_user']:,.0f} B |
+| record as JSON | {g["record_json_bytes"]:,.0f} B |
+| memory per user in the `users` table (memory store, JSON-ready dict) | {g["table_bytes_per_user"]:,.0f} B |
+| memory per user in the parsed-record cache (the 20,000 most recent users) | {g["cache_bytes_per_user"]:,.0f} B |
 | **memory per tracked user** | **{per_user:,.0f} B** ({per_million}), plus ≤ {cache_mib:,.0f} MiB for the cache |
-| restart → ready, {_n(g['restart_users'])} users in the changelog | **{g['ready_seconds']:.1f} s** ({complete}) |
-| writing that changelog (one record per batch, Tansu) | {g['changelog_write_seconds']:.1f} s |
+| restart → ready, {_n(g["restart_users"])} users in the changelog | **{g["ready_seconds"]:.1f} s** ({complete}) |
+| writing that changelog (one record per batch, Tansu) | {g["changelog_write_seconds"]:.1f} s |
 
 Recovery reads the whole changelog of the partitions a worker owns, so restart time grows with the
 users it owns; a run with 100,000 users was ready in 22 s, so the growth is worse than linear here (the

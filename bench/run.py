@@ -21,19 +21,28 @@ from bench import inproc
 from bench.report import render
 from bench.state import state_costs
 from bench.workload import segment_events
-from orchestrator.broker.embedded import EmbeddedBroker
+from nudgeflow.orchestrator.broker.embedded import EmbeddedBroker
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = REPO / "docs" / "benchmarks.md"
 
 
 def _component(path: str) -> str:
-    for marker, label in (("/faust/", "faust"), ("/mode/", "mode (faust services)"), ("/aiokafka/", "aiokafka"),
-                          ("/pydantic", "pydantic"), ("/jinja2/", "jinja2"), ("/asyncio/", "asyncio"),
-                          ("/json/", "json"), ("/rules/", "nudgeflow rules"),
-                          ("/orchestrator/", "nudgeflow orchestrator"),
-                          ("/channels/", "nudgeflow channels"), ("/events/", "nudgeflow events"),
-                          ("/prometheus_client/", "prometheus_client"), ("/copy.py", "copy (deepcopy)")):
+    for marker, label in (
+        ("/faust/", "faust"),
+        ("/mode/", "mode (faust services)"),
+        ("/aiokafka/", "aiokafka"),
+        ("/pydantic", "pydantic"),
+        ("/jinja2/", "jinja2"),
+        ("/asyncio/", "asyncio"),
+        ("/json/", "json"),
+        ("/rules/", "nudgeflow rules"),
+        ("/orchestrator/", "nudgeflow orchestrator"),
+        ("/channels/", "nudgeflow channels"),
+        ("/events/", "nudgeflow events"),
+        ("/prometheus_client/", "prometheus_client"),
+        ("/copy.py", "copy (deepcopy)"),
+    ):
         if marker in path:
             return label
     return "other (stdlib, builtins)"
@@ -67,10 +76,14 @@ async def _broker_phases(args: argparse.Namespace, results: dict[str, Any]) -> N
             profiled = await b.pipeline(bootstrap, profile_topic, args.profile_events, rules_path, profiler)
             costs, total = b.top_costs(profiler)
             ours = ("/orchestrator/", "/rules/", "/channels/", "/events/")
-            results["profile"] = {"events": args.profile_events, "per_second": profiled.per_second,
-                                  "seconds": total, "top": costs,
-                                  "ours": b.inclusive_costs(profiler, lambda p: any(m in p for m in ours)),
-                                  "components": b.module_costs(profiler, _component)}
+            results["profile"] = {
+                "events": args.profile_events,
+                "per_second": profiled.per_second,
+                "seconds": total,
+                "top": costs,
+                "ours": b.inclusive_costs(profiler, lambda p: any(m in p for m in ours)),
+                "components": b.module_costs(profiler, _component),
+            }
             tree = profiler.output_text(unicode=False, color=False, show_all=False)
             results["profile_tree"] = "\n".join(tree.splitlines()[:60])
             print(f"profiled {args.profile_events:,} events", flush=True)
@@ -84,8 +97,11 @@ async def _broker_phases(args: argparse.Namespace, results: dict[str, Any]) -> N
             latency = await b.prompt_latency(bootstrap, rules_path, rate=rate, seconds=args.latency_seconds)
             sustained = latency.sustained
             results["latency"].append(asdict(latency) | {"requested_rate": rate, "sustained": sustained})
-            print(f"(f) latency at {latency.offered_rate:,.0f}/s: p50 {latency.p50_ms:.1f} ms, "
-                  f"p99 {latency.p99_ms:.1f} ms, sustained: {sustained}", flush=True)
+            print(
+                f"(f) latency at {latency.offered_rate:,.0f}/s: p50 {latency.p50_ms:.1f} ms, "
+                f"p99 {latency.p99_ms:.1f} ms, sustained: {sustained}",
+                flush=True,
+            )
             if sustained or rate <= 100 or len(results["latency"]) >= 3:
                 break
             rate = max(100.0, rate / 2)
@@ -105,8 +121,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run (~1 min)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="markdown report to write")
     parser.add_argument("--json", type=Path, default=None, help="also write raw results as JSON")
-    parser.add_argument("--render", type=Path, default=None, metavar="JSON",
-                        help="only re-render the report from a JSON written by --json")
+    parser.add_argument(
+        "--render",
+        type=Path,
+        default=None,
+        metavar="JSON",
+        help="only re-render the report from a JSON written by --json",
+    )
     args = parser.parse_args(argv)
     if args.render:
         args.out.write_text(render(json.loads(args.render.read_text())))
@@ -117,24 +138,39 @@ def main(argv: list[str] | None = None) -> int:
         args.timers, args.latency_seconds, args.state_users, args.restart_users = 100_000, 5.0, 5_000, 5_000
     with b.quiet_logs():
         started = time.perf_counter()
-        results: dict[str, Any] = {"started_at": datetime.now(UTC).isoformat(timespec="seconds"),
-                                   "args": {k: str(v) for k, v in vars(args).items()},
-                                   "machine": {"python": sys.version.split()[0], "cpus": os.cpu_count(),
-                                               "platform": platform.platform()}}
+        results: dict[str, Any] = {
+            "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "args": {k: str(v) for k, v in vars(args).items()},
+            "machine": {"python": sys.version.split()[0], "cpus": os.cpu_count(), "platform": platform.platform()},
+        }
         asyncio.run(_broker_phases(args, results))
-        results["engine"] = [asdict(inproc.engine_throughput(m, per_playbook=per, events=args.engine_events))
-                             for m, per in ((10, 100), (10_000, 100), (10_000, 10_000))]
-        print("(d) engine: " + ", ".join(f"{r['milestones']} in {r['playbooks']}: {r['events_per_second']:,.0f}/s"
-                                         for r in results["engine"]), flush=True)
+        results["engine"] = [
+            asdict(inproc.engine_throughput(m, per_playbook=per, events=args.engine_events))
+            for m, per in ((10, 100), (10_000, 100), (10_000, 10_000))
+        ]
+        print(
+            "(d) engine: "
+            + ", ".join(
+                f"{r['milestones']} in {r['playbooks']}: {r['events_per_second']:,.0f}/s" for r in results["engine"]
+            ),
+            flush=True,
+        )
         results["timers"] = asdict(inproc.timer_schedule(args.timers))
-        print(f"(e) timers: {results['timers']['traced_mib']:.0f} MiB, pop p50 "
-              f"{results['timers']['pop_p50_us']:.0f} µs", flush=True)
+        print(
+            f"(e) timers: {results['timers']['traced_mib']:.0f} MiB, pop p50 {results['timers']['pop_p50_us']:.0f} µs",
+            flush=True,
+        )
         with EmbeddedBroker() as tansu, tempfile.TemporaryDirectory() as scratch:
-            results["state"] = asdict(state_costs(tansu.bootstrap_servers, args.state_users, args.restart_users,
-                                                  REPO / "playbooks", Path(scratch)))
-        print(f"(g) state: {results['state']['table_bytes_per_user']:,.0f} B/user, restart with "
-              f"{results['state']['recovered_users']:,} users ready in {results['state']['ready_seconds']:.1f}s",
-              flush=True)
+            results["state"] = asdict(
+                state_costs(
+                    tansu.bootstrap_servers, args.state_users, args.restart_users, REPO / "playbooks", Path(scratch)
+                )
+            )
+        print(
+            f"(g) state: {results['state']['table_bytes_per_user']:,.0f} B/user, restart with "
+            f"{results['state']['recovered_users']:,} users ready in {results['state']['ready_seconds']:.1f}s",
+            flush=True,
+        )
         results["total_seconds"] = time.perf_counter() - started
     args.out.write_text(render(results))
     if args.json:

@@ -22,11 +22,11 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from bench.workload import ROLE_EVENTS, ROLES
-from events.segment import parse_product_event
-from orchestrator.runtime.worker import Worker
-from orchestrator.settings import Settings
-from orchestrator.state import ParsedRecords, UserRecord
-from rules import Engine, load_ruleset
+from nudgeflow.orchestrator.runtime.worker import Worker
+from nudgeflow.orchestrator.settings import Settings
+from nudgeflow.orchestrator.state import ParsedRecords, UserRecord
+from nudgeflow.rules import Engine, load_ruleset
+from nudgeflow.rules.contracts.events import parse_product_event
 
 PARTITIONS = 8
 
@@ -54,12 +54,24 @@ def _records(users: int, rules_path: Path) -> list[tuple[str, UserRecord]]:
         calls: list[dict[str, Any]] = [{"type": "identify", "traits": {"role": role, "first_name": "Ana"}}]
         calls += [{"type": "track", "event": name, "properties": props} for name, props in ROLE_EVENTS[role][:2]]
         for i, call in enumerate(calls):
-            event = parse_product_event(json.dumps({**call, "messageId": f"{user}-{i}", "userId": user,
-                                                    "timestamp": (at + timedelta(minutes=i)).isoformat()}))
+            event = parse_product_event(
+                json.dumps(
+                    {
+                        **call,
+                        "messageId": f"{user}-{i}",
+                        "userId": user,
+                        "timestamp": (at + timedelta(minutes=i)).isoformat(),
+                    }
+                )
+            )
             result = engine.on_event(record.progress, event, at)
-            record = record.model_copy(update={"progress": result.progress,
-                                               "recent_message_ids": record.remembering(event.messageId, 1000),
-                                               "partition": n % PARTITIONS})
+            record = record.model_copy(
+                update={
+                    "progress": result.progress,
+                    "recent_message_ids": record.remembering(event.messageId, 1000),
+                    "partition": n % PARTITIONS,
+                }
+            )
         out.append((user, record))
     return out
 
@@ -90,19 +102,31 @@ def _changelog(records: list[tuple[str, UserRecord]], count: int) -> list[tuple[
     return out
 
 
-async def _restart(bootstrap: str, changelog: list[tuple[bytes, bytes, int]], scratch: Path
-                   ) -> tuple[int, float, float]:
+async def _restart(
+    bootstrap: str, changelog: list[tuple[bytes, bytes, int]], scratch: Path
+) -> tuple[int, float, float]:
     prefix = f"bench-state-{uuid.uuid4().hex[:6]}"
-    settings = Settings(kafka_bootstrap_servers=bootstrap, broker_profile="tansu", app_id=prefix,
-                        events_topic=f"{prefix}.events", dead_letter_topic=f"{prefix}.dlq",
-                        outcomes_topic=f"{prefix}.outcomes", prompts_topic=f"{prefix}.prompts",
-                        deliveries_topic=f"{prefix}.deliveries", timers_topic=f"{prefix}.timers",
-                        preferences_topic=f"{prefix}.preferences", topic_partitions=PARTITIONS,
-                        rules_path=Path("playbooks"), table_dir=scratch / "tables", run_api=False)
+    settings = Settings(
+        kafka_bootstrap_servers=bootstrap,
+        broker_profile="tansu",
+        app_id=prefix,
+        events_topic=f"{prefix}.events",
+        dead_letter_topic=f"{prefix}.dlq",
+        outcomes_topic=f"{prefix}.outcomes",
+        prompts_topic=f"{prefix}.prompts",
+        deliveries_topic=f"{prefix}.deliveries",
+        timers_topic=f"{prefix}.timers",
+        preferences_topic=f"{prefix}.preferences",
+        topic_partitions=PARTITIONS,
+        rules_path=Path("playbooks"),
+        table_dir=scratch / "tables",
+        run_api=False,
+    )
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
-    await admin.create_topics([NewTopic(f"{prefix}-users-changelog", PARTITIONS, 1,
-                                        topic_configs={"cleanup.policy": "compact"})])
+    await admin.create_topics(
+        [NewTopic(f"{prefix}-users-changelog", PARTITIONS, 1, topic_configs={"cleanup.policy": "compact"})]
+    )
     await admin.close()
     # One record per batch: Tansu's ListOffsets is wrong for multi-record batches (see docs/deploy.md).
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, max_batch_size=64, linger_ms=0)
@@ -128,16 +152,23 @@ def state_costs(bootstrap: str, users: int, restart_users: int, rules_path: Path
     records = _records(users, rules_path)
     table, cache, size = _memory(records)
     recovered, ready, written = asyncio.run(_restart(bootstrap, _changelog(records, restart_users), scratch))
-    return StateCosts(users=users, table_bytes_per_user=table, cache_bytes_per_user=cache, record_json_bytes=size,
-                      restart_users=restart_users, recovered_users=recovered, ready_seconds=ready,
-                      changelog_write_seconds=written)
+    return StateCosts(
+        users=users,
+        table_bytes_per_user=table,
+        cache_bytes_per_user=cache,
+        record_json_bytes=size,
+        restart_users=restart_users,
+        recovered_users=recovered,
+        ready_seconds=ready,
+        changelog_write_seconds=written,
+    )
 
 
 if __name__ == "__main__":
     import sys
     import tempfile
 
-    from orchestrator.broker.embedded import EmbeddedBroker
+    from nudgeflow.orchestrator.broker.embedded import EmbeddedBroker
 
     users = int(sys.argv[1]) if len(sys.argv) > 1 else 20_000
     restart_users = int(sys.argv[2]) if len(sys.argv) > 2 else users

@@ -14,36 +14,58 @@ import yaml
 # Milestone events of the example playbooks (playbooks/*.yaml), per audience role, with properties
 # that satisfy their `where` clauses.
 ROLE_EVENTS: dict[str, list[tuple[str, dict[str, object]]]] = {
-    "admin": [("Data Source Connected", {"status": "ok", "source_name": "Postgres"}),
-              ("Teammate Invited", {"invitee_email": "teammate@example.com"}),
-              ("SSO Configured", {"test_login": True, "provider": "Okta"}),
-              ("Permission Group Created", {"name": "analysts"})],
-    "power_user": [("Report Created", {"report_name": "Weekly signups", "charts": 2}),
-                   ("Automation Created", {"trigger": "schedule", "enabled": True}),
-                   ("Report Shared", {"recipients": 3})],
-    "operator": [("Dashboard Viewed", {"dashboard": "Ops", "has_data": True}),
-                 ("Alert Configured", {"metric": "latency", "destination": "slack"}),
-                 ("Incident Resolved", {"severity": "sev2", "minutes_to_resolve": 42})],
+    "admin": [
+        ("Data Source Connected", {"status": "ok", "source_name": "Postgres"}),
+        ("Teammate Invited", {"invitee_email": "teammate@example.com"}),
+        ("SSO Configured", {"test_login": True, "provider": "Okta"}),
+        ("Permission Group Created", {"name": "analysts"}),
+    ],
+    "power_user": [
+        ("Report Created", {"report_name": "Weekly signups", "charts": 2}),
+        ("Automation Created", {"trigger": "schedule", "enabled": True}),
+        ("Report Shared", {"recipients": 3}),
+    ],
+    "operator": [
+        ("Dashboard Viewed", {"dashboard": "Ops", "has_data": True}),
+        ("Alert Configured", {"metric": "latency", "destination": "slack"}),
+        ("Incident Resolved", {"severity": "sev2", "minutes_to_resolve": 42}),
+    ],
     "viewer": [],  # in no playbook's audience
 }
-NOISE_EVENTS = [("Page Viewed", {"path": "/home"}), ("Button Clicked", {"button": "save"}),
-                ("Search Performed", {"query": "revenue"}), ("Session Started", {})]
+NOISE_EVENTS = [
+    ("Page Viewed", {"path": "/home"}),
+    ("Button Clicked", {"button": "save"}),
+    ("Search Performed", {"query": "revenue"}),
+    ("Session Started", {}),
+]
 ROLES = list(ROLE_EVENTS)
 
 
 def identify(user: str, role: str, at: datetime) -> dict[str, object]:
-    return {"type": "identify", "messageId": str(uuid.uuid4()), "userId": user, "timestamp": at.isoformat(),
-            "traits": {"role": role, "first_name": user.title(), "company": "Acme"},
-            "context": {"timezone": "UTC"}}
+    return {
+        "type": "identify",
+        "messageId": str(uuid.uuid4()),
+        "userId": user,
+        "timestamp": at.isoformat(),
+        "traits": {"role": role, "first_name": user.title(), "company": "Acme"},
+        "context": {"timezone": "UTC"},
+    }
 
 
 def track(user: str, event: str, properties: dict[str, object], at: datetime) -> dict[str, object]:
-    return {"type": "track", "messageId": str(uuid.uuid4()), "userId": user, "timestamp": at.isoformat(),
-            "event": event, "properties": properties}
+    return {
+        "type": "track",
+        "messageId": str(uuid.uuid4()),
+        "userId": user,
+        "timestamp": at.isoformat(),
+        "event": event,
+        "properties": properties,
+    }
 
 
-def segment_events(count: int, *, users: int | None = None, relevant: float = 0.4,
-                   seed: int = 7) -> list[tuple[bytes, bytes]]:
+def segment_events(
+    count: int, *, users: int | None = None, relevant: float = 0.4, seed: int = 7
+) -> list[tuple[bytes, bytes]]:
     """`count` (key, value) records: each user is identified first, then tracks events of which
     about `relevant` are milestone events of their role and the rest product noise."""
     rng = random.Random(seed)
@@ -61,8 +83,7 @@ def segment_events(count: int, *, users: int | None = None, relevant: float = 0.
             document = identify(user, roles[user], at)
         else:
             choices = ROLE_EVENTS[roles[user]]
-            name, properties = (rng.choice(choices) if choices and rng.random() < relevant
-                                else rng.choice(NOISE_EVENTS))
+            name, properties = rng.choice(choices) if choices and rng.random() < relevant else rng.choice(NOISE_EVENTS)
             document = track(user, name, properties, at)
         records.append((user.encode(), json.dumps(document).encode()))
     return records
@@ -70,8 +91,10 @@ def segment_events(count: int, *, users: int | None = None, relevant: float = 0.
 
 def probe_pair(user: str, at: datetime) -> tuple[bytes, bytes]:
     """identify + the event that completes an operator's first milestone (an in-app celebration)."""
-    return (json.dumps(identify(user, "operator", at)).encode(),
-            json.dumps(track(user, "Dashboard Viewed", {"dashboard": "Ops", "has_data": True}, at)).encode())
+    return (
+        json.dumps(identify(user, "operator", at)).encode(),
+        json.dumps(track(user, "Dashboard Viewed", {"dashboard": "Ops", "has_data": True}, at)).encode(),
+    )
 
 
 def generated_playbooks(milestones: int, per_playbook: int = 100) -> list[dict[str, object]]:
@@ -80,14 +103,28 @@ def generated_playbooks(milestones: int, per_playbook: int = 100) -> list[dict[s
     books = []
     for p in range(max(1, -(-milestones // per_playbook))):
         size = min(per_playbook, milestones - p * per_playbook)
-        books.append({
-            "id": f"gen_{p:04d}", "name": f"Generated {p}", "audience": {"role": "admin"},
-            "milestones": [{"id": f"m_{p:04d}_{m:03d}", "title": f"Milestone {m}",
-                            "when": {"event": f"Event {p:04d}-{m:03d}"},
-                            "celebrate": [{"channel": "in_app", "title": "Done {{ milestone.title }}",
-                                           "body": "{{ progress.done }} of {{ progress.total }}"}]}
-                           for m in range(size)],
-        })
+        books.append(
+            {
+                "id": f"gen_{p:04d}",
+                "name": f"Generated {p}",
+                "audience": {"role": "admin"},
+                "milestones": [
+                    {
+                        "id": f"m_{p:04d}_{m:03d}",
+                        "title": f"Milestone {m}",
+                        "when": {"event": f"Event {p:04d}-{m:03d}"},
+                        "celebrate": [
+                            {
+                                "channel": "in_app",
+                                "title": "Done {{ milestone.title }}",
+                                "body": "{{ progress.done }} of {{ progress.total }}",
+                            }
+                        ],
+                    }
+                    for m in range(size)
+                ],
+            }
+        )
     return books
 
 
@@ -98,8 +135,9 @@ def write_playbooks(folder: Path, books: list[dict[str, object]]) -> Path:
     return folder
 
 
-def engine_events(books: list[dict[str, object]], count: int, *, relevant: float = 0.5,
-                  seed: int = 11) -> Iterator[tuple[str, dict[str, object]]]:
+def engine_events(
+    books: list[dict[str, object]], count: int, *, relevant: float = 0.5, seed: int = 11
+) -> Iterator[tuple[str, dict[str, object]]]:
     """(event name, properties) drawn from the generated milestones' events plus noise."""
     rng = random.Random(seed)
     names = [m["when"]["event"] for b in books for m in b["milestones"]]  # type: ignore[index, attr-defined]

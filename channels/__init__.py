@@ -3,15 +3,15 @@
     Channel.send(OutboundMessage) -> SendResult("sent" | "retry" | "failed")
 
 Adapters never sleep or retry; `RetryPolicy` and `deliver_with_retries` do.
-Provider stand-ins for tests and the demo live in `channels.standins`.
+Provider stand-ins for tests and the demo live in `nudgeflow.channels.standins`.
 """
 
-from channels.base import Channel, ChannelConfigError, ChannelError, OutboundMessage, SendResult, SendStatus
-from channels.email_sendgrid import SendGridEmailChannel
-from channels.memory import RecordingChannel
-from channels.outbox import Attempt, deliver_with_retries, outcome
-from channels.retry import NO_RETRY, RetryPolicy
-from channels.slack import SlackChannel
+from nudgeflow.channels.base import Channel, ChannelConfigError, ChannelError, OutboundMessage, SendResult, SendStatus
+from nudgeflow.channels.email_sendgrid import SendGridEmailChannel
+from nudgeflow.channels.memory import RecordingChannel
+from nudgeflow.channels.outbox import Attempt, deliver_with_retries, outcome
+from nudgeflow.channels.retry import NO_RETRY, RetryPolicy
+from nudgeflow.channels.slack import SlackChannel
 
 __all__ = [
     "NO_RETRY",

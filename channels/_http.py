@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from channels.base import SendStatus
+from nudgeflow.channels.base import SendStatus
 
 RETRYABLE_STATUSES = frozenset({408, 425, 429})
 _EPOCH_THRESHOLD = 1_000_000_000  # larger X-RateLimit-Reset values are epoch seconds, smaller are deltas

@@ -2,7 +2,7 @@
 
 A channel turns an `OutboundMessage` into one provider call and reports what
 happened as a `SendResult`. It never sleeps and never retries by itself: the
-outbox owns scheduling (see `channels.outbox`), so a rate limit or an outage
+outbox owns scheduling (see `nudgeflow.channels.outbox`), so a rate limit or an outage
 shows up as `status="retry"` with the provider's `retry_after_seconds`.
 
 Provider and network errors are *returned*, not raised. `ChannelError` is the
@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 from pydantic import BaseModel, ConfigDict, Field
 
 if TYPE_CHECKING:
-    from rules.decisions import DeliveryRequest
+    from nudgeflow.rules.decisions import DeliveryRequest
 
 SendStatus = Literal["sent", "retry", "failed"]
 
@@ -122,10 +122,10 @@ class SendResult(BaseModel):
         return cls(status="sent", provider_message_id=provider_message_id, status_code=status_code)
 
     @classmethod
-    def retry(cls, *, reason: str, retry_after_seconds: float | None = None,
-              status_code: int | None = None) -> SendResult:
-        return cls(status="retry", reason=reason, retry_after_seconds=retry_after_seconds,
-                   status_code=status_code)
+    def retry(
+        cls, *, reason: str, retry_after_seconds: float | None = None, status_code: int | None = None
+    ) -> SendResult:
+        return cls(status="retry", reason=reason, retry_after_seconds=retry_after_seconds, status_code=status_code)
 
     @classmethod
     def failed(cls, *, reason: str, status_code: int | None = None) -> SendResult:

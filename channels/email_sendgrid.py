@@ -21,9 +21,9 @@ from urllib.error import URLError
 from python_http_client.exceptions import HTTPError
 from sendgrid import SendGridAPIClient
 
-from channels._http import parse_retry_after, status_outcome
-from channels.base import ChannelConfigError, OutboundMessage, SendResult
-from channels.sendgrid_mail import build_mail
+from nudgeflow.channels._http import parse_retry_after, status_outcome
+from nudgeflow.channels.base import ChannelConfigError, OutboundMessage, SendResult
+from nudgeflow.channels.sendgrid_mail import build_mail
 
 
 class SendGridEmailChannel:
@@ -31,9 +31,17 @@ class SendGridEmailChannel:
 
     name = "email"
 
-    def __init__(self, api_key: str, from_email: str, host: str = "https://api.sendgrid.com", *,
-                 from_name: str | None = None, timeout: float = 10.0, one_click_unsubscribe: bool = True,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        api_key: str,
+        from_email: str,
+        host: str = "https://api.sendgrid.com",
+        *,
+        from_name: str | None = None,
+        timeout: float = 10.0,
+        one_click_unsubscribe: bool = True,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         if not api_key:
             raise ChannelConfigError("SendGrid api_key is empty")
         if not from_email:
@@ -49,8 +57,9 @@ class SendGridEmailChannel:
         if not message.to_email:
             return SendResult.failed(reason="no_recipient: message has no to_email")
         try:
-            payload = build_mail(message, from_email=self._from_email, from_name=self._from_name,
-                                 one_click_unsubscribe=self._one_click)
+            payload = build_mail(
+                message, from_email=self._from_email, from_name=self._from_name, one_click_unsubscribe=self._one_click
+            )
         except (ValueError, TypeError) as error:
             return SendResult.failed(reason=f"invalid message: {error}")
         return await asyncio.to_thread(self._post, payload)
@@ -76,8 +85,11 @@ class SendGridEmailChannel:
         status = int(error.status_code)
         reason = _error_reason(error)
         if status_outcome(status) == "retry":
-            return SendResult.retry(reason=reason, status_code=status,
-                                    retry_after_seconds=parse_retry_after(error.headers, now=self._clock()))
+            return SendResult.retry(
+                reason=reason,
+                status_code=status,
+                retry_after_seconds=parse_retry_after(error.headers, now=self._clock()),
+            )
         return SendResult.failed(reason=reason, status_code=status)
 
 

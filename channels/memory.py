@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable
 
-from channels.base import OutboundMessage, SendResult
+from nudgeflow.channels.base import OutboundMessage, SendResult
 
 
 class RecordingChannel:

@@ -21,8 +21,8 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
-from channels.base import Channel, OutboundMessage, SendResult, SendStatus
-from channels.retry import RetryPolicy
+from nudgeflow.channels.base import Channel, OutboundMessage, SendResult, SendStatus
+from nudgeflow.channels.retry import RetryPolicy
 
 log = logging.getLogger(__name__)
 Outcome = Literal["sent", "failed", "exhausted"]
@@ -64,11 +64,19 @@ async def deliver_with_retries(
         started_at, start = now(), monotonic()
         result = await _send_once(channel, message)
         delay = None if result.is_final else policy.next_delay(number, result.retry_after_seconds)
-        attempt = Attempt(delivery_id=message.delivery_id, channel=channel.name, attempt=number,
-                          status=result.status, started_at=started_at,
-                          elapsed_seconds=max(0.0, monotonic() - start), status_code=result.status_code,
-                          reason=result.reason, provider_message_id=result.provider_message_id,
-                          retry_after_seconds=result.retry_after_seconds, next_delay_seconds=delay)
+        attempt = Attempt(
+            delivery_id=message.delivery_id,
+            channel=channel.name,
+            attempt=number,
+            status=result.status,
+            started_at=started_at,
+            elapsed_seconds=max(0.0, monotonic() - start),
+            status_code=result.status_code,
+            reason=result.reason,
+            provider_message_id=result.provider_message_id,
+            retry_after_seconds=result.retry_after_seconds,
+            next_delay_seconds=delay,
+        )
         attempts.append(attempt)
         if on_attempt is not None:
             await on_attempt(attempt)

@@ -13,13 +13,14 @@ from typing import Any
 
 from sendgrid.helpers.mail import Category, CustomArg, From, Header, Mail, To
 
-from channels.base import OutboundMessage
+from nudgeflow.channels.base import OutboundMessage
 
 MAX_CATEGORIES = 10  # SendGrid rejects more than 10 categories per message
 
 
-def build_mail(message: OutboundMessage, *, from_email: str, from_name: str | None = None,
-               one_click_unsubscribe: bool = True) -> dict[str, Any]:
+def build_mail(
+    message: OutboundMessage, *, from_email: str, from_name: str | None = None, one_click_unsubscribe: bool = True
+) -> dict[str, Any]:
     """Return the JSON body for POST /v3/mail/send.
 
     With `template_id` the dynamic template renders subject and content (it gets
@@ -35,10 +36,14 @@ def build_mail(message: OutboundMessage, *, from_email: str, from_name: str | No
         mail.template_id = message.template_id
         mail.dynamic_template_data = _template_data(message)
     else:
-        mail = Mail(from_email=sender, to_emails=recipient, subject=message.title,
-                    plain_text_content=plain_text(message), html_content=html_body(message))
-    args = {**message.custom_args, "delivery_id": message.delivery_id, "user_id": message.user_id,
-            "kind": message.kind}
+        mail = Mail(
+            from_email=sender,
+            to_emails=recipient,
+            subject=message.title,
+            plain_text_content=plain_text(message),
+            html_content=html_body(message),
+        )
+    args = {**message.custom_args, "delivery_id": message.delivery_id, "user_id": message.user_id, "kind": message.kind}
     mail.custom_arg = [CustomArg(key, str(value)) for key, value in args.items()]
     categories = list(dict.fromkeys(c for c in message.categories if c))[:MAX_CATEGORIES]
     if categories:
@@ -74,8 +79,10 @@ def html_body(message: OutboundMessage) -> str:
         body = f"<h1>{html_lib.escape(message.title)}</h1>{paragraphs}{cta}"
     if not message.unsubscribe_url:
         return body
-    footer = (f'<p style="font-size:12px;color:#666">'
-              f'<a href="{html_lib.escape(message.unsubscribe_url, quote=True)}">Unsubscribe</a></p>')
+    footer = (
+        f'<p style="font-size:12px;color:#666">'
+        f'<a href="{html_lib.escape(message.unsubscribe_url, quote=True)}">Unsubscribe</a></p>'
+    )
     marker = body.lower().rfind("</body>")
     if marker == -1:
         return body + footer

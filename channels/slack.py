@@ -18,13 +18,14 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncConnectionErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
-from channels._http import parse_retry_after
-from channels.base import ChannelConfigError, OutboundMessage, SendResult
-from channels.slack_blocks import fallback_text, message_blocks
+from nudgeflow.channels._http import parse_retry_after
+from nudgeflow.channels.base import ChannelConfigError, OutboundMessage, SendResult
+from nudgeflow.channels.slack_blocks import fallback_text, message_blocks
 
 # Slack error strings that describe a passing condition on Slack's side.
-RETRYABLE_ERRORS = frozenset({"ratelimited", "rate_limited", "internal_error", "fatal_error",
-                              "service_unavailable", "request_timeout"})
+RETRYABLE_ERRORS = frozenset(
+    {"ratelimited", "rate_limited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
+)
 METADATA_EVENT_TYPE = "nudgeflow_delivery"
 _LOOKUP_CACHE_SIZE = 10_000
 
@@ -34,32 +35,47 @@ class SlackChannel:
 
     name = "slack"
 
-    def __init__(self, token: str, base_url: str = "https://slack.com/api/",
-                 default_channel: str | None = None, *, timeout: float = 10.0,
-                 session: aiohttp.ClientSession | None = None) -> None:
+    def __init__(
+        self,
+        token: str,
+        base_url: str = "https://slack.com/api/",
+        default_channel: str | None = None,
+        *,
+        timeout: float = 10.0,
+        session: aiohttp.ClientSession | None = None,
+    ) -> None:
         if not token:
             raise ChannelConfigError("Slack token is empty")
         self.default_channel = default_channel
-        self.client = AsyncWebClient(token=token, base_url=base_url, timeout=timeout,  # type: ignore[arg-type]
-                                     session=session, retry_handlers=[AsyncConnectionErrorRetryHandler()])
+        self.client = AsyncWebClient(
+            token=token,
+            base_url=base_url,
+            timeout=timeout,  # type: ignore[arg-type]
+            session=session,
+            retry_handlers=[AsyncConnectionErrorRetryHandler()],
+        )
         self._user_ids: dict[str, str] = {}
 
     async def send(self, message: OutboundMessage) -> SendResult:
         try:
             target, mention = await self._route(message)
             if target is None and message.to_email and not message.slack_user_id:
-                return SendResult.failed(reason="users_not_found: no Slack user has that email, "
-                                                "and there is no default_channel")
+                return SendResult.failed(
+                    reason="users_not_found: no Slack user has that email, and there is no default_channel"
+                )
             if target is None:
-                return SendResult.failed(reason="no_recipient: no slack_channel, slack_user_id, "
-                                                "to_email or default_channel")
+                return SendResult.failed(
+                    reason="no_recipient: no slack_channel, slack_user_id, to_email or default_channel"
+                )
             response = await self.client.chat_postMessage(
                 channel=target,
                 text=fallback_text(message),
                 blocks=message_blocks(message, mention=mention),
                 unfurl_links=False,
-                metadata={"event_type": METADATA_EVENT_TYPE,
-                          "event_payload": {"delivery_id": message.delivery_id, "user_id": message.user_id}},
+                metadata={
+                    "event_type": METADATA_EVENT_TYPE,
+                    "event_payload": {"delivery_id": message.delivery_id, "user_id": message.user_id},
+                },
             )
         except SlackApiError as error:
             return result_from_slack_error(error)
@@ -78,8 +94,9 @@ class SlackChannel:
             return result_from_slack_error(error)
         except (TimeoutError, aiohttp.ClientError, OSError) as error:
             return SendResult.retry(reason=f"connection error: {type(error).__name__}")
-        return SendResult.sent(provider_message_id=response.get("bot_id") or response.get("user_id"),
-                               status_code=response.status_code)
+        return SendResult.sent(
+            provider_message_id=response.get("bot_id") or response.get("user_id"), status_code=response.status_code
+        )
 
     async def _route(self, message: OutboundMessage) -> tuple[str | None, str | None]:
         """(channel to post to, user to mention); raises SlackApiError from the lookup."""
@@ -120,9 +137,9 @@ def result_from_slack_error(error: SlackApiError) -> SendResult:
     headers = getattr(response, "headers", None)
     reason = slack_error or (f"HTTP {status}" if status else str(error))
     if status == 429 or slack_error in ("ratelimited", "rate_limited"):
-        return SendResult.retry(reason=reason or "ratelimited", status_code=status,
-                                retry_after_seconds=parse_retry_after(headers))
+        return SendResult.retry(
+            reason=reason or "ratelimited", status_code=status, retry_after_seconds=parse_retry_after(headers)
+        )
     if (status is not None and status >= 500) or slack_error in RETRYABLE_ERRORS:
-        return SendResult.retry(reason=reason, status_code=status,
-                                retry_after_seconds=parse_retry_after(headers))
+        return SendResult.retry(reason=reason, status_code=status, retry_after_seconds=parse_retry_after(headers))
     return SendResult.failed(reason=reason, status_code=status)

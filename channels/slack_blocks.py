@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from channels.base import OutboundMessage
+from nudgeflow.channels.base import OutboundMessage
 
 HEADER_LIMIT = 150
 SECTION_LIMIT = 3000
@@ -47,8 +47,10 @@ def message_blocks(message: OutboundMessage, *, mention: str | None = None) -> l
             "action_id": "nudgeflow_cta",
         }
     blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": truncate(message.title, HEADER_LIMIT),
-                                    "emoji": True}},
+        {
+            "type": "header",
+            "text": {"type": "plain_text", "text": truncate(message.title, HEADER_LIMIT), "emoji": True},
+        },
         section,
     ]
     if message.progress_total:

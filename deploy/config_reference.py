@@ -20,8 +20,8 @@ from pydantic import SecretStr
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from orchestrator.settings import Settings
-from orchestrator.topics import topic_specs
+from nudgeflow.orchestrator.settings import Settings
+from nudgeflow.orchestrator.topics import topic_specs
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "configuration.md"
 ENV_PREFIX = str(Settings.model_config.get("env_prefix", ""))
@@ -75,8 +75,10 @@ def settings_table() -> str:
         description = field.description or FALLBACK_DESCRIPTIONS.get(name, "")
         if _type_name(field.annotation).startswith("secret"):
             description += " Secret: hidden by `nudgeflow config`; pass it from a secret store."
-        rows.append(f"| `{ENV_PREFIX}{name.upper()}` | {_type_name(field.annotation)} | {_default(field)} "
-                    f"| {_cell(description)} |")
+        rows.append(
+            f"| `{ENV_PREFIX}{name.upper()}` | {_type_name(field.annotation)} | {_default(field)} "
+            f"| {_cell(description)} |"
+        )
     return "\n".join(rows)
 
 
@@ -87,10 +89,13 @@ def topics_table() -> str:
     for spec in topic_specs(settings):
         setting = by_name.get(spec.name)
         configs = ", ".join(f"`{key}={value}`" for key, value in spec.configs.items())
-        partitions = "`NUDGEFLOW_TOPIC_PARTITIONS`" if spec.partitions == settings.topic_partitions \
-            else str(spec.partitions)
-        rows.append(f"| `{spec.name}` | {f'`{ENV_PREFIX}{setting.upper()}`' if setting else '—'} | {partitions} "
-                    f"| {configs} | {_cell(spec.purpose)} |")
+        partitions = (
+            "`NUDGEFLOW_TOPIC_PARTITIONS`" if spec.partitions == settings.topic_partitions else str(spec.partitions)
+        )
+        rows.append(
+            f"| `{spec.name}` | {f'`{ENV_PREFIX}{setting.upper()}`' if setting else '—'} | {partitions} "
+            f"| {configs} | {_cell(spec.purpose)} |"
+        )
     return "\n".join(rows)
 
 

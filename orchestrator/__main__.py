@@ -1,3 +1,3 @@
-from orchestrator.cli import main
+from nudgeflow.orchestrator.cli import main
 
 main()

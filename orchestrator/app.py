@@ -19,22 +19,22 @@ from typing import Any
 import faust
 from pydantic import ValidationError
 
-from channels.inapp.models import prompt_key
-from channels.preferences.materializer import preferences_key
-from channels.preferences.store import Allows, PreferencesStore, allow_all
-from events.segment import IdentifyEvent
-from orchestrator import metrics
-from orchestrator.broker.clients import faust_credentials
-from orchestrator.ingest.dead_letter import DeadLetter
-from orchestrator.ingest.decode import Rejected, decode_event
-from orchestrator.outbox.agent import register_outbox
-from orchestrator.outbox.sender import OutboxSender
-from orchestrator.processing import Processed, process_event, process_timer
-from orchestrator.rules_holder import RulesHolder
-from orchestrator.settings import Settings
-from orchestrator.state import ParsedRecords
-from orchestrator.timers.firing import TimerCommand, TimerFiring, command_for
-from orchestrator.timers.schedule import ScheduledTimer
+from nudgeflow.channels.inapp.models import prompt_key
+from nudgeflow.channels.preferences.materializer import preferences_key
+from nudgeflow.channels.preferences.store import Allows, PreferencesStore, allow_all
+from nudgeflow.orchestrator import metrics
+from nudgeflow.orchestrator.broker.clients import faust_credentials
+from nudgeflow.orchestrator.ingest.dead_letter import DeadLetter
+from nudgeflow.orchestrator.ingest.decode import Rejected, decode_event
+from nudgeflow.orchestrator.outbox.agent import register_outbox
+from nudgeflow.orchestrator.outbox.sender import OutboxSender
+from nudgeflow.orchestrator.processing import Processed, process_event, process_timer
+from nudgeflow.orchestrator.rules_holder import RulesHolder
+from nudgeflow.orchestrator.settings import Settings
+from nudgeflow.orchestrator.state import ParsedRecords
+from nudgeflow.orchestrator.timers.firing import TimerCommand, TimerFiring, command_for
+from nudgeflow.orchestrator.timers.schedule import ScheduledTimer
+from nudgeflow.rules.contracts.events import IdentifyEvent
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +49,12 @@ def faust_options(settings: Settings) -> dict[str, Any]:
     """
     options: dict[str, Any] = {}
     if settings.broker_profile == "tansu":
-        options.update(broker_session_timeout=3.0, broker_heartbeat_interval=1.0,
-                       broker_request_timeout=10.0, producer_max_batch_size=1)
+        options.update(
+            broker_session_timeout=3.0,
+            broker_heartbeat_interval=1.0,
+            broker_request_timeout=10.0,
+            producer_max_batch_size=1,
+        )
     return options
 
 
@@ -82,17 +86,24 @@ class NudgeflowApp:
         return recovery.completed.is_set() and not self.app.rebalancing
 
 
-def build_app(settings: Settings, *, bootstrap_servers: str, rules: RulesHolder,
-              preferences: PreferencesStore | None = None) -> NudgeflowApp:
+def build_app(
+    settings: Settings, *, bootstrap_servers: str, rules: RulesHolder, preferences: PreferencesStore | None = None
+) -> NudgeflowApp:
     """`preferences` (followed from the preferences topic) are checked at send time on every channel."""
     allows: Allows = preferences.allows if preferences is not None else allow_all
     data_dir = settings.table_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     app = faust.App(
-        settings.app_id, broker=f"kafka://{bootstrap_servers}", store="memory://",
-        web_enabled=False, topic_partitions=settings.topic_partitions,
-        topic_replication_factor=settings.replication_factor, table_cleanup_interval=3600.0,
-        datadir=str(data_dir), tabledir=str(data_dir), consumer_auto_offset_reset="earliest",
+        settings.app_id,
+        broker=f"kafka://{bootstrap_servers}",
+        store="memory://",
+        web_enabled=False,
+        topic_partitions=settings.topic_partitions,
+        topic_replication_factor=settings.replication_factor,
+        table_cleanup_interval=3600.0,
+        datadir=str(data_dir),
+        tabledir=str(data_dir),
+        consumer_auto_offset_reset="earliest",
         broker_credentials=faust_credentials(settings),
         **faust_options(settings),
     )
@@ -115,23 +126,34 @@ def build_app(settings: Settings, *, bootstrap_servers: str, rules: RulesHolder,
     firing = TimerFiring(fire)
 
     async def dead_letter(message: Any, rejected: Rejected) -> None:
-        letter = DeadLetter.of(reason=rejected.reason, error_type=rejected.error_type, topic=message.topic,
-                               partition=message.partition, offset=message.offset, key=message.key,
-                               value=message.value, rejected_at=datetime.now(UTC))
+        letter = DeadLetter.of(
+            reason=rejected.reason,
+            error_type=rejected.error_type,
+            topic=message.topic,
+            partition=message.partition,
+            offset=message.offset,
+            key=message.key,
+            value=message.value,
+            rejected_at=datetime.now(UTC),
+        )
         await (await dead_letters.send(key=message.key, value=letter.model_dump_json().encode()))
         metrics.DEAD_LETTERS.labels(rejected.error_type).inc()
         stats.dead_lettered += 1
-        log.warning("dead-lettered %s[%s]@%s: %s", message.topic, message.partition, message.offset,
-                    rejected.reason)
+        log.warning("dead-lettered %s[%s]@%s: %s", message.topic, message.partition, message.offset, rejected.reason)
 
     async def commit(user_id: str, partition: int, processed: Processed) -> None:
         """Publish the outputs and wait for the broker's acks; only then store the new state."""
-        sends = [await prompts.send(key=prompt_key(p.user_id, p.delivery_id), value=p.model_dump_json().encode())
-                 for p in processed.prompts]
-        sends += [await deliveries.send(key=d.user_id.encode(), value=d.model_dump_json().encode())
-                  for d in processed.deliveries]
-        sends += [await outcomes.send(key=o.user_id.encode(), value=o.model_dump_json().encode())
-                  for o in processed.outcomes]
+        sends = [
+            await prompts.send(key=prompt_key(p.user_id, p.delivery_id), value=p.model_dump_json().encode())
+            for p in processed.prompts
+        ]
+        sends += [
+            await deliveries.send(key=d.user_id.encode(), value=d.model_dump_json().encode())
+            for d in processed.deliveries
+        ]
+        sends += [
+            await outcomes.send(key=o.user_id.encode(), value=o.model_dump_json().encode()) for o in processed.outcomes
+        ]
         if sends:
             await asyncio.gather(*sends)
         record = processed.record.model_copy(update={"partition": partition})
@@ -154,8 +176,11 @@ def build_app(settings: Settings, *, bootstrap_servers: str, rules: RulesHolder,
             return
         if update is not None:
             changed = current.changed(update, source="identify", at=event.timestamp)
-            await (await preference_records.send(key=preferences_key(event.userId),
-                                                 value=changed.model_dump_json().encode()))
+            await (
+                await preference_records.send(
+                    key=preferences_key(event.userId), value=changed.model_dump_json().encode()
+                )
+            )
             preferences.apply(changed)
 
     async def handle_event(message: Any) -> None:
@@ -173,8 +198,14 @@ def build_app(settings: Settings, *, bootstrap_servers: str, rules: RulesHolder,
         if isinstance(decoded, IdentifyEvent):
             await record_preferences(decoded)
         try:
-            processed = process_event(parsed.load(user_id, users.get(user_id)), decoded, engine=rules.engine,
-                                      now=datetime.now(UTC), dedupe_window=settings.dedupe_window, allows=allows)
+            processed = process_event(
+                parsed.load(user_id, users.get(user_id)),
+                decoded,
+                engine=rules.engine,
+                now=datetime.now(UTC),
+                dedupe_window=settings.dedupe_window,
+                allows=allows,
+            )
         except Exception as exc:  # a bug must not stall the partition: park the record instead
             log.exception("processing failed for %s", decoded.messageId)
             await dead_letter(message, Rejected(reason=f"processing error: {exc!r}", error_type="processing_error"))
@@ -194,8 +225,14 @@ def build_app(settings: Settings, *, bootstrap_servers: str, rules: RulesHolder,
             stored = users.get(command.user_id)
             if not stored:
                 return
-            processed = process_timer(parsed.load(command.user_id, stored), command.timer_id, command.due_at,
-                                      engine=rules.engine, now=datetime.now(UTC), allows=allows)
+            processed = process_timer(
+                parsed.load(command.user_id, stored),
+                command.timer_id,
+                command.due_at,
+                engine=rules.engine,
+                now=datetime.now(UTC),
+                allows=allows,
+            )
         except Exception as exc:  # as for events: park it, keep the partition moving
             log.exception("timer command failed at %s[%s]@%s", message.topic, message.partition, message.offset)
             await dead_letter(message, Rejected(reason=f"timer error: {exc!r}", error_type="processing_error"))
@@ -216,9 +253,9 @@ def build_app(settings: Settings, *, bootstrap_servers: str, rules: RulesHolder,
                 await handle_event(event.message)
 
     nudgeflow = NudgeflowApp(app=app, settings=settings, rules=rules, stats=stats, firing=firing)
-    nudgeflow.outbox = register_outbox(app, settings, deliveries=deliveries, outcomes=outcomes,
-                                       ready=lambda: nudgeflow.ready,
-                                       allows=allows)
+    nudgeflow.outbox = register_outbox(
+        app, settings, deliveries=deliveries, outcomes=outcomes, ready=lambda: nudgeflow.ready, allows=allows
+    )
 
     @app.on_rebalance_complete.connect
     async def _rebalanced(sender: Any, **_: Any) -> None:

@@ -12,11 +12,14 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from orchestrator.settings import Settings
-from rules import RulesetError
+from nudgeflow.orchestrator.settings import Settings
+from nudgeflow.rules import RulesetError
 
-app = typer.Typer(help="Nudgeflow: onboarding nudges and celebrations from your product's event stream.",
-                  no_args_is_help=True, pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="Nudgeflow: onboarding nudges and celebrations from your product's event stream.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 schema_app = typer.Typer(help="Print the JSON Schemas of the wire contracts.", no_args_is_help=True)
 rules_app = typer.Typer(help="Validate playbooks.", no_args_is_help=True)
 topics_app = typer.Typer(help="Kafka topics Nudgeflow needs.", no_args_is_help=True)
@@ -29,10 +32,13 @@ console = Console()
 
 
 def _setup_logging(settings: Settings, *, level: str | None = None, json: bool | None = None) -> None:
-    from orchestrator.logs import configure_logging
+    from nudgeflow.orchestrator.logs import configure_logging
 
-    configure_logging(level or settings.log_level, json=settings.log_format == "json" if json is None else json,
-                      secrets=settings.secret_values())
+    configure_logging(
+        level or settings.log_level,
+        json=settings.log_format == "json" if json is None else json,
+        secrets=settings.secret_values(),
+    )
 
 
 @app.command()
@@ -41,7 +47,7 @@ def worker(
     api: Annotated[bool, typer.Option(help="Serve the in-app API from this process.")] = True,
 ) -> None:
     """Run the stream processor against NUDGEFLOW_KAFKA_BOOTSTRAP_SERVERS, or an embedded broker."""
-    from orchestrator.runtime.serve import serve_worker
+    from nudgeflow.orchestrator.runtime.serve import serve_worker
 
     overrides: dict[str, Any] = {"run_api": api}
     if rules is not None:
@@ -57,12 +63,13 @@ def worker(
 
 @app.command()
 def demo(
-    duration: Annotated[float | None,
-                        typer.Option(help="Stop after this many seconds (default: run until Ctrl-C).")] = None,
+    duration: Annotated[
+        float | None, typer.Option(help="Stop after this many seconds (default: run until Ctrl-C).")
+    ] = None,
     port: Annotated[int, typer.Option(help="Port of the demo page and in-app API (0: any free port).")] = 8080,
 ) -> None:
     """Embedded broker + worker + in-app API + a simulated onboarding story, all in one process."""
-    from orchestrator.demo.run import run_demo
+    from nudgeflow.orchestrator.demo.run import run_demo
 
     examples = Path(__file__).resolve().parent.parent / "playbooks"  # the repository's example playbooks
     settings = Settings(api_port=port, kafka_bootstrap_servers=None)
@@ -77,13 +84,14 @@ def send(
     kind: Annotated[str, typer.Argument(help="track or identify")],
     user: Annotated[str, typer.Option("--user", "-u", help="userId (also the Kafka key)")],
     event: Annotated[str | None, typer.Option("--event", "-e", help="Event name, for track")] = None,
-    prop: Annotated[list[str] | None,
-                    typer.Option("--prop", "-p", help="key=value (JSON values allowed), repeatable")] = None,
+    prop: Annotated[
+        list[str] | None, typer.Option("--prop", "-p", help="key=value (JSON values allowed), repeatable")
+    ] = None,
     timezone: Annotated[str | None, typer.Option(help="context.timezone, e.g. Europe/Paris")] = None,
 ) -> None:
     """Publish one track or identify event (properties/traits via --prop key=value)."""
-    from orchestrator.producer import identify, track
-    from orchestrator.send import send_event
+    from nudgeflow.orchestrator.producer import identify, track
+    from nudgeflow.orchestrator.send import send_event
 
     values = dict(_parse_pair(item) for item in prop or [])
     if kind == "track":
@@ -115,7 +123,7 @@ def _parse_pair(item: str) -> tuple[str, Any]:
 @schema_app.command("events")
 def schema_events() -> None:
     """JSON Schema of the product events Nudgeflow accepts (Segment track/identify)."""
-    from events.segment import product_event_json_schema
+    from nudgeflow.rules.contracts.events import product_event_json_schema
 
     print(json.dumps(product_event_json_schema(), indent=2))
 
@@ -123,7 +131,7 @@ def schema_events() -> None:
 @schema_app.command("outcomes")
 def schema_outcomes() -> None:
     """JSON Schema of the records on the outcomes topic."""
-    from events.outcomes import Outcome
+    from nudgeflow.rules.contracts.outcomes import Outcome
 
     print(json.dumps(Outcome.model_json_schema(), indent=2))
 
@@ -131,7 +139,7 @@ def schema_outcomes() -> None:
 @rules_app.command("check")
 def rules_check(path: Annotated[Path, typer.Argument(help="Playbook file or folder")]) -> None:
     """Validate playbooks: every problem with file, line and field. Exit code 0 when all are valid."""
-    from rules.check import run_check
+    from nudgeflow.rules.check import run_check
 
     raise typer.Exit(run_check(path, console))
 
@@ -144,7 +152,7 @@ def simulate(
     out: Annotated[Path | None, typer.Option(help="Write decisions as JSON lines here (default: stdout)")] = None,
 ) -> None:
     """Preview a playbook change: the engine on a virtual clock over recorded events, deterministic."""
-    from rules.simulate import run_simulate
+    from nudgeflow.rules.simulate import run_simulate
 
     if until is not None and until.tzinfo is None:
         until = until.replace(tzinfo=UTC)
@@ -154,8 +162,8 @@ def simulate(
 @topics_app.command("create")
 def topics_create() -> None:
     """Create the topics Nudgeflow needs on NUDGEFLOW_KAFKA_BOOTSTRAP_SERVERS."""
-    from orchestrator.broker.clients import aiokafka_options
-    from orchestrator.topics import ensure_topics
+    from nudgeflow.orchestrator.broker.clients import aiokafka_options
+    from nudgeflow.orchestrator.topics import ensure_topics
 
     settings = Settings()
     if settings.uses_embedded_broker():
@@ -171,12 +179,13 @@ def topics_list() -> None:
     """The topics, partitions and cleanup policies Nudgeflow needs."""
     from rich.table import Table
 
-    from orchestrator.topics import topic_specs
+    from nudgeflow.orchestrator.topics import topic_specs
 
     table = Table("topic", "partitions", "configs", "purpose")
     for spec in topic_specs(Settings()):
-        table.add_row(spec.name, str(spec.partitions), ", ".join(f"{k}={v}" for k, v in spec.configs.items()),
-                      spec.purpose)
+        table.add_row(
+            spec.name, str(spec.partitions), ", ".join(f"{k}={v}" for k, v in spec.configs.items()), spec.purpose
+        )
     console.print(table)
 
 
@@ -186,7 +195,7 @@ def inapp_token(
     ttl: Annotated[float, typer.Option(help="Seconds until it expires")] = 3600.0,
 ) -> None:
     """Mint an in-app API token with NUDGEFLOW_INAPP_SIGNING_SECRET, as the product's backend would."""
-    from channels.inapp.auth import issue_token
+    from nudgeflow.channels.inapp.auth import issue_token
 
     secret = Settings().inapp_signing_secret
     if secret is None:
@@ -203,6 +212,7 @@ def config() -> None:
 
 # --- analytics (issue #5): report, dashboard, digest; imports stay inside the commands ---
 
+
 @app.command()
 def report(
     playbook: Annotated[str | None, typer.Option(help="Only this playbook id.")] = None,
@@ -217,8 +227,8 @@ def report(
     sample: Annotated[bool, typer.Option(help="Use the built-in sample history.")] = False,
 ) -> None:
     """Onboarding metrics and experiment results, replayed from the topics (or files)."""
-    from analytics.commands import run_report
-    from analytics.results import Filter
+    from nudgeflow.orchestrator.analytics.commands import run_report
+    from nudgeflow.orchestrator.analytics.results import Filter
 
     if format not in ("table", "csv", "json"):
         raise typer.BadParameter("--format must be table, csv or json")
@@ -234,7 +244,7 @@ def dashboard(
     sample: Annotated[bool, typer.Option(help="Show the built-in sample history instead of the topics.")] = False,
 ) -> None:
     """Serve the analytics dashboard, following the outcomes and events topics."""
-    from analytics.commands import run_dashboard
+    from nudgeflow.orchestrator.analytics.commands import run_dashboard
 
     run_dashboard(host, port, console, rules=rules, sample=sample)
 
@@ -246,7 +256,7 @@ def digest(
     sample: Annotated[bool, typer.Option(help="Use the built-in sample history.")] = False,
 ) -> None:
     """Weekly stakeholder digest to Slack/email on NUDGEFLOW_DIGEST_CRON (NUDGEFLOW_DIGEST_* settings)."""
-    from analytics.commands import run_digest
+    from nudgeflow.orchestrator.analytics.commands import run_digest
 
     asyncio.run(run_digest(console, once=once, rules=rules, sample=sample))
 

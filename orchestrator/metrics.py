@@ -10,7 +10,8 @@ MILESTONES = Counter("nudgeflow_milestones_completed_total", "Milestones complet
 DELIVERIES = Counter("nudgeflow_deliveries_total", "Deliveries by channel and state", ["channel", "state"])
 TIMERS = Counter("nudgeflow_timers_total", "Timer commands by result (fired, stale)", ["result"])
 RULESET_INFO = Gauge("nudgeflow_ruleset_playbooks", "Playbooks in the ruleset in force", ["version"])
-CONSUMER_LAG = Gauge("nudgeflow_consumer_lag_records", "Records not yet processed, per owned partition",
-                     ["topic", "partition"])
+CONSUMER_LAG = Gauge(
+    "nudgeflow_consumer_lag_records", "Records not yet processed, per owned partition", ["topic", "partition"]
+)
 TIMER_BACKLOG = Gauge("nudgeflow_timers_armed", "Timers armed on this worker (stall nudges, deferred sends)")
 TIMER_LAG = Gauge("nudgeflow_timer_fire_lag_seconds", "How late the last timer was published after its due time")

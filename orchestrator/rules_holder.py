@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from orchestrator import metrics
-from rules import Engine, Ruleset, RulesetError, load_ruleset
+from nudgeflow.orchestrator import metrics
+from nudgeflow.rules import Engine, Ruleset, RulesetError, load_ruleset
 
 log = logging.getLogger(__name__)
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from aiokafka import AIOKafkaProducer
 
-from events.segment import IdentifyEvent, TrackEvent
-from orchestrator.broker.clients import aiokafka_options
-from orchestrator.producer import publish
-from orchestrator.settings import Settings
+from nudgeflow.orchestrator.broker.clients import aiokafka_options
+from nudgeflow.orchestrator.producer import publish
+from nudgeflow.orchestrator.settings import Settings
+from nudgeflow.rules.contracts.events import IdentifyEvent, TrackEvent
 
 
 async def send_event(settings: Settings, event: TrackEvent | IdentifyEvent) -> None:

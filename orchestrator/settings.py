@@ -29,9 +29,11 @@ class Settings(BaseSettings):
         "batching to work around Tansu limits (set automatically for the embedded broker).",
     )
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
-        default="PLAINTEXT", description="How every Kafka client connects (TLS and/or SASL).")
+        default="PLAINTEXT", description="How every Kafka client connects (TLS and/or SASL)."
+    )
     kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = Field(
-        default=None, description="SASL mechanism, with SASL_PLAINTEXT or SASL_SSL.")
+        default=None, description="SASL mechanism, with SASL_PLAINTEXT or SASL_SSL."
+    )
     kafka_sasl_username: str | None = Field(default=None, description="SASL user name.")
     kafka_sasl_password: SecretStr | None = Field(default=None, description="SASL password (secret).")
     kafka_ssl_cafile: Path | None = Field(default=None, description="CA bundle that signed the brokers' certificates.")
@@ -40,21 +42,29 @@ class Settings(BaseSettings):
     events_topic: str = Field(default="nudgeflow.events", description="Segment-spec product events, keyed by user id.")
     dead_letter_topic: str = Field(default="nudgeflow.events.dlq", description="Rejected events with the reason.")
     outcomes_topic: str = Field(default="nudgeflow.outcomes", description="Completions and deliveries, for analytics.")
-    prompts_topic: str = Field(default="nudgeflow.prompts",
-                               description="In-app prompts (compacted), the inbox's source of truth.")
-    deliveries_topic: str = Field(default="nudgeflow.deliveries",
-                                  description="Email/Slack deliveries waiting for their channel.")
-    timers_topic: str = Field(default="nudgeflow.timers",
-                              description="Internal: due timers, handed to the partition owning the user.")
-    preferences_topic: str = Field(default="nudgeflow.preferences",
-                                   description="Per-user notification preferences (compacted), keyed by user id.")
+    prompts_topic: str = Field(
+        default="nudgeflow.prompts", description="In-app prompts (compacted), the inbox's source of truth."
+    )
+    deliveries_topic: str = Field(
+        default="nudgeflow.deliveries", description="Email/Slack deliveries waiting for their channel."
+    )
+    timers_topic: str = Field(
+        default="nudgeflow.timers", description="Internal: due timers, handed to the partition owning the user."
+    )
+    preferences_topic: str = Field(
+        default="nudgeflow.preferences", description="Per-user notification preferences (compacted), keyed by user id."
+    )
     topic_partitions: int = Field(default=8, ge=1, description="Partitions of the events topic and per-user tables.")
-    replication_factor: int = Field(default=1, ge=1, description="Replication factor of the topics Nudgeflow "
-                                    "and Faust create (3 on a production cluster).")
+    replication_factor: int = Field(
+        default=1,
+        ge=1,
+        description="Replication factor of the topics Nudgeflow and Faust create (3 on a production cluster).",
+    )
 
     rules_path: Path = Field(default=Path("playbooks"), description="Playbook file or folder.")
-    dedupe_window: int = Field(default=1000, ge=1,
-                               description="Recent messageIds remembered per user for de-duplication.")
+    dedupe_window: int = Field(
+        default=1000, ge=1, description="Recent messageIds remembered per user for de-duplication."
+    )
     table_dir: Path = Field(default=Path(".nudgeflow/tables"), description="Faust table directory.")
 
     sendgrid_api_key: SecretStr | None = Field(default=None, description="Enables the email channel.")
@@ -65,8 +75,10 @@ class Settings(BaseSettings):
     slack_api_url: str = Field(default="https://slack.com/api/", description="Slack Web API base URL.")
     slack_default_channel: str | None = Field(default=None, description="Team channel for celebrations.")
     public_api_url: str | None = Field(
-        default=None, description="Where users reach the in-app API (https://nudges.example.com); with "
-        "NUDGEFLOW_INAPP_SIGNING_SECRET it puts a one-click unsubscribe link in every email.")
+        default=None,
+        description="Where users reach the in-app API (https://nudges.example.com); with "
+        "NUDGEFLOW_INAPP_SIGNING_SECRET it puts a one-click unsubscribe link in every email.",
+    )
     delivery_max_attempts: int = Field(default=6, ge=1, description="Attempts per email/Slack message.")
     delivery_base_delay: float = Field(default=1.0, ge=0, description="First retry delay (s), doubled each time.")
     delivery_max_delay: float = Field(default=300.0, ge=0, description="Longest retry delay (s).")
@@ -92,15 +104,19 @@ class Settings(BaseSettings):
     )
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR.")
     log_format: Literal["json", "console"] = Field(
-        default="json", description="JSON lines (structlog) for log collectors, or readable console lines.")
+        default="json", description="JSON lines (structlog) for log collectors, or readable console lines."
+    )
 
     def uses_embedded_broker(self) -> bool:
         return not self.kafka_bootstrap_servers
 
     def secret_values(self) -> list[str]:
         """Every configured secret, so the log redactor can mask it wherever it appears."""
-        return [value.get_secret_value() for value in self.__dict__.values()
-                if isinstance(value, SecretStr) and value.get_secret_value()]
+        return [
+            value.get_secret_value()
+            for value in self.__dict__.values()
+            if isinstance(value, SecretStr) and value.get_secret_value()
+        ]
 
     def as_dict(self) -> dict[str, object]:
         """Settings for logs and `nudgeflow config`: secrets stay hidden."""

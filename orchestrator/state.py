@@ -14,8 +14,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from rules.decisions import DeliveryRequest
-from rules.state import UserProgress
+from nudgeflow.rules.decisions import DeliveryRequest
+from nudgeflow.rules.state import UserProgress
 
 SEND_TIMER_PREFIX = "send:"
 

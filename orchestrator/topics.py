@@ -15,7 +15,7 @@ from typing import Any
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
-from orchestrator.settings import Settings
+from nudgeflow.orchestrator.settings import Settings
 
 log = logging.getLogger(__name__)
 FOREVER = "-1"
@@ -33,20 +33,48 @@ class TopicSpec:
 def topic_specs(settings: Settings) -> list[TopicSpec]:
     partitions = settings.topic_partitions
     return [
-        TopicSpec(settings.events_topic, partitions, "Product events in (Segment spec), keyed by userId",
-                  {"cleanup.policy": "delete", "retention.ms": WEEK_MS}),
-        TopicSpec(settings.dead_letter_topic, partitions, "Rejected events, original bytes + reason",
-                  {"cleanup.policy": "delete", "retention.ms": FOREVER}),
-        TopicSpec(settings.outcomes_topic, partitions, "Completions and deliveries; replayable for analytics",
-                  {"cleanup.policy": "delete", "retention.ms": FOREVER}),
-        TopicSpec(settings.prompts_topic, partitions, "In-app prompts, latest status per prompt",
-                  {"cleanup.policy": "compact"}),
-        TopicSpec(settings.preferences_topic, partitions, "Per-user notification preferences, latest per user",
-                  {"cleanup.policy": "compact"}),
-        TopicSpec(settings.timers_topic, partitions, "Internal: fired timers, on the user's partition",
-                  {"cleanup.policy": "delete", "retention.ms": WEEK_MS}),
-        TopicSpec(settings.deliveries_topic, partitions, "Email/Slack deliveries for the channel outboxes",
-                  {"cleanup.policy": "delete", "retention.ms": WEEK_MS}),
+        TopicSpec(
+            settings.events_topic,
+            partitions,
+            "Product events in (Segment spec), keyed by userId",
+            {"cleanup.policy": "delete", "retention.ms": WEEK_MS},
+        ),
+        TopicSpec(
+            settings.dead_letter_topic,
+            partitions,
+            "Rejected events, original bytes + reason",
+            {"cleanup.policy": "delete", "retention.ms": FOREVER},
+        ),
+        TopicSpec(
+            settings.outcomes_topic,
+            partitions,
+            "Completions and deliveries; replayable for analytics",
+            {"cleanup.policy": "delete", "retention.ms": FOREVER},
+        ),
+        TopicSpec(
+            settings.prompts_topic,
+            partitions,
+            "In-app prompts, latest status per prompt",
+            {"cleanup.policy": "compact"},
+        ),
+        TopicSpec(
+            settings.preferences_topic,
+            partitions,
+            "Per-user notification preferences, latest per user",
+            {"cleanup.policy": "compact"},
+        ),
+        TopicSpec(
+            settings.timers_topic,
+            partitions,
+            "Internal: fired timers, on the user's partition",
+            {"cleanup.policy": "delete", "retention.ms": WEEK_MS},
+        ),
+        TopicSpec(
+            settings.deliveries_topic,
+            partitions,
+            "Email/Slack deliveries for the channel outboxes",
+            {"cleanup.policy": "delete", "retention.ms": WEEK_MS},
+        ),
     ]
 
 
@@ -59,8 +87,9 @@ async def ensure_topics(settings: Settings, kafka_options: dict[str, Any]) -> li
         missing = [spec for spec in topic_specs(settings) if spec.name not in existing]
         for spec in missing:  # one at a time: a concurrent creator must not fail the others
             try:
-                await admin.create_topics([NewTopic(spec.name, spec.partitions, settings.replication_factor,
-                                                    topic_configs=spec.configs)])
+                await admin.create_topics(
+                    [NewTopic(spec.name, spec.partitions, settings.replication_factor, topic_configs=spec.configs)]
+                )
             except TopicAlreadyExistsError:
                 log.info("topic %s was created concurrently", spec.name)
         await _wait_for_metadata(admin, {spec.name for spec in missing})

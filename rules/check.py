@@ -8,8 +8,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.text import Text
 
-from rules.loader import check_files, load_ruleset, playbook_files
-from rules.problems import RuleProblem
+from nudgeflow.rules.loader import check_files, load_ruleset, playbook_files
+from nudgeflow.rules.problems import RuleProblem
 
 
 def check_paths(paths: Iterable[Path]) -> list[RuleProblem]:
@@ -39,8 +39,7 @@ def _print_problems(problems: list[RuleProblem], console: Console) -> None:
         line.append(problem.message)
         console.print(line, soft_wrap=True)
     count = len(problems)
-    console.print(Text(f"{count} problem{'s' if count != 1 else ''} found; nothing was loaded.",
-                       style="bold red"))
+    console.print(Text(f"{count} problem{'s' if count != 1 else ''} found; nothing was loaded.", style="bold red"))
 
 
 def run_check(path: Path, console: Console) -> int:
@@ -56,8 +55,13 @@ def run_check(path: Path, console: Console) -> int:
         return 1
     milestones = sum(len(p.milestones) for p in ruleset.playbooks)
     stalls = sum(len(p.stalls) for p in ruleset.playbooks)
-    console.print(Text(f"OK: {len(ruleset.playbooks)} playbooks, {milestones} milestones, {stalls} stall "
-                       f"rules in {len(ruleset.sources)} files (version {ruleset.version})", style="green"))
+    console.print(
+        Text(
+            f"OK: {len(ruleset.playbooks)} playbooks, {milestones} milestones, {stalls} stall "
+            f"rules in {len(ruleset.sources)} files (version {ruleset.version})",
+            style="green",
+        )
+    )
     for playbook in ruleset.playbooks:
         ladder = " → ".join(m.id for m in playbook.milestones)
         console.print(Text(f"  {playbook.id}: {ladder}"), soft_wrap=True)

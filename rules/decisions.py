@@ -16,8 +16,16 @@ Channel = Literal["in_app", "email", "slack"]
 DeliveryKind = Literal["celebration", "nudge"]
 
 
-def delivery_id_for(*, user_id: str, playbook_id: str, playbook_version: str, milestone_id: str,
-                    kind: DeliveryKind, step: int, channel: str) -> str:
+def delivery_id_for(
+    *,
+    user_id: str,
+    playbook_id: str,
+    playbook_version: str,
+    milestone_id: str,
+    kind: DeliveryKind,
+    step: int,
+    channel: str,
+) -> str:
     """Stable id for one logical message on one channel."""
     raw = "\x1f".join([user_id, playbook_id, playbook_version, milestone_id, kind, str(step), channel])
     return hashlib.sha256(raw.encode()).hexdigest()[:32]
@@ -69,8 +77,7 @@ class DeliveryRequest(DeliveryIdentity):
     title: str
     body: str
     send_at: AwareDatetime
-    data: dict[str, Any] = Field(default_factory=dict,
-                                 description="Extra fields for the channel (traits, CTA url...).")
+    data: dict[str, Any] = Field(default_factory=dict, description="Extra fields for the channel (traits, CTA url...).")
 
 
 SuppressReason = Literal["cap", "template_error", "stale", "holdout"]
@@ -135,5 +142,6 @@ class CancelTimer(BaseModel):
     user_id: str
 
 
-Decision = (MilestoneCompleted | MilestoneUnlocked | DeliveryRequest | DeliverySuppressed
-            | ArmTimer | CancelTimer | Exposure)
+Decision = (
+    MilestoneCompleted | MilestoneUnlocked | DeliveryRequest | DeliverySuppressed | ArmTimer | CancelTimer | Exposure
+)

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, PlainSerializer
 
-from rules.problems import short_repr
+from nudgeflow.rules.problems import short_repr
 
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 _PART = re.compile(r"(\d+)\s*([smhdw])")
@@ -26,8 +26,10 @@ def parse_duration(value: Any) -> timedelta:
         return value
     text = value if isinstance(value, str) else short_repr(value)
     if not isinstance(value, str) or not _WHOLE.match(value.lower()):
-        raise ValueError(f"{text!r} is not a duration: use a number and a unit like 48h or 7d "
-                         "(s=seconds, m=minutes, h=hours, d=days, w=weeks)")
+        raise ValueError(
+            f"{text!r} is not a duration: use a number and a unit like 48h or 7d "
+            "(s=seconds, m=minutes, h=hours, d=days, w=weeks)"
+        )
     total = timedelta()
     for number, unit in _PART.findall(value.lower()):
         total += timedelta(**{_UNITS[unit]: int(number)})
@@ -61,8 +63,7 @@ def parse_clock(value: Any) -> time:
     match = _CLOCK.match(value) if isinstance(value, str) else None
     if match is None or int(match[1]) > 23 or int(match[2]) > 59:
         shown = value if isinstance(value, str) else short_repr(value)
-        raise ValueError(f"{shown!r} is not a time of day: write it as HH:MM in 24-hour time, "
-                         "in quotes, like \"21:00\"")
+        raise ValueError(f'{shown!r} is not a time of day: write it as HH:MM in 24-hour time, in quotes, like "21:00"')
     return time(int(match[1]), int(match[2]))
 
 
@@ -74,5 +75,6 @@ Duration = Annotated[timedelta, BeforeValidator(_positive), _serialize_duration]
 Delay = Annotated[timedelta, BeforeValidator(parse_duration), _serialize_duration]
 """A duration that may be zero (delay before a nudge)."""
 
-ClockTime = Annotated[time, BeforeValidator(parse_clock),
-                      PlainSerializer(lambda t: t.strftime("%H:%M"), return_type=str)]
+ClockTime = Annotated[
+    time, BeforeValidator(parse_clock), PlainSerializer(lambda t: t.strftime("%H:%M"), return_type=str)
+]

@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from events.segment import IdentifyEvent, TrackEvent
-from rules import stalls
-from rules.decisions import (
+from nudgeflow.rules import stalls
+from nudgeflow.rules.contracts.events import IdentifyEvent, TrackEvent
+from nudgeflow.rules.decisions import (
     Decision,
     DeliveryKind,
     DeliveryRequest,
@@ -24,9 +24,9 @@ from rules.decisions import (
     TimerDue,
     delivery_id_for,
 )
-from rules.deliveries import build_delivery
-from rules.experiments import Assignment, apply_variant, assign
-from rules.ladder import (
+from nudgeflow.rules.deliveries import build_delivery
+from nudgeflow.rules.experiments import Assignment, apply_variant, assign
+from nudgeflow.rules.ladder import (
     enter,
     ladder_progress,
     milestone_state,
@@ -34,11 +34,11 @@ from rules.ladder import (
     record_match,
     unlock_targets,
 )
-from rules.predicates import matches
-from rules.ruleset import Ruleset
-from rules.schema import Message, Milestone, Playbook, Stall
-from rules.state import UserProgress
-from rules.timing import schedule
+from nudgeflow.rules.predicates import matches
+from nudgeflow.rules.ruleset import Ruleset
+from nudgeflow.rules.schema import Message, Milestone, Playbook, Stall
+from nudgeflow.rules.state import UserProgress
+from nudgeflow.rules.timing import schedule
 
 
 @dataclass
@@ -68,7 +68,8 @@ class Engine:
             for milestone in playbook.milestones:
                 index[milestone.when.event].append((playbook, milestone))
         self.by_event: dict[str, tuple[tuple[Playbook, Milestone], ...]] = {
-            name: tuple(pairs) for name, pairs in index.items()}
+            name: tuple(pairs) for name, pairs in index.items()
+        }
         stall_index: dict[str, list[tuple[Playbook, Stall]]] = defaultdict(list)
         for playbook in ruleset.playbooks:
             for stall in playbook.stalls:
@@ -77,8 +78,10 @@ class Engine:
         self.stalls_by_event = {name: tuple(pairs) for name, pairs in stall_index.items()}
         self.variants: dict[tuple[str, str], Playbook] = {
             (playbook.id, variant.name): apply_variant(playbook, variant)
-            for playbook in ruleset.playbooks if playbook.experiment
-            for variant in playbook.experiment.variants}
+            for playbook in ruleset.playbooks
+            if playbook.experiment
+            for variant in playbook.experiment.variants
+        }
 
     def assignment(self, p: UserProgress, playbook: Playbook) -> Assignment | None:
         """The user's variant of the playbook's current experiment, fixed when they entered it.
@@ -98,8 +101,7 @@ class Engine:
             return playbook
         return self.variants.get((playbook.id, chosen.variant), playbook)
 
-    def on_event(self, progress: UserProgress, event: TrackEvent | IdentifyEvent,
-                 now: datetime) -> EngineResult:
+    def on_event(self, progress: UserProgress, event: TrackEvent | IdentifyEvent, now: datetime) -> EngineResult:
         """Apply one product event; never mutates `progress`."""
         if self._changes_nothing(progress, event):
             return EngineResult(progress=progress)
@@ -110,8 +112,7 @@ class Engine:
             p.first_seen_at = at
         if isinstance(event, IdentifyEvent):
             p.traits.update(event.traits)
-        p.timezone = (_valid_zone(event.context.timezone) or _valid_zone(p.traits.get("timezone"))
-                      or p.timezone)
+        p.timezone = _valid_zone(event.context.timezone) or _valid_zone(p.traits.get("timezone")) or p.timezone
         self._enter_playbooks(p, at, now, decisions)
         if isinstance(event, TrackEvent):
             for playbook, milestone in self.by_event.get(event.event, ()):
@@ -142,35 +143,78 @@ class Engine:
         chosen = self.assignment(p, playbook)
         sent: Decision
         if chosen is not None and chosen.held_out:
-            sent = self._held_out(p, playbook, milestone, stall.nudge(pending.step), pending.step, now,
-                                  chosen.experiment)
+            sent = self._held_out(
+                p, playbook, milestone, stall.nudge(pending.step), pending.step, now, chosen.experiment
+            )
         else:
-            sent = self._deliver(p, playbook, milestone, stall.nudge(pending.step), "nudge", pending.step,
-                                 now, None)
+            sent = self._deliver(p, playbook, milestone, stall.nudge(pending.step), "nudge", pending.step, now, None)
         decisions.append(sent)
         if pending.step + 1 < stall.steps:
             base = sent.send_at if isinstance(sent, DeliveryRequest) else max(now, pending.due_at)
-            decisions.append(stalls.arm(p, playbook, stall, pending.step + 1,
-                                        base + stall.delay(pending.step + 1), self.version))
+            decisions.append(
+                stalls.arm(p, playbook, stall, pending.step + 1, base + stall.delay(pending.step + 1), self.version)
+            )
         return EngineResult(progress=p, decisions=decisions)
 
-    def _deliver(self, p: UserProgress, playbook: Playbook, milestone: Milestone, message: Message,
-                 kind: DeliveryKind, step: int, now: datetime, event: TrackEvent | None) -> Decision:
-        built = build_delivery(progress=p, playbook=playbook, version=self.version, milestone=milestone,
-                               message=message, kind=kind, step=step, now=now, event=event)
+    def _deliver(
+        self,
+        p: UserProgress,
+        playbook: Playbook,
+        milestone: Milestone,
+        message: Message,
+        kind: DeliveryKind,
+        step: int,
+        now: datetime,
+        event: TrackEvent | None,
+    ) -> Decision:
+        built = build_delivery(
+            progress=p,
+            playbook=playbook,
+            version=self.version,
+            milestone=milestone,
+            message=message,
+            kind=kind,
+            step=step,
+            now=now,
+            event=event,
+        )
         if isinstance(built, DeliveryRequest):
             return schedule(p, playbook.timing, built, now)
         return built
 
-    def _held_out(self, p: UserProgress, playbook: Playbook, milestone: Milestone, message: Message,
-                  step: int, now: datetime, experiment: str) -> DeliverySuppressed:
+    def _held_out(
+        self,
+        p: UserProgress,
+        playbook: Playbook,
+        milestone: Milestone,
+        message: Message,
+        step: int,
+        now: datetime,
+        experiment: str,
+    ) -> DeliverySuppressed:
         """The nudge a held-out user would have got, recorded (same delivery id) but not sent."""
-        delivery_id = delivery_id_for(user_id=p.user_id, playbook_id=playbook.id, playbook_version=self.version,
-                                      milestone_id=milestone.id, kind="nudge", step=step, channel=message.channel)
-        return DeliverySuppressed(delivery_id=delivery_id, kind="nudge", channel=message.channel, step=step,
-                                  user_id=p.user_id, playbook_id=playbook.id, playbook_version=self.version,
-                                  milestone_id=milestone.id, reason="holdout",
-                                  detail=f"held out of experiment '{experiment}'", at=now)
+        delivery_id = delivery_id_for(
+            user_id=p.user_id,
+            playbook_id=playbook.id,
+            playbook_version=self.version,
+            milestone_id=milestone.id,
+            kind="nudge",
+            step=step,
+            channel=message.channel,
+        )
+        return DeliverySuppressed(
+            delivery_id=delivery_id,
+            kind="nudge",
+            channel=message.channel,
+            step=step,
+            user_id=p.user_id,
+            playbook_id=playbook.id,
+            playbook_version=self.version,
+            milestone_id=milestone.id,
+            reason="holdout",
+            detail=f"held out of experiment '{experiment}'",
+            at=now,
+        )
 
     def _changes_nothing(self, progress: UserProgress, event: TrackEvent | IdentifyEvent) -> bool:
         """A track event no milestone or stall listens to, from a user we know, that enters no playbook:
@@ -180,16 +224,16 @@ class Engine:
             return False
         if progress.first_seen_at is None or event.timestamp < progress.first_seen_at:
             return False
-        zone = (_valid_zone(event.context.timezone) or _valid_zone(progress.traits.get("timezone"))
-                or progress.timezone)
+        zone = _valid_zone(event.context.timezone) or _valid_zone(progress.traits.get("timezone")) or progress.timezone
         if zone != progress.timezone:
             return False
         traits = {**progress.traits, "id": progress.user_id}
-        return not any(playbook.id not in progress.playbooks and matches(playbook.audience, traits)
-                       for playbook in self.ruleset.playbooks)
+        return not any(
+            playbook.id not in progress.playbooks and matches(playbook.audience, traits)
+            for playbook in self.ruleset.playbooks
+        )
 
-    def _enter_playbooks(self, p: UserProgress, at: datetime, now: datetime,
-                         decisions: list[Decision]) -> None:
+    def _enter_playbooks(self, p: UserProgress, at: datetime, now: datetime, decisions: list[Decision]) -> None:
         for playbook in self.ruleset.playbooks:
             if playbook.id not in p.playbooks and matches(playbook.audience, {**p.traits, "id": p.user_id}):
                 self._enroll(p, playbook, at, decisions)
@@ -207,15 +251,31 @@ class Engine:
         pp.experiment, pp.variant = experiment.id, variant
         if experiment.id not in p.exposures:
             p.exposures[experiment.id] = variant
-            decisions.append(Exposure(user_id=p.user_id, playbook_id=playbook.id, playbook_version=self.version,
-                                      experiment=experiment.id, variant=variant, at=at))
+            decisions.append(
+                Exposure(
+                    user_id=p.user_id,
+                    playbook_id=playbook.id,
+                    playbook_version=self.version,
+                    experiment=experiment.id,
+                    variant=variant,
+                    at=at,
+                )
+            )
 
-    def _entered(self, p: UserProgress, playbook: Playbook, at: datetime, now: datetime,
-                 decisions: list[Decision]) -> None:
+    def _entered(
+        self, p: UserProgress, playbook: Playbook, at: datetime, now: datetime, decisions: list[Decision]
+    ) -> None:
         stalls.on_entry(p, playbook, self.version, decisions)
 
-    def _match(self, p: UserProgress, playbook: Playbook, milestone: Milestone, event: TrackEvent,
-               now: datetime, decisions: list[Decision]) -> None:
+    def _match(
+        self,
+        p: UserProgress,
+        playbook: Playbook,
+        milestone: Milestone,
+        event: TrackEvent,
+        now: datetime,
+        decisions: list[Decision],
+    ) -> None:
         pp = p.playbooks[playbook.id]
         ms = milestone_state(pp, milestone.id)
         at = event.timestamp
@@ -227,8 +287,15 @@ class Engine:
             seen = self.playbook_for(p, playbook)
             self._complete(p, seen, seen.milestone(milestone.id) or milestone, event, now, decisions)
 
-    def _complete(self, p: UserProgress, playbook: Playbook, milestone: Milestone, event: TrackEvent,
-                  now: datetime, decisions: list[Decision]) -> None:
+    def _complete(
+        self,
+        p: UserProgress,
+        playbook: Playbook,
+        milestone: Milestone,
+        event: TrackEvent,
+        now: datetime,
+        decisions: list[Decision],
+    ) -> None:
         pp = p.playbooks[playbook.id]
         ms = milestone_state(pp, milestone.id)
         at = event.timestamp
@@ -236,13 +303,19 @@ class Engine:
         ms.matching_times = []
         ids = dict(user_id=p.user_id, playbook_id=playbook.id, playbook_version=self.version)
         counts = ladder_progress(playbook, pp)
-        decisions.append(MilestoneCompleted(
-            **ids, milestone_id=milestone.id, completed_at=at, done=counts["done"], total=counts["total"],
-            first_value=milestone.id == playbook.first_value,
-            since_entry_seconds=max(0.0, (at - pp.entered_at).total_seconds())))
+        decisions.append(
+            MilestoneCompleted(
+                **ids,
+                milestone_id=milestone.id,
+                completed_at=at,
+                done=counts["done"],
+                total=counts["total"],
+                first_value=milestone.id == playbook.first_value,
+                since_entry_seconds=max(0.0, (at - pp.entered_at).total_seconds()),
+            )
+        )
         for target in unlock_targets(playbook, pp, milestone, at):
-            decisions.append(MilestoneUnlocked(**ids, milestone_id=target, unlocked_at=at,
-                                               unlocked_by=milestone.id))
+            decisions.append(MilestoneUnlocked(**ids, milestone_id=target, unlocked_at=at, unlocked_by=milestone.id))
         if not ms.celebrated:
             ms.celebrated = True
             for message in milestone.celebrate:

@@ -11,7 +11,17 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from rules.schema import HOLDOUT, Experiment, Message, Milestone, Nudge, Playbook, Stall, StallOverride, Variant
+from nudgeflow.rules.schema import (
+    HOLDOUT,
+    Experiment,
+    Message,
+    Milestone,
+    Nudge,
+    Playbook,
+    Stall,
+    StallOverride,
+    Variant,
+)
 
 
 def bucket(experiment_id: str, user_id: str) -> float:
@@ -47,8 +57,9 @@ class Assignment:
 
 def find_stall(playbook: Playbook, override: StallOverride) -> list[int]:
     """Indexes of the playbook's stall rules an override refers to (exactly one when valid)."""
-    return [i for i, s in enumerate(playbook.stalls)
-            if s.milestone == override.milestone and override.of in (None, s.of)]
+    return [
+        i for i, s in enumerate(playbook.stalls) if s.milestone == override.milestone and override.of in (None, s.of)
+    ]
 
 
 def _message(message: Message, title: str | None, body: str | None) -> Message:
@@ -63,8 +74,10 @@ def _milestone(milestone: Milestone, variant: Variant) -> Milestone:
     update: dict[str, object] = {}
     if override.celebrate is not None:
         texts = override.celebrate
-        update["celebrate"] = [_message(m, texts[i].title, texts[i].body) if i < len(texts) else m
-                               for i, m in enumerate(milestone.celebrate)]
+        update["celebrate"] = [
+            _message(m, texts[i].title, texts[i].body) if i < len(texts) else m
+            for i, m in enumerate(milestone.celebrate)
+        ]
     if override.unlocks is not None:
         update["unlocks"] = list(override.unlocks)
     return milestone.model_copy(update=update)

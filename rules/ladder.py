@@ -9,8 +9,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from rules.schema import Milestone, Playbook
-from rules.state import MilestoneProgress, PlaybookProgress, UserProgress
+from nudgeflow.rules.schema import Milestone, Playbook
+from nudgeflow.rules.state import MilestoneProgress, PlaybookProgress, UserProgress
 
 
 def milestone_state(pp: PlaybookProgress, milestone_id: str) -> MilestoneProgress:
@@ -33,7 +33,7 @@ def record_match(ms: MilestoneProgress, milestone: Milestone, at: datetime) -> b
         return ms.matching_events >= when.count
     times = sorted([*ms.matching_times, at])
     newest = times[-1]
-    times = [t for t in times if newest - t <= when.within][-when.count:]
+    times = [t for t in times if newest - t <= when.within][-when.count :]
     ms.matching_times = times
     return len(times) >= when.count and times[-1] - times[0] <= when.within
 
@@ -44,9 +44,13 @@ def ladder_progress(playbook: Playbook, pp: PlaybookProgress) -> dict[str, Any]:
     total = len(playbook.milestones)
     done = sum(1 for m in playbook.milestones if m.id in done_ids)
     upcoming = next((m for m in playbook.milestones if m.id not in done_ids), None)
-    return {"done": done, "total": total, "remaining": total - done,
-            "next": upcoming.title if upcoming else None,
-            "percent": round(100 * done / total) if total else 100}
+    return {
+        "done": done,
+        "total": total,
+        "remaining": total - done,
+        "next": upcoming.title if upcoming else None,
+        "percent": round(100 * done / total) if total else 100,
+    }
 
 
 def enter(progress: UserProgress, playbook: Playbook, version: str, at: datetime) -> PlaybookProgress:
@@ -57,8 +61,7 @@ def enter(progress: UserProgress, playbook: Playbook, version: str, at: datetime
     return pp
 
 
-def unlock_targets(playbook: Playbook, pp: PlaybookProgress, milestone: Milestone,
-                   at: datetime) -> list[str]:
+def unlock_targets(playbook: Playbook, pp: PlaybookProgress, milestone: Milestone, at: datetime) -> list[str]:
     """Mark what `milestone` unlocks; returns ids newly unlocked (not already open or done)."""
     opened = []
     for target in playbook.unlocked_by(milestone):
@@ -71,5 +74,4 @@ def unlock_targets(playbook: Playbook, pp: PlaybookProgress, milestone: Mileston
 
 def milestone_view(milestone: Milestone) -> dict[str, Any]:
     """What templates see as `milestone`."""
-    return milestone.model_dump(include={"id", "title", "purpose", "expected_actions", "risks",
-                                         "success_criteria"})
+    return milestone.model_dump(include={"id", "title", "purpose", "expected_actions", "risks", "success_criteria"})

@@ -7,12 +7,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from rules.messages import problems_from
-from rules.problems import RuleProblem, RulesetError
-from rules.ruleset import Ruleset, version_of
-from rules.schema import Playbook
-from rules.semantics import playbook_problems
-from rules.yamlsource import SourceDoc, read_documents
+from nudgeflow.rules.messages import problems_from
+from nudgeflow.rules.problems import RuleProblem, RulesetError
+from nudgeflow.rules.ruleset import Ruleset, version_of
+from nudgeflow.rules.schema import Playbook
+from nudgeflow.rules.semantics import playbook_problems
+from nudgeflow.rules.yamlsource import SourceDoc, read_documents
 
 SUFFIXES = (".yaml", ".yml")
 
@@ -31,12 +31,19 @@ def _entries(doc: SourceDoc) -> list[tuple[tuple[Any, ...], Any]]:
     return [((), doc.data)]
 
 
-def _parse_doc(doc: SourceDoc, found: list[tuple[Playbook, SourceDoc, tuple[Any, ...]]],
-               problems: list[RuleProblem]) -> None:
+def _parse_doc(
+    doc: SourceDoc, found: list[tuple[Playbook, SourceDoc, tuple[Any, ...]]], problems: list[RuleProblem]
+) -> None:
     for prefix, data in _entries(doc):
         if not isinstance(data, dict):
-            problems.append(RuleProblem(doc.file, doc.line_of(prefix), "",
-                                        "a playbook must be a set of 'field: value' lines starting with id:"))
+            problems.append(
+                RuleProblem(
+                    doc.file,
+                    doc.line_of(prefix),
+                    "",
+                    "a playbook must be a set of 'field: value' lines starting with id:",
+                )
+            )
             continue
         try:
             playbook = Playbook.model_validate(data)
@@ -61,14 +68,21 @@ def _shared_experiments(found: list[tuple[Playbook, SourceDoc, tuple[Any, ...]]]
             first[experiment.id] = (playbook, split)
         elif first[experiment.id][1] != split:
             other = first[experiment.id][0].id
-            problems.append(RuleProblem(doc.file, doc.line_of((*prefix, "experiment", "id")), "experiment.id",
-                                        f"experiment '{experiment.id}' also runs in playbook '{other}' with other "
-                                        "variants, weights or holdout; use the same split or another id"))
+            problems.append(
+                RuleProblem(
+                    doc.file,
+                    doc.line_of((*prefix, "experiment", "id")),
+                    "experiment.id",
+                    f"experiment '{experiment.id}' also runs in playbook '{other}' with other "
+                    "variants, weights or holdout; use the same split or another id",
+                )
+            )
     return problems
 
 
-def check_files(files: list[Path], display: dict[Path, str] | None = None
-                ) -> tuple[list[tuple[Playbook, SourceDoc, tuple[Any, ...]]], list[RuleProblem], list[bytes]]:
+def check_files(
+    files: list[Path], display: dict[Path, str] | None = None
+) -> tuple[list[tuple[Playbook, SourceDoc, tuple[Any, ...]]], list[RuleProblem], list[bytes]]:
     """Parse and validate; returns playbooks, problems and raw contents (for the version)."""
     found: list[tuple[Playbook, SourceDoc, tuple[Any, ...]]] = []
     problems: list[RuleProblem] = []
@@ -113,6 +127,8 @@ def load_ruleset(path: Path) -> Ruleset:
     if problems:
         raise RulesetError(sorted(set(problems), key=lambda p: (p.file, p.line, p.field, p.message)))
     names = [f.name for f in files]
-    return Ruleset(playbooks=tuple(p for p, _, _ in found),
-                   version=version_of(list(zip(names, contents, strict=False))),
-                   sources=tuple(str(f) for f in files))
+    return Ruleset(
+        playbooks=tuple(p for p, _, _ in found),
+        version=version_of(list(zip(names, contents, strict=False))),
+        sources=tuple(str(f) for f in files),
+    )

@@ -9,9 +9,9 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from rules.problems import RuleProblem, dotted, short_repr
-from rules.schema import Playbook
-from rules.yamlsource import SourceDoc
+from nudgeflow.rules.problems import RuleProblem, dotted, short_repr
+from nudgeflow.rules.schema import Playbook
+from nudgeflow.rules.yamlsource import SourceDoc
 
 
 def _unwrap(annotation: Any) -> Any:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from rules.schema import Condition
+from nudgeflow.rules.schema import Condition
 
 _MISSING = object()
 
@@ -38,8 +38,12 @@ def _same(actual: Any, expected: Any) -> bool:
 
 def _ordered(actual: Any, expected: Any, op: str) -> bool:
     numbers = (int, float)
-    both_numbers = (isinstance(actual, numbers) and isinstance(expected, numbers)
-                    and not isinstance(actual, bool) and not isinstance(expected, bool))
+    both_numbers = (
+        isinstance(actual, numbers)
+        and isinstance(expected, numbers)
+        and not isinstance(actual, bool)
+        and not isinstance(expected, bool)
+    )
     if not both_numbers and not (isinstance(actual, str) and isinstance(expected, str)):
         return False
     try:

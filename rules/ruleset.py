@@ -6,7 +6,7 @@ import hashlib
 
 from pydantic import BaseModel, ConfigDict
 
-from rules.schema import Playbook
+from nudgeflow.rules.schema import Playbook
 
 
 def version_of(contents: list[tuple[str, bytes]]) -> str:

@@ -12,10 +12,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
-from events.timezones import IanaTimezone
-from rules.decisions import Channel
-from rules.durations import ClockTime, Delay, Duration
-from rules.problems import short_repr
+from nudgeflow.rules.contracts.timezones import IanaTimezone
+from nudgeflow.rules.decisions import Channel
+from nudgeflow.rules.durations import ClockTime, Delay, Duration
+from nudgeflow.rules.problems import short_repr
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9_\-]*$"
 SIGNUP = "signup"
@@ -28,8 +28,9 @@ class _Model(BaseModel):
 
 def _check_id(value: str) -> str:
     if not re.match(ID_PATTERN, value):
-        raise ValueError(f"{value!r} is not a valid id: use lowercase letters, digits, '_' or '-', "
-                         "like connect_data_source")
+        raise ValueError(
+            f"{value!r} is not a valid id: use lowercase letters, digits, '_' or '-', like connect_data_source"
+        )
     return value
 
 
@@ -59,8 +60,9 @@ class Condition(_Model):
     @model_validator(mode="after")
     def _at_least_one(self) -> Condition:
         if not self.model_fields_set:
-            raise ValueError("empty condition: give a value or one of equals, in, not_in, gt, gte, lt, "
-                             "lte, exists, contains")
+            raise ValueError(
+                "empty condition: give a value or one of equals, in, not_in, gt, gte, lt, lte, exists, contains"
+            )
         return self
 
 
@@ -103,8 +105,10 @@ class Milestone(_Model):
 
 
 class Nudge(Message):
-    after: Delay | None = Field(default=None, description="Wait after the previous nudge; "
-                                "default 0s for the first nudge and `not_within` for the next ones.")
+    after: Delay | None = Field(
+        default=None,
+        description="Wait after the previous nudge; default 0s for the first nudge and `not_within` for the next ones.",
+    )
 
 
 class Stall(_Model):
@@ -164,7 +168,8 @@ class Timing(_Model):
     channels: list[Channel] = Field(
         default_factory=lambda: ["email", "slack"],
         description="Channels quiet hours and the send window apply to. In-app prompts are only seen while "
-                    "the user is in the product, so by default they are not held back.")
+        "the user is in the product, so by default they are not held back.",
+    )
 
 
 class MessageOverride(_Model):
@@ -199,8 +204,10 @@ class Variant(_Model):
     name: Id
     weight: float = Field(default=1, gt=0)
     description: str = ""
-    order: list[Id] | None = Field(default=None, description="The milestones in another ladder order "
-                                   "(every id once): changes what each one unlocks by default.")
+    order: list[Id] | None = Field(
+        default=None,
+        description="The milestones in another ladder order (every id once): changes what each one unlocks by default.",
+    )
     milestones: dict[str, MilestoneOverride] = Field(default_factory=dict)
     stalls: list[StallOverride] = Field(default_factory=list)
 
@@ -239,4 +246,4 @@ class Playbook(_Model):
             return list(milestone.unlocks)
         ids = [m.id for m in self.milestones]
         index = ids.index(milestone.id)
-        return ids[index + 1:index + 2]
+        return ids[index + 1 : index + 2]

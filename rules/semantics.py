@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from rules.experiments import apply_variant, find_stall
-from rules.messages import suggest
-from rules.problems import RuleProblem, dotted
-from rules.schema import HOLDOUT, SIGNUP, Playbook
-from rules.templates import template_problems
-from rules.yamlsource import SourceDoc
+from nudgeflow.rules.experiments import apply_variant, find_stall
+from nudgeflow.rules.messages import suggest
+from nudgeflow.rules.problems import RuleProblem, dotted
+from nudgeflow.rules.schema import HOLDOUT, SIGNUP, Playbook
+from nudgeflow.rules.templates import template_problems
+from nudgeflow.rules.yamlsource import SourceDoc
 
 Loc = tuple[Any, ...]
 
@@ -20,8 +20,7 @@ class _Report:
 
     def add(self, loc: Loc, message: str, line_offset: int = 0) -> None:
         full = (*self.prefix, *loc)
-        self.items.append(RuleProblem(self.doc.file, self.doc.line_of(full) + line_offset,
-                                      dotted(full), message))
+        self.items.append(RuleProblem(self.doc.file, self.doc.line_of(full) + line_offset, dotted(full), message))
 
 
 def _references(pb: Playbook, report: _Report) -> None:
@@ -45,13 +44,19 @@ def _references(pb: Playbook, report: _Report) -> None:
         check(("stalls", i, "milestone"), stall.milestone)
         if not stall.of_is_event and stall.of != SIGNUP:
             if stall.of not in ids:
-                report.add(("stalls", i, "of"), f"unknown milestone '{stall.of}'{suggest(stall.of, ids)}; "
-                           "use a milestone id, 'signup', or an event name like 'Report Created'")
+                report.add(
+                    ("stalls", i, "of"),
+                    f"unknown milestone '{stall.of}'{suggest(stall.of, ids)}; "
+                    "use a milestone id, 'signup', or an event name like 'Report Created'",
+                )
         if stall.of == stall.milestone:
             report.add(("stalls", i, "of"), "a milestone cannot stall on itself")
         if any(other.key == stall.key for other in pb.stalls[:i]):
-            report.add(("stalls", i), f"a stall rule for '{stall.milestone}' counted from '{stall.of}' "
-                       "already exists; merge their nudges into one rule")
+            report.add(
+                ("stalls", i),
+                f"a stall rule for '{stall.milestone}' counted from '{stall.of}' "
+                "already exists; merge their nudges into one rule",
+            )
 
 
 def _cycles(pb: Playbook, report: _Report) -> None:
@@ -70,12 +75,16 @@ def _cycles(pb: Playbook, report: _Report) -> None:
         state[node] = 1
         for target, loc in edges[node]:
             if state.get(target) == 1:
-                loop = [*trail[trail.index(target):], target] if target in trail else [node, target]
+                loop = [*trail[trail.index(target) :], target] if target in trail else [node, target]
                 key = frozenset(loop)
                 if key not in reported:
                     reported.add(key)
-                    report.add(loc, "milestones wait on each other in a loop: " + " → ".join(loop)
-                               + "; nobody could ever complete them")
+                    report.add(
+                        loc,
+                        "milestones wait on each other in a loop: "
+                        + " → ".join(loop)
+                        + "; nobody could ever complete them",
+                    )
             elif target not in state:
                 visit(target, [*trail, target])
         state[node] = 2
@@ -125,9 +134,14 @@ def _variant(pb: Playbook, k: int, report: _Report) -> None:
             if ref in unknown:
                 report.add((*base, "order", j), f"unknown milestone '{ref}'{suggest(ref, ids)}")
         if missing or twice:
-            said = "; ".join(part for part in (
-                f"missing {', '.join(missing)}" if missing else "",
-                f"listed twice: {', '.join(twice)}" if twice else "") if part)
+            said = "; ".join(
+                part
+                for part in (
+                    f"missing {', '.join(missing)}" if missing else "",
+                    f"listed twice: {', '.join(twice)}" if twice else "",
+                )
+                if part
+            )
             report.add((*base, "order"), f"order must list every milestone of the playbook once ({said})")
     for mid, override in variant.milestones.items():
         loc: Loc = (*base, "milestones", mid)
@@ -138,8 +152,11 @@ def _variant(pb: Playbook, k: int, report: _Report) -> None:
         for j, message in enumerate(override.celebrate or []):
             if j >= len(milestone.celebrate):
                 have = len(milestone.celebrate)
-                report.add((*loc, "celebrate", j), f"milestone '{mid}' has {have} celebrate message"
-                           f"{'' if have == 1 else 's'}; a variant can only change the text of existing ones")
+                report.add(
+                    (*loc, "celebrate", j),
+                    f"milestone '{mid}' has {have} celebrate message"
+                    f"{'' if have == 1 else 's'}; a variant can only change the text of existing ones",
+                )
             texts += [((*loc, "celebrate", j, "title"), message.title), ((*loc, "celebrate", j, "body"), message.body)]
         for j, target in enumerate(override.unlocks or []):
             if target not in ids:
@@ -149,9 +166,12 @@ def _variant(pb: Playbook, k: int, report: _Report) -> None:
         found = find_stall(pb, change)
         if not found:
             rules = [s.key.replace("<-", " counted from ") for s in pb.stalls]
-            report.add(loc, f"no stall rule for '{change.milestone}'"
-                       + (f" counted from '{change.of}'" if change.of else "")
-                       + (f"; the playbook has: {'; '.join(rules)}" if rules else "; the playbook has no stalls"))
+            report.add(
+                loc,
+                f"no stall rule for '{change.milestone}'"
+                + (f" counted from '{change.of}'" if change.of else "")
+                + (f"; the playbook has: {'; '.join(rules)}" if rules else "; the playbook has no stalls"),
+            )
             continue
         if len(found) > 1:
             report.add(loc, f"'{change.milestone}' has {len(found)} stall rules: add `of:` to say which one")
@@ -159,8 +179,11 @@ def _variant(pb: Playbook, k: int, report: _Report) -> None:
         stall = pb.stalls[found[0]]
         for j, nudge in enumerate(change.nudges or []):
             if j >= len(stall.nudges):
-                report.add((*loc, "nudges", j), f"the stall rule for '{stall.milestone}' has {len(stall.nudges)} "
-                           "nudge(s); a variant can only change existing ones")
+                report.add(
+                    (*loc, "nudges", j),
+                    f"the stall rule for '{stall.milestone}' has {len(stall.nudges)} "
+                    "nudge(s); a variant can only change existing ones",
+                )
             texts += [((*loc, "nudges", j, "title"), nudge.title), ((*loc, "nudges", j, "body"), nudge.body)]
     _template_texts(report, texts)
     if variant.order is not None or any(o.unlocks is not None for o in variant.milestones.values()):
@@ -176,11 +199,14 @@ def _experiment(pb: Playbook, report: _Report) -> None:
     seen: set[str] = set()
     for k, variant in enumerate(pb.experiment.variants):
         if variant.name == HOLDOUT:
-            report.add(("experiment", "variants", k, "name"),
-                       "'holdout' is reserved for held-out users; set `holdout:` on the experiment instead")
+            report.add(
+                ("experiment", "variants", k, "name"),
+                "'holdout' is reserved for held-out users; set `holdout:` on the experiment instead",
+            )
         elif variant.name in seen:
-            report.add(("experiment", "variants", k, "name"),
-                       f"variant name '{variant.name}' is used twice in this experiment")
+            report.add(
+                ("experiment", "variants", k, "name"), f"variant name '{variant.name}' is used twice in this experiment"
+            )
         seen.add(variant.name)
         _variant(pb, k, report)
 

@@ -14,11 +14,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from events.segment import IdentifyEvent, TrackEvent
-from rules.decisions import ArmTimer, CancelTimer, Decision, TimerDue
-from rules.engine import Engine
-from rules.ruleset import Ruleset
-from rules.state import UserProgress
+from nudgeflow.rules.contracts.events import IdentifyEvent, TrackEvent
+from nudgeflow.rules.decisions import ArmTimer, CancelTimer, Decision, TimerDue
+from nudgeflow.rules.engine import Engine
+from nudgeflow.rules.ruleset import Ruleset
+from nudgeflow.rules.state import UserProgress
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -37,8 +37,10 @@ class SimulationReport:
 
     def json_lines(self) -> list[str]:
         """One JSON object per decision: {"at": virtual time, ...decision fields}."""
-        return [json.dumps({"at": at.isoformat(), **decision.model_dump(mode="json")}, sort_keys=True,
-                           ensure_ascii=False) for at, decision in self.decisions]
+        return [
+            json.dumps({"at": at.isoformat(), **decision.model_dump(mode="json")}, sort_keys=True, ensure_ascii=False)
+            for at, decision in self.decisions
+        ]
 
     def of_type(self, kind: str) -> list[Decision]:
         return [d for _, d in self.decisions if d.type == kind]
@@ -73,8 +75,9 @@ class _Clock:
         return None
 
 
-def simulate(ruleset: Ruleset, events: Iterable[TrackEvent | IdentifyEvent],
-             until: datetime | None = None) -> SimulationReport:
+def simulate(
+    ruleset: Ruleset, events: Iterable[TrackEvent | IdentifyEvent], until: datetime | None = None
+) -> SimulationReport:
     """Process events in event-time order; timers due before an event fire first.
 
     With `until`, timers due up to it fire after the last event; without it, every
@@ -116,9 +119,10 @@ def simulate(ruleset: Ruleset, events: Iterable[TrackEvent | IdentifyEvent],
     return report
 
 
-def run_simulate(rules_path: Path, events_path: Path, until: datetime | None,
-                 out: Path | TextIO | None, console: Console) -> int:
-    """CLI entry point (`nudgeflow rules simulate`); see rules.simulate_cli."""
-    from rules.simulate_cli import run_simulate as run
+def run_simulate(
+    rules_path: Path, events_path: Path, until: datetime | None, out: Path | TextIO | None, console: Console
+) -> int:
+    """CLI entry point (`nudgeflow rules simulate`); see nudgeflow.rules.simulate_cli."""
+    from nudgeflow.rules.simulate_cli import run_simulate as run
 
     return run(rules_path, events_path, until, out, console)

@@ -13,12 +13,12 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from events.segment import IdentifyEvent, TrackEvent, parse_product_event
-from rules.decisions import Exposure
-from rules.durations import format_duration
-from rules.loader import load_ruleset
-from rules.problems import RuleProblem, RulesetError
-from rules.simulate import SimulationReport, simulate
+from nudgeflow.rules.contracts.events import IdentifyEvent, TrackEvent, parse_product_event
+from nudgeflow.rules.decisions import Exposure
+from nudgeflow.rules.durations import format_duration
+from nudgeflow.rules.loader import load_ruleset
+from nudgeflow.rules.problems import RuleProblem, RulesetError
+from nudgeflow.rules.simulate import SimulationReport, simulate
 
 
 def read_events(path: Path) -> tuple[list[TrackEvent | IdentifyEvent], list[RuleProblem]]:
@@ -52,8 +52,15 @@ def _ttv(values: list[timedelta]) -> str:
 def summary_table(report: SimulationReport) -> Table:
     """Per milestone: how many users completed it, how fast, and what was sent about it."""
     table = Table(title=f"Simulation (rules version {report.ruleset.version})")
-    for column in ("playbook", "milestone", "users done", "median time to done", "celebrations", "nudges",
-                   "suppressed"):
+    for column in (
+        "playbook",
+        "milestone",
+        "users done",
+        "median time to done",
+        "celebrations",
+        "nudges",
+        "suppressed",
+    ):
         table.add_column(column, justify="left" if column in ("playbook", "milestone") else "right")
     sent: dict[tuple[str, str, str], int] = {}
     for _, d in report.decisions:
@@ -64,12 +71,19 @@ def summary_table(report: SimulationReport) -> Table:
     for playbook in report.ruleset.playbooks:
         entered = [p.playbooks[playbook.id] for p in report.progress.values() if playbook.id in p.playbooks]
         for m in playbook.milestones:
-            times = [pp.milestones[m.id].completed_at - pp.entered_at for pp in entered
-                     if m.id in pp.milestones and pp.milestones[m.id].completed_at is not None]
+            times = [
+                pp.milestones[m.id].completed_at - pp.entered_at
+                for pp in entered
+                if m.id in pp.milestones and pp.milestones[m.id].completed_at is not None
+            ]
             label = m.id + (" (first value)" if m.id == playbook.first_value else "")
-            table.add_row(playbook.id, label, f"{len(times)}/{len(entered)}", _ttv(times),
-                          *(str(sent.get((playbook.id, m.id, k), 0)) for k in ("celebration", "nudge",
-                                                                                "suppressed")))
+            table.add_row(
+                playbook.id,
+                label,
+                f"{len(times)}/{len(entered)}",
+                _ttv(times),
+                *(str(sent.get((playbook.id, m.id, k), 0)) for k in ("celebration", "nudge", "suppressed")),
+            )
     return table
 
 
@@ -80,13 +94,15 @@ def exposure_lines(report: SimulationReport) -> list[str]:
         if isinstance(d, Exposure):
             variants = counts.setdefault(d.experiment, {})
             variants[d.variant] = variants.get(d.variant, 0) + 1
-    return [f"experiment {name}: " + ", ".join(f"{v} {n} user{'s' if n != 1 else ''}"
-                                               for v, n in sorted(variants.items()))
-            for name, variants in sorted(counts.items())]
+    return [
+        f"experiment {name}: " + ", ".join(f"{v} {n} user{'s' if n != 1 else ''}" for v, n in sorted(variants.items()))
+        for name, variants in sorted(counts.items())
+    ]
 
 
-def run_simulate(rules_path: Path, events_path: Path, until: datetime | None,
-                 out: Path | TextIO | None, console: Console) -> int:
+def run_simulate(
+    rules_path: Path, events_path: Path, until: datetime | None, out: Path | TextIO | None, console: Console
+) -> int:
     """Exit 0 after a simulation; 1 (with plain-words problems, no traceback) if inputs are bad."""
     try:
         ruleset = load_ruleset(Path(rules_path))
@@ -115,6 +131,10 @@ def run_simulate(rules_path: Path, events_path: Path, until: datetime | None,
     console.print(summary_table(report))
     for line in exposure_lines(report):
         console.print(Text(line), soft_wrap=True)
-    console.print(Text(f"{report.events_processed} events, {report.duplicates_skipped} duplicates skipped, "
-                       f"{report.timers_fired} timers fired, {len(report.decisions)} decisions."))
+    console.print(
+        Text(
+            f"{report.events_processed} events, {report.duplicates_skipped} duplicates skipped, "
+            f"{report.timers_fired} timers fired, {len(report.decisions)} decisions."
+        )
+    )
     return 0

@@ -9,23 +9,31 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from rules.decisions import ArmTimer, CancelTimer, Decision, timer_id_for
-from rules.schema import SIGNUP, Playbook, Stall
-from rules.state import PendingTimer, UserProgress
+from nudgeflow.rules.decisions import ArmTimer, CancelTimer, Decision, timer_id_for
+from nudgeflow.rules.schema import SIGNUP, Playbook, Stall
+from nudgeflow.rules.state import PendingTimer, UserProgress
 
 
-def arm(p: UserProgress, playbook: Playbook, stall: Stall, step: int, due_at: datetime,
-        version: str) -> ArmTimer:
+def arm(p: UserProgress, playbook: Playbook, stall: Stall, step: int, due_at: datetime, version: str) -> ArmTimer:
     timer_id = timer_id_for(user_id=p.user_id, playbook_id=playbook.id, stall_key=stall.key, step=step)
-    p.timers[timer_id] = PendingTimer(playbook_id=playbook.id, milestone_id=stall.milestone,
-                                      stall_key=stall.key, step=step, due_at=due_at)
-    return ArmTimer(timer_id=timer_id, user_id=p.user_id, due_at=due_at, playbook_id=playbook.id,
-                    milestone_id=stall.milestone, nudge_step=step, stall_key=stall.key,
-                    playbook_version=version)
+    p.timers[timer_id] = PendingTimer(
+        playbook_id=playbook.id, milestone_id=stall.milestone, stall_key=stall.key, step=step, due_at=due_at
+    )
+    return ArmTimer(
+        timer_id=timer_id,
+        user_id=p.user_id,
+        due_at=due_at,
+        playbook_id=playbook.id,
+        milestone_id=stall.milestone,
+        nudge_step=step,
+        stall_key=stall.key,
+        playbook_version=version,
+    )
 
 
-def start(p: UserProgress, playbook: Playbook, stall: Stall, at: datetime, version: str,
-          decisions: list[Decision]) -> None:
+def start(
+    p: UserProgress, playbook: Playbook, stall: Stall, at: datetime, version: str, decisions: list[Decision]
+) -> None:
     """Start a stall clock once per user; nothing to watch if the milestone is already done."""
     key = f"{playbook.id}/{stall.key}"
     if key in p.stalls_started or p.completed(playbook.id, stall.milestone) is not None:
@@ -40,8 +48,9 @@ def on_entry(p: UserProgress, playbook: Playbook, version: str, decisions: list[
             start(p, playbook, stall, p.first_seen_at, version, decisions)
 
 
-def on_completion(p: UserProgress, playbook: Playbook, milestone_id: str, at: datetime, version: str,
-                  decisions: list[Decision]) -> None:
+def on_completion(
+    p: UserProgress, playbook: Playbook, milestone_id: str, at: datetime, version: str, decisions: list[Decision]
+) -> None:
     """Completing B cancels its nudges; completing A starts stalls counted from A."""
     for timer_id, timer in sorted(p.timers.items()):
         if timer.playbook_id == playbook.id and timer.milestone_id == milestone_id:

@@ -49,17 +49,18 @@ class UserProgress(BaseModel):
     timezone: str | None = None
     playbooks: dict[str, PlaybookProgress] = Field(default_factory=dict)
     timers: dict[str, PendingTimer] = Field(
-        default_factory=dict,
-        description="Armed stall timers by timer_id; a fired timer not listed is stale.")
+        default_factory=dict, description="Armed stall timers by timer_id; a fired timer not listed is stale."
+    )
     stalls_started: dict[str, AwareDatetime] = Field(
-        default_factory=dict,
-        description="'playbook_id/stall_key' -> when its clock started; each starts once.")
+        default_factory=dict, description="'playbook_id/stall_key' -> when its clock started; each starts once."
+    )
     exposures: dict[str, str] = Field(
         default_factory=dict,
-        description="experiment id -> variant: the experiments this user was exposed to (once each).")
+        description="experiment id -> variant: the experiments this user was exposed to (once each).",
+    )
     sent_per_day: dict[str, dict[str, int]] = Field(
-        default_factory=dict,
-        description="User-local date 'YYYY-MM-DD' -> {channel or '*': messages scheduled}.")
+        default_factory=dict, description="User-local date 'YYYY-MM-DD' -> {channel or '*': messages scheduled}."
+    )
 
     @classmethod
     def new(cls, user_id: str) -> UserProgress:

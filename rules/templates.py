@@ -45,8 +45,7 @@ class _BoundedSandbox(ImmutableSandboxedEnvironment):
         return super().call_binop(context, operator, left, right)
 
 
-_env = _BoundedSandbox(undefined=ChainableUndefined, autoescape=False, finalize=_finalize,
-                       keep_trailing_newline=False)
+_env = _BoundedSandbox(undefined=ChainableUndefined, autoescape=False, finalize=_finalize, keep_trailing_newline=False)
 
 
 @lru_cache(maxsize=4096)
@@ -83,10 +82,22 @@ def template_problems(source: str) -> list[tuple[int, str]]:
     return out
 
 
-def build_context(*, user_id: str, traits: dict[str, Any], event_name: str | None,
-                  properties: dict[str, Any], milestone: dict[str, Any], progress: dict[str, Any],
-                  playbook: dict[str, Any]) -> dict[str, Any]:
+def build_context(
+    *,
+    user_id: str,
+    traits: dict[str, Any],
+    event_name: str | None,
+    properties: dict[str, Any],
+    milestone: dict[str, Any],
+    progress: dict[str, Any],
+    playbook: dict[str, Any],
+) -> dict[str, Any]:
     """The documented template context: user, event, milestone, progress, playbook."""
     event = {**properties, "name": event_name}
-    return {"user": {**traits, "id": user_id}, "event": event, "milestone": milestone,
-            "progress": progress, "playbook": playbook}
+    return {
+        "user": {**traits, "id": user_id},
+        "event": event,
+        "milestone": milestone,
+        "progress": progress,
+        "playbook": playbook,
+    }

@@ -9,9 +9,9 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from rules.decisions import DeliveryRequest, DeliverySuppressed
-from rules.schema import Timing
-from rules.state import UserProgress
+from nudgeflow.rules.decisions import DeliveryRequest, DeliverySuppressed
+from nudgeflow.rules.schema import Timing
+from nudgeflow.rules.state import UserProgress
 
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _SEARCH_DAYS = 15
@@ -37,7 +37,8 @@ def allowed(local: datetime, timing: Timing) -> bool:
     if window is None:
         return True
     return _DAYS[local.weekday()] in window.days and (
-        window.start == window.end or _inside(window.start, window.end, clock))
+        window.start == window.end or _inside(window.start, window.end, clock)
+    )
 
 
 def _local(day: date, clock: time, zone: ZoneInfo) -> datetime:
@@ -50,18 +51,28 @@ def next_allowed(at: datetime, timing: Timing, zone: ZoneInfo) -> datetime | Non
     local = at.astimezone(zone)
     if allowed(local, timing):
         return at
-    openings = [t for t in (timing.quiet_hours.end if timing.quiet_hours else None,
-                            timing.send_window.start if timing.send_window else None) if t is not None]
-    candidates = sorted(_local(local.date() + timedelta(days=d), clock, zone)
-                        for d in range(_SEARCH_DAYS) for clock in [time(0), *openings])
+    openings = [
+        t
+        for t in (
+            timing.quiet_hours.end if timing.quiet_hours else None,
+            timing.send_window.start if timing.send_window else None,
+        )
+        if t is not None
+    ]
+    candidates = sorted(
+        _local(local.date() + timedelta(days=d), clock, zone)
+        for d in range(_SEARCH_DAYS)
+        for clock in [time(0), *openings]
+    )
     return next((c.astimezone(at.tzinfo) for c in candidates if c > local and allowed(c, timing)), None)
 
 
 def _over_cap(progress: UserProgress, day: str, channel: str, timing: Timing) -> bool:
     counts = progress.sent_per_day.get(day, {})
     caps = timing.caps
-    return ((caps.per_channel_per_day is not None and counts.get(channel, 0) >= caps.per_channel_per_day)
-            or (caps.overall_per_day is not None and counts.get("*", 0) >= caps.overall_per_day))
+    return (caps.per_channel_per_day is not None and counts.get(channel, 0) >= caps.per_channel_per_day) or (
+        caps.overall_per_day is not None and counts.get("*", 0) >= caps.overall_per_day
+    )
 
 
 def _record(progress: UserProgress, day: str, channel: str) -> None:
@@ -72,8 +83,9 @@ def _record(progress: UserProgress, day: str, channel: str) -> None:
         del progress.sent_per_day[old]
 
 
-def schedule(progress: UserProgress, timing: Timing, request: DeliveryRequest,
-             now: datetime) -> DeliveryRequest | DeliverySuppressed:
+def schedule(
+    progress: UserProgress, timing: Timing, request: DeliveryRequest, now: datetime
+) -> DeliveryRequest | DeliverySuppressed:
     """Move `send_at` to the next allowed time under caps; record it in the user's daily counts."""
     zone = user_zone(progress, timing)
     timed = request.channel in timing.channels
@@ -90,8 +102,7 @@ def schedule(progress: UserProgress, timing: Timing, request: DeliveryRequest,
         if timing.caps.when_exceeded == "suppress":
             return _suppressed(request, now, "cap", f"daily cap reached for {day.isoformat()}")
         at = _local(day + timedelta(days=1), time(0), zone)
-    return _suppressed(request, now, "cap",
-                       "no allowed time within two weeks (caps, quiet hours, send window)")
+    return _suppressed(request, now, "cap", "no allowed time within two weeks (caps, quiet hours, send window)")
 
 
 def _suppressed(request: DeliveryRequest, now: datetime, reason: str, detail: str) -> DeliverySuppressed:

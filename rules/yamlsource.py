@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from rules.problems import RuleProblem, dotted
+from nudgeflow.rules.problems import RuleProblem, dotted
 
 Path_ = tuple[str | int, ...]
 
@@ -22,15 +22,16 @@ class _Loader(yaml.SafeLoader):
 
 
 _Loader.yaml_implicit_resolvers = {}
-_Loader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
-                              list("tTfF"))
-_Loader.add_implicit_resolver("tag:yaml.org,2002:int", re.compile(r"^[-+]?(?:0|[1-9][0-9_]*)$"),
-                              list("-+0123456789"))
-_Loader.add_implicit_resolver("tag:yaml.org,2002:float",
-                              re.compile(r"^[-+]?(?:[0-9][0-9_]*\.[0-9]*(?:[eE][-+]?[0-9]+)?|\.(?:inf|Inf|nan))$"),
-                              list("-+0123456789."))
-_Loader.add_implicit_resolver("tag:yaml.org,2002:null", re.compile(r"^(?:~|null|Null|NULL|)$"),
-                              ["~", "n", "N", ""])
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+_Loader.add_implicit_resolver("tag:yaml.org,2002:int", re.compile(r"^[-+]?(?:0|[1-9][0-9_]*)$"), list("-+0123456789"))
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*\.[0-9]*(?:[eE][-+]?[0-9]+)?|\.(?:inf|Inf|nan))$"),
+    list("-+0123456789."),
+)
+_Loader.add_implicit_resolver("tag:yaml.org,2002:null", re.compile(r"^(?:~|null|Null|NULL|)$"), ["~", "n", "N", ""])
 
 
 @dataclass
@@ -50,8 +51,7 @@ class SourceDoc:
         return 1
 
 
-def _walk(node: yaml.Node, path: Path_, doc: SourceDoc, problems: list[RuleProblem],
-          seen_nodes: set[int]) -> None:
+def _walk(node: yaml.Node, path: Path_, doc: SourceDoc, problems: list[RuleProblem], seen_nodes: set[int]) -> None:
     """Record lines; an alias (*name) is walked only once, so 'billion laughs' files stay cheap."""
     doc.lines.setdefault(path, node.start_mark.line + 1)
     if id(node) in seen_nodes:
@@ -68,8 +68,14 @@ def _walk(node: yaml.Node, path: Path_, doc: SourceDoc, problems: list[RuleProbl
             key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node.start_mark)
             child = (*path, key)
             if key in seen:
-                problems.append(RuleProblem(doc.file, key_node.start_mark.line + 1, dotted(child),
-                                            f"field '{key}' is written twice; keep only one"))
+                problems.append(
+                    RuleProblem(
+                        doc.file,
+                        key_node.start_mark.line + 1,
+                        dotted(child),
+                        f"field '{key}' is written twice; keep only one",
+                    )
+                )
             seen.add(key)
             doc.lines[child] = key_node.start_mark.line + 1
             _walk(value_node, child, doc, problems, seen_nodes)

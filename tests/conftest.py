@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.broker.embedded import EmbeddedBroker
-from orchestrator.settings import Settings
+from nudgeflow.orchestrator.broker.embedded import EmbeddedBroker
+from nudgeflow.orchestrator.settings import Settings
 from tests.support.inapp import TEST_SIGNING_SECRET
 
 REPO = Path(__file__).resolve().parent.parent
@@ -28,11 +28,19 @@ def make_settings(broker: EmbeddedBroker, tmp_path: Path):  # type: ignore[no-un
     def factory(rules_path: Path, **overrides: object) -> Settings:
         prefix = f"t{uuid.uuid4().hex[:8]}"
         values: dict[str, object] = dict(
-            kafka_bootstrap_servers=broker.bootstrap_servers, broker_profile="tansu", app_id=prefix,
-            events_topic=f"{prefix}.events", dead_letter_topic=f"{prefix}.dlq",
-            outcomes_topic=f"{prefix}.outcomes", prompts_topic=f"{prefix}.prompts",
-            deliveries_topic=f"{prefix}.deliveries", topic_partitions=4, rules_path=rules_path,
-            table_dir=tmp_path / "tables", api_port=0, inapp_signing_secret=TEST_SIGNING_SECRET,
+            kafka_bootstrap_servers=broker.bootstrap_servers,
+            broker_profile="tansu",
+            app_id=prefix,
+            events_topic=f"{prefix}.events",
+            dead_letter_topic=f"{prefix}.dlq",
+            outcomes_topic=f"{prefix}.outcomes",
+            prompts_topic=f"{prefix}.prompts",
+            deliveries_topic=f"{prefix}.deliveries",
+            topic_partitions=4,
+            rules_path=rules_path,
+            table_dir=tmp_path / "tables",
+            api_port=0,
+            inapp_signing_secret=TEST_SIGNING_SECRET,
         )
         values.update(overrides)
         return Settings(**values)  # type: ignore[arg-type]

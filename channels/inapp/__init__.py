@@ -6,7 +6,7 @@ changes. Every API replica materializes the topic into memory (`InboxStore`), so
 the API keeps working when workers rebalance or restart. See docs/architecture.md.
 """
 
-from channels.inapp.models import Prompt, PromptStatus, prompt_key
-from channels.inapp.store import InboxStore
+from nudgeflow.channels.inapp.models import Prompt, PromptStatus, prompt_key
+from nudgeflow.channels.inapp.store import InboxStore
 
 __all__ = ["InboxStore", "Prompt", "PromptStatus", "prompt_key"]

@@ -26,14 +26,14 @@ from fastapi.responses import HTMLResponse, StreamingResponse
 from fastapi.security import APIKeyQuery, HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 
-from channels.inapp.auth import DEFAULT_TTL_SECONDS, InvalidToken, Secret, issue_token, verify_token
-from channels.inapp.events import PublishEvent, prompt_status_event
-from channels.inapp.models import Prompt, PromptStatus
-from channels.inapp.store import Change, InboxStore
-from channels.preferences.models import Preferences, PreferencesUpdate
-from channels.preferences.service import PreferencesService, WritePreferences
-from channels.preferences.store import PreferencesStore
-from channels.webhooks.sendgrid import SendGridSignatureVerifier, sendgrid_webhook_router
+from nudgeflow.channels.inapp.auth import DEFAULT_TTL_SECONDS, InvalidToken, Secret, issue_token, verify_token
+from nudgeflow.channels.inapp.events import PublishEvent, prompt_status_event
+from nudgeflow.channels.inapp.models import Prompt, PromptStatus
+from nudgeflow.channels.inapp.store import Change, InboxStore
+from nudgeflow.channels.preferences.models import Preferences, PreferencesUpdate
+from nudgeflow.channels.preferences.service import PreferencesService, WritePreferences
+from nudgeflow.channels.preferences.store import PreferencesStore
+from nudgeflow.channels.webhooks.sendgrid import SendGridSignatureVerifier, sendgrid_webhook_router
 
 log = logging.getLogger(__name__)
 
@@ -88,10 +88,18 @@ class _Streams:
                     queue.get_nowait()
 
 
-_BEARER = HTTPBearer(auto_error=False, scheme_name="userToken", bearerFormat="nudgeflow-user-token",
-                     description="Per-user token minted by your backend with `issue_token` (docs/inapp.md).")
-_QUERY = APIKeyQuery(name="token", auto_error=False, scheme_name="userTokenQuery",
-                     description="The same token as a query parameter, for EventSource (stream only).")
+_BEARER = HTTPBearer(
+    auto_error=False,
+    scheme_name="userToken",
+    bearerFormat="nudgeflow-user-token",
+    description="Per-user token minted by your backend with `issue_token` (docs/inapp.md).",
+)
+_QUERY = APIKeyQuery(
+    name="token",
+    auto_error=False,
+    scheme_name="userTokenQuery",
+    description="The same token as a query parameter, for EventSource (stream only).",
+)
 _FROM_HEADER = Security(_BEARER)
 _FROM_QUERY = Security(_QUERY)
 
@@ -108,23 +116,29 @@ class _Auth:
         try:
             claims = verify_token(self.secret, token)
         except InvalidToken as exc:
-            raise HTTPException(status_code=401, detail=f"invalid token: {exc}",
-                                headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}) from exc
+            raise HTTPException(
+                status_code=401,
+                detail=f"invalid token: {exc}",
+                headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+            ) from exc
         if claims.user_id != user_id:
             raise HTTPException(status_code=403, detail="this token is for another user")
         return user_id
 
     def header_dependency(self) -> Callable[..., Awaitable[str]]:
-        async def user_from_header(user_id: str, credentials: HTTPAuthorizationCredentials | None = _FROM_HEADER
-                                   ) -> str:
+        async def user_from_header(
+            user_id: str, credentials: HTTPAuthorizationCredentials | None = _FROM_HEADER
+        ) -> str:
             return self.check(user_id, credentials.credentials if credentials else None)
 
         return user_from_header
 
     def header_or_query_dependency(self) -> Callable[..., Awaitable[str]]:
-        async def user_from_header_or_query(user_id: str,
-                                            credentials: HTTPAuthorizationCredentials | None = _FROM_HEADER,
-                                            token: str | None = _FROM_QUERY) -> str:
+        async def user_from_header_or_query(
+            user_id: str,
+            credentials: HTTPAuthorizationCredentials | None = _FROM_HEADER,
+            token: str | None = _FROM_QUERY,
+        ) -> str:
             return self.check(user_id, credentials.credentials if credentials else token)
 
         return user_from_header_or_query
@@ -134,17 +148,29 @@ def _sse(event: str, data: Any) -> str:
     return f"event: {event}\ndata: {json.dumps(data, separators=(',', ':'), default=str)}\n\n"
 
 
-def _inbox_router(store: InboxStore, publish: PublishPrompt, publish_event: PublishEvent, auth: _Auth,
-                  streams: _Streams, heartbeat_seconds: float) -> APIRouter:
-    router = APIRouter(prefix="/v1", tags=["in-app"], responses={
-        401: {"description": "Missing, invalid or expired token"},
-        403: {"description": "Token of another user"}})
+def _inbox_router(
+    store: InboxStore,
+    publish: PublishPrompt,
+    publish_event: PublishEvent,
+    auth: _Auth,
+    streams: _Streams,
+    heartbeat_seconds: float,
+) -> APIRouter:
+    router = APIRouter(
+        prefix="/v1",
+        tags=["in-app"],
+        responses={
+            401: {"description": "Missing, invalid or expired token"},
+            403: {"description": "Token of another user"},
+        },
+    )
     authorized = Depends(auth.header_dependency())
     authorized_stream = Depends(auth.header_or_query_dependency())
 
     @router.get("/users/{user_id}/prompts", response_model=PromptList)
-    async def list_prompts(user_id: str = authorized,
-                           status: list[PromptStatus] | None = Query(default=None)) -> PromptList:
+    async def list_prompts(
+        user_id: str = authorized, status: list[PromptStatus] | None = Query(default=None)
+    ) -> PromptList:
         """A user's prompts, newest first; `status` filters (repeatable)."""
         prompts = store.prompts(user_id, set(status) if status else None)
         return PromptList(user_id=user_id, unread=store.unread_count(user_id), prompts=prompts)
@@ -154,19 +180,31 @@ def _inbox_router(store: InboxStore, publish: PublishPrompt, publish_event: Publ
         """How many prompts the user has not seen yet (for a badge)."""
         return UnreadCount(user_id=user_id, unread=store.unread_count(user_id))
 
-    @router.get("/users/{user_id}/prompts/stream", response_class=StreamingResponse, responses={
-        200: {"content": {"text/event-stream": {}},
-              "description": "Server-sent events: `snapshot` (the whole inbox, first and after a resync), "
-                             "`prompt` ({change, unread, prompt}) on every creation or status change, and "
-                             "`: ping` comments as heartbeats."}})
+    @router.get(
+        "/users/{user_id}/prompts/stream",
+        response_class=StreamingResponse,
+        responses={
+            200: {
+                "content": {"text/event-stream": {}},
+                "description": "Server-sent events: `snapshot` (the whole inbox, first and after a resync), "
+                "`prompt` ({change, unread, prompt}) on every creation or status change, and "
+                "`: ping` comments as heartbeats.",
+            }
+        },
+    )
     async def stream_prompts(user_id: str = authorized_stream) -> StreamingResponse:
         """Live inbox over server-sent events: a new prompt shows up without polling."""
-        return StreamingResponse(_prompt_events(store, user_id, streams, heartbeat_seconds),
-                                 media_type="text/event-stream",
-                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+        return StreamingResponse(
+            _prompt_events(store, user_id, streams, heartbeat_seconds),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
 
-    @router.post("/users/{user_id}/prompts/{delivery_id}/status", response_model=Prompt,
-                 responses={404: {"description": "No such prompt for this user"}})
+    @router.post(
+        "/users/{user_id}/prompts/{delivery_id}/status",
+        response_model=Prompt,
+        responses={404: {"description": "No such prompt for this user"}},
+    )
     async def change_status(delivery_id: str, change: StatusChange, user_id: str = authorized) -> Prompt:
         """Mark a prompt seen, clicked or dismissed. Status never moves backwards.
 
@@ -185,8 +223,9 @@ def _inbox_router(store: InboxStore, publish: PublishPrompt, publish_event: Publ
     return router
 
 
-async def _prompt_events(store: InboxStore, user_id: str, streams: _Streams,
-                         heartbeat_seconds: float) -> AsyncIterator[str]:
+async def _prompt_events(
+    store: InboxStore, user_id: str, streams: _Streams, heartbeat_seconds: float
+) -> AsyncIterator[str]:
     queue: asyncio.Queue[tuple[Prompt, Change] | None] = asyncio.Queue(maxsize=STREAM_QUEUE_SIZE)
     overflowed = False
 
@@ -225,8 +264,10 @@ async def _prompt_events(store: InboxStore, user_id: str, streams: _Streams,
                 yield snapshot()
                 continue
             prompt, change = item
-            yield _sse("prompt", {"change": change, "unread": store.unread_count(user_id),
-                                  "prompt": prompt.model_dump(mode="json")})
+            yield _sse(
+                "prompt",
+                {"change": change, "unread": store.unread_count(user_id), "prompt": prompt.model_dump(mode="json")},
+            )
     finally:
         unsubscribe()
         streams.queues.discard(queue)
@@ -235,8 +276,10 @@ async def _prompt_events(store: InboxStore, user_id: str, streams: _Streams,
 def _preferences_router(service: PreferencesService, auth: _Auth, secret: Secret) -> APIRouter:
     router = APIRouter(prefix="/v1", tags=["preferences"])
     authorized = Depends(auth.header_dependency())
-    auth_errors: dict[int | str, dict[str, Any]] = {401: {"description": "Missing, invalid or expired token"},
-                                                    403: {"description": "Token of another user"}}
+    auth_errors: dict[int | str, dict[str, Any]] = {
+        401: {"description": "Missing, invalid or expired token"},
+        403: {"description": "Token of another user"},
+    }
 
     @router.get("/users/{user_id}/preferences", response_model=Preferences, responses=auth_errors)
     async def get_preferences(user_id: str = authorized) -> Preferences:
@@ -253,15 +296,26 @@ def _preferences_router(service: PreferencesService, auth: _Auth, secret: Secret
         try:
             claims = verify_token(secret, token, purpose="unsubscribe")
         except InvalidToken:
-            return HTMLResponse(_page("This unsubscribe link is invalid or has expired.",
-                                      "Open the latest email you received from us and use its link."), status_code=400)
+            return HTMLResponse(
+                _page(
+                    "This unsubscribe link is invalid or has expired.",
+                    "Open the latest email you received from us and use its link.",
+                ),
+                status_code=400,
+            )
         await service.unsubscribe(claims.user_id, source="unsubscribe_link")
-        return HTMLResponse(_page("You are unsubscribed.", "You will not receive onboarding messages from us any "
-                                  "more. You can turn them back on in your notification settings."))
+        return HTMLResponse(
+            _page(
+                "You are unsubscribed.",
+                "You will not receive onboarding messages from us any "
+                "more. You can turn them back on in your notification settings.",
+            )
+        )
 
     @router.get("/unsubscribe", response_class=HTMLResponse, responses={400: {"description": "Invalid link"}})
-    async def unsubscribe_link(token: str = Query(description="Signed unsubscribe token (issue_unsubscribe_token)")
-                               ) -> HTMLResponse:
+    async def unsubscribe_link(
+        token: str = Query(description="Signed unsubscribe token (issue_unsubscribe_token)"),
+    ) -> HTMLResponse:
         """Unsubscribe link of emails: sets the global unsubscribe and shows a confirmation page."""
         return await unsubscribe(token)
 
@@ -274,18 +328,28 @@ def _preferences_router(service: PreferencesService, auth: _Auth, secret: Secret
 
 
 def _page(title: str, text: str) -> str:
-    return (f"<!doctype html><html lang=en><head><meta charset=utf-8><meta name=viewport "
-            f"content='width=device-width'><title>{html.escape(title)}</title><style>body{{font-family:system-ui,"
-            f"sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem;color:#1d2330}}</style></head>"
-            f"<body><h1>{html.escape(title)}</h1><p>{html.escape(text)}</p></body></html>")
+    return (
+        f"<!doctype html><html lang=en><head><meta charset=utf-8><meta name=viewport "
+        f"content='width=device-width'><title>{html.escape(title)}</title><style>body{{font-family:system-ui,"
+        f"sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem;color:#1d2330}}</style></head>"
+        f"<body><h1>{html.escape(title)}</h1><p>{html.escape(text)}</p></body></html>"
+    )
 
 
-def create_inbox_api(store: InboxStore, publish: PublishPrompt, *, ready: ReadinessCheck,
-                     signing_secret: Secret | None = None, publish_event: PublishEvent | None = None,
-                     preferences: PreferencesStore | None = None,
-                     write_preferences: WritePreferences | None = None,
-                     sendgrid_public_key: str | None = None, allowed_origins: list[str] | None = None,
-                     heartbeat_seconds: float = 15.0, demo_page: bool = False) -> FastAPI:
+def create_inbox_api(
+    store: InboxStore,
+    publish: PublishPrompt,
+    *,
+    ready: ReadinessCheck,
+    signing_secret: Secret | None = None,
+    publish_event: PublishEvent | None = None,
+    preferences: PreferencesStore | None = None,
+    write_preferences: WritePreferences | None = None,
+    sendgrid_public_key: str | None = None,
+    allowed_origins: list[str] | None = None,
+    heartbeat_seconds: float = 15.0,
+    demo_page: bool = False,
+) -> FastAPI:
     """The in-app API.
 
     `publish` writes a prompt to the prompts topic; `publish_event` a Segment event to the events
@@ -297,8 +361,9 @@ def create_inbox_api(store: InboxStore, publish: PublishPrompt, *, ready: Readin
     secret: Secret = signing_secret if signing_secret is not None else secrets.token_urlsafe(32)
     publish_event = publish_event or _discard_event
     preferences = preferences if preferences is not None else PreferencesStore()
-    service = PreferencesService(preferences, write=write_preferences or _discard_preferences,
-                                 publish_event=publish_event)
+    service = PreferencesService(
+        preferences, write=write_preferences or _discard_preferences, publish_event=publish_event
+    )
     auth = _Auth(secret)
     streams = _Streams()
 
@@ -307,8 +372,13 @@ def create_inbox_api(store: InboxStore, publish: PublishPrompt, *, ready: Readin
     api.state.preferences = service
     api.state.issue_token = lambda user_id, ttl=DEFAULT_TTL_SECONDS: issue_token(secret, user_id, ttl)
     if allowed_origins:
-        api.add_middleware(CORSMiddleware, allow_origins=list(allowed_origins), allow_methods=["GET", "POST", "PUT"],
-                           allow_headers=["Authorization", "Content-Type"], max_age=600)
+        api.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(allowed_origins),
+            allow_methods=["GET", "POST", "PUT"],
+            allow_headers=["Authorization", "Content-Type"],
+            max_age=600,
+        )
     api.include_router(_inbox_router(store, publish, publish_event, auth, streams, heartbeat_seconds))
     api.include_router(_preferences_router(service, auth, secret))
     verifier = SendGridSignatureVerifier(sendgrid_public_key) if sendgrid_public_key else None
@@ -318,12 +388,15 @@ def create_inbox_api(store: InboxStore, publish: PublishPrompt, *, ready: Readin
 
     api.include_router(sendgrid_webhook_router(verifier, publish_event=publish_event, opt_out_email=opt_out_email))
 
-    widget = resources.files("channels.inapp").joinpath("static/nudgeflow-widget.js").read_text(encoding="utf-8")
+    widget = (
+        resources.files("nudgeflow.channels.inapp").joinpath("static/nudgeflow-widget.js").read_text(encoding="utf-8")
+    )
 
     @api.get("/v1/widget.js", include_in_schema=False)
     async def widget_js() -> Response:
-        return Response(widget, media_type="text/javascript; charset=utf-8",
-                        headers={"Cache-Control": "public, max-age=300"})
+        return Response(
+            widget, media_type="text/javascript; charset=utf-8", headers={"Cache-Control": "public, max-age=300"}
+        )
 
     @api.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, str]:
@@ -337,7 +410,7 @@ def create_inbox_api(store: InboxStore, publish: PublishPrompt, *, ready: Readin
         return {"status": "starting"}
 
     if demo_page:
-        page = resources.files("channels.inapp").joinpath("static/demo.html").read_text(encoding="utf-8")
+        page = resources.files("nudgeflow.channels.inapp").joinpath("static/demo.html").read_text(encoding="utf-8")
 
         @api.get("/", response_class=HTMLResponse, include_in_schema=False)
         async def demo() -> str:
@@ -361,4 +434,3 @@ def close_event_streams(api: FastAPI) -> None:
     streams: _Streams | None = getattr(api.state, "streams", None)
     if streams is not None:
         streams.close_all()
-

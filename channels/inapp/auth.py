@@ -66,8 +66,14 @@ def _sign(key: bytes, payload: str) -> str:
     return _b64(hmac.new(key, payload.encode("ascii"), hashlib.sha256).digest())
 
 
-def issue_token(secret: Secret, user_id: str, ttl: float = DEFAULT_TTL_SECONDS, *,
-                purpose: Purpose = "inapp", now: float | None = None) -> str:
+def issue_token(
+    secret: Secret,
+    user_id: str,
+    ttl: float = DEFAULT_TTL_SECONDS,
+    *,
+    purpose: Purpose = "inapp",
+    now: float | None = None,
+) -> str:
     """A token that lets its bearer act as `user_id` for `ttl` seconds."""
     if not user_id:
         raise ValueError("user_id is empty")
@@ -103,8 +109,9 @@ def verify_token(secret: Secret, token: str, *, purpose: Purpose = "inapp", now:
     return TokenClaims(user_id=user_id, expires_at=expires, purpose=kind)
 
 
-def issue_unsubscribe_token(secret: Secret, user_id: str, ttl: float = UNSUBSCRIBE_TTL_SECONDS, *,
-                            now: float | None = None) -> str:
+def issue_unsubscribe_token(
+    secret: Secret, user_id: str, ttl: float = UNSUBSCRIBE_TTL_SECONDS, *, now: float | None = None
+) -> str:
     """Token for an unsubscribe link; long-lived because emails are read late."""
     return issue_token(secret, user_id, ttl, purpose="unsubscribe", now=now)
 

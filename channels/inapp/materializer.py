@@ -1,6 +1,6 @@
 """Keeps the in-memory inbox in step with the compacted prompts topic.
 
-Each API replica holds the whole topic (see orchestrator.broker.follower), so
+Each API replica holds the whole topic (see nudgeflow.orchestrator.broker.follower), so
 any replica answers any user, whichever worker owns the user's partition.
 """
 
@@ -11,9 +11,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from channels.inapp.models import Prompt
-from channels.inapp.store import InboxStore
-from orchestrator.broker.follower import TopicFollower
+from nudgeflow.channels.inapp.models import Prompt
+from nudgeflow.channels.inapp.store import InboxStore
+from nudgeflow.orchestrator.broker.follower import TopicFollower
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, Field
 
-from rules.decisions import DeliveryRequest
+from nudgeflow.rules.decisions import DeliveryRequest
 
 
 class PromptStatus(StrEnum):
@@ -43,10 +43,19 @@ class Prompt(BaseModel):
 
     @classmethod
     def from_delivery(cls, request: DeliveryRequest, *, now: datetime) -> Prompt:
-        return cls(delivery_id=request.delivery_id, user_id=request.user_id, kind=request.kind,
-                   title=request.title, body=request.body, playbook_id=request.playbook_id,
-                   playbook_version=request.playbook_version, milestone_id=request.milestone_id,
-                   created_at=now, status_changed_at=now, data=request.data)
+        return cls(
+            delivery_id=request.delivery_id,
+            user_id=request.user_id,
+            kind=request.kind,
+            title=request.title,
+            body=request.body,
+            playbook_id=request.playbook_id,
+            playbook_version=request.playbook_version,
+            milestone_id=request.milestone_id,
+            created_at=now,
+            status_changed_at=now,
+            data=request.data,
+        )
 
     def with_status(self, status: PromptStatus, *, at: datetime) -> Prompt:
         return self.model_copy(update={"status": status, "status_changed_at": at})

@@ -11,7 +11,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
-from channels.inapp.models import Prompt, prompt_key
+from nudgeflow.channels.inapp.models import Prompt, prompt_key
 
 
 class RecordWriter:
@@ -38,8 +38,9 @@ class PromptWriter(RecordWriter):
         self.topic = topic
 
     async def write(self, prompt: Prompt) -> None:
-        await self.send(self.topic, prompt.model_dump_json().encode(),
-                        key=prompt_key(prompt.user_id, prompt.delivery_id))
+        await self.send(
+            self.topic, prompt.model_dump_json().encode(), key=prompt_key(prompt.user_id, prompt.delivery_id)
+        )
 
 
 class EventWriter:

@@ -13,10 +13,9 @@ Changes go through `PreferencesService` (API, unsubscribe links, SendGrid webhoo
 also publishes an identify event with `nudgeflow_*` traits so rules can see them.
 """
 
-from channels.preferences.materializer import PreferencesMaterializer
-from channels.preferences.models import Preferences, PreferencesUpdate
-from channels.preferences.service import PreferencesService
-from channels.preferences.store import PreferencesStore
+from nudgeflow.channels.preferences.materializer import PreferencesMaterializer
+from nudgeflow.channels.preferences.models import Preferences, PreferencesUpdate
+from nudgeflow.channels.preferences.service import PreferencesService
+from nudgeflow.channels.preferences.store import PreferencesStore
 
-__all__ = ["Preferences", "PreferencesMaterializer", "PreferencesService", "PreferencesStore",
-           "PreferencesUpdate"]
+__all__ = ["Preferences", "PreferencesMaterializer", "PreferencesService", "PreferencesStore", "PreferencesUpdate"]

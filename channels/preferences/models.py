@@ -7,19 +7,21 @@ from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, Field, field_validator
 
-from rules.decisions import Channel
+from nudgeflow.rules.decisions import Channel
 
 CHANNELS: tuple[Channel, ...] = ("in_app", "email", "slack")
-TRAITS = {"nudgeflow_unsubscribed": "unsubscribed", "nudgeflow_opt_out_channels": "opt_out_channels",
-          "nudgeflow_opt_out_playbooks": "opt_out_playbooks"}
+TRAITS = {
+    "nudgeflow_unsubscribed": "unsubscribed",
+    "nudgeflow_opt_out_channels": "opt_out_channels",
+    "nudgeflow_opt_out_playbooks": "opt_out_playbooks",
+}
 """Identify traits that set preferences, as the product's backend may send them (and the API publishes)."""
 
 
 class PreferencesUpdate(BaseModel):
     """What a user chose (the body of `PUT /v1/users/{id}/preferences`): replaces the previous choice."""
 
-    unsubscribed: bool = Field(default=False, description="Global unsubscribe: no nudge or celebration "
-                                                          "on any channel.")
+    unsubscribed: bool = Field(default=False, description="Global unsubscribe: no nudge or celebration on any channel.")
     opt_out_channels: list[Channel] = Field(default_factory=list, description="Channels the user turned off.")
     opt_out_playbooks: list[str] = Field(default_factory=list, description="Playbook ids the user turned off.")
 
@@ -34,8 +36,9 @@ class Preferences(PreferencesUpdate):
 
     user_id: str
     updated_at: AwareDatetime | None = Field(default=None, description="Unset: defaults, never changed.")
-    source: str = Field(default="default", description="What made the last change: api, unsubscribe_link, "
-                                                       "sendgrid:bounce, ...")
+    source: str = Field(
+        default="default", description="What made the last change: api, unsubscribe_link, sendgrid:bounce, ..."
+    )
 
     @classmethod
     def default(cls, user_id: str) -> Preferences:
@@ -48,13 +51,21 @@ class Preferences(PreferencesUpdate):
         return playbook_id is None or playbook_id not in self.opt_out_playbooks
 
     def changed(self, update: PreferencesUpdate, *, source: str, at: datetime) -> Preferences:
-        return Preferences(user_id=self.user_id, unsubscribed=update.unsubscribed,
-                           opt_out_channels=list(update.opt_out_channels),
-                           opt_out_playbooks=list(update.opt_out_playbooks), updated_at=at, source=source)
+        return Preferences(
+            user_id=self.user_id,
+            unsubscribed=update.unsubscribed,
+            opt_out_channels=list(update.opt_out_channels),
+            opt_out_playbooks=list(update.opt_out_playbooks),
+            updated_at=at,
+            source=source,
+        )
 
     def choice(self) -> PreferencesUpdate:
-        return PreferencesUpdate(unsubscribed=self.unsubscribed, opt_out_channels=list(self.opt_out_channels),
-                                 opt_out_playbooks=list(self.opt_out_playbooks))
+        return PreferencesUpdate(
+            unsubscribed=self.unsubscribed,
+            opt_out_channels=list(self.opt_out_channels),
+            opt_out_playbooks=list(self.opt_out_playbooks),
+        )
 
     def update_from_traits(self, traits: dict[str, Any]) -> PreferencesUpdate | None:
         """The new choice an identify call's `nudgeflow_*` traits make, or None when they change nothing

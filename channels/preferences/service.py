@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
-from channels.inapp.events import PublishEvent, identify_event
-from channels.preferences.models import Preferences, PreferencesUpdate
-from channels.preferences.store import PreferencesStore
-from rules.decisions import Channel
+from nudgeflow.channels.inapp.events import PublishEvent, identify_event
+from nudgeflow.channels.preferences.models import Preferences, PreferencesUpdate
+from nudgeflow.channels.preferences.store import PreferencesStore
+from nudgeflow.rules.decisions import Channel
 
 WritePreferences = Callable[[Preferences], Awaitable[None]]
 
@@ -18,8 +18,14 @@ class PreferencesService:
     local store. A failure in between is fixed by retrying: the record is only written after the
     identify, so the rules never miss a change that was stored."""
 
-    def __init__(self, store: PreferencesStore, *, write: WritePreferences, publish_event: PublishEvent,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+    def __init__(
+        self,
+        store: PreferencesStore,
+        *,
+        write: WritePreferences,
+        publish_event: PublishEvent,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self.store = store
         self._write = write
         self._publish_event = publish_event
@@ -42,5 +48,10 @@ class PreferencesService:
     async def opt_out_channel(self, user_id: str, channel: Channel, *, source: str) -> Preferences:
         choice = self.store.get(user_id).choice()
         channels = sorted({*choice.opt_out_channels, channel})
-        return await self.set(user_id, PreferencesUpdate(unsubscribed=choice.unsubscribed, opt_out_channels=channels,
-                                                         opt_out_playbooks=choice.opt_out_playbooks), source=source)
+        return await self.set(
+            user_id,
+            PreferencesUpdate(
+                unsubscribed=choice.unsubscribed, opt_out_channels=channels, opt_out_playbooks=choice.opt_out_playbooks
+            ),
+            source=source,
+        )

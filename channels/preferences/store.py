@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from channels.preferences.models import Preferences
+from nudgeflow.channels.preferences.models import Preferences
 
 Listener = Callable[[Preferences], None]
 Allows = Callable[[str, str, str], bool]
@@ -37,8 +37,12 @@ class PreferencesStore:
     def apply(self, preferences: Preferences) -> Preferences:
         """Keep `preferences` unless the stored record is newer (a replica's own write read back late)."""
         current = self._by_user.get(preferences.user_id)
-        if current is not None and current.updated_at and preferences.updated_at \
-                and preferences.updated_at < current.updated_at:
+        if (
+            current is not None
+            and current.updated_at
+            and preferences.updated_at
+            and preferences.updated_at < current.updated_at
+        ):
             return current
         if current == preferences:
             return current

@@ -4,9 +4,9 @@ Each records every request and can be told to fail (`fail_next`, `fail_for`,
 `rate_limit_next`, `delay`, `heal`).
 """
 
-from channels.standins.faults import Fault, FaultPlan
-from channels.standins.sendgrid_server import SendGridStandIn
-from channels.standins.server import RecordedRequest, StandInServer
-from channels.standins.slack_server import SlackStandIn
+from nudgeflow.channels.standins.faults import Fault, FaultPlan
+from nudgeflow.channels.standins.sendgrid_server import SendGridStandIn
+from nudgeflow.channels.standins.server import RecordedRequest, StandInServer
+from nudgeflow.channels.standins.slack_server import SlackStandIn
 
 __all__ = ["Fault", "FaultPlan", "RecordedRequest", "SendGridStandIn", "SlackStandIn", "StandInServer"]

@@ -1,4 +1,4 @@
-"""`python -m channels.standins [--sendgrid-port N] [--slack-port N]`: run both stand-ins for a demo."""
+"""`python -m nudgeflow.channels.standins [--sendgrid-port N] [--slack-port N]`: run both stand-ins for a demo."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import argparse
 import asyncio
 import contextlib
 
-from channels.standins.sendgrid_server import SendGridStandIn
-from channels.standins.slack_server import SlackStandIn
+from nudgeflow.channels.standins.sendgrid_server import SendGridStandIn
+from nudgeflow.channels.standins.slack_server import SlackStandIn
 
 
 async def serve(*, sendgrid_port: int = 0, slack_port: int = 0, stop: asyncio.Event | None = None) -> None:

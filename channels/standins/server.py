@@ -16,7 +16,7 @@ from typing import Any, Self
 
 from aiohttp import web
 
-from channels.standins.faults import Fault, FaultPlan
+from nudgeflow.channels.standins.faults import Fault, FaultPlan
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -49,8 +49,7 @@ def record_of(request: web.Request) -> RecordedRequest:
 class StandInServer:
     """Base class; `requests` lists everything received, in order."""
 
-    def __init__(self, *, host: str = "127.0.0.1", port: int = 0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, *, host: str = "127.0.0.1", port: int = 0, clock: Callable[[], float] = time.monotonic) -> None:
         self.host = host
         self.port = port
         self.faults = FaultPlan(clock=clock)
@@ -115,9 +114,13 @@ class StandInServer:
     # -- request pipeline ------------------------------------------------
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        record = RecordedRequest(method=request.method, path=request.path,
-                                 headers={k.lower(): v for k, v in request.headers.items()},
-                                 query=dict(request.query), body=await _parse_body(request))
+        record = RecordedRequest(
+            method=request.method,
+            path=request.path,
+            headers={k.lower(): v for k, v in request.headers.items()},
+            query=dict(request.query),
+            body=await _parse_body(request),
+        )
         request[RECORD_KEY] = record
         self.requests.append(record)
         seconds = self.faults.take_delay()

@@ -16,8 +16,8 @@ from typing import Any
 
 from aiohttp import web
 
-from channels.standins.faults import Fault
-from channels.standins.server import RecordedRequest, StandInServer, record_of
+from nudgeflow.channels.standins.faults import Fault
+from nudgeflow.channels.standins.server import RecordedRequest, StandInServer, record_of
 
 INVALID_TOKEN = "xoxb-invalid"
 RATELIMITED_TOKEN = "xoxb-ratelimited"
@@ -41,15 +41,20 @@ class SlackStandIn(StandInServer):
         self.users[email.lower()] = user_id
 
     def add_routes(self, router: web.UrlDispatcher) -> None:
-        for method, handler in (("chat.postMessage", self._post_message),
-                                ("users.lookupByEmail", self._lookup_by_email),
-                                ("auth.test", self._auth_test)):
+        for method, handler in (
+            ("chat.postMessage", self._post_message),
+            ("users.lookupByEmail", self._lookup_by_email),
+            ("auth.test", self._auth_test),
+        ):
             router.add_route("*", f"/api/{method}", self._authed(handler))
 
     @property
     def accepted(self) -> list[RecordedRequest]:
-        return [r for r in self.requests if r.path == "/api/chat.postMessage"
-                and isinstance(r.response, dict) and r.response.get("ok")]
+        return [
+            r
+            for r in self.requests
+            if r.path == "/api/chat.postMessage" and isinstance(r.response, dict) and r.response.get("ok")
+        ]
 
     @property
     def messages(self) -> list[dict[str, Any]]:
@@ -59,8 +64,9 @@ class SlackStandIn(StandInServer):
         if fault.status == 429:
             wait = fault.retry_after if fault.retry_after is not None else 1.0
             return slack_error(fault.error or "ratelimited", status=429, headers={"Retry-After": f"{wait:g}"})
-        return slack_error(fault.error or ("internal_error" if fault.status >= 500 else "invalid_request"),
-                           status=fault.status)
+        return slack_error(
+            fault.error or ("internal_error" if fault.status >= 500 else "invalid_request"), status=fault.status
+        )
 
     def _authed(self, handler: Any) -> Any:
         async def wrapper(request: web.Request) -> web.Response:
@@ -74,6 +80,7 @@ class SlackStandIn(StandInServer):
                 return slack_error("ratelimited", status=429, headers={"Retry-After": "1"})
             response: web.Response = await handler(params(record))
             return response
+
         return wrapper
 
     async def _post_message(self, p: dict[str, Any]) -> web.Response:
@@ -93,9 +100,14 @@ class SlackStandIn(StandInServer):
         if channel.startswith("U") or channel.startswith("W"):
             channel = "D" + channel[1:]  # posting to a user id lands in the app's DM with them
         ts = f"{int(time.time())}.{next(self._ts):06d}"
-        return web.json_response({"ok": True, "channel": channel, "ts": ts,
-                                  "message": {"type": "message", "text": p.get("text"), "ts": ts,
-                                              "blocks": blocks}})
+        return web.json_response(
+            {
+                "ok": True,
+                "channel": channel,
+                "ts": ts,
+                "message": {"type": "message", "text": p.get("text"), "ts": ts, "blocks": blocks},
+            }
+        )
 
     async def _lookup_by_email(self, p: dict[str, Any]) -> web.Response:
         email = str(p.get("email") or "").lower()
@@ -107,9 +119,17 @@ class SlackStandIn(StandInServer):
         return web.json_response({"ok": True, "user": {"id": user_id, "profile": {"email": email}}})
 
     async def _auth_test(self, p: dict[str, Any]) -> web.Response:
-        return web.json_response({"ok": True, "url": "https://nudgeflow-test.slack.com/", "team": "Nudgeflow",
-                                  "user": "nudgeflow", "team_id": "T0NUDGE", "user_id": "U0BOT",
-                                  "bot_id": "B0BOT"})
+        return web.json_response(
+            {
+                "ok": True,
+                "url": "https://nudgeflow-test.slack.com/",
+                "team": "Nudgeflow",
+                "user": "nudgeflow",
+                "team_id": "T0NUDGE",
+                "user_id": "U0BOT",
+                "bot_id": "B0BOT",
+            }
+        )
 
 
 def params(record: RecordedRequest) -> dict[str, Any]:

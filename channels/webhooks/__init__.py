@@ -1,6 +1,6 @@
 """Inbound provider webhooks (delivery outcomes coming back): SendGrid's Event Webhook."""
 
-from channels.webhooks.sendgrid import (
+from nudgeflow.channels.webhooks.sendgrid import (
     SendGridEvent,
     SendGridSignatureVerifier,
     WebhookResult,
@@ -9,5 +9,11 @@ from channels.webhooks.sendgrid import (
     to_track_event,
 )
 
-__all__ = ["SendGridEvent", "SendGridSignatureVerifier", "WebhookResult", "process_events",
-           "sendgrid_webhook_router", "to_track_event"]
+__all__ = [
+    "SendGridEvent",
+    "SendGridSignatureVerifier",
+    "WebhookResult",
+    "process_events",
+    "sendgrid_webhook_router",
+    "to_track_event",
+]

@@ -34,7 +34,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from channels.inapp.events import PublishEvent, track_event
+from nudgeflow.channels.inapp.events import PublishEvent, track_event
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +56,22 @@ EVENT_NAMES = {
     "group_resubscribe": "Email Group Resubscribed",
 }
 # Properties copied from SendGrid's event when present (the address itself is left out: PII).
-COPIED = ("delivery_id", "kind", "sg_event_id", "sg_message_id", "url", "reason", "type", "status",
-          "response", "attempt", "category", "asm_group_id", "useragent", "bounce_classification")
+COPIED = (
+    "delivery_id",
+    "kind",
+    "sg_event_id",
+    "sg_message_id",
+    "url",
+    "reason",
+    "type",
+    "status",
+    "response",
+    "attempt",
+    "category",
+    "asm_group_id",
+    "useragent",
+    "bounce_classification",
+)
 
 OptOutEmail = Callable[[str, str], Awaitable[object]]
 
@@ -134,12 +148,14 @@ def to_track_event(event: SendGridEvent) -> dict[str, Any] | None:
     else:
         digest = hashlib.sha256(event.model_dump_json().encode()).hexdigest()[:32]
         message_id = f"sendgrid:{digest}"
-    return track_event(event.user_id, name, properties, message_id=message_id,
-                       at=datetime.fromtimestamp(event.timestamp, UTC))
+    return track_event(
+        event.user_id, name, properties, message_id=message_id, at=datetime.fromtimestamp(event.timestamp, UTC)
+    )
 
 
-async def process_events(events: list[SendGridEvent], *, publish_event: PublishEvent,
-                         opt_out_email: OptOutEmail) -> WebhookResult:
+async def process_events(
+    events: list[SendGridEvent], *, publish_event: PublishEvent, opt_out_email: OptOutEmail
+) -> WebhookResult:
     published, ignored, opted_out = 0, 0, []
     for event in events:
         track = to_track_event(event)
@@ -151,20 +167,27 @@ async def process_events(events: list[SendGridEvent], *, publish_event: PublishE
         if event.opts_out_email() and event.user_id:
             await opt_out_email(event.user_id, f"sendgrid:{event.event}")
             opted_out.append(event.user_id)
-    return WebhookResult(received=len(events), published=published, ignored=ignored,
-                         email_opted_out=sorted(set(opted_out)))
+    return WebhookResult(
+        received=len(events), published=published, ignored=ignored, email_opted_out=sorted(set(opted_out))
+    )
 
 
-def sendgrid_webhook_router(verifier: SendGridSignatureVerifier | None, *, publish_event: PublishEvent,
-                            opt_out_email: OptOutEmail) -> APIRouter:
+def sendgrid_webhook_router(
+    verifier: SendGridSignatureVerifier | None, *, publish_event: PublishEvent, opt_out_email: OptOutEmail
+) -> APIRouter:
     """`POST /v1/webhooks/sendgrid`. 403 on a bad signature, 503 when no key is configured (SendGrid
     retries for 72 hours, so events are not lost while the key is being set up)."""
     router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 
-    @router.post("/sendgrid", response_model=WebhookResult, responses={
-        400: {"description": "Body is not a JSON array of events"},
-        403: {"description": "Missing or invalid signature"},
-        503: {"description": "No verification key configured"}})
+    @router.post(
+        "/sendgrid",
+        response_model=WebhookResult,
+        responses={
+            400: {"description": "Body is not a JSON array of events"},
+            403: {"description": "Missing or invalid signature"},
+            503: {"description": "No verification key configured"},
+        },
+    )
     async def sendgrid_events(request: Request) -> WebhookResult:
         """SendGrid's signed Event Webhook (configure this URL in SendGrid → Mail Settings → Event Webhook)."""
         if verifier is None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ssl
 from typing import Any
 
-from orchestrator.settings import Settings
+from nudgeflow.orchestrator.settings import Settings
 
 
 def aiokafka_options(settings: Settings, bootstrap_servers: str) -> dict[str, Any]:
@@ -33,9 +33,12 @@ def faust_credentials(settings: Settings) -> Any:
     options = aiokafka_options(settings, bootstrap_servers="")
     context = options.get("ssl_context")
     if settings.kafka_sasl_mechanism:
-        return faust.SASLCredentials(username=options["sasl_plain_username"],
-                                     password=options["sasl_plain_password"], ssl_context=context,
-                                     mechanism=settings.kafka_sasl_mechanism)
+        return faust.SASLCredentials(
+            username=options["sasl_plain_username"],
+            password=options["sasl_plain_password"],
+            ssl_context=context,
+            mechanism=settings.kafka_sasl_mechanism,
+        )
     if context is not None:
         return faust.SSLCredentials(context)
     return None

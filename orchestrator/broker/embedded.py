@@ -73,10 +73,19 @@ class EmbeddedBroker:
 
     def start(self) -> EmbeddedBroker:
         url = f"tcp://{self.host}:{self.port}"
-        command = [str(tansu_binary()), "broker", "--listener-url", url,
-                   "--advertised-listener-url", url, "--storage-engine", "memory://tansu/"]
-        self._process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=self._log,
-                                         preexec_fn=_die_with_parent)
+        command = [
+            str(tansu_binary()),
+            "broker",
+            "--listener-url",
+            url,
+            "--advertised-listener-url",
+            url,
+            "--storage-engine",
+            "memory://tansu/",
+        ]
+        self._process = subprocess.Popen(
+            command, stdout=subprocess.DEVNULL, stderr=self._log, preexec_fn=_die_with_parent
+        )
         self._wait_until_ready()
         return self
 
@@ -94,8 +103,9 @@ class EmbeddedBroker:
             except OSError:
                 time.sleep(0.05)
         self.stop()
-        raise BrokerStartError(f"Tansu did not accept connections on {self.bootstrap_servers} "
-                               f"within {self.startup_timeout:.0f}s")
+        raise BrokerStartError(
+            f"Tansu did not accept connections on {self.bootstrap_servers} within {self.startup_timeout:.0f}s"
+        )
 
     def is_running(self) -> bool:
         return self._process is not None and self._process.poll() is None
@@ -114,6 +124,7 @@ class EmbeddedBroker:
     def __enter__(self) -> EmbeddedBroker:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.stop()

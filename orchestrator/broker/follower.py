@@ -23,8 +23,14 @@ class TopicFollower:
 
     name = "follower"
 
-    def __init__(self, *, topics: Sequence[str], kafka_options: dict[str, Any], topic_wait: float = 10.0,
-                 missing_is_empty: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        topics: Sequence[str],
+        kafka_options: dict[str, Any],
+        topic_wait: float = 10.0,
+        missing_is_empty: bool = False,
+    ) -> None:
         self.topics = tuple(topics)
         self.topic_wait = topic_wait
         self.missing_is_empty = missing_is_empty
@@ -41,8 +47,9 @@ class TopicFollower:
         """Called after each batch of records (e.g. to wake a dashboard)."""
 
     async def start(self) -> None:
-        consumer = AIOKafkaConsumer(enable_auto_commit=False, auto_offset_reset="earliest", group_id=None,
-                                    **self._kafka_options)
+        consumer = AIOKafkaConsumer(
+            enable_auto_commit=False, auto_offset_reset="earliest", group_id=None, **self._kafka_options
+        )
         await consumer.start()
         self._consumer = consumer
         try:

@@ -13,16 +13,16 @@ from pydantic import SecretStr
 from rich.console import Console
 from rich.table import Table
 
-from channels.inapp.models import Prompt
-from channels.inapp.store import Change
-from channels.standins.sendgrid_server import SendGridStandIn
-from channels.standins.slack_server import SlackStandIn
-from orchestrator.broker.clients import aiokafka_options
-from orchestrator.broker.embedded import free_port
-from orchestrator.demo.story import Story, StoryPlayer
-from orchestrator.runtime.shutdown import stop_event_on_signals, wait_for_stop
-from orchestrator.runtime.worker import Worker
-from orchestrator.settings import Settings
+from nudgeflow.channels.inapp.models import Prompt
+from nudgeflow.channels.inapp.store import Change
+from nudgeflow.channels.standins.sendgrid_server import SendGridStandIn
+from nudgeflow.channels.standins.slack_server import SlackStandIn
+from nudgeflow.orchestrator.broker.clients import aiokafka_options
+from nudgeflow.orchestrator.broker.embedded import free_port
+from nudgeflow.orchestrator.demo.story import Story, StoryPlayer
+from nudgeflow.orchestrator.runtime.shutdown import stop_event_on_signals, wait_for_stop
+from nudgeflow.orchestrator.runtime.worker import Worker
+from nudgeflow.orchestrator.settings import Settings
 
 
 def _port_or_free(settings: Settings) -> Settings:
@@ -47,25 +47,31 @@ def _celebration_printer(console: Console, started: float) -> tuple[list[Prompt]
             return
         seen.append(prompt)
         icon = "🎉" if prompt.kind == "celebration" else "👉"
-        console.print(f"[dim]{time.monotonic() - started:6.1f}s[/dim] {icon} [bold]{prompt.user_id}[/bold] "
-                      f"[green]{prompt.title}[/green] — {prompt.body}")
+        console.print(
+            f"[dim]{time.monotonic() - started:6.1f}s[/dim] {icon} [bold]{prompt.user_id}[/bold] "
+            f"[green]{prompt.title}[/green] — {prompt.body}"
+        )
 
     return seen, on_change
 
 
-async def _print_provider_traffic(console: Console, sendgrid: SendGridStandIn, slack: SlackStandIn,
-                                  started: float) -> None:
+async def _print_provider_traffic(
+    console: Console, sendgrid: SendGridStandIn, slack: SlackStandIn, started: float
+) -> None:
     """The stand-ins record what the real clients sent; show each email and Slack post once."""
     shown_mail = shown_slack = 0
     while True:
         await asyncio.sleep(0.3)
         for mail in sendgrid.messages[shown_mail:]:
             to = mail["personalizations"][0]["to"][0]["email"]
-            console.print(f"[dim]{time.monotonic() - started:6.1f}s[/dim] 📧 email to {to}: "
-                          f"[cyan]{mail['subject']}[/cyan]")
+            console.print(
+                f"[dim]{time.monotonic() - started:6.1f}s[/dim] 📧 email to {to}: [cyan]{mail['subject']}[/cyan]"
+            )
         for post in slack.messages[shown_slack:]:
-            console.print(f"[dim]{time.monotonic() - started:6.1f}s[/dim] 💬 Slack {post.get('channel')}: "
-                          f"[magenta]{post.get('text')}[/magenta]")
+            console.print(
+                f"[dim]{time.monotonic() - started:6.1f}s[/dim] 💬 Slack {post.get('channel')}: "
+                f"[magenta]{post.get('text')}[/magenta]"
+            )
         shown_mail, shown_slack = len(sendgrid.messages), len(slack.messages)
 
 
@@ -73,21 +79,29 @@ async def run_demo(settings: Settings, console: Console, *, duration: float | No
     stop = stop_event_on_signals()
     settings = _port_or_free(settings)
     started = time.monotonic()
-    console.print("[bold]Nudgeflow demo[/bold]: starting an embedded Tansu broker, SendGrid and Slack stand-ins "
-                  "and a worker…")
+    console.print(
+        "[bold]Nudgeflow demo[/bold]: starting an embedded Tansu broker, SendGrid and Slack stand-ins and a worker…"
+    )
     # Faust's data dir lives in a temporary folder: the demo leaves nothing behind.
     with tempfile.TemporaryDirectory(prefix="nudgeflow-demo-") as scratch:
-        return await _with_providers(settings.model_copy(update={"table_dir": Path(scratch) / "tables"}),
-                                     console, started, stop, duration)
+        return await _with_providers(
+            settings.model_copy(update={"table_dir": Path(scratch) / "tables"}), console, started, stop, duration
+        )
 
 
-async def _with_providers(settings: Settings, console: Console, started: float, stop: asyncio.Event,
-                          duration: float | None) -> int:
+async def _with_providers(
+    settings: Settings, console: Console, started: float, stop: asyncio.Event, duration: float | None
+) -> int:
     async with SendGridStandIn() as sendgrid, SlackStandIn() as slack:
-        settings = settings.model_copy(update={
-            "sendgrid_api_key": SecretStr("SG.demo"), "sendgrid_host": sendgrid.url,
-            "slack_bot_token": SecretStr("xoxb-demo"), "slack_api_url": f"{slack.url}/api/",
-            "slack_default_channel": "C-ONBOARDING"})
+        settings = settings.model_copy(
+            update={
+                "sendgrid_api_key": SecretStr("SG.demo"),
+                "sendgrid_host": sendgrid.url,
+                "slack_bot_token": SecretStr("xoxb-demo"),
+                "slack_api_url": f"{slack.url}/api/",
+                "slack_default_channel": "C-ONBOARDING",
+            }
+        )
         for user in Story.bundled().users[::2]:  # some users are in the Slack workspace: they get DMs
             slack.add_user(str(user.traits.get("email")), f"U{user.id.upper()}")
         traffic = asyncio.create_task(_print_provider_traffic(console, sendgrid, slack, started))
@@ -98,14 +112,22 @@ async def _with_providers(settings: Settings, console: Console, started: float, 
             await asyncio.gather(traffic, return_exceptions=True)
 
 
-async def _run(settings: Settings, console: Console, started: float, stop: asyncio.Event, duration: float | None,
-               providers: tuple[SendGridStandIn, SlackStandIn]) -> int:
+async def _run(
+    settings: Settings,
+    console: Console,
+    started: float,
+    stop: asyncio.Event,
+    duration: float | None,
+    providers: tuple[SendGridStandIn, SlackStandIn],
+) -> int:
     async with Worker(settings, demo_page=True) as worker:
         prompts, printer = _celebration_printer(console, started)
         worker.inbox.subscribe(printer)  # type: ignore[arg-type]
         ready = await worker.wait_ready(timeout=120)
-        console.print(f"broker {worker.bootstrap_servers} · worker ready in {ready:.1f}s · "
-                      f"open [link={worker.api_url}]{worker.api_url}[/link] to see each user's prompts · Ctrl-C stops")
+        console.print(
+            f"broker {worker.bootstrap_servers} · worker ready in {ready:.1f}s · "
+            f"open [link={worker.api_url}]{worker.api_url}[/link] to see each user's prompts · Ctrl-C stops"
+        )
         producer = AIOKafkaProducer(**aiokafka_options(worker.settings, worker.bootstrap_servers))
         await producer.start()
         player = StoryPlayer(Story.bundled(), producer, worker.settings.events_topic)
@@ -123,8 +145,14 @@ async def _run(settings: Settings, console: Console, started: float, stop: async
     return 0
 
 
-def _summary(console: Console, worker: Worker, player: StoryPlayer, prompts: list[Prompt],
-             providers: tuple[SendGridStandIn, SlackStandIn], seconds: float) -> None:
+def _summary(
+    console: Console,
+    worker: Worker,
+    player: StoryPlayer,
+    prompts: list[Prompt],
+    providers: tuple[SendGridStandIn, SlackStandIn],
+    seconds: float,
+) -> None:
     stats = worker.nudgeflow.stats if worker.nudgeflow else None
     table = Table(title="Demo summary")
     table.add_column("what")

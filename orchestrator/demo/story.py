@@ -17,7 +17,7 @@ import yaml
 from aiokafka import AIOKafkaProducer
 from pydantic import BaseModel, Field
 
-from orchestrator.producer import encode, identify, publish, track
+from nudgeflow.orchestrator.producer import encode, identify, publish, track
 
 
 class StoryUser(BaseModel):
@@ -42,7 +42,7 @@ class Story(BaseModel):
 
     @classmethod
     def bundled(cls) -> Story:
-        text = resources.files("orchestrator.demo").joinpath("story.yaml").read_text(encoding="utf-8")
+        text = resources.files("nudgeflow.orchestrator.demo").joinpath("story.yaml").read_text(encoding="utf-8")
         return cls.model_validate(yaml.safe_load(text))
 
 

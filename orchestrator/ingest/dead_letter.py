@@ -22,14 +22,29 @@ class DeadLetter(BaseModel):
     rejected_at: AwareDatetime
 
     @classmethod
-    def of(cls, *, reason: str, error_type: str, topic: str, partition: int, offset: int,
-           key: bytes | None, value: bytes | None, rejected_at: datetime) -> DeadLetter:
+    def of(
+        cls,
+        *,
+        reason: str,
+        error_type: str,
+        topic: str,
+        partition: int,
+        offset: int,
+        key: bytes | None,
+        value: bytes | None,
+        rejected_at: datetime,
+    ) -> DeadLetter:
         raw = value or b""
         return cls(
-            reason=reason, error_type=error_type, source_topic=topic, source_partition=partition,
-            source_offset=offset, key_base64=base64.b64encode(key).decode() if key is not None else None,
+            reason=reason,
+            error_type=error_type,
+            source_topic=topic,
+            source_partition=partition,
+            source_offset=offset,
+            key_base64=base64.b64encode(key).decode() if key is not None else None,
             value_base64=base64.b64encode(raw).decode(),
-            value_preview=raw[:200].decode("utf-8", errors="replace"), rejected_at=rejected_at,
+            value_preview=raw[:200].decode("utf-8", errors="replace"),
+            rejected_at=rejected_at,
         )
 
     def original_value(self) -> bytes:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from pydantic import ValidationError
 
-from events.segment import IdentifyEvent, TrackEvent, parse_product_event
+from nudgeflow.rules.contracts.events import IdentifyEvent, TrackEvent, parse_product_event
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,11 +44,13 @@ def decode_event(raw: bytes | None) -> TrackEvent | IdentifyEvent | Rejected:
     if not isinstance(document, dict):
         return Rejected(reason=f"expected a JSON object, got {type(document).__name__}", error_type="schema")
     if document.get("type") not in ("track", "identify"):
-        return Rejected(reason=f"type: must be 'track' or 'identify', got {document.get('type')!r}",
-                        error_type="schema")
+        return Rejected(
+            reason=f"type: must be 'track' or 'identify', got {document.get('type')!r}", error_type="schema"
+        )
     if not document.get("userId"):
-        return Rejected(reason="userId: missing or empty (anonymous events are not processed)",
-                        error_type="missing_user_id")
+        return Rejected(
+            reason="userId: missing or empty (anonymous events are not processed)", error_type="missing_user_id"
+        )
     try:
         return parse_product_event(raw)
     except ValidationError as exc:

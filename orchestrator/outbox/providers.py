@@ -4,29 +4,37 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from channels.base import Channel, OutboundMessage
-from channels.email_sendgrid import SendGridEmailChannel
-from channels.inapp.auth import unsubscribe_url
-from channels.retry import RetryPolicy
-from channels.slack import SlackChannel
-from orchestrator.settings import Settings
-from rules.decisions import DeliveryRequest
+from nudgeflow.channels.base import Channel, OutboundMessage
+from nudgeflow.channels.email_sendgrid import SendGridEmailChannel
+from nudgeflow.channels.inapp.auth import unsubscribe_url
+from nudgeflow.channels.retry import RetryPolicy
+from nudgeflow.channels.slack import SlackChannel
+from nudgeflow.orchestrator.settings import Settings
+from nudgeflow.rules.decisions import DeliveryRequest
 
 
 def build_channels(settings: Settings) -> dict[str, Channel]:
     channels: dict[str, Channel] = {}
     if settings.sendgrid_api_key is not None:
-        channels["email"] = SendGridEmailChannel(settings.sendgrid_api_key.get_secret_value(), settings.email_from,
-                                                 settings.sendgrid_host, from_name=settings.email_from_name)
+        channels["email"] = SendGridEmailChannel(
+            settings.sendgrid_api_key.get_secret_value(),
+            settings.email_from,
+            settings.sendgrid_host,
+            from_name=settings.email_from_name,
+        )
     if settings.slack_bot_token is not None:
-        channels["slack"] = SlackChannel(settings.slack_bot_token.get_secret_value(), settings.slack_api_url,
-                                         settings.slack_default_channel)
+        channels["slack"] = SlackChannel(
+            settings.slack_bot_token.get_secret_value(), settings.slack_api_url, settings.slack_default_channel
+        )
     return channels
 
 
 def retry_policy(settings: Settings) -> RetryPolicy:
-    return RetryPolicy(max_attempts=settings.delivery_max_attempts, base_delay=settings.delivery_base_delay,
-                       max_delay=settings.delivery_max_delay)
+    return RetryPolicy(
+        max_attempts=settings.delivery_max_attempts,
+        base_delay=settings.delivery_base_delay,
+        max_delay=settings.delivery_max_delay,
+    )
 
 
 def message_builder(settings: Settings) -> Callable[[DeliveryRequest], OutboundMessage]:
@@ -36,8 +44,9 @@ def message_builder(settings: Settings) -> Callable[[DeliveryRequest], OutboundM
 
     def build(request: DeliveryRequest) -> OutboundMessage:
         if request.channel == "email" and base and secret is not None:
-            return OutboundMessage.from_delivery(request,
-                                                 unsubscribe_url=unsubscribe_url(base, secret, request.user_id))
+            return OutboundMessage.from_delivery(
+                request, unsubscribe_url=unsubscribe_url(base, secret, request.user_id)
+            )
         return OutboundMessage.from_delivery(request)
 
     return build

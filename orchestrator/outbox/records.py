@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from rules.decisions import DeliveryRequest
+from nudgeflow.rules.decisions import DeliveryRequest
 
 FinalStatus = Literal["sent", "failed", "exhausted", "suppressed"]
 

@@ -12,12 +12,12 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
-from channels.base import Channel, OutboundMessage
-from channels.outbox import Attempt, deliver_with_retries, outcome
-from channels.preferences.store import Allows, allow_all
-from channels.retry import RetryPolicy
-from orchestrator.outbox.records import DeliveryResult
-from rules.decisions import DeliveryRequest
+from nudgeflow.channels.base import Channel, OutboundMessage
+from nudgeflow.channels.outbox import Attempt, deliver_with_retries, outcome
+from nudgeflow.channels.preferences.store import Allows, allow_all
+from nudgeflow.channels.retry import RetryPolicy
+from nudgeflow.orchestrator.outbox.records import DeliveryResult
+from nudgeflow.rules.decisions import DeliveryRequest
 
 log = logging.getLogger(__name__)
 
@@ -27,9 +27,17 @@ BuildMessage = Callable[[DeliveryRequest], OutboundMessage]
 
 
 class OutboxSender:
-    def __init__(self, channels: dict[str, Channel], policy: RetryPolicy, *, concurrency: int,
-                 publish_attempt: PublishAttempt, publish_result: PublishResult, allows: Allows = allow_all,
-                 build_message: BuildMessage = OutboundMessage.from_delivery) -> None:
+    def __init__(
+        self,
+        channels: dict[str, Channel],
+        policy: RetryPolicy,
+        *,
+        concurrency: int,
+        publish_attempt: PublishAttempt,
+        publish_result: PublishResult,
+        allows: Allows = allow_all,
+        build_message: BuildMessage = OutboundMessage.from_delivery,
+    ) -> None:
         self.channels = channels
         self.policy = policy
         self.allows = allows
@@ -69,10 +77,15 @@ class OutboxSender:
             return result.model_copy(update={"status": "suppressed", "reason": "user preferences"})
         if channel is None:
             return result.model_copy(update={"reason": f"channel {request.channel!r} is not configured"})
-        attempts = await deliver_with_retries(channel, self.build_message(request), self.policy,
-                                              on_attempt=lambda attempt: self._publish_attempt(request, attempt))
-        return result.model_copy(update={"status": outcome(attempts), "attempts": len(attempts),
-                                         "reason": attempts[-1].reason})
+        attempts = await deliver_with_retries(
+            channel,
+            self.build_message(request),
+            self.policy,
+            on_attempt=lambda attempt: self._publish_attempt(request, attempt),
+        )
+        return result.model_copy(
+            update={"status": outcome(attempts), "attempts": len(attempts), "reason": attempts[-1].reason}
+        )
 
     async def keep_only(self, partitions: set[int]) -> None:
         """After a rebalance: stop sends of partitions that moved to another worker."""

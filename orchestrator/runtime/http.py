@@ -19,8 +19,9 @@ class _LoopServer(uvicorn.Server):
 class HttpServer:
     def __init__(self, app: Any, *, host: str, port: int) -> None:
         self.host, self.port = host, port
-        self._server = _LoopServer(uvicorn.Config(app, host=host, port=port, log_level="warning",
-                                                  lifespan="off", access_log=False))
+        self._server = _LoopServer(
+            uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off", access_log=False)
+        )
         self._task: asyncio.Task[None] | None = None
 
     @property

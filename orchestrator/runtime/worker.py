@@ -17,19 +17,19 @@ from fastapi import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import SecretStr
 
-from channels.inapp.api import close_event_streams, create_inbox_api
-from channels.inapp.materializer import InboxMaterializer
-from channels.inapp.store import InboxStore
-from channels.inapp.writer import EventWriter, PromptWriter
-from channels.preferences import Preferences, PreferencesMaterializer, PreferencesStore
-from channels.preferences.materializer import preferences_key
-from orchestrator.app import NudgeflowApp, build_app
-from orchestrator.broker.clients import aiokafka_options
-from orchestrator.broker.embedded import EmbeddedBroker, free_port
-from orchestrator.rules_holder import RulesHolder
-from orchestrator.runtime.http import HttpServer
-from orchestrator.settings import Settings
-from orchestrator.topics import ensure_topics
+from nudgeflow.channels.inapp.api import close_event_streams, create_inbox_api
+from nudgeflow.channels.inapp.materializer import InboxMaterializer
+from nudgeflow.channels.inapp.store import InboxStore
+from nudgeflow.channels.inapp.writer import EventWriter, PromptWriter
+from nudgeflow.channels.preferences import Preferences, PreferencesMaterializer, PreferencesStore
+from nudgeflow.channels.preferences.materializer import preferences_key
+from nudgeflow.orchestrator.app import NudgeflowApp, build_app
+from nudgeflow.orchestrator.broker.clients import aiokafka_options
+from nudgeflow.orchestrator.broker.embedded import EmbeddedBroker, free_port
+from nudgeflow.orchestrator.rules_holder import RulesHolder
+from nudgeflow.orchestrator.runtime.http import HttpServer
+from nudgeflow.orchestrator.settings import Settings
+from nudgeflow.orchestrator.topics import ensure_topics
 
 log = logging.getLogger(__name__)
 RULES_POLL_SECONDS = 2.0
@@ -83,8 +83,9 @@ class Worker:
         kafka = aiokafka_options(self.settings, self.bootstrap_servers)
         await ensure_topics(self.settings, kafka)
         await self._follow_preferences(kafka)
-        self.nudgeflow = build_app(self.settings, bootstrap_servers=self.bootstrap_servers, rules=rules,
-                                   preferences=self.preferences)
+        self.nudgeflow = build_app(
+            self.settings, bootstrap_servers=self.bootstrap_servers, rules=rules, preferences=self.preferences
+        )
         await self.nudgeflow.app.start()
         self._stack.push_async_callback(self.nudgeflow.app.stop)
         if self.nudgeflow.outbox is not None:
@@ -96,8 +97,9 @@ class Worker:
 
     async def _follow_preferences(self, kafka: dict[str, object]) -> None:
         """Every worker follows the preferences topic: they are checked at send time on every channel."""
-        self._preferences_follower = PreferencesMaterializer(self.preferences, topic=self.settings.preferences_topic,
-                                                             kafka_options=kafka)
+        self._preferences_follower = PreferencesMaterializer(
+            self.preferences, topic=self.settings.preferences_topic, kafka_options=kafka
+        )
         await self._preferences_follower.start()
         self._stack.push_async_callback(self._preferences_follower.stop)
 
@@ -109,8 +111,10 @@ class Worker:
         if secret is None:
             secret = SecretStr(secrets.token_urlsafe(32))
             if not self.demo_page:
-                log.warning("NUDGEFLOW_INAPP_SIGNING_SECRET is not set: a random key is used, so no token minted "
-                            "by your backend is accepted by the in-app API")
+                log.warning(
+                    "NUDGEFLOW_INAPP_SIGNING_SECRET is not set: a random key is used, so no token minted "
+                    "by your backend is accepted by the in-app API"
+                )
         self.inapp_signing_secret = secret
         materializer = InboxMaterializer(self.inbox, topic=settings.prompts_topic, kafka_options=kafka)
         await materializer.start()
@@ -122,18 +126,26 @@ class Worker:
         events = EventWriter(writer, topic=settings.events_topic)
 
         async def write_preferences(record: Preferences) -> None:
-            await writer.send(settings.preferences_topic, record.model_dump_json().encode(),
-                              key=preferences_key(record.user_id))
+            await writer.send(
+                settings.preferences_topic, record.model_dump_json().encode(), key=preferences_key(record.user_id)
+            )
 
         origins = [origin.strip() for origin in settings.inapp_allowed_origins.split(",") if origin.strip()]
         api = create_inbox_api(
-            self.inbox, writer.write, signing_secret=secret, publish_event=events.publish,
-            preferences=self.preferences, write_preferences=write_preferences,
-            sendgrid_public_key=settings.sendgrid_webhook_public_key, allowed_origins=origins,
+            self.inbox,
+            writer.write,
+            signing_secret=secret,
+            publish_event=events.publish,
+            preferences=self.preferences,
+            write_preferences=write_preferences,
+            sendgrid_public_key=settings.sendgrid_webhook_public_key,
+            allowed_origins=origins,
             demo_page=self.demo_page,
-            ready=lambda: materializer.caught_up.is_set() and preferences.caught_up.is_set() and self.is_ready())
-        api.add_api_route("/metrics", lambda: Response(generate_latest(), media_type=CONTENT_TYPE_LATEST),
-                          include_in_schema=False)
+            ready=lambda: materializer.caught_up.is_set() and preferences.caught_up.is_set() and self.is_ready(),
+        )
+        api.add_api_route(
+            "/metrics", lambda: Response(generate_latest(), media_type=CONTENT_TYPE_LATEST), include_in_schema=False
+        )
         port = settings.api_port or free_port(settings.api_host)
         self.http = HttpServer(api, host=settings.api_host, port=port)
         await self.http.start()

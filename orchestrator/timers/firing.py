@@ -16,8 +16,8 @@ from typing import Any
 
 from pydantic import AwareDatetime, BaseModel
 
-from orchestrator.state import UserRecord
-from orchestrator.timers.schedule import ScheduledTimer, TimerSchedule
+from nudgeflow.orchestrator.state import UserRecord
+from nudgeflow.orchestrator.timers.schedule import ScheduledTimer, TimerSchedule
 
 log = logging.getLogger(__name__)
 MAX_SLEEP_SECONDS = 0.2
@@ -57,8 +57,9 @@ class TimerFiring:
                 self.track(user_id, record)
         log.info("timer schedule rebuilt: %d timers on partitions %s", len(self.schedule), sorted(owned))
 
-    async def run(self, *, ready: Callable[[], bool],
-                  load: Callable[[], tuple[Iterable[tuple[str, dict[str, Any]]], set[int]]]) -> None:
+    async def run(
+        self, *, ready: Callable[[], bool], load: Callable[[], tuple[Iterable[tuple[str, dict[str, Any]]], set[int]]]
+    ) -> None:
         while True:
             if not ready():
                 await asyncio.sleep(MAX_SLEEP_SECONDS)

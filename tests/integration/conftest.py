@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.runtime.worker import Worker
+from nudgeflow.orchestrator.runtime.worker import Worker
 
 PLAYBOOK = """\
 id: admin_onboarding

@@ -5,18 +5,21 @@ from __future__ import annotations
 import base64
 import json
 
-from orchestrator.runtime.worker import Worker
+from nudgeflow.orchestrator.runtime.worker import Worker
 from tests.integration.test_end_to_end import identify, prompts_of, track
 from tests.support.kafka import eventually, produce, read_topic
 
 MALFORMED: dict[str, bytes] = {
     "not_json": b"{this is not json",
-    "schema": json.dumps({"type": "track", "messageId": "m1", "userId": "fay",
-                          "timestamp": "2026-01-01T00:00:00Z"}).encode(),  # no event name
-    "missing_user_id": json.dumps({"type": "track", "messageId": "m2", "event": "Teammate Invited",
-                                   "timestamp": "2026-01-01T00:00:00Z"}).encode(),
-    "bad_timestamp": json.dumps({"type": "track", "messageId": "m3", "userId": "fay",
-                                 "event": "Teammate Invited", "timestamp": "yesterday"}).encode(),
+    "schema": json.dumps(
+        {"type": "track", "messageId": "m1", "userId": "fay", "timestamp": "2026-01-01T00:00:00Z"}
+    ).encode(),  # no event name
+    "missing_user_id": json.dumps(
+        {"type": "track", "messageId": "m2", "event": "Teammate Invited", "timestamp": "2026-01-01T00:00:00Z"}
+    ).encode(),
+    "bad_timestamp": json.dumps(
+        {"type": "track", "messageId": "m3", "userId": "fay", "event": "Teammate Invited", "timestamp": "yesterday"}
+    ).encode(),
     "empty": b"",
 }
 
@@ -26,8 +29,9 @@ async def test_each_kind_of_malformed_event_is_dead_lettered_and_the_partition_m
     records += [(b"fay", identify("fay", {"role": "admin"})), (b"fay", track("fay", "Teammate Invited", {}))]
     await produce(worker.bootstrap_servers, worker.settings.events_topic, records)
 
-    letters = await read_topic(worker.bootstrap_servers, worker.settings.dead_letter_topic,
-                               until=lambda values: len(values) >= len(MALFORMED))
+    letters = await read_topic(
+        worker.bootstrap_servers, worker.settings.dead_letter_topic, until=lambda values: len(values) >= len(MALFORMED)
+    )
     by_type = {letter["error_type"]: letter for letter in letters}
     assert set(by_type) == set(MALFORMED)
     for error_type, original in MALFORMED.items():
@@ -45,8 +49,11 @@ async def test_each_kind_of_malformed_event_is_dead_lettered_and_the_partition_m
 
 async def test_duplicate_message_id_is_celebrated_once(worker: Worker) -> None:
     event = track("gus", "Teammate Invited", {}, message_id="same-id")
-    await produce(worker.bootstrap_servers, worker.settings.events_topic,
-                  [(b"gus", identify("gus", {"role": "admin"})), (b"gus", event), (b"gus", event)])
+    await produce(
+        worker.bootstrap_servers,
+        worker.settings.events_topic,
+        [(b"gus", identify("gus", {"role": "admin"})), (b"gus", event), (b"gus", event)],
+    )
     await eventually(lambda: prompts_of(worker, "gus"))
     await eventually(lambda: worker.nudgeflow and worker.nudgeflow.stats.duplicates >= 1)
     assert len(await prompts_of(worker, "gus")) == 1
@@ -54,8 +61,11 @@ async def test_duplicate_message_id_is_celebrated_once(worker: Worker) -> None:
 
 async def test_keyless_events_are_routed_to_the_users_partition(worker: Worker) -> None:
     # Keyless records land on any partition, so only their order relative to each other is lost.
-    await produce(worker.bootstrap_servers, worker.settings.events_topic,
-                  [(b"hal", identify("hal", {"role": "admin"})), (None, track("hal", "Teammate Invited", {}))])
+    await produce(
+        worker.bootstrap_servers,
+        worker.settings.events_topic,
+        [(b"hal", identify("hal", {"role": "admin"})), (None, track("hal", "Teammate Invited", {}))],
+    )
     prompts = await eventually(lambda: prompts_of(worker, "hal"))
     assert [p["title"] for p in prompts] == ["Team work!"]
     assert worker.nudgeflow and worker.nudgeflow.stats.rekeyed == 1

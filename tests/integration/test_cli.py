@@ -14,10 +14,10 @@ from pathlib import Path
 import httpx
 from typer.testing import CliRunner
 
-from channels.inapp.auth import verify_token
-from events.segment import TrackEvent, parse_product_event
-from orchestrator.broker.embedded import EmbeddedBroker, free_port
-from orchestrator.cli import app
+from nudgeflow.channels.inapp.auth import verify_token
+from nudgeflow.orchestrator.broker.embedded import EmbeddedBroker, free_port
+from nudgeflow.orchestrator.cli import app
+from nudgeflow.rules.contracts.events import TrackEvent, parse_product_event
 from tests.support.kafka import read_topic
 from tests.support.processes import tansu_listening_on
 
@@ -27,8 +27,14 @@ runner = CliRunner()
 
 def nudgeflow(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("NUDGEFLOW_")}
-    return subprocess.run([sys.executable, "-m", "orchestrator", *args], capture_output=True, text=True,
-                          timeout=60, env={**clean, **env}, cwd=REPO)
+    return subprocess.run(
+        [sys.executable, "-m", "nudgeflow.orchestrator", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**clean, **env},
+        cwd=REPO,
+    )
 
 
 def test_schema_events_prints_the_segment_contract() -> None:
@@ -57,9 +63,20 @@ def test_rules_check_names_file_line_and_field(tmp_path: Path) -> None:
 
 
 async def test_send_publishes_a_valid_event_keyed_by_user(broker: EmbeddedBroker) -> None:
-    result = nudgeflow("send", "track", "-u", "ana", "-e", "Report Created", "-p", "charts=3", "-p", "name=Q3",
-                       NUDGEFLOW_KAFKA_BOOTSTRAP_SERVERS=broker.bootstrap_servers,
-                       NUDGEFLOW_EVENTS_TOPIC="cli.events")
+    result = nudgeflow(
+        "send",
+        "track",
+        "-u",
+        "ana",
+        "-e",
+        "Report Created",
+        "-p",
+        "charts=3",
+        "-p",
+        "name=Q3",
+        NUDGEFLOW_KAFKA_BOOTSTRAP_SERVERS=broker.bootstrap_servers,
+        NUDGEFLOW_EVENTS_TOPIC="cli.events",
+    )
     assert result.returncode == 0, result.stderr
     [record] = await read_topic(broker.bootstrap_servers, "cli.events", decode=False)
     assert record.key == b"ana"
@@ -70,10 +87,14 @@ async def test_send_publishes_a_valid_event_keyed_by_user(broker: EmbeddedBroker
 def test_worker_without_kafka_starts_an_embedded_broker_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
     port = free_port()
     clean = {k: v for k, v in os.environ.items() if not k.startswith("NUDGEFLOW_")}
-    process = subprocess.Popen([sys.executable, "-m", "orchestrator", "worker"], cwd=REPO, text=True,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               env={**clean, "NUDGEFLOW_API_PORT": str(port),
-                                    "NUDGEFLOW_TABLE_DIR": str(tmp_path / "tables")})
+    process = subprocess.Popen(
+        [sys.executable, "-m", "nudgeflow.orchestrator", "worker"],
+        cwd=REPO,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env={**clean, "NUDGEFLOW_API_PORT": str(port), "NUDGEFLOW_TABLE_DIR": str(tmp_path / "tables")},
+    )
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:

@@ -13,8 +13,13 @@ from tests.support.processes import tansu_listening_on
 def test_demo_runs_headless_and_celebrates() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("NUDGEFLOW_")}
     env["COLUMNS"] = "200"
-    result = subprocess.run([sys.executable, "-m", "orchestrator", "demo", "--duration", "20", "--port", "0"],
-                            capture_output=True, text=True, timeout=150, env=env)
+    result = subprocess.run(
+        [sys.executable, "-m", "nudgeflow.orchestrator", "demo", "--duration", "20", "--port", "0"],
+        capture_output=True,
+        text=True,
+        timeout=150,
+        env=env,
+    )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-3000:]
     assert output.count("🎉") >= 1, output[-3000:]

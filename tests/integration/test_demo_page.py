@@ -9,15 +9,24 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.runtime.worker import Worker
+from nudgeflow.orchestrator.runtime.worker import Worker
 from tests.integration.test_end_to_end import identify, prompts_of, track
 from tests.support.kafka import eventually, produce
 
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists() and not shutil.which("chromium"),
-                                reason=f"{CHROMIUM} is not installed (apt-get install chromium)")
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+pytestmark = pytest.mark.skipif(
+    not Path(CHROMIUM).exists() and not shutil.which("chromium"),
+    reason=f"{CHROMIUM} is not installed (apt-get install chromium)",
+)
 
 
 @pytest.fixture
@@ -30,10 +39,14 @@ async def demo_worker(make_settings, rules_path: Path) -> AsyncIterator[Worker]:
 async def test_page_shows_each_users_prompts_live_and_dismiss_works(demo_worker: Worker) -> None:
     from playwright.async_api import async_playwright
 
-    await produce(demo_worker.bootstrap_servers, demo_worker.settings.events_topic, [
-        (b"zoe", identify("zoe", {"role": "admin"})),
-        (b"zoe", track("zoe", "Data Source Connected", {"status": "ok", "source": "Postgres"})),
-    ])
+    await produce(
+        demo_worker.bootstrap_servers,
+        demo_worker.settings.events_topic,
+        [
+            (b"zoe", identify("zoe", {"role": "admin"})),
+            (b"zoe", track("zoe", "Data Source Connected", {"status": "ok", "source": "Postgres"})),
+        ],
+    )
     await eventually(lambda: prompts_of(demo_worker, "zoe"))
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=shutil.which("chromium") or CHROMIUM, args=ARGS)
@@ -43,8 +56,11 @@ async def test_page_shows_each_users_prompts_live_and_dismiss_works(demo_worker:
             first = page.get_by_text("You connected Postgres!").first
             await first.wait_for(timeout=15_000)
             # A celebration created while the page is open arrives without a reload (live stream).
-            await produce(demo_worker.bootstrap_servers, demo_worker.settings.events_topic,
-                          [(b"zoe", track("zoe", "Teammate Invited", {}))])
+            await produce(
+                demo_worker.bootstrap_servers,
+                demo_worker.settings.events_topic,
+                [(b"zoe", track("zoe", "Teammate Invited", {}))],
+            )
             await page.get_by_text("Team work!", exact=True).wait_for(timeout=15_000)  # inbox entry
             await page.locator("button", has_text="dismiss").last.click()
             await eventually(lambda: _statuses(demo_worker, "zoe"), timeout=10)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import socket
 
-from orchestrator.broker.embedded import EmbeddedBroker
+from nudgeflow.orchestrator.broker.embedded import EmbeddedBroker
 from tests.support.kafka import produce, read_topic
 
 

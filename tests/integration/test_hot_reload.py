@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.runtime.worker import Worker
+from nudgeflow.orchestrator.runtime.worker import Worker
 from tests.integration.test_end_to_end import prompts_of, track
 from tests.support.kafka import eventually, produce
 
@@ -24,7 +24,8 @@ milestones:
 
 
 async def test_rules_reload_without_restart_and_bad_files_are_rejected(
-        make_settings, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    make_settings, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     folder = tmp_path / "rules"
     folder.mkdir()
     playbook = folder / "hello.yaml"
@@ -35,14 +36,15 @@ async def test_rules_reload_without_restart_and_bad_files_are_rejected(
         first_version = worker.nudgeflow.rules.ruleset.version
 
         async def celebrate(user: str) -> dict[str, object]:
-            await produce(worker.bootstrap_servers, worker.settings.events_topic,
-                          [(user.encode(), track(user, "Logged In", {}))])
+            await produce(
+                worker.bootstrap_servers, worker.settings.events_topic, [(user.encode(), track(user, "Logged In", {}))]
+            )
             [prompt] = await eventually(lambda: prompts_of(worker, user))
             return prompt
 
         assert (await celebrate("a1"))["title"] == "Welcome v1"
 
-        caplog.set_level(logging.ERROR, logger="orchestrator.rules_holder")
+        caplog.set_level(logging.ERROR, logger="nudgeflow.orchestrator.rules_holder")
         playbook.write_text(RULES.replace("TITLE", "Broken").replace("celebrate:", "celebrat:"))
         await eventually(lambda: "ruleset rejected" in caplog.text, timeout=10)
         assert "celebrat" in caplog.text and "hello.yaml" in caplog.text

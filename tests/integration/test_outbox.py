@@ -12,10 +12,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from channels.standins.sendgrid_server import SendGridStandIn
-from channels.standins.slack_server import SlackStandIn
-from orchestrator.broker.embedded import free_port
-from orchestrator.runtime.worker import Worker
+from nudgeflow.channels.standins.sendgrid_server import SendGridStandIn
+from nudgeflow.channels.standins.slack_server import SlackStandIn
+from nudgeflow.orchestrator.broker.embedded import free_port
+from nudgeflow.orchestrator.runtime.worker import Worker
 from tests.integration.test_end_to_end import identify, prompts_of, track
 from tests.support.inapp import auth_headers, list_prompts
 from tests.support.kafka import eventually, produce, read_topic
@@ -41,14 +41,25 @@ async def providers() -> AsyncIterator[tuple[SendGridStandIn, SlackStandIn]]:
         yield sendgrid, slack
 
 
-def outbox_settings(make_settings, tmp_path: Path, sendgrid: SendGridStandIn, slack: SlackStandIn,  # type: ignore[no-untyped-def]
-                    **overrides: object):
+def outbox_settings(
+    make_settings,
+    tmp_path: Path,
+    sendgrid: SendGridStandIn,
+    slack: SlackStandIn,  # type: ignore[no-untyped-def]
+    **overrides: object,
+):
     rules = tmp_path / "rules"
     rules.mkdir(exist_ok=True)
     (rules / "launch.yaml").write_text(PLAYBOOK)
-    values: dict[str, object] = dict(sendgrid_api_key="SG.test", sendgrid_host=sendgrid.url,
-                                     slack_bot_token="xoxb-test", slack_api_url=f"{slack.url}/api/",
-                                     delivery_base_delay=0.2, delivery_max_delay=2.0, delivery_max_attempts=20)
+    values: dict[str, object] = dict(
+        sendgrid_api_key="SG.test",
+        sendgrid_host=sendgrid.url,
+        slack_bot_token="xoxb-test",
+        slack_api_url=f"{slack.url}/api/",
+        delivery_base_delay=0.2,
+        delivery_max_delay=2.0,
+        delivery_max_attempts=20,
+    )
     values.update(overrides)
     return make_settings(rules, **values)
 
@@ -56,16 +67,26 @@ def outbox_settings(make_settings, tmp_path: Path, sendgrid: SendGridStandIn, sl
 async def publish_report(worker: Worker, users: list[str]) -> None:
     records = []
     for user in users:
-        records.append((user.encode(), identify(user, {"first_name": user.title(), "email": f"{user}@example.com",
-                                                       "slack_user_id": f"U{user.upper()}"})))
+        records.append(
+            (
+                user.encode(),
+                identify(
+                    user,
+                    {"first_name": user.title(), "email": f"{user}@example.com", "slack_user_id": f"U{user.upper()}"},
+                ),
+            )
+        )
         records.append((user.encode(), track(user, "Report Created", {})))
     await produce(worker.bootstrap_servers, worker.settings.events_topic, records)
 
 
 async def final_outcomes(worker: Worker, count: int) -> list[dict[str, object]]:
     def enough(values: list[dict[str, object]]) -> bool:
-        return len([v for v in values if v["kind"] in ("delivered", "delivery_failed")
-                    and v["channel"] != "in_app"]) >= count
+        return (
+            len([v for v in values if v["kind"] in ("delivered", "delivery_failed") and v["channel"] != "in_app"])
+            >= count
+        )
+
     return await read_topic(worker.bootstrap_servers, worker.settings.outcomes_topic, until=enough, timeout=40)
 
 
@@ -85,8 +106,11 @@ async def test_celebration_is_emailed_and_posted_to_slack(make_settings, tmp_pat
         assert delivered == {"in_app", "email", "slack"}
 
 
-async def test_provider_outage_delays_email_but_not_in_app_and_sends_once(make_settings, tmp_path: Path,  # type: ignore[no-untyped-def]
-                                                                          providers) -> None:
+async def test_provider_outage_delays_email_but_not_in_app_and_sends_once(
+    make_settings,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
+    providers,
+) -> None:
     sendgrid, slack = providers
     users = [f"o{n}" for n in range(5)]
     async with Worker(outbox_settings(make_settings, tmp_path, sendgrid, slack)) as worker:
@@ -104,8 +128,11 @@ async def test_provider_outage_delays_email_but_not_in_app_and_sends_once(make_s
         assert len([r for r in sendgrid.requests if r.status == 500]) >= len(users)
 
 
-async def test_rate_limit_is_honoured_and_a_rejected_key_is_not_retried(make_settings, tmp_path: Path,  # type: ignore[no-untyped-def]
-                                                                        providers) -> None:
+async def test_rate_limit_is_honoured_and_a_rejected_key_is_not_retried(
+    make_settings,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
+    providers,
+) -> None:
     sendgrid, slack = providers
     settings = outbox_settings(make_settings, tmp_path, sendgrid, slack, sendgrid_api_key="SG.invalid")
     async with Worker(settings) as worker:
@@ -132,11 +159,11 @@ def _ts(iso: str) -> float:
 
 
 async def test_worker_killed_mid_burst_loses_no_email_and_duplicates_only_in_flight_ones(  # type: ignore[no-untyped-def]
-        make_settings, tmp_path: Path, providers) -> None:
+    make_settings, tmp_path: Path, providers
+) -> None:
     sendgrid, slack = providers
     users = [f"k{n}" for n in range(30)]
-    settings = outbox_settings(make_settings, tmp_path, sendgrid, slack, api_port=free_port(),
-                               delivery_concurrency=4)
+    settings = outbox_settings(make_settings, tmp_path, sendgrid, slack, api_port=free_port(), delivery_concurrency=4)
     worker = WorkerProcess(settings, tmp_path / "worker.log")
     try:
         await worker.start()
@@ -164,8 +191,11 @@ async def test_worker_killed_mid_burst_loses_no_email_and_duplicates_only_in_fli
         worker.stop()
 
 
-async def test_preferences_are_checked_at_send_time_on_every_channel(make_settings, tmp_path: Path,  # type: ignore[no-untyped-def]
-                                                                     providers) -> None:
+async def test_preferences_are_checked_at_send_time_on_every_channel(
+    make_settings,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
+    providers,
+) -> None:
     sendgrid, slack = providers
     async with Worker(outbox_settings(make_settings, tmp_path, sendgrid, slack)) as worker:
         await worker.wait_ready()
@@ -179,25 +209,44 @@ async def test_preferences_are_checked_at_send_time_on_every_channel(make_settin
     sent_to = sorted(m["personalizations"][0]["to"][0]["email"] for m in sendgrid.messages)
     assert sent_to == ["ray@example.com"]
     assert sorted(m["channel"] for m in slack.messages) == ["UQUINN", "URAY"]
-    suppressed = {(o["user_id"], o["channel"]) for o in outcomes
-                  if o["kind"] == "delivery_suppressed"
-                  or (o["kind"] == "delivery_failed" and o["attributes"].get("status") == "suppressed")}
+    suppressed = {
+        (o["user_id"], o["channel"])
+        for o in outcomes
+        if o["kind"] == "delivery_suppressed"
+        or (o["kind"] == "delivery_failed" and o["attributes"].get("status") == "suppressed")
+    }
     assert suppressed == {("pat", "in_app"), ("pat", "email"), ("pat", "slack"), ("quinn", "email")}
 
 
 async def test_identify_traits_set_preferences_and_emails_carry_a_working_unsubscribe_link(  # type: ignore[no-untyped-def]
-        make_settings, tmp_path: Path, providers) -> None:
+    make_settings, tmp_path: Path, providers
+) -> None:
     sendgrid, slack = providers
     port = free_port()
-    settings = outbox_settings(make_settings, tmp_path, sendgrid, slack, api_port=port,
-                               public_api_url=f"http://127.0.0.1:{port}")
+    settings = outbox_settings(
+        make_settings, tmp_path, sendgrid, slack, api_port=port, public_api_url=f"http://127.0.0.1:{port}"
+    )
     async with Worker(settings) as worker:
         await worker.wait_ready()
-        await produce(worker.bootstrap_servers, settings.events_topic, [
-            (b"sam", identify("sam", {"first_name": "Sam", "email": "sam@example.com", "slack_user_id": "USAM",
-                                      "nudgeflow_opt_out_channels": ["slack"]})),
-            (b"sam", track("sam", "Report Created", {})),
-        ])
+        await produce(
+            worker.bootstrap_servers,
+            settings.events_topic,
+            [
+                (
+                    b"sam",
+                    identify(
+                        "sam",
+                        {
+                            "first_name": "Sam",
+                            "email": "sam@example.com",
+                            "slack_user_id": "USAM",
+                            "nudgeflow_opt_out_channels": ["slack"],
+                        },
+                    ),
+                ),
+                (b"sam", track("sam", "Report Created", {})),
+            ],
+        )
         await final_outcomes(worker, 2)
         assert slack.messages == [], "the identify trait turned Slack off before the celebration"
         [mail] = sendgrid.messages

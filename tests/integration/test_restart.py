@@ -8,8 +8,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from channels.inapp.auth import issue_token
-from orchestrator.broker.embedded import free_port
+from nudgeflow.channels.inapp.auth import issue_token
+from nudgeflow.orchestrator.broker.embedded import free_port
 from tests.integration.test_end_to_end import identify, track
 from tests.support.kafka import eventually, produce, read_topic
 from tests.support.processes import WorkerProcess, settings_env
@@ -19,8 +19,9 @@ SECRET = "restart-test-signing-secret"
 
 @pytest.fixture
 def worker_process(make_settings, rules_path: Path, tmp_path: Path) -> Iterator[WorkerProcess]:  # type: ignore[no-untyped-def]
-    process = WorkerProcess(make_settings(rules_path, api_port=free_port(), inapp_signing_secret=SECRET),
-                            tmp_path / "worker.log")
+    process = WorkerProcess(
+        make_settings(rules_path, api_port=free_port(), inapp_signing_secret=SECRET), tmp_path / "worker.log"
+    )
     yield process
     process.stop()
 
@@ -44,16 +45,20 @@ async def test_worker_killed_and_restarted_keeps_state_and_prompts(worker_proces
     await produce(bootstrap, topic, [(b"ivy", identify("ivy", {"role": "admin"})), (b"ivy", connect)])
     [first] = await eventually(lambda: prompts(worker_process, "ivy"))
     async with httpx.AsyncClient(base_url=worker_process.api_url) as client:
-        await client.post(f"/v1/users/ivy/prompts/{first['delivery_id']}/status", json={"status": "seen"},
-                          headers=auth(worker_process, "ivy"))
+        await client.post(
+            f"/v1/users/ivy/prompts/{first['delivery_id']}/status",
+            json={"status": "seen"},
+            headers=auth(worker_process, "ivy"),
+        )
 
     worker_process.kill()
     await worker_process.start()
 
     # The same message again, and a new one for the same milestone: neither celebrates twice.
     again = track("ivy", "Data Source Connected", {"status": "ok", "source": "Snowflake"}, message_id="c-2")
-    await produce(bootstrap, topic, [(b"ivy", connect), (b"ivy", again),
-                                     (b"ivy", track("ivy", "Teammate Invited", {}))])
+    await produce(
+        bootstrap, topic, [(b"ivy", connect), (b"ivy", again), (b"ivy", track("ivy", "Teammate Invited", {}))]
+    )
     after = await eventually(lambda: _when_count(prompts(worker_process, "ivy"), 2))
     titles = {p["title"]: p for p in after}
     assert set(titles) == {"You connected BigQuery!", "Team work!"}
@@ -61,8 +66,11 @@ async def test_worker_killed_and_restarted_keeps_state_and_prompts(worker_proces
     assert titles["Team work!"]["body"] == "2 of 2 done", "progress survived the restart"
 
     outcomes = await read_topic(bootstrap, settings.outcomes_topic)
-    completions = {o["attributes"]["message_id"] for o in outcomes
-                   if o["kind"] == "milestone_completed" and o["milestone_id"] == "connect_source"}
+    completions = {
+        o["attributes"]["message_id"]
+        for o in outcomes
+        if o["kind"] == "milestone_completed" and o["milestone_id"] == "connect_source"
+    }
     assert completions == {"c-1"}, "the restarted worker knew the milestone was already done"
 
 

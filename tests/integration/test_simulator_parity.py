@@ -6,11 +6,11 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from events.segment import parse_product_event
-from orchestrator.runtime.worker import Worker
-from rules import load_ruleset
-from rules.decisions import DeliveryRequest
-from rules.simulate import simulate
+from nudgeflow.orchestrator.runtime.worker import Worker
+from nudgeflow.rules import load_ruleset
+from nudgeflow.rules.contracts.events import parse_product_event
+from nudgeflow.rules.decisions import DeliveryRequest
+from nudgeflow.rules.simulate import simulate
 from tests.integration.test_end_to_end import identify, track
 from tests.integration.test_timers import stall_rules
 from tests.support.kafka import produce, read_topic
@@ -29,8 +29,9 @@ async def test_live_worker_delivers_what_the_simulator_predicts(make_settings, t
     ]
     events = [parse_product_event(value) for _, value in raw]
     report = simulate(load_ruleset(rules), events, until=now + timedelta(minutes=5))
-    predicted = {d.delivery_id: (d.user_id, d.kind, d.title) for _, d in report.decisions
-                 if isinstance(d, DeliveryRequest)}
+    predicted = {
+        d.delivery_id: (d.user_id, d.kind, d.title) for _, d in report.decisions if isinstance(d, DeliveryRequest)
+    }
     assert len(predicted) == 3  # amy's celebration, bo's two nudges
 
     async with Worker(make_settings(rules)) as worker:
@@ -40,8 +41,9 @@ async def test_live_worker_delivers_what_the_simulator_predicts(make_settings, t
         def all_delivered(values: list[dict[str, object]]) -> bool:
             return len({v["delivery_id"] for v in values if v["kind"] == "delivered"}) >= len(predicted)
 
-        outcomes = await read_topic(worker.bootstrap_servers, worker.settings.outcomes_topic,
-                                    until=all_delivered, timeout=30)
+        outcomes = await read_topic(
+            worker.bootstrap_servers, worker.settings.outcomes_topic, until=all_delivered, timeout=30
+        )
         await asyncio.sleep(3)  # anything beyond the prediction would show up by now
         outcomes = await read_topic(worker.bootstrap_servers, worker.settings.outcomes_topic)
         prompts = await read_topic(worker.bootstrap_servers, worker.settings.prompts_topic)

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.broker.embedded import free_port
-from orchestrator.runtime.worker import Worker
+from nudgeflow.orchestrator.broker.embedded import free_port
+from nudgeflow.orchestrator.runtime.worker import Worker
 from tests.integration.test_end_to_end import prompts_of, track
 from tests.support.inapp import list_prompts
 from tests.support.kafka import eventually, produce, read_topic
@@ -48,8 +48,11 @@ async def test_stall_nudges_fire_in_sequence_then_stop_at_max(make_settings, tmp
     async with Worker(make_settings(stall_rules(tmp_path, "2s"))) as worker:
         await worker.wait_ready()
         started = time.time()
-        await produce(worker.bootstrap_servers, worker.settings.events_topic,
-                      [(b"kim", track("kim", "Data Source Connected", {}))])
+        await produce(
+            worker.bootstrap_servers,
+            worker.settings.events_topic,
+            [(b"kim", track("kim", "Data Source Connected", {}))],
+        )
         nudges = await eventually(lambda: _at_least(prompts_of(worker, "kim"), 2), timeout=20)
         assert [p["body"] for p in sorted(nudges, key=lambda p: p["created_at"])] == ["nudge 1", "nudge 2"]
         assert all(p["kind"] == "nudge" for p in nudges)
@@ -63,9 +66,11 @@ async def test_stall_nudges_fire_in_sequence_then_stop_at_max(make_settings, tmp
 async def test_completing_the_milestone_cancels_the_stall(make_settings, tmp_path: Path) -> None:
     async with Worker(make_settings(stall_rules(tmp_path, "3s"))) as worker:
         await worker.wait_ready()
-        await produce(worker.bootstrap_servers, worker.settings.events_topic,
-                      [(b"lou", track("lou", "Data Source Connected", {})),
-                       (b"lou", track("lou", "Teammate Invited", {}))])
+        await produce(
+            worker.bootstrap_servers,
+            worker.settings.events_topic,
+            [(b"lou", track("lou", "Data Source Connected", {})), (b"lou", track("lou", "Teammate Invited", {}))],
+        )
         await eventually(lambda: prompts_of(worker, "lou"))
         await _sleep(5)
         assert [p["title"] for p in await prompts_of(worker, "lou")] == ["Team work!"]
@@ -75,8 +80,7 @@ async def test_completing_the_milestone_cancels_the_stall(make_settings, tmp_pat
 
 @pytest.fixture
 def stall_worker(make_settings, tmp_path: Path) -> Iterator[WorkerProcess]:  # type: ignore[no-untyped-def]
-    process = WorkerProcess(make_settings(stall_rules(tmp_path, "8s"), api_port=free_port()),
-                            tmp_path / "worker.log")
+    process = WorkerProcess(make_settings(stall_rules(tmp_path, "8s"), api_port=free_port()), tmp_path / "worker.log")
     yield process
     process.stop()
 
@@ -84,8 +88,11 @@ def stall_worker(make_settings, tmp_path: Path) -> Iterator[WorkerProcess]:  # t
 async def test_armed_timer_survives_a_worker_kill(stall_worker: WorkerProcess) -> None:
     settings = stall_worker.settings
     await stall_worker.start()
-    await produce(settings.kafka_bootstrap_servers or "", settings.events_topic,
-                  [(b"max", track("max", "Data Source Connected", {}))])
+    await produce(
+        settings.kafka_bootstrap_servers or "",
+        settings.events_topic,
+        [(b"max", track("max", "Data Source Connected", {}))],
+    )
     await eventually(lambda: _scheduled(settings), timeout=10)
     stall_worker.kill()
     await stall_worker.start()
@@ -123,8 +130,11 @@ async def test_timers_of_a_killed_worker_fire_on_the_other_once(make_settings, t
     try:
         await first.start()
         await second.start()
-        await produce(settings.kafka_bootstrap_servers or "", settings.events_topic,
-                      [(user.encode(), track(user, "Data Source Connected", {})) for user in users])
+        await produce(
+            settings.kafka_bootstrap_servers or "",
+            settings.events_topic,
+            [(user.encode(), track(user, "Data Source Connected", {})) for user in users],
+        )
         await eventually(lambda: _scheduled_count(settings, len(users)), timeout=15)
         first.kill()  # half of the users' timers were armed there
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from channels.inapp.auth import issue_token
+from nudgeflow.channels.inapp.auth import issue_token
 
 TEST_SIGNING_SECRET = "nudgeflow-test-signing-secret"
 

@@ -21,11 +21,18 @@ async def produce(bootstrap: str, topic: str, records: list[tuple[bytes | None, 
         await producer.stop()
 
 
-async def read_topic(bootstrap: str, topic: str, *, until: Callable[[list[Any]], bool] | None = None,
-                     timeout: float = 20.0, decode: bool = True) -> list[Any]:
+async def read_topic(
+    bootstrap: str,
+    topic: str,
+    *,
+    until: Callable[[list[Any]], bool] | None = None,
+    timeout: float = 20.0,
+    decode: bool = True,
+) -> list[Any]:
     """Every record on `topic` from the beginning; with `until`, waits until it holds (or timeout)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
-                                auto_offset_reset="earliest")
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False, auto_offset_reset="earliest"
+    )
     await consumer.start()
     try:
         partitions = None

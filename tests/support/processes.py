@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 from pydantic import SecretStr
 
-from orchestrator.settings import Settings
+from nudgeflow.orchestrator.settings import Settings
 from tests.support.kafka import eventually
 
 
@@ -57,8 +57,12 @@ class WorkerProcess:
 
     async def start(self, timeout: float = 60.0) -> None:
         log = self.log_path.open("ab")
-        self.process = subprocess.Popen([sys.executable, "-m", "orchestrator", "worker"],
-                                        env=settings_env(self.settings), stdout=log, stderr=log)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "nudgeflow.orchestrator", "worker"],
+            env=settings_env(self.settings),
+            stdout=log,
+            stderr=log,
+        )
 
         async def ready() -> bool:
             assert self.process is not None

@@ -14,23 +14,32 @@ from pathlib import Path
 import pytest
 import uvicorn
 
-from analytics import OnboardingAnalytics
-from analytics.dashboard import create_app
-from analytics.sample import generate
-from rules import load_ruleset
+from nudgeflow.orchestrator.analytics import OnboardingAnalytics
+from nudgeflow.orchestrator.analytics.dashboard import create_app
+from nudgeflow.orchestrator.analytics.sample import generate
+from nudgeflow.rules import load_ruleset
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "unit" / "analytics"))
 from analytics_helpers import EVENTS, OUTCOMES, PLAYBOOK  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 REPO = Path(__file__).resolve().parents[3]
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 pytestmark = [
     pytest.mark.integration,
-    pytest.mark.skipif(not Path(CHROMIUM).exists() and not shutil.which("chromium"),
-                       reason=f"{CHROMIUM} is not installed (apt-get install chromium)"),
+    pytest.mark.skipif(
+        not Path(CHROMIUM).exists() and not shutil.which("chromium"),
+        reason=f"{CHROMIUM} is not installed (apt-get install chromium)",
+    ),
 ]
 
 
@@ -47,15 +56,17 @@ async def _serve(analytics: OnboardingAnalytics) -> tuple[uvicorn.Server, asynci
 async def browser() -> AsyncIterator[object]:
     playwright_api = pytest.importorskip("playwright.async_api")
     async with playwright_api.async_playwright() as p:
-        launched = await p.chromium.launch(executable_path=CHROMIUM if Path(CHROMIUM).exists()
-                                           else shutil.which("chromium"), args=ARGS)
+        launched = await p.chromium.launch(
+            executable_path=CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium"), args=ARGS
+        )
         yield launched
         await launched.close()
 
 
 async def _ready(page, count: int) -> None:  # type: ignore[no-untyped-def]
-    await page.wait_for_function(f"document.body.dataset.renderCount >= {count} && "
-                                 "document.body.dataset.state === 'ready'", timeout=15000)
+    await page.wait_for_function(
+        f"document.body.dataset.renderCount >= {count} && document.body.dataset.state === 'ready'", timeout=15000
+    )
 
 
 async def _chart_data(page, selector: str) -> list:  # type: ignore[no-untyped-def]
@@ -78,8 +89,10 @@ async def test_charts_show_the_scripted_numbers_and_filters_requery(browser) -> 
         assert json.loads(await page.get_attribute(funnel, "data-values")) == [4, 3, 1, 0]
         ttfv = '[data-ttfv="trial"]'
         assert (await page.get_attribute(ttfv, "data-median"), await page.get_attribute(ttfv, "data-p90")) == (
-            "4", "8.8")
-        assert await _chart_data(page, f'{ttfv} canvas') == [0, 1, 2, 0, 0, 0, 0]
+            "4",
+            "8.8",
+        )
+        assert await _chart_data(page, f"{ttfv} canvas") == [0, 1, 2, 0, 0, 0, 0]
         week = '[data-cohorts="trial"] tr[data-week="2026-03-02"]'
         assert await page.get_attribute(f'{week} td[data-days="1"]', "data-share") == "1"
         assert await page.get_attribute('tr[data-step="b"]', "data-reached") == "1"
@@ -102,7 +115,8 @@ async def test_charts_show_the_scripted_numbers_and_filters_requery(browser) -> 
 
 
 async def test_sample_dashboard_matches_the_model_and_is_screenshotted(  # type: ignore[no-untyped-def]
-        browser, tmp_path) -> None:
+    browser, tmp_path
+) -> None:
     playbooks = load_ruleset(REPO / "playbooks").playbooks
     analytics = OnboardingAnalytics(playbooks)
     analytics.add_all(*generate(playbooks))
@@ -117,8 +131,9 @@ async def test_sample_dashboard_matches_the_model_and_is_screenshotted(  # type:
         drawn = await _chart_data(page, '[data-funnel="admin_onboarding"] canvas')
         assert drawn == [funnel.entered, *(s.reached for s in funnel.steps)]
         [experiment] = analytics.experiments(analytics_filter("admin_onboarding"))
-        significant = await page.get_attribute('[data-experiment="welcome-copy"] tr[data-variant="b"]',
-                                               "data-significant")
+        significant = await page.get_attribute(
+            '[data-experiment="welcome-copy"] tr[data-variant="b"]', "data-significant"
+        )
         assert significant == str(experiment.lifts[0].lift.significant).lower()  # type: ignore[union-attr]
         assert await page.locator("[data-cohorts] td[data-share]").count() > 0
         # NUDGEFLOW_UPDATE_SCREENSHOT=1 refreshes the one in the docs
@@ -131,5 +146,6 @@ async def test_sample_dashboard_matches_the_model_and_is_screenshotted(  # type:
 
 
 def analytics_filter(playbook: str):  # type: ignore[no-untyped-def]
-    from analytics import Filter
+    from nudgeflow.orchestrator.analytics import Filter
+
     return Filter(playbook=playbook)

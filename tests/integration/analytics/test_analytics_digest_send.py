@@ -10,10 +10,10 @@ from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
 
-from analytics import OnboardingAnalytics
-from analytics.digest import DigestJob, schedule
-from channels import SendGridEmailChannel, SlackChannel
-from channels.standins import SendGridStandIn, SlackStandIn
+from nudgeflow.channels import SendGridEmailChannel, SlackChannel
+from nudgeflow.channels.standins import SendGridStandIn, SlackStandIn
+from nudgeflow.orchestrator.analytics import OnboardingAnalytics
+from nudgeflow.orchestrator.analytics.digest import DigestJob, schedule
 from tests.support.kafka import eventually
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "unit" / "analytics"))
@@ -28,10 +28,17 @@ async def _load() -> OnboardingAnalytics:
 
 async def test_scheduled_digest_is_posted_to_slack_and_emailed() -> None:
     async with SlackStandIn() as slack, SendGridStandIn() as sendgrid:
-        channels = {"slack": SlackChannel("xoxb-test", base_url=f"{slack.url}/api/", timeout=2),
-                    "email": SendGridEmailChannel("SG.test", "digest@nudgeflow.dev", host=sendgrid.url, timeout=2)}
-        job = DigestJob(_load, channels, slack_channel="C0CS", emails=["ceo@acme.test"],  # type: ignore[arg-type]
-                        clock=lambda: T0 + timedelta(days=14))
+        channels = {
+            "slack": SlackChannel("xoxb-test", base_url=f"{slack.url}/api/", timeout=2),
+            "email": SendGridEmailChannel("SG.test", "digest@nudgeflow.dev", host=sendgrid.url, timeout=2),
+        }
+        job = DigestJob(
+            _load,
+            channels,
+            slack_channel="C0CS",
+            emails=["ceo@acme.test"],  # type: ignore[arg-type]
+            clock=lambda: T0 + timedelta(days=14),
+        )
         scheduler = schedule(job, "0 9 * * mon", "Europe/Paris")
         trigger = scheduler.get_job("weekly-digest").trigger
         assert isinstance(trigger, CronTrigger) and str(trigger.timezone) == "Europe/Paris"

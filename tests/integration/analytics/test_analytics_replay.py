@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from analytics import OnboardingAnalytics
-from analytics.source import TopicFeed, kafka_settings, replay
-from orchestrator.broker.clients import aiokafka_options
-from orchestrator.topics import ensure_topics
+from nudgeflow.orchestrator.analytics import OnboardingAnalytics
+from nudgeflow.orchestrator.analytics.source import TopicFeed, kafka_settings, replay
+from nudgeflow.orchestrator.broker.clients import aiokafka_options
+from nudgeflow.orchestrator.topics import ensure_topics
 from tests.support.kafka import eventually, produce
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "unit" / "analytics"))

@@ -4,8 +4,8 @@ from collections.abc import AsyncIterator, Callable
 
 import pytest
 
-from channels import OutboundMessage, SendGridEmailChannel, SlackChannel
-from channels.standins import SendGridStandIn, SlackStandIn
+from nudgeflow.channels import OutboundMessage, SendGridEmailChannel, SlackChannel
+from nudgeflow.channels.standins import SendGridStandIn, SlackStandIn
 
 TIMEOUT = 0.5
 
@@ -27,6 +27,7 @@ def email_channel(sendgrid_server: SendGridStandIn) -> Callable[..., SendGridEma
     def build(api_key: str = "SG.test-key", **kwargs) -> SendGridEmailChannel:
         kwargs.setdefault("timeout", TIMEOUT)
         return SendGridEmailChannel(api_key, "hello@nudgeflow.dev", host=sendgrid_server.url, **kwargs)
+
     return build
 
 
@@ -35,16 +36,28 @@ def slack_channel(slack_server: SlackStandIn) -> Callable[..., SlackChannel]:
     def build(token: str = "xoxb-test", **kwargs) -> SlackChannel:
         kwargs.setdefault("timeout", TIMEOUT)
         return SlackChannel(token, base_url=f"{slack_server.url}/api/", **kwargs)
+
     return build
 
 
 @pytest.fixture
 def message() -> Callable[..., OutboundMessage]:
     def build(**overrides) -> OutboundMessage:
-        fields = dict(delivery_id="d-123", channel="email", user_id="u-1", kind="celebration",
-                      title="First dashboard!", body="You built your first dashboard.",
-                      to_email="ada@example.com", slack_user_id="U0ADA", unsubscribe_url="https://app/unsub?t=1",
-                      categories=["nudgeflow", "celebration"], progress_done=2, progress_total=5)
+        fields = dict(
+            delivery_id="d-123",
+            channel="email",
+            user_id="u-1",
+            kind="celebration",
+            title="First dashboard!",
+            body="You built your first dashboard.",
+            to_email="ada@example.com",
+            slack_user_id="U0ADA",
+            unsubscribe_url="https://app/unsub?t=1",
+            categories=["nudgeflow", "celebration"],
+            progress_done=2,
+            progress_total=5,
+        )
         fields.update(overrides)
         return OutboundMessage(**fields)
+
     return build

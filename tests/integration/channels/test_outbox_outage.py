@@ -2,8 +2,8 @@
 
 import asyncio
 
-from channels import RetryPolicy, SendGridEmailChannel, SlackChannel, deliver_with_retries, outcome
-from channels.standins import SendGridStandIn
+from nudgeflow.channels import RetryPolicy, SendGridEmailChannel, SlackChannel, deliver_with_retries, outcome
+from nudgeflow.channels.standins import SendGridStandIn
 
 
 async def test_sendgrid_outage_on_fake_time_delivers_once(message):
@@ -44,8 +44,7 @@ async def test_rate_limit_retry_after_is_waited_out(slack_server, message):
 
     slack_server.rate_limit_next(retry_after=30)
     channel = SlackChannel("xoxb-test", base_url=f"{slack_server.url}/api/", timeout=1.0)
-    attempts = await deliver_with_retries(channel, message(), RetryPolicy(max_attempts=3, base_delay=1.0),
-                                          sleep=sleep)
+    attempts = await deliver_with_retries(channel, message(), RetryPolicy(max_attempts=3, base_delay=1.0), sleep=sleep)
     assert outcome(attempts) == "sent" and waits == [30.0]
     assert len(slack_server.messages) == 1
 

@@ -1,6 +1,6 @@
 import time
 
-from channels.standins.sendgrid_server import AUTH_MESSAGE
+from nudgeflow.channels.standins.sendgrid_server import AUTH_MESSAGE
 
 
 async def test_sent_mail_is_recorded_with_parts_args_and_unsubscribe(sendgrid_server, email_channel, message):

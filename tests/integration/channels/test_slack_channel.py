@@ -1,6 +1,6 @@
 import time
 
-from channels.slack import METADATA_EVENT_TYPE
+from nudgeflow.channels.slack import METADATA_EVENT_TYPE
 
 
 async def test_dm_is_recorded_with_block_kit_and_metadata(slack_server, slack_channel, message):
@@ -15,8 +15,10 @@ async def test_dm_is_recorded_with_block_kit_and_metadata(slack_server, slack_ch
     assert posted["blocks"][0]["text"]["text"] == "First dashboard!"
     assert posted["blocks"][2]["elements"][0]["text"].endswith("2/5")
     assert posted["text"].startswith("First dashboard!")
-    assert posted["metadata"] == {"event_type": METADATA_EVENT_TYPE,
-                                  "event_payload": {"delivery_id": "d-123", "user_id": "u-1"}}
+    assert posted["metadata"] == {
+        "event_type": METADATA_EVENT_TYPE,
+        "event_payload": {"delivery_id": "d-123", "user_id": "u-1"},
+    }
 
 
 async def test_missing_slack_id_is_looked_up_by_email_once(slack_server, slack_channel, message):

@@ -5,14 +5,15 @@ import json
 
 import aiohttp
 
-from channels.standins import SendGridStandIn, SlackStandIn
+from nudgeflow.channels.standins import SendGridStandIn, SlackStandIn
 
 
 async def test_slack_accepts_form_bodies_and_token_params(slack_server):
     async with aiohttp.ClientSession() as http:
-        async with http.post(f"{slack_server.url}/api/chat.postMessage",
-                             data={"token": "xoxb-form", "channel": "C1", "text": "hi",
-                                   "blocks": json.dumps([{"type": "divider"}])}) as response:
+        async with http.post(
+            f"{slack_server.url}/api/chat.postMessage",
+            data={"token": "xoxb-form", "channel": "C1", "text": "hi", "blocks": json.dumps([{"type": "divider"}])},
+        ) as response:
             body = await response.json()
     assert body["ok"] is True and body["channel"] == "C1"
     assert slack_server.messages[0]["text"] == "hi"
@@ -23,8 +24,9 @@ async def test_slack_error_shapes(slack_server):
         async with http.post(f"{slack_server.url}/api/chat.postMessage", json={"channel": "C1"}) as response:
             assert await response.json() == {"ok": False, "error": "not_authed"}
         headers = {"Authorization": "Bearer xoxb-ok"}
-        async with http.post(f"{slack_server.url}/api/chat.postMessage", json={"channel": "C1"},
-                             headers=headers) as response:
+        async with http.post(
+            f"{slack_server.url}/api/chat.postMessage", json={"channel": "C1"}, headers=headers
+        ) as response:
             assert (await response.json())["error"] == "no_text"
         slack_server.rate_limit_next(retry_after=2)
         async with http.post(f"{slack_server.url}/api/auth.test", headers=headers) as response:
@@ -35,8 +37,11 @@ async def test_slack_error_shapes(slack_server):
 
 async def test_sendgrid_validation_errors_name_the_field(sendgrid_server):
     async with aiohttp.ClientSession() as http:
-        async with http.post(f"{sendgrid_server.url}/v3/mail/send", json={"personalizations": []},
-                             headers={"Authorization": "Bearer SG.ok"}) as response:
+        async with http.post(
+            f"{sendgrid_server.url}/v3/mail/send",
+            json={"personalizations": []},
+            headers={"Authorization": "Bearer SG.ok"},
+        ) as response:
             body = await response.json()
     assert response.status == 400
     assert {e["field"] for e in body["errors"]} == {"personalizations", "from", "subject", "content"}
@@ -80,7 +85,7 @@ async def test_stop_does_not_wait_for_a_delayed_response():
 
 
 async def test_module_runner_serves_both_until_stopped(capsys):
-    from channels.standins.__main__ import serve
+    from nudgeflow.channels.standins.__main__ import serve
 
     stop = asyncio.Event()
     task = asyncio.create_task(serve(stop=stop))

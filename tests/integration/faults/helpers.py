@@ -28,14 +28,23 @@ def user_script(users: list[str], seed: int = 1) -> list[tuple[bytes, bytes]]:
     per_user: list[list[tuple[bytes, bytes]]] = []
     for user in users:
         key = user.encode()
-        connect = track(user, "Data Source Connected", {"status": "ok", "source": "Postgres"},
-                        message_id=f"{user}-connect-{uuid.uuid4().hex[:6]}")
-        per_user.append([(key, identify(user, {"role": "admin"})),
-                         (key, track(user, rng.choice(NOISE), {})),
-                         (key, track(user, "Data Source Connected", {"status": "failed", "source": "S3"})),
-                         (key, connect), (key, connect),
-                         (key, track(user, rng.choice(NOISE), {})),
-                         (key, track(user, "Teammate Invited", {}))])
+        connect = track(
+            user,
+            "Data Source Connected",
+            {"status": "ok", "source": "Postgres"},
+            message_id=f"{user}-connect-{uuid.uuid4().hex[:6]}",
+        )
+        per_user.append(
+            [
+                (key, identify(user, {"role": "admin"})),
+                (key, track(user, rng.choice(NOISE), {})),
+                (key, track(user, "Data Source Connected", {"status": "failed", "source": "S3"})),
+                (key, connect),
+                (key, connect),
+                (key, track(user, rng.choice(NOISE), {})),
+                (key, track(user, "Teammate Invited", {})),
+            ]
+        )
     script: list[tuple[bytes, bytes]] = []
     while any(per_user):
         for records in per_user:
@@ -93,16 +102,17 @@ def completions(outcomes: list[dict[str, Any]]) -> dict[tuple[str, str], list[di
     return by_milestone
 
 
-async def wait_for_all_completions(bootstrap: str, topic: str, users: list[str],
-                                   timeout: float = 40.0) -> dict[tuple[str, str], list[dict[str, Any]]]:
+async def wait_for_all_completions(
+    bootstrap: str, topic: str, users: list[str], timeout: float = 40.0
+) -> dict[tuple[str, str], list[dict[str, Any]]]:
     expected = {(user, milestone) for user in users for milestone in MILESTONES}
-    outcomes = await read_topic(bootstrap, topic, timeout=timeout,
-                                until=lambda values: expected <= set(completions(values)))
+    outcomes = await read_topic(
+        bootstrap, topic, timeout=timeout, until=lambda values: expected <= set(completions(values))
+    )
     return completions(outcomes)
 
 
-def assert_each_milestone_completed_once(found: dict[tuple[str, str], list[dict[str, Any]]],
-                                         users: list[str]) -> int:
+def assert_each_milestone_completed_once(found: dict[tuple[str, str], list[dict[str, Any]]], users: list[str]) -> int:
     """Exactly the expected (user, milestone) pairs; replays of a completion (same outcome_id, same
     triggering message) are allowed, two different completions of one milestone are not.
     Returns how many replayed copies were seen (consumers drop them by outcome_id)."""

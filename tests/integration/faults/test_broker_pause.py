@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.broker.embedded import EmbeddedBroker
-from orchestrator.runtime.worker import Worker
+from nudgeflow.orchestrator.broker.embedded import EmbeddedBroker
+from nudgeflow.orchestrator.runtime.worker import Worker
 from tests.integration.faults.helpers import (
     Load,
     assert_each_milestone_completed_once,
@@ -35,8 +35,11 @@ def own_broker() -> Iterator[EmbeddedBroker]:
             os.kill(broker.pid, signal.SIGCONT)  # never leave it stopped, whatever happened
 
 
-async def test_worker_survives_a_10s_broker_pause(make_settings, rules_path: Path,  # type: ignore[no-untyped-def]
-                                                  own_broker: EmbeddedBroker) -> None:
+async def test_worker_survives_a_10s_broker_pause(
+    make_settings,
+    rules_path: Path,  # type: ignore[no-untyped-def]
+    own_broker: EmbeddedBroker,
+) -> None:
     settings = make_settings(rules_path, kafka_bootstrap_servers=own_broker.bootstrap_servers)
     bootstrap, topic = own_broker.bootstrap_servers, settings.events_topic
     before, during, after = ([f"{phase}-{i:02d}" for i in range(10)] for phase in ("before", "during", "after"))

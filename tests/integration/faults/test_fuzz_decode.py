@@ -16,17 +16,21 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from events.segment import IdentifyEvent, TrackEvent
-from orchestrator.ingest.decode import Rejected, decode_event
+from nudgeflow.orchestrator.ingest.decode import Rejected, decode_event
+from nudgeflow.rules.contracts.events import IdentifyEvent, TrackEvent
 
 pytestmark = pytest.mark.timeout(60)
 FUZZ = settings(deadline=None, suppress_health_check=list(HealthCheck), database=None, derandomize=True)
 
 names = st.text(alphabet=string.ascii_letters + string.digits + " _-.:é🎉", min_size=1, max_size=30)
-json_scalars = (st.none() | st.booleans() | st.integers(-2**70, 2**70) | st.floats(allow_nan=False)
-                | st.text(max_size=20))
-json_values = st.recursive(json_scalars, lambda inner: st.lists(inner, max_size=4)
-                           | st.dictionaries(st.text(max_size=8), inner, max_size=4), max_leaves=8)
+json_scalars = (
+    st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats(allow_nan=False) | st.text(max_size=20)
+)
+json_values = st.recursive(
+    json_scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=8,
+)
 zones = st.sampled_from([UTC, timezone(timedelta(hours=5, minutes=30)), timezone(timedelta(hours=-8))])
 timestamps = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1), timezones=zones)
 
@@ -34,8 +38,12 @@ timestamps = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(210
 @st.composite
 def valid_events(draw: st.DrawFn) -> dict[str, Any]:
     kind = draw(st.sampled_from(["track", "identify"]))
-    document: dict[str, Any] = {"type": kind, "messageId": draw(names), "userId": draw(names),
-                                "timestamp": draw(timestamps).isoformat()}
+    document: dict[str, Any] = {
+        "type": kind,
+        "messageId": draw(names),
+        "userId": draw(names),
+        "timestamp": draw(timestamps).isoformat(),
+    }
     if kind == "track":
         document["event"] = draw(names)
         document["properties"] = draw(st.dictionaries(st.text(max_size=10), json_values, max_size=5))
@@ -100,9 +108,14 @@ def test_arbitrary_json_and_mutated_events_never_raise() -> None:
     seen = {"n": 0}
 
     @settings(FUZZ, max_examples=2000)
-    @given(json_values | valid_events().flatmap(
-        lambda d: st.dictionaries(st.sampled_from(sorted(d) + ["event", "traits", "context", "properties"]),
-                                  json_values, max_size=3).map(lambda extra: {**d, **extra})))
+    @given(
+        json_values
+        | valid_events().flatmap(
+            lambda d: st.dictionaries(
+                st.sampled_from(sorted(d) + ["event", "traits", "context", "properties"]), json_values, max_size=3
+            ).map(lambda extra: {**d, **extra})
+        )
+    )
     def check(document: Any) -> None:
         seen["n"] += 1
         try:

@@ -11,8 +11,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from orchestrator.ingest.decode import Rejected, decode_event
-from orchestrator.runtime.worker import Worker
+from nudgeflow.orchestrator.ingest.decode import Rejected, decode_event
+from nudgeflow.orchestrator.runtime.worker import Worker
 from tests.integration.faults.test_fuzz_decode import BREAKS
 from tests.support.kafka import eventually, produce, read_topic
 
@@ -24,10 +24,15 @@ def fuzzed_records(count: int, seed: int = 5) -> list[tuple[bytes | None, bytes]
     records: list[tuple[bytes | None, bytes]] = []
     for i in range(count):
         user = f"fz-{i % 37}"
-        document = {"type": rng.choice(["track", "identify"]), "messageId": f"fz-{i}", "userId": user,
-                    "timestamp": (datetime.now(UTC) - timedelta(seconds=rng.randint(0, 10**6))).isoformat(),
-                    "event": rng.choice(["Teammate Invited", "Page Viewed", "é🎉"]),
-                    "properties": {"n": rng.randint(-5, 5)}, "traits": {"role": rng.choice(["admin", None, 3])}}
+        document = {
+            "type": rng.choice(["track", "identify"]),
+            "messageId": f"fz-{i}",
+            "userId": user,
+            "timestamp": (datetime.now(UTC) - timedelta(seconds=rng.randint(0, 10**6))).isoformat(),
+            "event": rng.choice(["Teammate Invited", "Page Viewed", "é🎉"]),
+            "properties": {"n": rng.randint(-5, 5)},
+            "traits": {"role": rng.choice(["admin", None, 3])},
+        }
         roll = rng.random()
         if roll < 0.35:
             value = json.dumps(document).encode()
@@ -39,7 +44,7 @@ def fuzzed_records(count: int, seed: int = 5) -> list[tuple[bytes | None, bytes]
         else:
             raw = json.dumps(document).encode()
             cut = rng.randint(0, len(raw))
-            value = raw[:cut] + rng.randbytes(rng.randint(0, 3)) + raw[cut + 1:]
+            value = raw[:cut] + rng.randbytes(rng.randint(0, 3)) + raw[cut + 1 :]
         records.append((user.encode() if rng.random() < 0.9 else None, value))
     return records
 
@@ -51,8 +56,12 @@ async def test_every_invalid_fuzzed_record_is_dead_lettered(worker: Worker) -> N
     assert invalid and valid > 50, "the batch mixes both"
     await produce(worker.bootstrap_servers, worker.settings.events_topic, records)
 
-    letters = await read_topic(worker.bootstrap_servers, worker.settings.dead_letter_topic, timeout=30,
-                               until=lambda values: len(values) >= sum(invalid.values()))
+    letters = await read_topic(
+        worker.bootstrap_servers,
+        worker.settings.dead_letter_topic,
+        timeout=30,
+        until=lambda values: len(values) >= sum(invalid.values()),
+    )
     assert worker.nudgeflow is not None
     stats = worker.nudgeflow.stats
     await eventually(lambda: stats.processed + stats.duplicates >= valid, timeout=20)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.broker.embedded import free_port
+from nudgeflow.orchestrator.broker.embedded import free_port
 from tests.integration.faults.helpers import (
     Load,
     assert_each_milestone_completed_once,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.broker.embedded import free_port
+from nudgeflow.orchestrator.broker.embedded import free_port
 from tests.integration.faults.helpers import (
     Load,
     assert_each_milestone_completed_once,
@@ -23,8 +23,9 @@ pytestmark = pytest.mark.timeout(150)  # typical 20-40 s; margin for a loaded 2-
 async def test_three_workers_one_killed(make_settings, rules_path: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     base = make_settings(rules_path)
     bootstrap, topic = base.kafka_bootstrap_servers, base.events_topic
-    workers = [WorkerProcess(base.model_copy(update={"api_port": free_port()}), tmp_path / f"worker-{n}.log")
-               for n in range(3)]
+    workers = [
+        WorkerProcess(base.model_copy(update={"api_port": free_port()}), tmp_path / f"worker-{n}.log") for n in range(3)
+    ]
     users = [f"scale-{i:03d}" for i in range(60)]
     script = user_script(users)
     try:

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from events.segment import parse_product_event
-from rules import Engine, RulesetError, load_ruleset
-from rules.decisions import DeliveryRequest, DeliverySuppressed
-from rules.state import UserProgress
-from rules.templates import RenderError, render
+from nudgeflow.rules import Engine, RulesetError, load_ruleset
+from nudgeflow.rules.contracts.events import parse_product_event
+from nudgeflow.rules.decisions import DeliveryRequest, DeliverySuppressed
+from nudgeflow.rules.state import UserProgress
+from nudgeflow.rules.templates import RenderError, render
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -41,13 +41,29 @@ ESCAPES = [
     "{{ event.__dict__ }}",
     "{{ progress.__class__.__init__.__globals__['sys'].modules }}",
 ]
-FORBIDDEN = ("<class", "__globals__", "__builtins__", "<module", "<built-in", "popen", "uid=", "subclasses",
-             "function ", "Environment", "TemplateReference")
+FORBIDDEN = (
+    "<class",
+    "__globals__",
+    "__builtins__",
+    "<module",
+    "<built-in",
+    "popen",
+    "uid=",
+    "subclasses",
+    "function ",
+    "Environment",
+    "TemplateReference",
+)
 
 
 def context() -> dict[str, object]:
-    return {"user": {"id": "ana", "role": "admin"}, "event": {"name": "Teammate Invited"},
-            "milestone": {"id": "m", "title": "M"}, "progress": {"done": 1, "total": 2}, "playbook": {"id": "p"}}
+    return {
+        "user": {"id": "ana", "role": "admin"},
+        "event": {"name": "Teammate Invited"},
+        "milestone": {"id": "m", "title": "M"},
+        "progress": {"done": 1, "total": 2},
+        "playbook": {"id": "p"},
+    }
 
 
 @pytest.mark.parametrize("source", ESCAPES)
@@ -65,7 +81,8 @@ def _playbook(tmp_path: Path, title: str, body: str) -> Path:
     folder = tmp_path / "playbooks"
     folder.mkdir(exist_ok=True)
     quoted_title, quoted_body = (s.replace("'", "''") for s in (title, body))
-    (folder / "evil.yaml").write_text(textwrap.dedent(f"""\
+    (folder / "evil.yaml").write_text(
+        textwrap.dedent(f"""\
         id: evil
         name: Evil
         milestones:
@@ -77,7 +94,8 @@ def _playbook(tmp_path: Path, title: str, body: str) -> Path:
               - channel: in_app
                 title: '{quoted_title}'
                 body: '{quoted_body}'
-        """))
+        """)
+    )
     return folder
 
 
@@ -87,8 +105,10 @@ def test_escape_attempt_in_a_playbook_never_reaches_a_user(tmp_path: Path, sourc
         engine = Engine(load_ruleset(_playbook(tmp_path, "Hello {{ user.id }}", source)))
     except RulesetError:
         return  # rejected when the playbook is loaded: nothing runs
-    event = parse_product_event(f'{{"type": "track", "messageId": "m1", "userId": "ana", '
-                                f'"event": "Teammate Invited", "timestamp": "{datetime.now(UTC).isoformat()}"}}')
+    event = parse_product_event(
+        f'{{"type": "track", "messageId": "m1", "userId": "ana", '
+        f'"event": "Teammate Invited", "timestamp": "{datetime.now(UTC).isoformat()}"}}'
+    )
     result = engine.on_event(UserProgress.new("ana"), event, datetime.now(UTC))
     sent = [d for d in result.decisions if isinstance(d, DeliveryRequest)]
     suppressed = [d for d in result.decisions if isinstance(d, DeliverySuppressed)]
@@ -97,12 +117,15 @@ def test_escape_attempt_in_a_playbook_never_reaches_a_user(tmp_path: Path, sourc
         assert not any(marker in request.title + request.body for marker in FORBIDDEN), request.body[:200]
 
 
-@pytest.mark.parametrize("source", [
-    "{{ 'a' * 10**7 }}",
-    "{{ [1] * 100000000 }}",
-    "{{ 2 ** 100000000 }}",
-    "{% for i in range(20000) %}xxxxxxxxxx{% endfor %}",
-])
+@pytest.mark.parametrize(
+    "source",
+    [
+        "{{ 'a' * 10**7 }}",
+        "{{ [1] * 100000000 }}",
+        "{{ 2 ** 100000000 }}",
+        "{% for i in range(20000) %}xxxxxxxxxx{% endfor %}",
+    ],
+)
 def test_templates_cannot_exhaust_memory(source: str) -> None:
     with pytest.raises(RenderError) as caught:
         render(source, {})

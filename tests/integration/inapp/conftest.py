@@ -8,14 +8,18 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.runtime.worker import Worker
+from nudgeflow.orchestrator.runtime.worker import Worker
 from tests.integration.inapp.inapp_support import SECRET, SENDGRID_PUBLIC
 
 
 @pytest.fixture
 async def inapp_worker(make_settings, rules_path: Path) -> AsyncIterator[Worker]:  # type: ignore[no-untyped-def]
-    settings = make_settings(rules_path, inapp_signing_secret=SECRET, sendgrid_webhook_public_key=SENDGRID_PUBLIC,
-                             preferences_topic=f"p{uuid.uuid4().hex[:8]}.preferences")
+    settings = make_settings(
+        rules_path,
+        inapp_signing_secret=SECRET,
+        sendgrid_webhook_public_key=SENDGRID_PUBLIC,
+        preferences_topic=f"p{uuid.uuid4().hex[:8]}.preferences",
+    )
     async with Worker(settings) as running:
         await running.wait_ready(timeout=60)
         yield running

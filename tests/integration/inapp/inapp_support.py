@@ -7,12 +7,13 @@ import base64
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from channels.inapp.auth import issue_token
+from nudgeflow.channels.inapp.auth import issue_token
 
 SECRET = "integration-signing-secret"
 SENDGRID_KEY = ec.generate_private_key(ec.SECP256R1())
-SENDGRID_PUBLIC = base64.b64encode(SENDGRID_KEY.public_key().public_bytes(
-    serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)).decode()
+SENDGRID_PUBLIC = base64.b64encode(
+    SENDGRID_KEY.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+).decode()
 
 
 def bearer(user: str) -> dict[str, str]:

@@ -10,10 +10,10 @@ from typing import Any
 
 import httpx
 
-from channels.inapp.auth import issue_token, issue_unsubscribe_token, unsubscribe_url
-from channels.preferences import PreferencesMaterializer, PreferencesStore
-from orchestrator.broker.clients import aiokafka_options
-from orchestrator.runtime.worker import Worker
+from nudgeflow.channels.inapp.auth import issue_token, issue_unsubscribe_token, unsubscribe_url
+from nudgeflow.channels.preferences import PreferencesMaterializer, PreferencesStore
+from nudgeflow.orchestrator.broker.clients import aiokafka_options
+from nudgeflow.orchestrator.runtime.worker import Worker
 from tests.integration.inapp.inapp_support import SECRET, bearer, sendgrid_signature
 from tests.integration.test_end_to_end import identify, prompts_of, track
 from tests.support.kafka import eventually, produce, read_topic
@@ -24,8 +24,11 @@ def client(worker: Worker) -> httpx.AsyncClient:
 
 
 async def celebrate(worker: Worker, user: str) -> dict[str, Any]:
-    await produce(worker.bootstrap_servers, worker.settings.events_topic, [
-        (user.encode(), identify(user, {"role": "admin"})), (user.encode(), track(user, "Teammate Invited", {}))])
+    await produce(
+        worker.bootstrap_servers,
+        worker.settings.events_topic,
+        [(user.encode(), identify(user, {"role": "admin"})), (user.encode(), track(user, "Teammate Invited", {}))],
+    )
     [prompt] = await eventually(lambda: prompts_of(worker, user))
     return prompt
 
@@ -45,12 +48,14 @@ async def test_a_user_reads_only_their_own_prompts(inapp_worker: Worker) -> None
         assert (await http.get("/v1/users/amy/prompts")).status_code == 401
         assert (await http.get("/v1/users/amy/prompts", headers={"Authorization": "Bearer nope"})).status_code == 401
         expired = issue_token(SECRET, "amy", 5, now=time.time() - 10)
-        assert (await http.get("/v1/users/amy/prompts",
-                               headers={"Authorization": f"Bearer {expired}"})).status_code == 401
+        assert (
+            await http.get("/v1/users/amy/prompts", headers={"Authorization": f"Bearer {expired}"})
+        ).status_code == 401
         assert (await http.get("/v1/users/amy/prompts", headers=bearer("ben"))).status_code == 403
         assert (await http.post(status_url, json={"status": "dismissed"}, headers=bearer("ben"))).status_code == 403
-        assert (await http.get("/v1/users/amy/prompts/stream", params={"token": issue_token(SECRET, "ben")}
-                               )).status_code == 403
+        assert (
+            await http.get("/v1/users/amy/prompts/stream", params={"token": issue_token(SECRET, "ben")})
+        ).status_code == 403
         own = await http.get("/v1/users/amy/prompts", headers=bearer("amy"))
         assert own.status_code == 200 and own.json()["prompts"][0]["delivery_id"] == prompt["delivery_id"]
         unread = await http.get("/v1/users/amy/prompts/unread", headers=bearer("amy"))
@@ -61,15 +66,21 @@ async def test_a_user_reads_only_their_own_prompts(inapp_worker: Worker) -> None
 
 async def test_stream_delivers_a_prompt_created_after_it_opened(inapp_worker: Worker) -> None:
     async with client(inapp_worker) as http:
-        async with http.stream("GET", "/v1/users/cal/prompts/stream",
-                               params={"token": issue_token(SECRET, "cal")}) as response:
+        async with http.stream(
+            "GET", "/v1/users/cal/prompts/stream", params={"token": issue_token(SECRET, "cal")}
+        ) as response:
             assert response.status_code == 200
             events = sse_events(response)
             first = await asyncio.wait_for(anext(events), 5)
             assert first == ("snapshot", {"user_id": "cal", "unread": 0, "prompts": []})
-            await produce(inapp_worker.bootstrap_servers, inapp_worker.settings.events_topic, [
-                (b"cal", identify("cal", {"role": "admin"})),
-                (b"cal", track("cal", "Data Source Connected", {"status": "ok", "source": "Redshift"}))])
+            await produce(
+                inapp_worker.bootstrap_servers,
+                inapp_worker.settings.events_topic,
+                [
+                    (b"cal", identify("cal", {"role": "admin"})),
+                    (b"cal", track("cal", "Data Source Connected", {"status": "ok", "source": "Redshift"})),
+                ],
+            )
             name, data = await asyncio.wait_for(anext(events), 20)
     assert name == "prompt" and data["change"] == "created" and data["unread"] == 1
     assert data["prompt"]["title"] == "You connected Redshift!" and data["prompt"]["user_id"] == "cal"
@@ -90,17 +101,22 @@ async def sse_events(response: httpx.Response):  # type: ignore[no-untyped-def]
 async def test_a_click_is_published_as_a_track_event(inapp_worker: Worker) -> None:
     prompt = await celebrate(inapp_worker, "dan")
     async with client(inapp_worker) as http:
-        response = await http.post(f"/v1/users/dan/prompts/{prompt['delivery_id']}/status",
-                                   json={"status": "clicked"}, headers=bearer("dan"))
+        response = await http.post(
+            f"/v1/users/dan/prompts/{prompt['delivery_id']}/status", json={"status": "clicked"}, headers=bearer("dan")
+        )
         assert response.json()["status"] == "clicked"
-        again = await http.post(f"/v1/users/dan/prompts/{prompt['delivery_id']}/status",
-                                json={"status": "seen"}, headers=bearer("dan"))
+        again = await http.post(
+            f"/v1/users/dan/prompts/{prompt['delivery_id']}/status", json={"status": "seen"}, headers=bearer("dan")
+        )
         assert again.json()["status"] == "clicked"
     [clicked] = await events_named(inapp_worker, "Prompt Clicked")
     assert clicked["userId"] == "dan" and clicked["type"] == "track"
     assert {k: clicked["properties"][k] for k in ("delivery_id", "playbook_id", "milestone_id", "kind")} == {
-        "delivery_id": prompt["delivery_id"], "playbook_id": "admin_onboarding",
-        "milestone_id": "invite_teammate", "kind": "celebration"}
+        "delivery_id": prompt["delivery_id"],
+        "playbook_id": "admin_onboarding",
+        "milestone_id": "invite_teammate",
+        "kind": "celebration",
+    }
     records = await read_topic(inapp_worker.bootstrap_servers, inapp_worker.settings.events_topic, decode=False)
     [record] = [r for r in records if b"Prompt Clicked" in r.value]
     assert record.key == b"dan"
@@ -124,25 +140,36 @@ async def test_preferences_round_trip_and_allows(inapp_worker: Worker) -> None:
 
     # Another reader (an outbox, another API replica) rebuilds the same answer from the compacted topic.
     fresh = PreferencesStore()
-    follower = PreferencesMaterializer(fresh, topic=inapp_worker.settings.preferences_topic,
-                                       kafka_options=aiokafka_options(inapp_worker.settings,
-                                                                      inapp_worker.bootstrap_servers))
+    follower = PreferencesMaterializer(
+        fresh,
+        topic=inapp_worker.settings.preferences_topic,
+        kafka_options=aiokafka_options(inapp_worker.settings, inapp_worker.bootstrap_servers),
+    )
     await follower.start()
     try:
         await asyncio.wait_for(follower.caught_up.wait(), 10)
         assert fresh.get("eli").opt_out_channels == ["slack"] and not fresh.allows("eli", "slack")
     finally:
         await follower.stop()
-    [record] = await read_topic(inapp_worker.bootstrap_servers, inapp_worker.settings.preferences_topic,
-                                until=lambda values: len(values) >= 1, decode=False)
+    [record] = await read_topic(
+        inapp_worker.bootstrap_servers,
+        inapp_worker.settings.preferences_topic,
+        until=lambda values: len(values) >= 1,
+        decode=False,
+    )
     assert record.key == b"eli"
 
-    identifies = await read_topic(inapp_worker.bootstrap_servers, inapp_worker.settings.events_topic,
-                                  until=lambda vs: any(v.get("traits", {}).get("nudgeflow_opt_out_channels")
-                                                       for v in vs))
+    identifies = await read_topic(
+        inapp_worker.bootstrap_servers,
+        inapp_worker.settings.events_topic,
+        until=lambda vs: any(v.get("traits", {}).get("nudgeflow_opt_out_channels") for v in vs),
+    )
     [traits] = [v["traits"] for v in identifies if v["type"] == "identify" and v["userId"] == "eli"]
-    assert traits == {"nudgeflow_unsubscribed": False, "nudgeflow_opt_out_channels": ["slack"],
-                      "nudgeflow_opt_out_playbooks": ["power_users"]}
+    assert traits == {
+        "nudgeflow_unsubscribed": False,
+        "nudgeflow_opt_out_channels": ["slack"],
+        "nudgeflow_opt_out_playbooks": ["power_users"],
+    }
 
 
 async def test_unsubscribe_link_sets_global_unsubscribe(inapp_worker: Worker) -> None:
@@ -153,8 +180,11 @@ async def test_unsubscribe_link_sets_global_unsubscribe(inapp_worker: Worker) ->
         assert page.headers["content-type"].startswith("text/html")
         prefs = (await http.get("/v1/users/gus/preferences", headers=bearer("gus"))).json()
         assert prefs["unsubscribed"] and prefs["source"] == "unsubscribe_link"
-        one_click = await http.post("/v1/unsubscribe", params={"token": issue_unsubscribe_token(SECRET, "hal")},
-                                    data={"List-Unsubscribe": "One-Click"})
+        one_click = await http.post(
+            "/v1/unsubscribe",
+            params={"token": issue_unsubscribe_token(SECRET, "hal")},
+            data={"List-Unsubscribe": "One-Click"},
+        )
         assert one_click.status_code == 200
         bad = await http.get("/v1/unsubscribe", params={"token": issue_token(SECRET, "ivo")})  # an API token
         assert bad.status_code == 400
@@ -169,16 +199,42 @@ def sendgrid_batch(*events: dict[str, Any]) -> bytes:
 
 async def test_sendgrid_webhook_signed_events_are_published_and_bounces_opt_out(inapp_worker: Worker) -> None:
     body = sendgrid_batch(
-        {"event": "delivered", "timestamp": 1764000000, "email": "jo@example.com", "sg_event_id": "e-1",
-         "sg_message_id": "m-1", "user_id": "jo", "delivery_id": "d-jo", "kind": "celebration"},
-        {"event": "open", "timestamp": 1764000060, "email": "jo@example.com", "sg_event_id": "e-2",
-         "user_id": "jo", "delivery_id": "d-jo"},
-        {"event": "bounce", "type": "bounce", "timestamp": 1764000100, "email": "kim@example.invalid",
-         "sg_event_id": "e-3", "user_id": "kim", "delivery_id": "d-kim", "reason": "550 no such user"},
-        {"event": "processed", "timestamp": 1764000000, "email": "someone@example.com"})
+        {
+            "event": "delivered",
+            "timestamp": 1764000000,
+            "email": "jo@example.com",
+            "sg_event_id": "e-1",
+            "sg_message_id": "m-1",
+            "user_id": "jo",
+            "delivery_id": "d-jo",
+            "kind": "celebration",
+        },
+        {
+            "event": "open",
+            "timestamp": 1764000060,
+            "email": "jo@example.com",
+            "sg_event_id": "e-2",
+            "user_id": "jo",
+            "delivery_id": "d-jo",
+        },
+        {
+            "event": "bounce",
+            "type": "bounce",
+            "timestamp": 1764000100,
+            "email": "kim@example.invalid",
+            "sg_event_id": "e-3",
+            "user_id": "kim",
+            "delivery_id": "d-kim",
+            "reason": "550 no such user",
+        },
+        {"event": "processed", "timestamp": 1764000000, "email": "someone@example.com"},
+    )
     timestamp = "1764000200"
-    headers = {"X-Twilio-Email-Event-Webhook-Signature": sendgrid_signature(body, timestamp),
-               "X-Twilio-Email-Event-Webhook-Timestamp": timestamp, "Content-Type": "application/json"}
+    headers = {
+        "X-Twilio-Email-Event-Webhook-Signature": sendgrid_signature(body, timestamp),
+        "X-Twilio-Email-Event-Webhook-Timestamp": timestamp,
+        "Content-Type": "application/json",
+    }
     async with client(inapp_worker) as http:
         forged = {**headers, "X-Twilio-Email-Event-Webhook-Timestamp": "1764000201"}
         assert (await http.post("/v1/webhooks/sendgrid", content=body, headers=forged)).status_code == 403
@@ -195,4 +251,5 @@ async def test_sendgrid_webhook_signed_events_are_published_and_bounces_opt_out(
     assert delivered["messageId"] == "sendgrid:e-1"
     assert [e["userId"] for e in await events_named(inapp_worker, "Email Opened")] == ["jo"]
     assert [e["properties"]["reason"] for e in await events_named(inapp_worker, "Email Bounced")] == [
-        "550 no such user"]
+        "550 no such user"
+    ]

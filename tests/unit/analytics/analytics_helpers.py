@@ -5,18 +5,23 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from rules.schema import Playbook
+from nudgeflow.rules.schema import Playbook
 
 T0 = datetime(2026, 3, 2, tzinfo=UTC)  # a Monday
 
-PLAYBOOK = Playbook.model_validate({
-    "id": "trial", "name": "Trial", "audience": {"role": "admin"}, "first_value": "a",
-    "milestones": [
-        {"id": "a", "title": "Do A", "when": {"event": "A Done"}},
-        {"id": "b", "title": "Do B", "when": {"event": "B Done", "after": "a"}},
-        {"id": "c", "title": "Do C", "when": {"event": "C Done"}},
-    ],
-})
+PLAYBOOK = Playbook.model_validate(
+    {
+        "id": "trial",
+        "name": "Trial",
+        "audience": {"role": "admin"},
+        "first_value": "a",
+        "milestones": [
+            {"id": "a", "title": "Do A", "when": {"event": "A Done"}},
+            {"id": "b", "title": "Do B", "when": {"event": "B Done", "after": "a"}},
+            {"id": "c", "title": "Do C", "when": {"event": "C Done"}},
+        ],
+    }
+)
 
 
 def at(hours: float) -> datetime:
@@ -24,21 +29,39 @@ def at(hours: float) -> datetime:
 
 
 def track(user: str, msg: str, hours: float, event: str = "Page Viewed", **props: Any) -> dict[str, Any]:
-    return {"type": "track", "messageId": msg, "userId": user, "timestamp": at(hours).isoformat(),
-            "event": event, "properties": props}
+    return {
+        "type": "track",
+        "messageId": msg,
+        "userId": user,
+        "timestamp": at(hours).isoformat(),
+        "event": event,
+        "properties": props,
+    }
 
 
 def identify(user: str, msg: str, hours: float, **traits: Any) -> dict[str, Any]:
-    return {"type": "identify", "messageId": msg, "userId": user, "timestamp": at(hours).isoformat(),
-            "traits": traits}
+    return {"type": "identify", "messageId": msg, "userId": user, "timestamp": at(hours).isoformat(), "traits": traits}
 
 
-def outcome(record_kind: str, user: str, hours: float, milestone: str | None = None, playbook: str | None = "trial",
-            oid: str | None = None, **attributes: Any) -> dict[str, Any]:
-    return {"outcome_id": oid or f"{record_kind}:{user}:{playbook}:{milestone}:{hours}", "kind": record_kind,
-            "user_id": user,
-            "occurred_at": at(hours).isoformat(), "recorded_at": at(hours).isoformat(),
-            "playbook_id": playbook, "milestone_id": milestone, "attributes": attributes}
+def outcome(
+    record_kind: str,
+    user: str,
+    hours: float,
+    milestone: str | None = None,
+    playbook: str | None = "trial",
+    oid: str | None = None,
+    **attributes: Any,
+) -> dict[str, Any]:
+    return {
+        "outcome_id": oid or f"{record_kind}:{user}:{playbook}:{milestone}:{hours}",
+        "kind": record_kind,
+        "user_id": user,
+        "occurred_at": at(hours).isoformat(),
+        "recorded_at": at(hours).isoformat(),
+        "playbook_id": playbook,
+        "milestone_id": milestone,
+        "attributes": attributes,
+    }
 
 
 def completed(user: str, hours: float, milestone: str) -> dict[str, Any]:
@@ -49,10 +72,17 @@ def unlocked(user: str, hours: float, milestone: str) -> dict[str, Any]:
     return outcome("milestone_unlocked", user, hours, milestone, oid=f"milestone_unlocked:{user}:trial:{milestone}")
 
 
-def exposure(user: str, hours: float, experiment: str, variant: str, playbook: str | None = "trial"
-             ) -> dict[str, Any]:
-    return outcome("exposure", user, hours, None, playbook, oid=f"exposure:{user}:{experiment}",
-                   experiment=experiment, variant=variant)
+def exposure(user: str, hours: float, experiment: str, variant: str, playbook: str | None = "trial") -> dict[str, Any]:
+    return outcome(
+        "exposure",
+        user,
+        hours,
+        None,
+        playbook,
+        oid=f"exposure:{user}:{experiment}",
+        experiment=experiment,
+        variant=variant,
+    )
 
 
 D = 24  # hours in a day
@@ -74,9 +104,14 @@ EVENTS = [
     track("u1", "u1-late", 0),  # late: u1's real first event, arriving last
 ]
 OUTCOMES = [
-    completed("u1", 2, "a"), unlocked("u1", 2, "b"), completed("u1", 26, "b"), unlocked("u1", 26, "c"),
-    completed("u2", 11, "a"), unlocked("u2", 11, "b"),
-    completed("u3", 7 * D + 4, "a"), unlocked("u3", 7 * D + 4, "b"),
+    completed("u1", 2, "a"),
+    unlocked("u1", 2, "b"),
+    completed("u1", 26, "b"),
+    unlocked("u1", 26, "c"),
+    completed("u2", 11, "a"),
+    unlocked("u2", 11, "b"),
+    completed("u3", 7 * D + 4, "a"),
+    unlocked("u3", 7 * D + 4, "b"),
     outcome("delivered", "u2", 3 * D, "b", kind="nudge", step=0),
     outcome("delivery_suppressed", "u1", 3, "b", kind="nudge", reason="holdout"),
     exposure("u3", 7 * D, "stall-nudges", "holdout"),

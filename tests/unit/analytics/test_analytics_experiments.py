@@ -7,8 +7,8 @@ import random
 import pytest
 from analytics_helpers import PLAYBOOK, completed, exposure, identify
 
-from analytics import OnboardingAnalytics
-from analytics.experiments import compare, rate
+from nudgeflow.orchestrator.analytics import OnboardingAnalytics
+from nudgeflow.orchestrator.analytics.experiments import compare, rate
 
 
 def _experiment(rates: dict[str, float], users_per_variant: int, seed: int) -> OnboardingAnalytics:
@@ -47,11 +47,16 @@ def test_an_a_a_test_is_not_significant(seed: int) -> None:
 
 def test_exposure_before_conversion_and_first_variant_only() -> None:
     analytics = OnboardingAnalytics([PLAYBOOK])
-    analytics.add_all([identify("u", "u-id", 0, role="admin"), identify("v", "v-id", 0, role="admin")], [
-        completed("u", 1, "a"), exposure("u", 2, "exp", "b"),  # converted before exposure: not counted
-        exposure("v", 3, "exp", "b") | {"outcome_id": "exposure:v:exp:late"},
-        exposure("v", 1, "exp", "control"), completed("v", 2, "a"),
-    ])
+    analytics.add_all(
+        [identify("u", "u-id", 0, role="admin"), identify("v", "v-id", 0, role="admin")],
+        [
+            completed("u", 1, "a"),
+            exposure("u", 2, "exp", "b"),  # converted before exposure: not counted
+            exposure("v", 3, "exp", "b") | {"outcome_id": "exposure:v:exp:late"},
+            exposure("v", 1, "exp", "control"),
+            completed("v", 2, "a"),
+        ],
+    )
     [result] = analytics.experiments()
     assert {r.label: (r.users, r.converted) for r in result.variants} == {"b": (1, 0), "control": (1, 1)}
     assert result.conflicting_users == 1

@@ -8,7 +8,7 @@ from datetime import date
 import pytest
 from analytics_helpers import AS_OF, EVENTS, OUTCOMES, PLAYBOOK
 
-from analytics import Filter, OnboardingAnalytics
+from nudgeflow.orchestrator.analytics import Filter, OnboardingAnalytics
 
 
 @pytest.fixture
@@ -30,7 +30,9 @@ def test_time_to_first_value_uses_the_late_first_event(analytics: OnboardingAnal
     assert result.overall.median_hours == 4.0
     assert result.overall.p90_hours == pytest.approx(8.8)  # [2, 4, 10]: 4 + 0.8 * 6
     assert [(d.key, d.users, d.median_hours, d.p90_hours) for d in result.by_cohort] == [
-        ("2026-03-02", 2, 6.0, pytest.approx(9.2)), ("2026-03-09", 1, 4.0, 4.0)]
+        ("2026-03-02", 2, 6.0, pytest.approx(9.2)),
+        ("2026-03-09", 1, 4.0, 4.0),
+    ]
     assert [(d.key, d.users) for d in result.by_role] == [("admin", 3)]
     assert [b.count for b in result.histogram] == [0, 1, 2, 0, 0, 0, 0]
 
@@ -50,8 +52,14 @@ def test_cohorts_count_only_decided_users(analytics: OnboardingAnalytics) -> Non
     first, second = result.rows
     assert (first.week, first.users, second.week, second.users) == (date(2026, 3, 2), 2, date(2026, 3, 9), 2)
     share = {(m, d): (first.cell(m, d).completed, first.cell(m, d).eligible) for m in "ab" for d in (1, 7, 30)}
-    assert share == {("a", 1): (2, 2), ("a", 7): (2, 2), ("a", 30): (0, 0),
-                     ("b", 1): (0, 2), ("b", 7): (1, 2), ("b", 30): (0, 0)}
+    assert share == {
+        ("a", 1): (2, 2),
+        ("a", 7): (2, 2),
+        ("a", 30): (0, 0),
+        ("b", 1): (0, 2),
+        ("b", 7): (1, 2),
+        ("b", 30): (0, 0),
+    }
     # 30-day windows are still open: no share rather than 100% of the early completers
     assert first.cell("b", 30).share is None
     # u4 signed up 12h before as_of: undecided for every window, so it does not dilute week 2

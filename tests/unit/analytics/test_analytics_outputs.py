@@ -13,11 +13,11 @@ from fastapi.testclient import TestClient
 from rich.console import Console
 from typer.testing import CliRunner
 
-from analytics import OnboardingAnalytics
-from analytics.dashboard import create_app
-from analytics.digest import digest_messages, weekly_digest
-from analytics.report import export, flat_tables, render
-from orchestrator.cli import app
+from nudgeflow.orchestrator.analytics import OnboardingAnalytics
+from nudgeflow.orchestrator.analytics.dashboard import create_app
+from nudgeflow.orchestrator.analytics.digest import digest_messages, weekly_digest
+from nudgeflow.orchestrator.analytics.report import export, flat_tables, render
+from nudgeflow.orchestrator.cli import app
 
 
 def _analytics() -> OnboardingAnalytics:
@@ -49,8 +49,24 @@ def test_cli_report_from_jsonl_files(tmp_path: Path) -> None:
     events.write_text("\n".join(json.dumps(e) for e in EVENTS))
     outcomes.write_text("\n".join(json.dumps(o) for o in OUTCOMES))
     out = tmp_path / "report.json"
-    result = CliRunner().invoke(app, ["report", "--rules", str(rules), "--events", str(events), "--outcomes",
-                                      str(outcomes), "--since", "2026-03-09", "--format", "json", "--out", str(out)])
+    result = CliRunner().invoke(
+        app,
+        [
+            "report",
+            "--rules",
+            str(rules),
+            "--events",
+            str(events),
+            "--outcomes",
+            str(outcomes),
+            "--since",
+            "2026-03-09",
+            "--format",
+            "json",
+            "--out",
+            str(out),
+        ],
+    )
     assert result.exit_code == 0, result.output
     data = json.loads(out.read_text())
     assert data["filter"]["signup_from"] == "2026-03-09"
@@ -85,10 +101,14 @@ def test_weekly_digest_in_plain_language() -> None:
     digest = weekly_digest(analytics, now)
     assert digest.lines[0] == "This week 3 new users (same as the week before)."  # days 14-20 vs 7-13
     # cohort now-14d..now-7d = days 7-13: u4, u5 reached within 7d, u6 not → 67%; before (days 0-6): 2 of 4 → 50%
-    assert digest.lines[1] == ("Trial: 67% of the 3 users who signed up the week before reached “Do A” within "
-                               "7 days (up from 50%).")
+    assert digest.lines[1] == (
+        "Trial: 67% of the 3 users who signed up the week before reached “Do A” within 7 days (up from 50%)."
+    )
     assert digest.lines[2] == "Experiment copy: no clear difference yet between b and control."
     messages = digest_messages(digest, slack_channel="C0CS", emails=["ceo@acme.test", "cs@acme.test"])
     assert [(m.channel, m.slack_channel or m.to_email) for m in messages] == [
-        ("slack", "C0CS"), ("email", "ceo@acme.test"), ("email", "cs@acme.test")]
+        ("slack", "C0CS"),
+        ("email", "ceo@acme.test"),
+        ("email", "cs@acme.test"),
+    ]
     assert all(m.body == digest.text and m.delivery_id.startswith("digest-20260323") for m in messages)

@@ -1,10 +1,10 @@
-import channels
-import channels.standins
-from channels.base import Channel
+import nudgeflow.channels as channels
+import nudgeflow.channels.standins
+from nudgeflow.channels.base import Channel
 
 
 def test_public_names_resolve():
-    for module in (channels, channels.standins):
+    for module in (channels, nudgeflow.channels.standins):
         assert sorted(module.__all__) == sorted(set(module.__all__))
         for name in module.__all__:
             assert getattr(module, name) is not None

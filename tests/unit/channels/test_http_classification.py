@@ -2,15 +2,28 @@ from email.message import Message
 
 import pytest
 
-from channels._http import parse_retry_after, status_outcome
+from nudgeflow.channels._http import parse_retry_after, status_outcome
 
 NOW = 1_700_000_000.0
 
 
-@pytest.mark.parametrize(("status", "expected"), [
-    (200, "sent"), (202, "sent"), (400, "failed"), (401, "failed"), (403, "failed"), (404, "failed"),
-    (413, "failed"), (408, "retry"), (429, "retry"), (500, "retry"), (502, "retry"), (503, "retry"),
-])
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [
+        (200, "sent"),
+        (202, "sent"),
+        (400, "failed"),
+        (401, "failed"),
+        (403, "failed"),
+        (404, "failed"),
+        (413, "failed"),
+        (408, "retry"),
+        (429, "retry"),
+        (500, "retry"),
+        (502, "retry"),
+        (503, "retry"),
+    ],
+)
 def test_status_outcome(status, expected):
     assert status_outcome(status) == expected
 

@@ -3,29 +3,44 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import ValidationError
 
-from channels.base import OutboundMessage, SendResult
-from rules.decisions import DeliveryRequest
+from nudgeflow.channels.base import OutboundMessage, SendResult
+from nudgeflow.rules.decisions import DeliveryRequest
 
 
 def _request(**data) -> DeliveryRequest:
-    return DeliveryRequest(delivery_id="d-1", kind="celebration", channel="email", user_id="u-1",
-                           playbook_id="activation", playbook_version="3", milestone_id="first_dashboard",
-                           step=0, title="Nice!", body="You built a dashboard.",
-                           send_at=datetime(2025, 1, 1, tzinfo=UTC), data=data)
+    return DeliveryRequest(
+        delivery_id="d-1",
+        kind="celebration",
+        channel="email",
+        user_id="u-1",
+        playbook_id="activation",
+        playbook_version="3",
+        milestone_id="first_dashboard",
+        step=0,
+        title="Nice!",
+        body="You built a dashboard.",
+        send_at=datetime(2025, 1, 1, tzinfo=UTC),
+        data=data,
+    )
 
 
 def test_from_delivery_carries_the_idempotency_key_and_provenance():
     message = OutboundMessage.from_delivery(_request(), to_email="ada@example.com")
     assert message.delivery_id == "d-1"
     assert message.to_email == "ada@example.com"
-    assert message.custom_args == {"playbook_id": "activation", "playbook_version": "3",
-                                   "milestone_id": "first_dashboard", "step": "0"}
+    assert message.custom_args == {
+        "playbook_id": "activation",
+        "playbook_version": "3",
+        "milestone_id": "first_dashboard",
+        "step": "0",
+    }
     assert message.categories == ["nudgeflow", "celebration", "activation"]
 
 
 def test_from_delivery_reads_channel_fields_and_progress_from_data():
-    message = OutboundMessage.from_delivery(_request(cta_url="https://app/x", done=2, total=5,
-                                                     unsubscribe_url="https://u", traits={"plan": "pro"}))
+    message = OutboundMessage.from_delivery(
+        _request(cta_url="https://app/x", done=2, total=5, unsubscribe_url="https://u", traits={"plan": "pro"})
+    )
     assert (message.cta_url, message.progress_done, message.progress_total) == ("https://app/x", 2, 5)
     assert message.unsubscribe_url == "https://u"
 
@@ -48,8 +63,7 @@ def test_messages_are_frozen_and_strict():
     with pytest.raises(ValidationError):
         OutboundMessage(delivery_id="", channel="email", user_id="u", kind="nudge", title="t", body="b")
     with pytest.raises(ValidationError):
-        OutboundMessage(delivery_id="d", channel="email", user_id="u", kind="nudge", title="t", body="b",
-                        unknown="x")
+        OutboundMessage(delivery_id="d", channel="email", user_id="u", kind="nudge", title="t", body="b", unknown="x")
 
 
 def test_send_result_constructors():

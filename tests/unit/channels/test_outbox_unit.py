@@ -1,10 +1,9 @@
-from channels.base import OutboundMessage, SendResult
-from channels.memory import RecordingChannel
-from channels.outbox import Attempt, deliver_with_retries, outcome
-from channels.retry import RetryPolicy
+from nudgeflow.channels.base import OutboundMessage, SendResult
+from nudgeflow.channels.memory import RecordingChannel
+from nudgeflow.channels.outbox import Attempt, deliver_with_retries, outcome
+from nudgeflow.channels.retry import RetryPolicy
 
-MESSAGE = OutboundMessage(delivery_id="d-1", channel="memory", user_id="u-1", kind="nudge",
-                          title="t", body="b")
+MESSAGE = OutboundMessage(delivery_id="d-1", channel="memory", user_id="u-1", kind="nudge", title="t", body="b")
 POLICY = RetryPolicy(max_attempts=4, base_delay=1.0, max_delay=8.0, jitter=False)
 
 
@@ -25,9 +24,13 @@ async def test_sent_first_time_means_one_attempt_and_no_sleep():
 
 
 async def test_retries_back_off_and_honour_retry_after_until_sent():
-    channel = RecordingChannel(results=[SendResult.retry(reason="HTTP 500", status_code=500),
-                                        SendResult.retry(reason="ratelimited", retry_after_seconds=5.0),
-                                        SendResult.retry(reason="timeout")])
+    channel = RecordingChannel(
+        results=[
+            SendResult.retry(reason="HTTP 500", status_code=500),
+            SendResult.retry(reason="ratelimited", retry_after_seconds=5.0),
+            SendResult.retry(reason="timeout"),
+        ]
+    )
     sleep = FakeSleep()
     attempts = await deliver_with_retries(channel, MESSAGE, POLICY, sleep=sleep)
     assert [a.status for a in attempts] == ["retry", "retry", "retry", "sent"]

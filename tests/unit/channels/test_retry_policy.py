@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from channels.retry import NO_RETRY, RetryPolicy
+from nudgeflow.channels.retry import NO_RETRY, RetryPolicy
 
 
 def test_without_jitter_delays_double_up_to_max_delay():
@@ -56,8 +56,7 @@ def test_huge_attempt_numbers_do_not_overflow():
     assert policy.next_delay(5_000) == 30.0
 
 
-@pytest.mark.parametrize("kwargs", [{"max_attempts": 0}, {"base_delay": -1.0},
-                                    {"base_delay": 5.0, "max_delay": 1.0}])
+@pytest.mark.parametrize("kwargs", [{"max_attempts": 0}, {"base_delay": -1.0}, {"base_delay": 5.0, "max_delay": 1.0}])
 def test_invalid_policies_are_rejected(kwargs):
     with pytest.raises(ValueError):
         RetryPolicy(**kwargs)
@@ -68,8 +67,11 @@ def test_attempt_is_one_based():
         RetryPolicy().next_delay(0)
 
 
-@given(attempt=st.integers(min_value=1, max_value=40), draw=st.floats(min_value=0.0, max_value=1.0),
-       retry_after=st.none() | st.floats(min_value=0.0, max_value=1e5))
+@given(
+    attempt=st.integers(min_value=1, max_value=40),
+    draw=st.floats(min_value=0.0, max_value=1.0),
+    retry_after=st.none() | st.floats(min_value=0.0, max_value=1e5),
+)
 def test_delay_stays_within_bounds(attempt, draw, retry_after):
     policy = RetryPolicy(max_attempts=50, base_delay=0.5, max_delay=60.0, rand=lambda: draw)
     delay = policy.next_delay(attempt, retry_after)

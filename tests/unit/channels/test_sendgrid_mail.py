@@ -1,15 +1,22 @@
 import pytest
 
-from channels.base import OutboundMessage
-from channels.sendgrid_mail import MAX_CATEGORIES, build_mail, html_body
-from channels.standins.sendgrid_server import validate_mail
+from nudgeflow.channels.base import OutboundMessage
+from nudgeflow.channels.sendgrid_mail import MAX_CATEGORIES, build_mail, html_body
+from nudgeflow.channels.standins.sendgrid_server import validate_mail
 
 
 def _message(**overrides) -> OutboundMessage:
-    fields = dict(delivery_id="d-1", channel="email", user_id="u-1", kind="nudge",
-                  title="Next: invite a teammate", body="Teams <3 dashboards & more.",
-                  to_email="ada@example.com",
-                  custom_args={"playbook_id": "activation"}, categories=["nudgeflow", "nudge"])
+    fields = dict(
+        delivery_id="d-1",
+        channel="email",
+        user_id="u-1",
+        kind="nudge",
+        title="Next: invite a teammate",
+        body="Teams <3 dashboards & more.",
+        to_email="ada@example.com",
+        custom_args={"playbook_id": "activation"},
+        categories=["nudgeflow", "nudge"],
+    )
     fields.update(overrides)
     return OutboundMessage(**fields)
 
@@ -25,8 +32,7 @@ def test_plain_and_html_parts_in_the_order_sendgrid_requires():
 
 def test_custom_args_carry_delivery_and_user_ids_as_strings():
     mail = build_mail(_message(), from_email="hi@nudgeflow.dev")
-    assert mail["custom_args"] == {"playbook_id": "activation", "delivery_id": "d-1", "user_id": "u-1",
-                                   "kind": "nudge"}
+    assert mail["custom_args"] == {"playbook_id": "activation", "delivery_id": "d-1", "user_id": "u-1", "kind": "nudge"}
     assert sorted(mail["categories"]) == ["nudge", "nudgeflow"]
 
 
@@ -49,8 +55,16 @@ def test_unsubscribe_goes_inside_the_callers_html_body():
 
 
 def test_dynamic_template_mail_has_no_content_and_gets_the_texts_as_data():
-    mail = build_mail(_message(template_id="d-abc", template_data={"name": "Ada"}, unsubscribe_url="https://u",
-                               progress_done=1, progress_total=4), from_email="hi@nudgeflow.dev")
+    mail = build_mail(
+        _message(
+            template_id="d-abc",
+            template_data={"name": "Ada"},
+            unsubscribe_url="https://u",
+            progress_done=1,
+            progress_total=4,
+        ),
+        from_email="hi@nudgeflow.dev",
+    )
     assert mail["template_id"] == "d-abc"
     assert "content" not in mail and "subject" not in mail
     data = mail["personalizations"][0]["dynamic_template_data"]

@@ -1,10 +1,16 @@
-from channels.base import OutboundMessage
-from channels.slack_blocks import HEADER_LIMIT, fallback_text, message_blocks, progress_bar
+from nudgeflow.channels.base import OutboundMessage
+from nudgeflow.channels.slack_blocks import HEADER_LIMIT, fallback_text, message_blocks, progress_bar
 
 
 def _message(**overrides) -> OutboundMessage:
-    fields = dict(delivery_id="d-1", channel="slack", user_id="u-1", kind="celebration",
-                  title="Dashboard built!", body="You're 3 of 5 steps in <nice>.")
+    fields = dict(
+        delivery_id="d-1",
+        channel="slack",
+        user_id="u-1",
+        kind="celebration",
+        title="Dashboard built!",
+        body="You're 3 of 5 steps in <nice>.",
+    )
     fields.update(overrides)
     return OutboundMessage(**fields)
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from deploy.config_reference import DOC, render_reference
-from orchestrator.settings import Settings
-from orchestrator.topics import topic_specs
+from nudgeflow.orchestrator.settings import Settings
+from nudgeflow.orchestrator.topics import topic_specs
 
 
 def test_configuration_doc_is_up_to_date() -> None:
-    assert DOC.read_text() == render_reference(), \
+    assert DOC.read_text() == render_reference(), (
         "docs/configuration.md is out of date: run `python -m deploy.config_reference`"
+    )
 
 
 def test_every_setting_and_topic_is_documented() -> None:

@@ -15,17 +15,18 @@ import yaml
 from fastapi.testclient import TestClient
 from packaging.requirements import Requirement
 
-from channels.inapp.api import create_inbox_api
-from channels.inapp.store import InboxStore
-from orchestrator.cli import app as cli_app
-from orchestrator.settings import Settings
+from nudgeflow.channels.inapp.api import create_inbox_api
+from nudgeflow.channels.inapp.store import InboxStore
+from nudgeflow.orchestrator.cli import app as cli_app
+from nudgeflow.orchestrator.settings import Settings
 
 REPO = Path(__file__).resolve().parents[3]
 DEPLOY = REPO / "deploy"
 YAML_FILES = sorted([*DEPLOY.rglob("*.yaml"), *DEPLOY.rglob("*.yml")])
 K8S_FILES = sorted((DEPLOY / "k8s").glob("*.yaml"))
-TEXT_FILES = sorted(p for p in DEPLOY.rglob("*") if p.is_file() and p.suffix not in (".pyc",)
-                    and "__pycache__" not in p.parts)
+TEXT_FILES = sorted(
+    p for p in DEPLOY.rglob("*") if p.is_file() and p.suffix not in (".pyc",) and "__pycache__" not in p.parts
+)
 ENV_NAME = re.compile(r"\bNUDGEFLOW_[A-Z0-9_]*[A-Z0-9]\b")
 SETTINGS_ENV = {f"NUDGEFLOW_{name.upper()}" for name in Settings.model_fields}
 
@@ -48,9 +49,18 @@ def _compose() -> dict[str, Any]:
 
 
 def test_the_expected_files_exist() -> None:
-    for name in ("Dockerfile", "docker-compose.yml", "requirements.lock", "docker-entrypoint.sh",
-                 "k8s/worker-deployment.yaml", "k8s/service.yaml", "k8s/topics-job.yaml", "k8s/pdb.yaml",
-                 "k8s/configmap.yaml", "k8s/secret.yaml"):
+    for name in (
+        "Dockerfile",
+        "docker-compose.yml",
+        "requirements.lock",
+        "docker-entrypoint.sh",
+        "k8s/worker-deployment.yaml",
+        "k8s/service.yaml",
+        "k8s/topics-job.yaml",
+        "k8s/pdb.yaml",
+        "k8s/configmap.yaml",
+        "k8s/secret.yaml",
+    ):
         assert (DEPLOY / name).is_file(), name
 
 
@@ -131,7 +141,7 @@ def test_probes_and_healthcheck_point_at_served_endpoints() -> None:
     annotations = _one("Deployment")["spec"]["template"]["metadata"]["annotations"]
     assert annotations["prometheus.io/path"] in served
     dockerfile = (DEPLOY / "Dockerfile").read_text()
-    healthcheck = dockerfile[dockerfile.index("HEALTHCHECK"):].split("\n\n")[0]
+    healthcheck = dockerfile[dockerfile.index("HEALTHCHECK") :].split("\n\n")[0]
     assert "/healthz" in healthcheck and "EXPOSE 8080" in dockerfile
 
 
@@ -153,8 +163,11 @@ def test_worker_deployment_resources_env_and_selectors() -> None:
     assert [ref["configMapRef"]["name"] for ref in container["envFrom"]] == [_one("ConfigMap")["metadata"]["name"]]
     secret = _one("Secret")
     secret_refs = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in container["env"] if "valueFrom" in e}
-    secret_settings = {f"NUDGEFLOW_{name.upper()}" for name, field in Settings.model_fields.items()
-                       if "SecretStr" in str(field.annotation)}
+    secret_settings = {
+        f"NUDGEFLOW_{name.upper()}"
+        for name, field in Settings.model_fields.items()
+        if "SecretStr" in str(field.annotation)
+    }
     assert secret_settings <= set(secret_refs), "every secret setting comes from the Secret"
     assert "optional" not in secret_refs["NUDGEFLOW_INAPP_SIGNING_SECRET"], "replicas must share the key"
     for ref in secret_refs.values():
@@ -228,6 +241,7 @@ def test_lock_pins_every_runtime_dependency_and_no_test_tools() -> None:
         requirement = Requirement(spec)
         name = re.sub(r"[-_.]+", "-", requirement.name).lower()
         assert name in lock, f"{name} is not in deploy/requirements.lock: run python deploy/lock.py"
-        assert requirement.specifier.contains(lock[name], prereleases=True), \
+        assert requirement.specifier.contains(lock[name], prereleases=True), (
             f"lock pins {name}=={lock[name]}, pyproject wants {requirement.specifier}: run python deploy/lock.py"
+        )
     assert not {"pytest", "ruff", "mypy", "hypothesis", "pyinstrument", "nudgeflow"} & set(lock)

@@ -9,12 +9,12 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from channels.inapp.api import close_event_streams, create_inbox_api
-from channels.inapp.auth import issue_token, issue_unsubscribe_token
-from channels.inapp.models import Prompt
-from channels.inapp.store import InboxStore
-from orchestrator.broker.embedded import free_port
-from orchestrator.runtime.http import HttpServer
+from nudgeflow.channels.inapp.api import close_event_streams, create_inbox_api
+from nudgeflow.channels.inapp.auth import issue_token, issue_unsubscribe_token
+from nudgeflow.channels.inapp.models import Prompt
+from nudgeflow.channels.inapp.store import InboxStore
+from nudgeflow.orchestrator.broker.embedded import free_port
+from nudgeflow.orchestrator.runtime.http import HttpServer
 
 SECRET = "unit-secret"
 
@@ -24,17 +24,22 @@ async def discard(prompt: Prompt) -> None:
 
 
 def client(demo_page: bool = False) -> TestClient:
-    return TestClient(create_inbox_api(InboxStore(), discard, ready=lambda: True, signing_secret=SECRET,
-                                       demo_page=demo_page))
+    return TestClient(
+        create_inbox_api(InboxStore(), discard, ready=lambda: True, signing_secret=SECRET, demo_page=demo_page)
+    )
 
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-USER_ROUTES = [("GET", "/v1/users/ana/prompts", None), ("GET", "/v1/users/ana/prompts/unread", None),
-               ("POST", "/v1/users/ana/prompts/d1/status", {"status": "seen"}),
-               ("GET", "/v1/users/ana/preferences", None), ("PUT", "/v1/users/ana/preferences", {})]
+USER_ROUTES = [
+    ("GET", "/v1/users/ana/prompts", None),
+    ("GET", "/v1/users/ana/prompts/unread", None),
+    ("POST", "/v1/users/ana/prompts/d1/status", {"status": "seen"}),
+    ("GET", "/v1/users/ana/preferences", None),
+    ("PUT", "/v1/users/ana/preferences", {}),
+]
 
 
 @pytest.mark.parametrize("method, path, body", USER_ROUTES)
@@ -64,8 +69,12 @@ def test_query_token_only_accepted_by_the_stream() -> None:
 def test_openapi_documents_the_security_schemes() -> None:
     schema = client().get("/openapi.json").json()
     schemes = schema["components"]["securitySchemes"]
-    assert schemes["userToken"] == {"type": "http", "scheme": "bearer", "bearerFormat": "nudgeflow-user-token",
-                                    "description": schemes["userToken"]["description"]}
+    assert schemes["userToken"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "nudgeflow-user-token",
+        "description": schemes["userToken"]["description"],
+    }
     assert schemes["userTokenQuery"]["in"] == "query"
     assert schema["paths"]["/v1/users/{user_id}/prompts"]["get"]["security"] == [{"userToken": []}]
     assert "/v1/users/{user_id}/prompts/unread" in schema["paths"]
@@ -99,8 +108,9 @@ async def test_stream_sends_snapshot_then_heartbeats_and_ends_on_close() -> None
     await server.start()
     try:
         async with httpx.AsyncClient(base_url=server.url, timeout=5) as http:
-            async with http.stream("GET", "/v1/users/ana/prompts/stream",
-                                   params={"token": issue_token(SECRET, "ana")}) as response:
+            async with http.stream(
+                "GET", "/v1/users/ana/prompts/stream", params={"token": issue_token(SECRET, "ana")}
+            ) as response:
                 assert response.headers["content-type"].startswith("text/event-stream")
                 lines: list[str] = []
 
@@ -124,8 +134,9 @@ async def test_a_client_that_goes_away_leaves_no_listener_behind() -> None:
     try:
         for _ in range(3):
             async with httpx.AsyncClient(base_url=server.url, timeout=5) as http:
-                async with http.stream("GET", "/v1/users/ana/prompts/stream",
-                                       params={"token": issue_token(SECRET, "ana")}) as response:
+                async with http.stream(
+                    "GET", "/v1/users/ana/prompts/stream", params={"token": issue_token(SECRET, "ana")}
+                ) as response:
                     async for line in response.aiter_lines():
                         if line.startswith("data:"):
                             break

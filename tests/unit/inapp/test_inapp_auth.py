@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import SecretStr
 
-from channels.inapp.auth import (
+from nudgeflow.channels.inapp.auth import (
     InvalidToken,
     issue_token,
     issue_unsubscribe_token,
@@ -33,14 +33,17 @@ def test_user_ids_with_any_characters_survive() -> None:
     assert verify_token(SECRET, issue_token(SECRET, user, now=NOW), now=NOW).user_id == user
 
 
-@pytest.mark.parametrize("reason, token", [
-    ("expired", issue_token(SECRET, "ana", 60, now=NOW - 61)),
-    ("bad signature", issue_token("another-key", "ana", now=NOW)),
-    ("malformed", "not-a-token"),
-    ("malformed", ""),
-    ("malformed", "a.b.c"),
-    ("bad signature", issue_token(SECRET, "ana", now=NOW)[:-2] + "AA"),
-])
+@pytest.mark.parametrize(
+    "reason, token",
+    [
+        ("expired", issue_token(SECRET, "ana", 60, now=NOW - 61)),
+        ("bad signature", issue_token("another-key", "ana", now=NOW)),
+        ("malformed", "not-a-token"),
+        ("malformed", ""),
+        ("malformed", "a.b.c"),
+        ("bad signature", issue_token(SECRET, "ana", now=NOW)[:-2] + "AA"),
+    ],
+)
 def test_bad_tokens_are_refused(reason: str, token: str) -> None:
     with pytest.raises(InvalidToken, match=reason.split()[0]):
         verify_token(SECRET, token, now=NOW)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
-from channels.preferences import Preferences, PreferencesService, PreferencesStore, PreferencesUpdate
-from events.segment import IdentifyEvent, parse_product_event
+from nudgeflow.channels.preferences import Preferences, PreferencesService, PreferencesStore, PreferencesUpdate
+from nudgeflow.rules.contracts.events import IdentifyEvent, parse_product_event
 
 NOW = datetime(2026, 11, 24, 12, tzinfo=UTC)
 
@@ -63,8 +63,11 @@ async def test_service_publishes_identify_then_writes_and_skips_no_op_changes() 
     assert store.get("ana") == saved == written[0]
     identify = parse_product_event(json.dumps(events[0]))
     assert isinstance(identify, IdentifyEvent)
-    assert identify.traits == {"nudgeflow_unsubscribed": False, "nudgeflow_opt_out_channels": ["email", "slack"],
-                               "nudgeflow_opt_out_playbooks": ["p2"]}
+    assert identify.traits == {
+        "nudgeflow_unsubscribed": False,
+        "nudgeflow_opt_out_channels": ["email", "slack"],
+        "nudgeflow_opt_out_playbooks": ["p2"],
+    }
 
     await service.set("ana", update, source="api")
     assert calls == ["identify", "write"], "same choice again: nothing written"

@@ -9,14 +9,23 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from channels.webhooks.sendgrid import SendGridEvent, SendGridSignatureVerifier, process_events, to_track_event
-from events.segment import TrackEvent, parse_product_event
+from nudgeflow.channels.webhooks.sendgrid import (
+    SendGridEvent,
+    SendGridSignatureVerifier,
+    process_events,
+    to_track_event,
+)
+from nudgeflow.rules.contracts.events import TrackEvent, parse_product_event
 
 PRIVATE = ec.generate_private_key(ec.SECP256R1())
-PUBLIC_DER_B64 = base64.b64encode(PRIVATE.public_key().public_bytes(
-    serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)).decode()
-PUBLIC_PEM = PRIVATE.public_key().public_bytes(
-    serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+PUBLIC_DER_B64 = base64.b64encode(
+    PRIVATE.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+).decode()
+PUBLIC_PEM = (
+    PRIVATE.public_key()
+    .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    .decode()
+)
 
 
 def sign(body: bytes, timestamp: str, key: ec.EllipticCurvePrivateKey = PRIVATE) -> str:
@@ -37,10 +46,20 @@ def test_signature_is_verified_with_base64_or_pem_key(public_key: str) -> None:
 
 
 def test_events_become_track_events_keyed_by_our_custom_args() -> None:
-    event = SendGridEvent.model_validate({
-        "event": "click", "timestamp": 1700000000, "email": "ana@example.com", "sg_event_id": "ev1",
-        "sg_message_id": "m1", "url": "https://app.example.com/x", "delivery_id": "d1", "user_id": "ana",
-        "kind": "nudge", "category": ["onboarding"]})
+    event = SendGridEvent.model_validate(
+        {
+            "event": "click",
+            "timestamp": 1700000000,
+            "email": "ana@example.com",
+            "sg_event_id": "ev1",
+            "sg_message_id": "m1",
+            "url": "https://app.example.com/x",
+            "delivery_id": "d1",
+            "user_id": "ana",
+            "kind": "nudge",
+            "category": ["onboarding"],
+        }
+    )
     track = parse_product_event(json.dumps(to_track_event(event)))
     assert isinstance(track, TrackEvent)
     assert (track.event, track.user_id, track.message_id) == ("Email Clicked", "ana", "sendgrid:ev1")
@@ -50,14 +69,17 @@ def test_events_become_track_events_keyed_by_our_custom_args() -> None:
     assert to_track_event(foreign) is None, "not one of our mails: no user to key it by"
 
 
-@pytest.mark.parametrize("raw, opts_out", [
-    ({"event": "bounce", "type": "bounce"}, True),
-    ({"event": "bounce", "type": "blocked"}, False),
-    ({"event": "spamreport"}, True),
-    ({"event": "unsubscribe"}, True),
-    ({"event": "open"}, False),
-    ({"event": "delivered"}, False),
-])
+@pytest.mark.parametrize(
+    "raw, opts_out",
+    [
+        ({"event": "bounce", "type": "bounce"}, True),
+        ({"event": "bounce", "type": "blocked"}, False),
+        ({"event": "spamreport"}, True),
+        ({"event": "unsubscribe"}, True),
+        ({"event": "open"}, False),
+        ({"event": "delivered"}, False),
+    ],
+)
 def test_which_events_opt_the_user_out_of_email(raw: dict[str, str], opts_out: bool) -> None:
     assert SendGridEvent.model_validate({**raw, "timestamp": 1}).opts_out_email() is opts_out
 
@@ -72,12 +94,21 @@ async def test_process_events_publishes_and_opts_out() -> None:
     async def opt_out(user: str, source: str) -> None:
         opted.append((user, source))
 
-    events = [SendGridEvent.model_validate(e) for e in [
-        {"event": "delivered", "timestamp": 1, "user_id": "ana", "delivery_id": "d1", "sg_event_id": "a"},
-        {"event": "bounce", "type": "bounce", "timestamp": 2, "user_id": "bob", "delivery_id": "d2",
-         "sg_event_id": "b"},
-        {"event": "open", "timestamp": 3},
-    ]]
+    events = [
+        SendGridEvent.model_validate(e)
+        for e in [
+            {"event": "delivered", "timestamp": 1, "user_id": "ana", "delivery_id": "d1", "sg_event_id": "a"},
+            {
+                "event": "bounce",
+                "type": "bounce",
+                "timestamp": 2,
+                "user_id": "bob",
+                "delivery_id": "d2",
+                "sg_event_id": "b",
+            },
+            {"event": "open", "timestamp": 3},
+        ]
+    ]
     result = await process_events(events, publish_event=publish, opt_out_email=opt_out)
     assert (result.received, result.published, result.ignored) == (3, 2, 1)
     assert [e["event"] for e in published] == ["Email Delivered", "Email Bounced"]

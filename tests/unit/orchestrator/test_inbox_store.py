@@ -4,15 +4,25 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from channels.inapp.models import Prompt, PromptStatus
-from channels.inapp.store import InboxStore
+from nudgeflow.channels.inapp.models import Prompt, PromptStatus
+from nudgeflow.channels.inapp.store import InboxStore
 
 NOW = datetime(2026, 11, 24, 12, tzinfo=UTC)
 
 
 def prompt(delivery_id: str = "d1", user: str = "ana", at: datetime = NOW) -> Prompt:
-    return Prompt(delivery_id=delivery_id, user_id=user, kind="celebration", title="t", body="b",
-                  playbook_id="p", playbook_version="v1", milestone_id="m", created_at=at, status_changed_at=at)
+    return Prompt(
+        delivery_id=delivery_id,
+        user_id=user,
+        kind="celebration",
+        title="t",
+        body="b",
+        playbook_id="p",
+        playbook_version="v1",
+        milestone_id="m",
+        created_at=at,
+        status_changed_at=at,
+    )
 
 
 def test_replayed_creation_does_not_reset_a_dismissed_prompt() -> None:

@@ -6,14 +6,18 @@ import ssl
 
 import faust
 
-from orchestrator.broker.clients import aiokafka_options, faust_credentials
-from orchestrator.settings import Settings
+from nudgeflow.orchestrator.broker.clients import aiokafka_options, faust_credentials
+from nudgeflow.orchestrator.settings import Settings
 
 
 def test_sasl_over_tls_reaches_aiokafka_and_faust() -> None:
-    settings = Settings(kafka_bootstrap_servers="k:9093", kafka_security_protocol="SASL_SSL",
-                        kafka_sasl_mechanism="SCRAM-SHA-512", kafka_sasl_username="nudgeflow",
-                        kafka_sasl_password="hunter2")
+    settings = Settings(
+        kafka_bootstrap_servers="k:9093",
+        kafka_security_protocol="SASL_SSL",
+        kafka_sasl_mechanism="SCRAM-SHA-512",
+        kafka_sasl_username="nudgeflow",
+        kafka_sasl_password="hunter2",
+    )
     options = aiokafka_options(settings, "k:9093")
     assert options["security_protocol"] == "SASL_SSL"
     assert options["sasl_mechanism"] == "SCRAM-SHA-512" and options["sasl_plain_password"] == "hunter2"

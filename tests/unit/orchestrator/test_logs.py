@@ -10,8 +10,8 @@ from collections.abc import Iterator
 import pytest
 import structlog
 
-from orchestrator.logs import configure_logging
-from orchestrator.settings import Settings
+from nudgeflow.orchestrator.logs import configure_logging
+from nudgeflow.orchestrator.settings import Settings
 
 
 @pytest.fixture(autouse=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from orchestrator.timers.schedule import ScheduledTimer, TimerSchedule
+from nudgeflow.orchestrator.timers.schedule import ScheduledTimer, TimerSchedule
 
 T0 = datetime(2026, 11, 24, 9, tzinfo=UTC)
 
@@ -20,7 +20,9 @@ def test_due_timers_come_out_in_time_order_and_only_once() -> None:
     schedule.arm(ScheduledTimer(at(20), "ana", "stall-2", 0))
     assert schedule.next_due() == at(10).timestamp()
     assert [(t.user_id, t.timer_id) for t in schedule.pop_due(at(25).timestamp())] == [
-        ("ben", "stall-1"), ("ana", "stall-2")]
+        ("ben", "stall-1"),
+        ("ana", "stall-2"),
+    ]
     assert schedule.pop_due(at(25).timestamp()) == []
     assert len(schedule) == 1
 

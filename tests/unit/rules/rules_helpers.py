@@ -8,9 +8,9 @@ from itertools import count
 from pathlib import Path
 from typing import Any
 
-from events.segment import IdentifyEvent, TrackEvent
-from rules import Engine, Ruleset, load_ruleset
-from rules.state import UserProgress
+from nudgeflow.rules import Engine, Ruleset, load_ruleset
+from nudgeflow.rules.contracts.events import IdentifyEvent, TrackEvent
+from nudgeflow.rules.state import UserProgress
 
 T0 = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)  # a Monday, noon UTC
 _ids = count()
@@ -21,15 +21,16 @@ def at(**delta: float) -> datetime:
 
 
 def track(name: str, when: datetime = T0, user: str = "u1", **properties: Any) -> TrackEvent:
-    return TrackEvent(type="track", messageId=f"m{next(_ids)}", userId=user, timestamp=when,
-                      event=name, properties=properties)
+    return TrackEvent(
+        type="track", messageId=f"m{next(_ids)}", userId=user, timestamp=when, event=name, properties=properties
+    )
 
 
-def identify(when: datetime = T0, user: str = "u1", timezone: str | None = None,
-             **traits: Any) -> IdentifyEvent:
+def identify(when: datetime = T0, user: str = "u1", timezone: str | None = None, **traits: Any) -> IdentifyEvent:
     context = {"timezone": timezone} if timezone else {}
-    return IdentifyEvent(type="identify", messageId=f"m{next(_ids)}", userId=user, timestamp=when,
-                         traits=traits, context=context)
+    return IdentifyEvent(
+        type="identify", messageId=f"m{next(_ids)}", userId=user, timestamp=when, traits=traits, context=context
+    )
 
 
 def ruleset_from(tmp_path: Path, text: str, name: str = "pb.yaml") -> Ruleset:

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from rules.check import check_paths, run_check
+from nudgeflow.rules.check import check_paths, run_check
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -21,8 +21,9 @@ def test_examples_pass_the_check() -> None:
 
 
 def test_problems_are_printed_in_plain_words_with_exit_code_1(tmp_path: Path) -> None:
-    (tmp_path / "bad.yaml").write_text("id: x\nname: X\nmilestones:\n  - id: a\n    title: A\n"
-                                       "    when: {event: E, within: 2 days}\n")
+    (tmp_path / "bad.yaml").write_text(
+        "id: x\nname: X\nmilestones:\n  - id: a\n    title: A\n    when: {event: E, within: 2 days}\n"
+    )
     out = console()
     assert run_check(tmp_path, out) == 1
     text = out.export_text()
@@ -43,6 +44,7 @@ def test_check_paths_sees_duplicates_across_paths(tmp_path: Path) -> None:
     for name in ("a", "b"):
         (tmp_path / name).mkdir()
         (tmp_path / name / "pb.yaml").write_text(
-            "id: same\nname: S\nmilestones:\n  - {id: m, title: M, when: {event: E}}\n")
+            "id: same\nname: S\nmilestones:\n  - {id: m, title: M, when: {event: E}}\n"
+        )
     [problem] = check_paths([tmp_path / "a", tmp_path / "b"])
     assert "playbook id 'same' is already used" in problem.message

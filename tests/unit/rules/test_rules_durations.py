@@ -4,14 +4,21 @@ from datetime import time, timedelta
 
 import pytest
 
-from rules.durations import format_duration, parse_clock, parse_duration
+from nudgeflow.rules.durations import format_duration, parse_clock, parse_duration
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("90s", timedelta(seconds=90)), ("30m", timedelta(minutes=30)), ("48h", timedelta(hours=48)),
-    ("7d", timedelta(days=7)), ("2w", timedelta(weeks=2)), ("1h30m", timedelta(minutes=90)),
-    ("7D", timedelta(days=7)),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("90s", timedelta(seconds=90)),
+        ("30m", timedelta(minutes=30)),
+        ("48h", timedelta(hours=48)),
+        ("7d", timedelta(days=7)),
+        ("2w", timedelta(weeks=2)),
+        ("1h30m", timedelta(minutes=90)),
+        ("7D", timedelta(days=7)),
+    ],
+)
 def test_durations_parse(text: str, expected: timedelta) -> None:
     assert parse_duration(text) == expected
     assert parse_duration(format_duration(expected)) == expected

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from rules_helpers import T0, Run, at, identify, ruleset_from, track
 
-from rules import Engine, Ruleset, load_ruleset
-from rules.state import UserProgress
+from nudgeflow.rules import Engine, Ruleset, load_ruleset
+from nudgeflow.rules.state import UserProgress
 
 LADDER = """\
 id: ladder
@@ -78,7 +78,11 @@ def test_completion_celebrates_with_rendered_progress(ladder: Ruleset) -> None:
     assert (unlocked.milestone_id, unlocked.unlocked_by) == ("invite", "connect")
     assert in_app.body == "Ada: 1 of 4, next Invite a teammate"
     assert (in_app.kind, in_app.step, in_app.channel, in_app.playbook_version) == (
-        "celebration", 0, "in_app", ladder.version)
+        "celebration",
+        0,
+        "in_app",
+        ladder.version,
+    )
     assert slack.body == "Snowflake connected"
     assert in_app.delivery_id != slack.delivery_id
 
@@ -192,8 +196,7 @@ def test_engine_never_mutates_its_input(ladder: Ruleset) -> None:
 
 def test_matching_is_indexed_by_event_name(ladder: Ruleset) -> None:
     engine = Engine(ladder)
-    assert set(engine.by_event) == {"Data Source Connected", "Teammate Invited", "Report Created",
-                                    "Report Shared"}
+    assert set(engine.by_event) == {"Data Source Connected", "Teammate Invited", "Report Created", "Report Shared"}
     assert [m.id for _, m in engine.by_event["Report Created"]] == ["reports"]
     run = admin(ladder)
     assert run.send(track("Unrelated Event")) == []

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from rules import Engine, RulesetError, load_ruleset
-from rules.decisions import TimerDue
-from rules.experiments import assign, bucket
-from rules.schema import Experiment
-from rules.simulate import simulate
+from nudgeflow.rules import Engine, RulesetError, load_ruleset
+from nudgeflow.rules.decisions import TimerDue
+from nudgeflow.rules.experiments import assign, bucket
+from nudgeflow.rules.schema import Experiment
+from nudgeflow.rules.simulate import simulate
 from tests.unit.rules.rules_helpers import T0, Run, at, identify, ruleset_from, track
 
 REPO = Path(__file__).resolve().parents[3]
@@ -87,9 +87,15 @@ def fire_all(run: Run) -> list:
     out = []
     while run.progress.timers:
         timer_id, pending = min(run.progress.timers.items(), key=lambda kv: kv[1].due_at)
-        timer = TimerDue(timer_id=timer_id, user_id=run.progress.user_id, due_at=pending.due_at,
-                         playbook_id=pending.playbook_id, milestone_id=pending.milestone_id,
-                         nudge_step=pending.step, stall_key=pending.stall_key)
+        timer = TimerDue(
+            timer_id=timer_id,
+            user_id=run.progress.user_id,
+            due_at=pending.due_at,
+            playbook_id=pending.playbook_id,
+            milestone_id=pending.milestone_id,
+            nudge_step=pending.step,
+            stall_key=pending.stall_key,
+        )
         result = run.engine.on_timer(run.progress, timer, pending.due_at)
         run.progress = result.progress
         run.decisions += result.decisions
@@ -101,8 +107,9 @@ def fire_all(run: Run) -> list:
 
 
 def _experiment(holdout: float = 0.0, **weights: float) -> Experiment:
-    return Experiment.model_validate({"id": "exp", "holdout": holdout,
-                                      "variants": [{"name": n, "weight": w} for n, w in weights.items()]})
+    return Experiment.model_validate(
+        {"id": "exp", "holdout": holdout, "variants": [{"name": n, "weight": w} for n, w in weights.items()]}
+    )
 
 
 def test_assignment_is_stable_across_calls_and_processes() -> None:
@@ -110,13 +117,22 @@ def test_assignment_is_stable_across_calls_and_processes() -> None:
     ids = [f"u{i}" for i in range(200)]
     here = [assign(experiment, i) for i in ids]
     assert here == [assign(experiment, i) for i in ids]
-    code = ("import json, sys; from rules.experiments import assign; from rules.schema import Experiment; "
-            "e = Experiment.model_validate({'id': 'exp', 'holdout': 0.1, 'variants': "
-            "[{'name': 'control', 'weight': 1}, {'name': 'b', 'weight': 3}]}); "
-            "print(json.dumps([assign(e, f'u{i}') for i in range(200)]))")
+    code = (
+        "import json, sys; from nudgeflow.rules.experiments import assign; "
+        "from nudgeflow.rules.schema import Experiment; "
+        "e = Experiment.model_validate({'id': 'exp', 'holdout': 0.1, 'variants': "
+        "[{'name': 'control', 'weight': 1}, {'name': 'b', 'weight': 3}]}); "
+        "print(json.dumps([assign(e, f'u{i}') for i in range(200)]))"
+    )
     env_hash = {"PYTHONHASHSEED": "12345"}  # a different str hash seed must not matter
-    other = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True,
-                           env={**__import__("os").environ, **env_hash})
+    other = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**__import__("os").environ, **env_hash},
+    )
     assert json.loads(other.stdout) == here
 
 
@@ -157,7 +173,11 @@ def test_exposure_emitted_once_on_entry(tmp_path: Path) -> None:
     assert len(exposures) == 1
     exposure = exposures[0]
     assert (exposure.user_id, exposure.playbook_id, exposure.experiment, exposure.variant) == (
-        user, "pu", "copy-test", "social_proof")
+        user,
+        "pu",
+        "copy-test",
+        "social_proof",
+    )
     assert exposure.at == T0 and exposure.playbook_version == ruleset.version
     assert run.progress.exposures == {"copy-test": "social_proof"}
     assert run.progress.playbooks["pu"].variant == "social_proof"
@@ -199,7 +219,8 @@ def test_variant_templates_timing_and_unlocks_are_used(tmp_path: Path) -> None:
     assert arm.due_at == at(hours=1) + timedelta(days=2)
     nudges = fire_all(run)
     assert [(d.type, d.kind, d.title, d.body) for d in nudges] == [
-        ("delivery", "nudge", "Teams like yours automate", "Two clicks.")]
+        ("delivery", "nudge", "Teams like yours automate", "Two clicks.")
+    ]
 
 
 def test_control_sees_the_playbook_as_written(tmp_path: Path) -> None:
@@ -218,7 +239,8 @@ def test_control_sees_the_playbook_as_written(tmp_path: Path) -> None:
 def test_variant_order_changes_the_ladder(tmp_path: Path) -> None:
     text = (PLAYBOOK % {"holdout": 0}).replace(
         "      milestones:\n        first_report:",
-        "      order: [first_report, share_report, first_automation]\n      milestones:\n        first_report:")
+        "      order: [first_report, share_report, first_automation]\n      milestones:\n        first_report:",
+    )
     text = text.replace("          unlocks: [share_report]\n", "")
     ruleset = ruleset_from(tmp_path, text)
     user = user_in(ruleset, "social_proof")
@@ -245,7 +267,11 @@ def test_holdout_suppresses_nudges_but_not_celebrations(tmp_path: Path) -> None:
     assert [d.type for d in fired] == ["delivery_suppressed"]
     suppressed = fired[0]
     assert (suppressed.reason, suppressed.kind, suppressed.milestone_id, suppressed.channel) == (
-        "holdout", "nudge", "first_automation", "in_app")
+        "holdout",
+        "nudge",
+        "first_automation",
+        "in_app",
+    )
     assert "copy-test" in suppressed.detail
     assert run.of_type("delivery")[-1].kind == "celebration"
     run.send(track("Automation Created", at(days=7), user=user))
@@ -284,8 +310,8 @@ def test_simulator_output_contains_exposures(tmp_path: Path) -> None:
 
 
 def test_worker_maps_exposure_and_holdout_to_outcomes(tmp_path: Path) -> None:
-    from orchestrator.processing import process_event, process_timer
-    from orchestrator.state import UserRecord
+    from nudgeflow.orchestrator.processing import process_event, process_timer
+    from nudgeflow.orchestrator.state import UserRecord
 
     ruleset = rules(tmp_path, holdout=0.3)
     engine = Engine(ruleset)
@@ -295,7 +321,7 @@ def test_worker_maps_exposure_and_holdout_to_outcomes(tmp_path: Path) -> None:
     for event in (identify(user=user, role="power_user"), track("Report Created", at(hours=1), user=user)):
         processed = process_event(record, event, engine=engine, now=event.timestamp, dedupe_window=10)
         record, outcomes = processed.record, outcomes + processed.outcomes
-    (timer_id, pending), = record.progress.timers.items()
+    ((timer_id, pending),) = record.progress.timers.items()
     processed = process_timer(record, timer_id, pending.due_at, engine=engine, now=pending.due_at)
     assert processed is not None
     outcomes += processed.outcomes
@@ -326,7 +352,9 @@ def line(n: int) -> str:
 
 
 def test_loader_rejects_bad_weights_holdout_and_names(tmp_path: Path) -> None:
-    found = problems(tmp_path, """experiment:
+    found = problems(
+        tmp_path,
+        """experiment:
   id: exp
   holdout: 0.7
   variants:
@@ -334,26 +362,34 @@ def test_loader_rejects_bad_weights_holdout_and_names(tmp_path: Path) -> None:
       weight: 0
     - name: b
       weight: -1
-""")
+""",
+    )
     assert f"{line(2)} experiment.holdout: 0.7 is too large: it must be at most 0.5" in found
     assert f"{line(5)} experiment.variants[0].weight: 0 is too small: it must be more than 0" in found
     assert f"{line(7)} experiment.variants[1].weight: -1 is too small: it must be more than 0" in found
-    found = problems(tmp_path, """experiment:
+    found = problems(
+        tmp_path,
+        """experiment:
   id: exp
   variants:
     - name: control
     - name: control
     - name: holdout
-""")
-    assert any(p.startswith(f"{line(4)} experiment.variants[1].name: variant name 'control' is used twice")
-               for p in found)
+""",
+    )
+    assert any(
+        p.startswith(f"{line(4)} experiment.variants[1].name: variant name 'control' is used twice") for p in found
+    )
     assert any(p.startswith(f"{line(5)} experiment.variants[2].name: 'holdout' is reserved") for p in found)
     assert problems(tmp_path, "experiment:\n  id: exp\n  variants: []\n") == [
-        f"{line(2)} experiment.variants: must not be empty"]
+        f"{line(2)} experiment.variants: must not be empty"
+    ]
 
 
 def test_loader_rejects_overrides_of_unknown_things(tmp_path: Path) -> None:
-    found = problems(tmp_path, """experiment:
+    found = problems(
+        tmp_path,
+        """experiment:
   id: exp
   variants:
     - name: b
@@ -373,21 +409,29 @@ def test_loader_rejects_overrides_of_unknown_things(tmp_path: Path) -> None:
           nudges:
             - title: a
             - title: b
-""")
+""",
+    )
     text = "\n".join(found)
-    assert (f"{line(5)} experiment.variants[0].milestones.first_reprot: unknown milestone 'first_reprot' "
-            "(did you mean 'first_report'?)") in found
-    assert f"{line(10)} experiment.variants[0].milestones.share_report.celebrate[0]: milestone 'share_report' " \
-           "has 0 celebrate messages" in text
-    assert f"{line(12)} experiment.variants[0].milestones.first_automation.unlocks[0]: unknown milestone 'nope'" \
-        in text
+    assert (
+        f"{line(5)} experiment.variants[0].milestones.first_reprot: unknown milestone 'first_reprot' "
+        "(did you mean 'first_report'?)"
+    ) in found
+    assert (
+        f"{line(10)} experiment.variants[0].milestones.share_report.celebrate[0]: milestone 'share_report' "
+        "has 0 celebrate messages" in text
+    )
+    assert f"{line(12)} experiment.variants[0].milestones.first_automation.unlocks[0]: unknown milestone 'nope'" in text
     assert f"{line(14)} experiment.variants[0].stalls[0]: no stall rule for 'share_report'" in text
-    assert f"{line(19)} experiment.variants[0].stalls[1].nudges[1]: the stall rule for 'first_automation' " \
-           "has 1 nudge(s)" in text
+    assert (
+        f"{line(19)} experiment.variants[0].stalls[1].nudges[1]: the stall rule for 'first_automation' "
+        "has 1 nudge(s)" in text
+    )
 
 
 def test_loader_rejects_bad_fields_templates_order_and_loops(tmp_path: Path) -> None:
-    found = problems(tmp_path, """experiment:
+    found = problems(
+        tmp_path,
+        """experiment:
   id: exp
   variants:
     - name: b
@@ -401,7 +445,8 @@ def test_loader_rejects_bad_fields_templates_order_and_loops(tmp_path: Path) -> 
       stalls:
         - milestone: first_automation
           not_within: 2 days
-""")
+""",
+    )
     text = "\n".join(found)
     assert f"{line(5)} experiment.variants[0].order: order must list every milestone" not in text  # pydantic first
     assert f"{line(4)} experiment.variants[0].wieght: unknown field 'wieght' (did you mean 'weight'?)" in found
@@ -409,7 +454,9 @@ def test_loader_rejects_bad_fields_templates_order_and_loops(tmp_path: Path) -> 
 
 
 def test_loader_rejects_template_order_and_loop_problems(tmp_path: Path) -> None:
-    found = problems(tmp_path, """experiment:
+    found = problems(
+        tmp_path,
+        """experiment:
   id: exp
   variants:
     - name: b
@@ -421,31 +468,46 @@ def test_loader_rejects_template_order_and_loop_problems(tmp_path: Path) -> None
           unlocks: [first_automation]
         first_automation:
           unlocks: [first_report]
-""")
+""",
+    )
     text = "\n".join(found)
-    assert f"{line(4)} experiment.variants[0].order: order must list every milestone of the playbook once " \
-           "(missing share_report; listed twice: first_automation)" in text
+    assert (
+        f"{line(4)} experiment.variants[0].order: order must list every milestone of the playbook once "
+        "(missing share_report; listed twice: first_automation)" in text
+    )
     assert f"{line(8)} experiment.variants[0].milestones.first_report.celebrate[0].body: unknown name 'usr'" in text
-    assert f"{line(3)} experiment.variants[0]: with this variant's order/unlocks, milestones wait on each other " \
-           "in a loop" in text
+    assert (
+        f"{line(3)} experiment.variants[0]: with this variant's order/unlocks, milestones wait on each other "
+        "in a loop" in text
+    )
 
 
 def test_loader_requires_of_when_a_milestone_has_several_stalls(tmp_path: Path) -> None:
-    text = (PLAYBOOK % {"holdout": 0}).replace("experiment:", """  - milestone: first_automation
+    text = (
+        (PLAYBOOK % {"holdout": 0})
+        .replace(
+            "experiment:",
+            """  - milestone: first_automation
     of: signup
     not_within: 7d
     nudges:
       - channel: email
         title: "Automate"
         body: "Please"
-experiment:""").replace("""      stalls:
+experiment:""",
+        )
+        .replace(
+            """      stalls:
         - milestone: first_automation
-          not_within: 2d""", """      stalls:
+          not_within: 2d""",
+            """      stalls:
         - milestone: first_automation
           not_within: 2d
         - milestone: first_automation
           of: signup
-          not_within: 3d""")
+          not_within: 3d""",
+        )
+    )
     with pytest.raises(RulesetError) as info:
         ruleset_from(tmp_path, text)
     found = [str(p) for p in info.value.problems]
@@ -481,21 +543,23 @@ def test_readme_experiment_example_is_valid(tmp_path: Path) -> None:
     ruleset = ruleset_from(tmp_path, playbook + "\n" + example)
     experiment = ruleset.playbooks[0].experiment
     assert experiment is not None and [v.name for v in experiment.variants] == [
-        "control", "social_proof", "short_ladder"]
+        "control",
+        "social_proof",
+        "short_ladder",
+    ]
 
 
 def test_simulate_cli_summarises_exposures(tmp_path: Path) -> None:
     from rich.console import Console
 
-    from rules.simulate_cli import run_simulate
+    from nudgeflow.rules.simulate_cli import run_simulate
 
     (tmp_path / "rules").mkdir()
     (tmp_path / "rules" / "pb.yaml").write_text(textwrap.dedent(PLAYBOOK % {"holdout": 0}))
     ruleset = load_ruleset(tmp_path / "rules")
     users = [user_in(ruleset, "control"), user_in(ruleset, "social_proof")]
     events = tmp_path / "events.jsonl"
-    events.write_text("".join(identify(user=u, role="power_user").model_dump_json(by_alias=True) + "\n"
-                              for u in users))
+    events.write_text("".join(identify(user=u, role="power_user").model_dump_json(by_alias=True) + "\n" for u in users))
     console = Console(record=True, width=200)
     out = tmp_path / "out.jsonl"
     assert run_simulate(tmp_path / "rules", events, None, out, console) == 0

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from rules import RulesetError, load_ruleset
-from rules.durations import parse_duration
+from nudgeflow.rules import RulesetError, load_ruleset
+from nudgeflow.rules.durations import parse_duration
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -48,12 +48,10 @@ def only(tmp_path: Path, text: str) -> object:
 
 def test_example_playbooks_load() -> None:
     ruleset = load_ruleset(REPO / "playbooks")
-    assert {p.id for p in ruleset.playbooks} == {"admin_onboarding", "power_user_onboarding",
-                                                  "operator_onboarding"}
+    assert {p.id for p in ruleset.playbooks} == {"admin_onboarding", "power_user_onboarding", "operator_onboarding"}
     for playbook in ruleset.playbooks:
         assert len(playbook.milestones) >= 3
-        assert all(m.purpose and m.expected_actions and m.risks and m.success_criteria
-                   for m in playbook.milestones)
+        assert all(m.purpose and m.expected_actions and m.risks and m.success_criteria for m in playbook.milestones)
         assert playbook.audience["role"].equals in {"admin", "power_user", "operator"}
 
 
@@ -115,8 +113,10 @@ def test_unknown_references_in_unlocks_first_value_and_stalls(tmp_path: Path) ->
 
 
 def test_template_syntax_error_points_at_the_line_inside_a_block(tmp_path: Path) -> None:
-    text = GOOD.replace('        body: "{{ progress.done }} of {{ progress.total }}"',
-                        "        body: |\n          Hello\n          {{ progress.done }\n")
+    text = GOOD.replace(
+        '        body: "{{ progress.done }} of {{ progress.total }}"',
+        "        body: |\n          Hello\n          {{ progress.done }\n",
+    )
     problem = only(tmp_path, text)
     assert (problem.line, problem.field) == (19, "milestones[1].celebrate[0].body")
     assert "template syntax error" in problem.message
@@ -132,7 +132,8 @@ def test_cycle_in_after_and_unlocks(tmp_path: Path) -> None:
     text = GOOD.replace("      within: 7d", "      within: 7d\n      after: second")
     problem = only(tmp_path, text)
     assert "loop" in problem.message and "first → second → first" in problem.message.replace(
-        "second → first → second", "first → second → first")
+        "second → first → second", "first → second → first"
+    )
     assert problem.field in {"milestones[0].when.after", "milestones[1].when.after"}
 
 
@@ -147,8 +148,7 @@ def test_bad_yaml_names_the_line(tmp_path: Path) -> None:
 
 
 def test_duplicate_ids(tmp_path: Path) -> None:
-    found = problems(tmp_path, GOOD.replace("  - id: second", "  - id: first").replace("after: first",
-                                                                                       "after: first"))
+    found = problems(tmp_path, GOOD.replace("  - id: second", "  - id: first").replace("after: first", "after: first"))
     assert any(p.field == "milestones[1].id" and "used twice" in p.message for p in found)
     (tmp_path / "a.yaml").write_text(GOOD)
     (tmp_path / "b.yaml").write_text(GOOD)
@@ -165,8 +165,10 @@ def test_wrong_types_and_missing_fields_in_plain_words(tmp_path: Path) -> None:
     text = GOOD.replace("channel: in_app", "channel: sms").replace("    title: First\n", "")
     messages = {p.field: p.message for p in problems(tmp_path, text)}
     assert messages["milestones[0].title"] == "required field 'title' is missing"
-    assert "'sms' is not allowed here: use one of 'in_app', 'email', 'slack'" in \
-        messages["milestones[1].celebrate[0].channel"]
+    assert (
+        "'sms' is not allowed here: use one of 'in_app', 'email', 'slack'"
+        in messages["milestones[1].celebrate[0].channel"]
+    )
 
 
 def test_unquoted_clock_time_and_yes_no_stay_text(tmp_path: Path) -> None:

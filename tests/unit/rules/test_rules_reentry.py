@@ -6,9 +6,9 @@ from pathlib import Path
 
 from rules_helpers import at, identify, ruleset_from, track
 
-from rules import load_ruleset
-from rules.decisions import ArmTimer, DeliveryRequest, MilestoneCompleted
-from rules.simulate import simulate
+from nudgeflow.rules import load_ruleset
+from nudgeflow.rules.decisions import ArmTimer, DeliveryRequest, MilestoneCompleted
+from nudgeflow.rules.simulate import simulate
 
 LADDERS = """\
 id: admin
@@ -42,11 +42,13 @@ milestones:
 
 def test_a_returning_user_is_celebrated_and_nudged_once_per_milestone(tmp_path: Path) -> None:
     ruleset = ruleset_from(tmp_path, LADDERS)
-    events = [identify(at(), role="admin"),
-              track("Data Source Connected", at(minutes=1)),
-              identify(at(days=10), role="admin"),  # comes back weeks later, identified again
-              track("Data Source Connected", at(days=10, minutes=1)),  # connects another source
-              track("Data Source Connected", at(days=11))]
+    events = [
+        identify(at(), role="admin"),
+        track("Data Source Connected", at(minutes=1)),
+        identify(at(days=10), role="admin"),  # comes back weeks later, identified again
+        track("Data Source Connected", at(days=10, minutes=1)),  # connects another source
+        track("Data Source Connected", at(days=11)),
+    ]
     report = simulate(ruleset, events)
     decisions = [d for _, d in report.decisions]
     assert [d.milestone_id for d in decisions if isinstance(d, MilestoneCompleted)] == ["connect"]
@@ -58,8 +60,12 @@ def test_a_user_who_changes_role_enters_the_new_ladder_and_keeps_the_old_progres
     (tmp_path / "operator.yaml").write_text(OPERATOR)
     both = ruleset_from(tmp_path, LADDERS, name="admin.yaml") and load_ruleset(tmp_path)
     assert {p.id for p in both.playbooks} == {"admin", "operator"}
-    events = [identify(at(), role="admin"), track("Data Source Connected", at(minutes=1)),
-              identify(at(days=1), role="operator"), track("Data Source Connected", at(days=1, minutes=1))]
+    events = [
+        identify(at(), role="admin"),
+        track("Data Source Connected", at(minutes=1)),
+        identify(at(days=1), role="operator"),
+        track("Data Source Connected", at(days=1, minutes=1)),
+    ]
     report = simulate(both, events)
     done = [(d.playbook_id, d.milestone_id) for _, d in report.decisions if isinstance(d, MilestoneCompleted)]
     assert done == [("admin", "connect"), ("operator", "dashboard")]

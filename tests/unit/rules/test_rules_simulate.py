@@ -10,8 +10,8 @@ from pathlib import Path
 from rich.console import Console
 from rules_helpers import T0, at, identify, ruleset_from, track
 
-from rules import load_ruleset
-from rules.simulate import run_simulate, simulate
+from nudgeflow.rules import load_ruleset
+from nudgeflow.rules.simulate import run_simulate, simulate
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -55,10 +55,12 @@ def test_stall_nudges_fire_in_time_order_then_stop_when_done(tmp_path: Path) -> 
 def test_same_user_in_two_time_zones_gets_local_quiet_hours(tmp_path: Path) -> None:
     rules = ruleset_from(tmp_path, NUDGES)
     late = datetime(2026, 3, 2, 22, 30, tzinfo=UTC)
-    events = [identify(late, user="paris", timezone="Europe/Paris"),
-              identify(late, user="la", timezone="America/Los_Angeles"),
-              track("Data Source Connected", late, user="paris"),
-              track("Data Source Connected", late, user="la")]
+    events = [
+        identify(late, user="paris", timezone="Europe/Paris"),
+        identify(late, user="la", timezone="America/Los_Angeles"),
+        track("Data Source Connected", late, user="paris"),
+        track("Data Source Connected", late, user="la"),
+    ]
     sends = {d.user_id: d.send_at for d in deliveries(simulate(rules, events)) if d.kind == "celebration"}
     assert sends["paris"] == datetime(2026, 3, 3, 7, 0, tzinfo=UTC)  # 23:30 CET -> 08:00 CET
     assert sends["la"] == late  # 14:30 in Los Angeles: send now
@@ -73,17 +75,24 @@ def test_quiet_hours_across_dst_in_simulation(tmp_path: Path) -> None:
 
 
 def test_caps_defer_to_the_next_day(tmp_path: Path) -> None:
-    text = NUDGES.replace('  quiet_hours: {start: "21:00", end: "08:00"}',
-                          "  caps: {overall_per_day: 1}").replace("not_within: 1d", "not_within: 1h")
+    text = NUDGES.replace('  quiet_hours: {start: "21:00", end: "08:00"}', "  caps: {overall_per_day: 1}").replace(
+        "not_within: 1d", "not_within: 1h"
+    )
     report = simulate(ruleset_from(tmp_path, text), [track("Data Source Connected", T0)], until=at(days=5))
     sends = [(d.kind, d.send_at) for d in deliveries(report)]
-    assert sends == [("celebration", T0), ("nudge", at(days=1, hours=-12)), ("nudge", at(days=2, hours=-12)),
-                     ("nudge", at(days=3, hours=-12))]
+    assert sends == [
+        ("celebration", T0),
+        ("nudge", at(days=1, hours=-12)),
+        ("nudge", at(days=2, hours=-12)),
+        ("nudge", at(days=3, hours=-12)),
+    ]
 
 
 def test_out_of_order_events_are_replayed_in_event_time(tmp_path: Path) -> None:
-    rules = ruleset_from(tmp_path, NUDGES.replace("    when: {event: Teammate Invited}",
-                                                  "    when: {event: Teammate Invited, after: connect}"))
+    rules = ruleset_from(
+        tmp_path,
+        NUDGES.replace("    when: {event: Teammate Invited}", "    when: {event: Teammate Invited, after: connect}"),
+    )
     events = [track("Teammate Invited", at(hours=2)), track("Data Source Connected", at(hours=1))]
     report = simulate(rules, events)
     assert [d.milestone_id for d in report.of_type("milestone_completed")] == ["connect", "invite"]
@@ -100,8 +109,9 @@ def test_duplicates_are_processed_once_and_output_is_deterministic(tmp_path: Pat
 
 def test_until_stops_the_clock(tmp_path: Path) -> None:
     rules = ruleset_from(tmp_path, NUDGES)
-    report = simulate(rules, [track("Data Source Connected", T0), track("Teammate Invited", at(days=9))],
-                      until=at(hours=30))
+    report = simulate(
+        rules, [track("Data Source Connected", T0), track("Teammate Invited", at(days=9))], until=at(hours=30)
+    )
     assert report.events_processed == 1 and report.timers_fired == 1
 
 
@@ -113,8 +123,11 @@ def test_run_simulate_writes_json_lines_and_a_summary(tmp_path: Path) -> None:
     lines = [json.loads(line) for line in out.getvalue().splitlines()]
     kinds = {line["type"] for line in lines}
     assert kinds >= {"milestone_completed", "delivery", "arm_timer", "cancel_timer"}
-    assert all(line["playbook_version"] == load_ruleset(REPO / "playbooks").version
-               for line in lines if "playbook_version" in line)
+    assert all(
+        line["playbook_version"] == load_ruleset(REPO / "playbooks").version
+        for line in lines
+        if "playbook_version" in line
+    )
     text = console.export_text()
     assert "connect_data_source (first value)" in text and "1 duplicates skipped" in text
 

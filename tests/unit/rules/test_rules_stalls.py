@@ -67,12 +67,15 @@ def test_duplicate_fire_sends_once(tmp_path: Path) -> None:
 
 
 def test_signup_and_event_stalls(tmp_path: Path) -> None:
-    text = STALL.replace("of: connect", "of: signup").replace("max_nudges: 3", "max_nudges: 1") + """\
+    text = (
+        STALL.replace("of: connect", "of: signup").replace("max_nudges: 3", "max_nudges: 1")
+        + """\
   - milestone: invite
     of: Report Created
     not_within: 1d
     nudges: [{channel: in_app, title: "Share that report", body: "x"}]
 """
+    )
     run = Run(ruleset_from(tmp_path, text))
     [signup_arm] = run.send(identify(T0, role="x"))
     assert signup_arm.due_at == at(days=3)
@@ -82,8 +85,9 @@ def test_signup_and_event_stalls(tmp_path: Path) -> None:
 
 
 def test_quiet_hours_defer_to_local_morning(tmp_path: Path) -> None:
-    text = STALL + ('timing: {quiet_hours: {start: "21:00", end: "08:00"}, default_timezone: Asia/Tokyo, '
-                    'channels: [in_app]}\n')
+    text = STALL + (
+        'timing: {quiet_hours: {start: "21:00", end: "08:00"}, default_timezone: Asia/Tokyo, channels: [in_app]}\n'
+    )
     run = Run(ruleset_from(tmp_path, text.replace("not_within: 3d", "not_within: 10h")))
     arm0 = run.send(track("Data Source Connected", T0))[-1]  # due 22:00 UTC = 07:00 Tokyo
     nudge0, arm1 = fire(run, arm0)
@@ -97,16 +101,22 @@ id: pb
 name: PB
 timing: {caps: {per_channel_per_day: 1}}
 milestones:
-""" + "".join(f"""  - id: m{i}
+""" + "".join(
+        f"""  - id: m{i}
     title: M{i}
     when: {{event: E{i}}}
     celebrate: [{{channel: in_app, title: t, body: b}}]
-""" for i in range(3))
+"""
+        for i in range(3)
+    )
     run = Run(ruleset_from(tmp_path, celebrating))
     sends = [run.send(track(f"E{i}", T0))[-1] for i in range(3)]
     assert [s.send_at.date().day for s in sends] == [2, 3, 4]  # one per day
-    run = Run(ruleset_from(tmp_path, celebrating.replace("per_channel_per_day: 1",
-                                                         "per_channel_per_day: 1, when_exceeded: suppress")))
+    run = Run(
+        ruleset_from(
+            tmp_path, celebrating.replace("per_channel_per_day: 1", "per_channel_per_day: 1, when_exceeded: suppress")
+        )
+    )
     sends = [run.send(track(f"E{i}", T0))[-1] for i in range(3)]
     assert [s.type for s in sends] == ["delivery", "delivery_suppressed", "delivery_suppressed"]
     assert sends[1].reason == "cap"

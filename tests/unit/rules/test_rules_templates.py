@@ -2,11 +2,15 @@ from __future__ import annotations
 
 import pytest
 
-from rules.templates import RenderError, render, template_problems
+from nudgeflow.rules.templates import RenderError, render, template_problems
 
-CTX = {"user": {"id": "u1", "first_name": "Ada"}, "event": {"name": "Report Created"},
-       "milestone": {"title": "First report"},
-       "progress": {"done": 2, "total": 4, "remaining": 2, "next": "Share a report"}, "playbook": {}}
+CTX = {
+    "user": {"id": "u1", "first_name": "Ada"},
+    "event": {"name": "Report Created"},
+    "milestone": {"title": "First report"},
+    "progress": {"done": 2, "total": 4, "remaining": 2, "next": "Share a report"},
+    "playbook": {},
+}
 
 
 def test_progress_renders_2_of_4() -> None:

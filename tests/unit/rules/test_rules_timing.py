@@ -7,27 +7,31 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from rules.schema import Timing
-from rules.timing import next_allowed
+from nudgeflow.rules.schema import Timing
+from nudgeflow.rules.timing import next_allowed
 
 QUIET = Timing.model_validate({"quiet_hours": {"start": "21:00", "end": "08:00"}})
-WEEKDAYS = Timing.model_validate({"send_window": {"start": "09:00", "end": "17:00",
-                                                  "days": ["mon", "tue", "wed", "thu", "fri"]}})
+WEEKDAYS = Timing.model_validate(
+    {"send_window": {"start": "09:00", "end": "17:00", "days": ["mon", "tue", "wed", "thu", "fri"]}}
+)
 
 
 def utc(*args: int) -> datetime:
     return datetime(*args, tzinfo=UTC)
 
 
-@pytest.mark.parametrize(("zone", "at", "expected"), [
-    ("Europe/Paris", utc(2026, 3, 2, 12), utc(2026, 3, 2, 12)),          # 13:00 local: allowed now
-    ("Europe/Paris", utc(2026, 3, 2, 21), utc(2026, 3, 3, 7)),           # 22:00 CET -> 08:00 CET
-    ("Europe/Paris", utc(2026, 3, 28, 22), utc(2026, 3, 29, 6)),         # night of spring-forward: 08:00 CEST
-    ("Europe/Paris", utc(2026, 10, 24, 22), utc(2026, 10, 25, 7)),       # night of fall-back: 08:00 CET
-    ("America/New_York", utc(2026, 3, 8, 3), utc(2026, 3, 8, 12)),       # US DST night: 08:00 EDT
-    ("Asia/Kolkata", utc(2026, 3, 2, 16), utc(2026, 3, 3, 2, 30)),       # half-hour offset zone
-    ("UTC", utc(2026, 3, 2, 7, 59), utc(2026, 3, 2, 8)),
-])
+@pytest.mark.parametrize(
+    ("zone", "at", "expected"),
+    [
+        ("Europe/Paris", utc(2026, 3, 2, 12), utc(2026, 3, 2, 12)),  # 13:00 local: allowed now
+        ("Europe/Paris", utc(2026, 3, 2, 21), utc(2026, 3, 3, 7)),  # 22:00 CET -> 08:00 CET
+        ("Europe/Paris", utc(2026, 3, 28, 22), utc(2026, 3, 29, 6)),  # night of spring-forward: 08:00 CEST
+        ("Europe/Paris", utc(2026, 10, 24, 22), utc(2026, 10, 25, 7)),  # night of fall-back: 08:00 CET
+        ("America/New_York", utc(2026, 3, 8, 3), utc(2026, 3, 8, 12)),  # US DST night: 08:00 EDT
+        ("Asia/Kolkata", utc(2026, 3, 2, 16), utc(2026, 3, 3, 2, 30)),  # half-hour offset zone
+        ("UTC", utc(2026, 3, 2, 7, 59), utc(2026, 3, 2, 8)),
+    ],
+)
 def test_quiet_hours(zone: str, at: datetime, expected: datetime) -> None:
     assert next_allowed(at, QUIET, ZoneInfo(zone)) == expected
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from events.segment import TrackEvent
-from rules import Engine
-from rules.state import UserProgress
+from nudgeflow.rules import Engine
+from nudgeflow.rules.contracts.events import TrackEvent
+from nudgeflow.rules.state import UserProgress
 from tests.unit.rules.rules_helpers import at, identify, ruleset_from, track
 
 PLAYBOOK = """\
@@ -37,8 +37,14 @@ def test_events_that_change_something_still_go_through_the_engine(tmp_path: Path
     progress = known_admin(engine)
     earlier = engine.on_event(progress, track("Page Viewed", at(minutes=-5)), at())
     assert earlier.progress.first_seen_at == at(minutes=-5)
-    travelling = TrackEvent(type="track", messageId="tz", userId="u1", timestamp=at(minutes=5), event="Page Viewed",
-                            context={"timezone": "Asia/Tokyo"})
+    travelling = TrackEvent(
+        type="track",
+        messageId="tz",
+        userId="u1",
+        timestamp=at(minutes=5),
+        event="Page Viewed",
+        context={"timezone": "Asia/Tokyo"},
+    )
     moved = engine.on_event(progress, travelling, at(minutes=5))
     assert moved.progress.timezone == "Asia/Tokyo"
     stranger = engine.on_event(UserProgress.new("u2"), track("Page Viewed", at(), user="u2"), at())

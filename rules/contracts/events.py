@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
 
-from events.timezones import IanaTimezone
+from nudgeflow.rules.contracts.timezones import IanaTimezone
 
 
 class EventContext(BaseModel):
@@ -19,9 +19,7 @@ class EventContext(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    timezone: IanaTimezone | None = Field(
-        default=None, description="IANA time zone of the user, e.g. 'Europe/Paris'."
-    )
+    timezone: IanaTimezone | None = Field(default=None, description="IANA time zone of the user, e.g. 'Europe/Paris'.")
 
 
 class _SegmentCall(BaseModel):

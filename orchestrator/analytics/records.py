@@ -12,8 +12,8 @@ from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, ValidationError
 
-from events.outcomes import Outcome
-from events.segment import IdentifyEvent, TrackEvent, parse_product_event
+from nudgeflow.rules.contracts.events import IdentifyEvent, TrackEvent, parse_product_event
+from nudgeflow.rules.contracts.outcomes import Outcome
 
 log = logging.getLogger(__name__)
 EXPOSURE = "exposure"
@@ -21,7 +21,7 @@ ProductEvent = TrackEvent | IdentifyEvent
 
 
 class OutcomeRecord(Outcome):
-    """One record of the outcomes topic: an `events.outcomes.Outcome` read leniently (kind as text,
+    """One record of the outcomes topic: an `nudgeflow.rules.contracts.outcomes.Outcome` read leniently (kind as text,
     unknown fields ignored, `recorded_at` optional)."""
 
     model_config = ConfigDict(frozen=True, extra="ignore")

@@ -45,8 +45,15 @@ class Outcome(BaseModel):
     attributes: dict[str, Any] = Field(default_factory=dict)
 
     @classmethod
-    def of(cls, kind: OutcomeKind, key: str, *, user_id: str, occurred_at: datetime,
-           recorded_at: datetime, **fields: Any) -> Outcome:
+    def of(
+        cls, kind: OutcomeKind, key: str, *, user_id: str, occurred_at: datetime, recorded_at: datetime, **fields: Any
+    ) -> Outcome:
         """Build an outcome whose id is `kind:key`, so replays produce the same id."""
-        return cls(outcome_id=f"{kind.value}:{key}", kind=kind, user_id=user_id,
-                   occurred_at=occurred_at, recorded_at=recorded_at, **fields)
+        return cls(
+            outcome_id=f"{kind.value}:{key}",
+            kind=kind,
+            user_id=user_id,
+            occurred_at=occurred_at,
+            recorded_at=recorded_at,
+            **fields,
+        )

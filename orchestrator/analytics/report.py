@@ -14,7 +14,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from analytics.results import Lift, Report
+from nudgeflow.orchestrator.analytics.results import Lift, Report
 
 Row = dict[str, Any]
 
@@ -22,48 +22,92 @@ Row = dict[str, Any]
 def _lift_fields(lift: Lift | None) -> Row:
     if lift is None:
         return {"lift": None, "lift_ci_low": None, "lift_ci_high": None, "p_value": None, "significant": None}
-    return {"lift": lift.absolute, "lift_ci_low": lift.absolute_ci_low, "lift_ci_high": lift.absolute_ci_high,
-            "p_value": lift.p_value, "significant": lift.significant}
+    return {
+        "lift": lift.absolute,
+        "lift_ci_low": lift.absolute_ci_low,
+        "lift_ci_high": lift.absolute_ci_high,
+        "p_value": lift.p_value,
+        "significant": lift.significant,
+    }
 
 
 def flat_tables(report: Report) -> dict[str, list[Row]]:
     """Every metric as a list of flat rows, keyed by table name."""
-    tables: dict[str, list[Row]] = {name: [] for name in (
-        "ttfv", "funnel", "cohorts", "adoption", "repeat_usage", "nudges", "experiments")}
+    tables: dict[str, list[Row]] = {
+        name: [] for name in ("ttfv", "funnel", "cohorts", "adoption", "repeat_usage", "nudges", "experiments")
+    }
     for t in report.ttfv:
         for group, dists in (("all", [t.overall]), ("cohort", t.by_cohort), ("role", t.by_role)):
             for d in dists:
-                tables["ttfv"].append({"playbook": t.playbook_id, "first_value": t.first_value, "group": group,
-                                       "key": d.key, "users": d.users, "median_hours": d.median_hours,
-                                       "p90_hours": d.p90_hours})
+                tables["ttfv"].append(
+                    {
+                        "playbook": t.playbook_id,
+                        "first_value": t.first_value,
+                        "group": group,
+                        "key": d.key,
+                        "users": d.users,
+                        "median_hours": d.median_hours,
+                        "p90_hours": d.p90_hours,
+                    }
+                )
     for f in report.funnels:
         for s in f.steps:
             tables["funnel"].append({"playbook": f.playbook_id, "entered": f.entered, **s.model_dump()})
     for c in report.cohorts:
         for r in c.rows:
             for cell in r.cells:
-                tables["cohorts"].append({"playbook": c.playbook_id, "week": r.week.isoformat(), "users": r.users,
-                                          **cell.model_dump()})
+                tables["cohorts"].append(
+                    {"playbook": c.playbook_id, "week": r.week.isoformat(), "users": r.users, **cell.model_dump()}
+                )
     tables["adoption"] = [a.model_dump() for a in report.adoption]
     tables["repeat_usage"] = [r.model_dump() for r in report.repeat_usage]
     for n in report.nudges:
-        tables["nudges"].append({"playbook": n.playbook_id, "milestone_id": n.milestone_id, "hours": n.hours,
-                                 "nudged_users": n.nudged.users, "nudged_rate": n.nudged.rate,
-                                 "holdout_users": n.holdout.users, "holdout_rate": n.holdout.rate,
-                                 **_lift_fields(n.lift)})
+        tables["nudges"].append(
+            {
+                "playbook": n.playbook_id,
+                "milestone_id": n.milestone_id,
+                "hours": n.hours,
+                "nudged_users": n.nudged.users,
+                "nudged_rate": n.nudged.rate,
+                "holdout_users": n.holdout.users,
+                "holdout_rate": n.holdout.rate,
+                **_lift_fields(n.lift),
+            }
+        )
     for e in report.experiments:
         lifts = {v.variant: v.lift for v in e.lifts}
         for v in e.variants:
-            tables["experiments"].append({"experiment": e.experiment, "playbook": e.playbook_id,
-                                          "metric": e.metric_milestone, "variant": v.label,
-                                          "control": v.label == e.control, "users": v.users,
-                                          "converted": v.converted, "rate": v.rate, "ci_low": v.ci_low,
-                                          "ci_high": v.ci_high, **_lift_fields(lifts.get(v.label))})
+            tables["experiments"].append(
+                {
+                    "experiment": e.experiment,
+                    "playbook": e.playbook_id,
+                    "metric": e.metric_milestone,
+                    "variant": v.label,
+                    "control": v.label == e.control,
+                    "users": v.users,
+                    "converted": v.converted,
+                    "rate": v.rate,
+                    "ci_low": v.ci_low,
+                    "ci_high": v.ci_high,
+                    **_lift_fields(lifts.get(v.label)),
+                }
+            )
     return tables
 
 
-PERCENT = {"share", "rate", "ci_low", "ci_high", "conversion_from_previous", "conversion_from_start",
-           "nudged_rate", "holdout_rate", "lift", "lift_ci_low", "lift_ci_high"}
+PERCENT = {
+    "share",
+    "rate",
+    "ci_low",
+    "ci_high",
+    "conversion_from_previous",
+    "conversion_from_start",
+    "nudged_rate",
+    "holdout_rate",
+    "lift",
+    "lift_ci_low",
+    "lift_ci_high",
+}
 
 
 def _cell(name: str, value: Any) -> str:

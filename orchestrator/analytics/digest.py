@@ -15,10 +15,10 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from pydantic import BaseModel
 
-from analytics.model import OnboardingAnalytics
-from analytics.results import Filter
-from channels.base import Channel, OutboundMessage, SendResult
-from rules.schema import Playbook
+from nudgeflow.channels.base import Channel, OutboundMessage, SendResult
+from nudgeflow.orchestrator.analytics.model import OnboardingAnalytics
+from nudgeflow.orchestrator.analytics.results import Filter
+from nudgeflow.rules.schema import Playbook
 
 log = logging.getLogger(__name__)
 WEEK = timedelta(days=7)
@@ -34,14 +34,16 @@ class Digest(BaseModel):
         return "\n".join(self.lines)
 
 
-def _signed_up(analytics: OnboardingAnalytics, start: datetime, end: datetime,
-               playbook: Playbook | None = None) -> list:  # type: ignore[type-arg]
+def _signed_up(
+    analytics: OnboardingAnalytics, start: datetime, end: datetime, playbook: Playbook | None = None
+) -> list:  # type: ignore[type-arg]
     users = analytics.select(Filter(), playbook)
     return [u for u in users if u.signup_at is not None and start <= u.signup_at < end]
 
 
-def _share_within(analytics: OnboardingAnalytics, playbook: Playbook, start: datetime, end: datetime,
-                  days: int) -> tuple[float | None, int]:
+def _share_within(
+    analytics: OnboardingAnalytics, playbook: Playbook, start: datetime, end: datetime, days: int
+) -> tuple[float | None, int]:
     assert playbook.first_value
     users = _signed_up(analytics, start, end, playbook)
     key = (playbook.id, playbook.first_value)
@@ -78,42 +80,54 @@ def weekly_digest(analytics: OnboardingAnalytics, now: datetime | None = None, d
         before, _ = _share_within(analytics, playbook, now - 2 * WEEK - lag, now - WEEK - lag, days)
         if share is None:
             continue
-        lines.append(f"{playbook.name}: {share:.0%} of the {cohort} users who signed up the week before reached "
-                     f"“{milestone.title}” within {days} days{_trend(share, before)}.")
+        lines.append(
+            f"{playbook.name}: {share:.0%} of the {cohort} users who signed up the week before reached "
+            f"“{milestone.title}” within {days} days{_trend(share, before)}."
+        )
     for result in analytics.experiments():
         for variant_lift in result.lifts:
             lift = variant_lift.lift
             if lift is None:
                 continue
-            verdict = (f"{variant_lift.variant} {'beats' if lift.absolute > 0 else 'trails'} {result.control} by "
-                       f"{abs(lift.absolute) * 100:.1f} points (95% CI {lift.absolute_ci_low * 100:+.1f} to "
-                       f"{lift.absolute_ci_high * 100:+.1f})" if lift.significant else
-                       f"no clear difference yet between {variant_lift.variant} and {result.control}")
+            verdict = (
+                f"{variant_lift.variant} {'beats' if lift.absolute > 0 else 'trails'} {result.control} by "
+                f"{abs(lift.absolute) * 100:.1f} points (95% CI {lift.absolute_ci_low * 100:+.1f} to "
+                f"{lift.absolute_ci_high * 100:+.1f})"
+                if lift.significant
+                else f"no clear difference yet between {variant_lift.variant} and {result.control}"
+            )
             lines.append(f"Experiment {result.experiment}: {verdict}.")
     return Digest(week_ending=now, title=f"Onboarding this week (to {now:%a %d %b %Y})", lines=lines)
 
 
 def digest_messages(digest: Digest, *, slack_channel: str | None, emails: list[str]) -> list[OutboundMessage]:
     """One Slack post and one email per recipient; the id is stable per week, for idempotency."""
-    base = dict(user_id="stakeholders", kind="digest", title=digest.title, body=digest.text,
-                categories=["nudgeflow", "digest"])
+    base = dict(
+        user_id="stakeholders", kind="digest", title=digest.title, body=digest.text, categories=["nudgeflow", "digest"]
+    )
     stamp = digest.week_ending.strftime("%Y%m%d")
     messages = []
     if slack_channel:
-        messages.append(OutboundMessage(delivery_id=f"digest-{stamp}-slack", channel="slack",
-                                        slack_channel=slack_channel, **base))  # type: ignore[arg-type]
+        messages.append(
+            OutboundMessage(delivery_id=f"digest-{stamp}-slack", channel="slack", slack_channel=slack_channel, **base)
+        )  # type: ignore[arg-type]
     for email in emails:
-        messages.append(OutboundMessage(delivery_id=f"digest-{stamp}-{email}", channel="email", to_email=email,
-                                        **base))  # type: ignore[arg-type]
+        messages.append(OutboundMessage(delivery_id=f"digest-{stamp}-{email}", channel="email", to_email=email, **base))  # type: ignore[arg-type]
     return messages
 
 
 class DigestJob:
     """Builds the digest from fresh analytics and sends it on every configured channel."""
 
-    def __init__(self, load: Callable[[], Awaitable[OnboardingAnalytics]], channels: dict[str, Channel], *,
-                 slack_channel: str | None = None, emails: list[str] | None = None,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+    def __init__(
+        self,
+        load: Callable[[], Awaitable[OnboardingAnalytics]],
+        channels: dict[str, Channel],
+        *,
+        slack_channel: str | None = None,
+        emails: list[str] | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self.load, self.channels = load, channels
         self.slack_channel, self.emails, self.clock = slack_channel, emails or [], clock
         self.sent: list[tuple[OutboundMessage, SendResult]] = []
@@ -126,8 +140,9 @@ class DigestJob:
                 continue
             result = await channel.send(message)
             if result.status != "sent":
-                log.warning("digest %s on %s: %s %s", message.delivery_id, message.channel, result.status,
-                            result.reason)
+                log.warning(
+                    "digest %s on %s: %s %s", message.delivery_id, message.channel, result.status, result.reason
+                )
             self.sent.append((message, result))
         return digest
 
@@ -135,6 +150,12 @@ class DigestJob:
 def schedule(job: DigestJob, cron: str, timezone: str) -> AsyncIOScheduler:
     """An AsyncIOScheduler (not started) running `job` on the crontab `cron` in `timezone`."""
     scheduler = AsyncIOScheduler(timezone=timezone)
-    scheduler.add_job(job.run, CronTrigger.from_crontab(cron, timezone=timezone), id="weekly-digest",
-                      coalesce=True, max_instances=1, misfire_grace_time=3600)
+    scheduler.add_job(
+        job.run,
+        CronTrigger.from_crontab(cron, timezone=timezone),
+        id="weekly-digest",
+        coalesce=True,
+        max_instances=1,
+        misfire_grace_time=3600,
+    )
     return scheduler

@@ -11,10 +11,10 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
-from analytics.experiments import compare, rate
-from analytics.results import AdoptionRow, NudgeEffect, RepeatRow
-from analytics.state import UserFacts
-from rules.schema import Playbook
+from nudgeflow.orchestrator.analytics.experiments import compare, rate
+from nudgeflow.orchestrator.analytics.results import AdoptionRow, NudgeEffect, RepeatRow
+from nudgeflow.orchestrator.analytics.state import UserFacts
+from nudgeflow.rules.schema import Playbook
 
 __all__ = ["AdoptionRow", "NudgeEffect", "RepeatRow", "adoption", "nudge_effects", "repeat_usage"]
 
@@ -40,9 +40,18 @@ def adoption(playbook: Playbook, users: Sequence[UserFacts], days: int, as_of: d
             if _decided(deadline, as_of):
                 eligible += 1
                 adopted += hit
-        rows.append(AdoptionRow(playbook_id=playbook.id, milestone_id=milestone.id, event=event, days=days,
-                                unlocked=unlocked, eligible=eligible, adopted=adopted,
-                                share=adopted / eligible if eligible else None))
+        rows.append(
+            AdoptionRow(
+                playbook_id=playbook.id,
+                milestone_id=milestone.id,
+                event=event,
+                days=days,
+                unlocked=unlocked,
+                eligible=eligible,
+                adopted=adopted,
+                share=adopted / eligible if eligible else None,
+            )
+        )
     return rows
 
 
@@ -57,14 +66,21 @@ def repeat_usage(playbooks: Sequence[Playbook], users: Sequence[UserFacts]) -> l
             if times:
                 counts.append(len(times))
                 repeat += len({t.astimezone(UTC).date() for t in times}) >= 2
-        rows.append(RepeatRow(event=event, users=len(counts), repeat_users=repeat,
-                              share=repeat / len(counts) if counts else None,
-                              median_uses=float(np.median(counts)) if counts else None))
+        rows.append(
+            RepeatRow(
+                event=event,
+                users=len(counts),
+                repeat_users=repeat,
+                share=repeat / len(counts) if counts else None,
+                median_uses=float(np.median(counts)) if counts else None,
+            )
+        )
     return rows
 
 
-def _holdout_anchor(user: UserFacts, key: tuple[str, str], holdout_variants: frozenset[str],
-                    as_of: datetime | None) -> datetime | None:
+def _holdout_anchor(
+    user: UserFacts, key: tuple[str, str], holdout_variants: frozenset[str], as_of: datetime | None
+) -> datetime | None:
     """When a held-out user would have been nudged: an explicit holdout suppression, else the due
     time of the stall timer for a user whose exposure put them in a holdout variant."""
     if key in user.held_out:
@@ -79,8 +95,9 @@ def _holdout_anchor(user: UserFacts, key: tuple[str, str], holdout_variants: fro
     return None
 
 
-def nudge_effects(playbook: Playbook, users: Sequence[UserFacts], hours: int, as_of: datetime | None,
-                  holdout_variants: frozenset[str]) -> list[NudgeEffect]:
+def nudge_effects(
+    playbook: Playbook, users: Sequence[UserFacts], hours: int, as_of: datetime | None, holdout_variants: frozenset[str]
+) -> list[NudgeEffect]:
     """Completion of the nudged milestone within `hours` of the first nudge, vs held-out users
     over the same span from when their nudge would have gone out."""
     effects = []
@@ -103,6 +120,14 @@ def nudge_effects(playbook: Playbook, users: Sequence[UserFacts], hours: int, as
                 groups[group][1] += hit
         if groups["nudged"][0] or groups["holdout"][0]:
             nudged, holdout = rate("nudged", *groups["nudged"]), rate("holdout", *groups["holdout"])
-            effects.append(NudgeEffect(playbook_id=playbook.id, milestone_id=milestone.id, hours=hours,
-                                       nudged=nudged, holdout=holdout, lift=compare(nudged, holdout)))
+            effects.append(
+                NudgeEffect(
+                    playbook_id=playbook.id,
+                    milestone_id=milestone.id,
+                    hours=hours,
+                    nudged=nudged,
+                    holdout=holdout,
+                    lift=compare(nudged, holdout),
+                )
+            )
     return effects

@@ -9,13 +9,13 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
-from analytics import experiments, metrics, usage
-from analytics.records import EXPOSURE, OutcomeRecord, coerce_event
-from analytics.results import Filter, Report
-from analytics.state import Exposure, UserFacts, earliest, keep_earliest
-from events.segment import IdentifyEvent
-from rules.predicates import matches
-from rules.schema import Playbook
+from nudgeflow.orchestrator.analytics import experiments, metrics, usage
+from nudgeflow.orchestrator.analytics.records import EXPOSURE, OutcomeRecord, coerce_event
+from nudgeflow.orchestrator.analytics.results import Filter, Report
+from nudgeflow.orchestrator.analytics.state import Exposure, UserFacts, earliest, keep_earliest
+from nudgeflow.rules.contracts.events import IdentifyEvent
+from nudgeflow.rules.predicates import matches
+from nudgeflow.rules.schema import Playbook
 
 NUDGE_DELIVERIES = frozenset({"delivered", "delivery_requested"})
 HOLDOUT_VARIANTS = frozenset({"holdout"})
@@ -78,7 +78,8 @@ class OnboardingAnalytics:
             experiment, variant = attrs.get("experiment"), attrs.get("variant")
             if experiment and variant:
                 user.exposures.setdefault(str(experiment), []).append(
-                    Exposure(str(variant), at, record.outcome_id, record.playbook_id))
+                    Exposure(str(variant), at, record.outcome_id, record.playbook_id)
+                )
             return
         if not (record.playbook_id and record.milestone_id):
             return
@@ -108,7 +109,8 @@ class OnboardingAnalytics:
     def in_playbook(self, user: UserFacts, playbook: Playbook) -> bool:
         """Had an outcome of the playbook, or matches its audience (entered without outcomes yet)."""
         return playbook.id in user.playbooks or (
-            bool(user.traits) and matches(playbook.audience, {**user.trait_values(), "id": user.user_id}))
+            bool(user.traits) and matches(playbook.audience, {**user.trait_values(), "id": user.user_id})
+        )
 
     def select(self, flt: Filter, playbook: Playbook | None = None) -> list[UserFacts]:
         """Users matching the filter (and the playbook's membership), sorted by id."""
@@ -142,13 +144,15 @@ class OnboardingAnalytics:
         flt = flt or Filter()
         return [metrics.funnel(p, self.select(flt, p)) for p in self.chosen_playbooks(flt)]
 
-    def cohorts(self, flt: Filter | None = None, windows: Sequence[int] = metrics.WINDOWS,
-                as_of: datetime | None = None) -> list[metrics.CohortResult]:
+    def cohorts(
+        self, flt: Filter | None = None, windows: Sequence[int] = metrics.WINDOWS, as_of: datetime | None = None
+    ) -> list[metrics.CohortResult]:
         flt, as_of = flt or Filter(), as_of or self.latest_at
         return [metrics.cohorts(p, self.select(flt, p), windows, as_of) for p in self.chosen_playbooks(flt)]
 
-    def adoption(self, flt: Filter | None = None, days: int = 7,
-                 as_of: datetime | None = None) -> list[usage.AdoptionRow]:
+    def adoption(
+        self, flt: Filter | None = None, days: int = 7, as_of: datetime | None = None
+    ) -> list[usage.AdoptionRow]:
         flt, as_of = flt or Filter(), as_of or self.latest_at
         return [row for p in self.chosen_playbooks(flt) for row in usage.adoption(p, self.select(flt, p), days, as_of)]
 
@@ -156,22 +160,39 @@ class OnboardingAnalytics:
         flt = flt or Filter()
         return usage.repeat_usage(self.chosen_playbooks(flt), self.select(flt))
 
-    def nudges(self, flt: Filter | None = None, hours: int = 48, as_of: datetime | None = None,
-               holdout_variants: frozenset[str] = HOLDOUT_VARIANTS) -> list[usage.NudgeEffect]:
+    def nudges(
+        self,
+        flt: Filter | None = None,
+        hours: int = 48,
+        as_of: datetime | None = None,
+        holdout_variants: frozenset[str] = HOLDOUT_VARIANTS,
+    ) -> list[usage.NudgeEffect]:
         flt, as_of = flt or Filter(), as_of or self.latest_at
-        return [effect for p in self.chosen_playbooks(flt)
-                for effect in usage.nudge_effects(p, self.select(flt, p), hours, as_of, holdout_variants)]
+        return [
+            effect
+            for p in self.chosen_playbooks(flt)
+            for effect in usage.nudge_effects(p, self.select(flt, p), hours, as_of, holdout_variants)
+        ]
 
-    def experiments(self, flt: Filter | None = None, within_days: int | None = None,
-                    control: str | None = None) -> list[experiments.ExperimentResult]:
+    def experiments(
+        self, flt: Filter | None = None, within_days: int | None = None, control: str | None = None
+    ) -> list[experiments.ExperimentResult]:
         flt = flt or Filter()
         return experiments.results(self, self.select(flt), flt, within_days=within_days, control=control)
 
     def report(self, flt: Filter | None = None, *, adoption_days: int = 7, nudge_hours: int = 48) -> Report:
         """Everything at once, for the dashboard, `nudgeflow report` and the digest."""
         flt = flt or Filter()
-        return Report(as_of=self.latest_at, filter=flt, playbooks=[p.id for p in self.playbooks],
-                      roles=self.roles(), ttfv=self.ttfv(flt), funnels=self.funnels(flt),
-                      cohorts=self.cohorts(flt), adoption=self.adoption(flt, adoption_days),
-                      repeat_usage=self.repeat_usage(flt), nudges=self.nudges(flt, nudge_hours),
-                      experiments=self.experiments(flt))
+        return Report(
+            as_of=self.latest_at,
+            filter=flt,
+            playbooks=[p.id for p in self.playbooks],
+            roles=self.roles(),
+            ttfv=self.ttfv(flt),
+            funnels=self.funnels(flt),
+            cohorts=self.cohorts(flt),
+            adoption=self.adoption(flt, adoption_days),
+            repeat_usage=self.repeat_usage(flt),
+            nudges=self.nudges(flt, nudge_hours),
+            experiments=self.experiments(flt),
+        )

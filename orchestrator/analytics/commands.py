@@ -11,10 +11,10 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from rich.console import Console
 
-from analytics.model import OnboardingAnalytics
-from analytics.results import Filter
-from orchestrator.settings import Settings
-from rules import load_ruleset
+from nudgeflow.orchestrator.analytics.model import OnboardingAnalytics
+from nudgeflow.orchestrator.analytics.results import Filter
+from nudgeflow.orchestrator.settings import Settings
+from nudgeflow.rules import load_ruleset
 
 
 class DigestSettings(BaseSettings):
@@ -40,19 +40,25 @@ def _jsonl(path: Path) -> list[dict[str, object]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-async def load(settings: Settings, rules: Path | None = None, *, events: Path | None = None,
-               outcomes: Path | None = None, sample: bool = False) -> OnboardingAnalytics:
+async def load(
+    settings: Settings,
+    rules: Path | None = None,
+    *,
+    events: Path | None = None,
+    outcomes: Path | None = None,
+    sample: bool = False,
+) -> OnboardingAnalytics:
     """From JSONL files, from the built-in sample history, or by replaying the topics."""
     playbooks = load_ruleset(rules or settings.rules_path).playbooks
     analytics = OnboardingAnalytics(playbooks)
     if sample:
-        from analytics.sample import generate
+        from nudgeflow.orchestrator.analytics.sample import generate
 
         analytics.add_all(*generate(playbooks))
     elif events is not None or outcomes is not None:
         analytics.add_all(_jsonl(events) if events else [], _jsonl(outcomes) if outcomes else [])
     else:
-        from analytics.source import kafka_settings, replay
+        from nudgeflow.orchestrator.analytics.source import kafka_settings, replay
 
         await replay(analytics, **kafka_settings(settings))
     return analytics
@@ -60,13 +66,14 @@ async def load(settings: Settings, rules: Path | None = None, *, events: Path | 
 
 def _need_broker(settings: Settings, console: Console, *, offline: bool) -> None:
     if not offline and settings.uses_embedded_broker():
-        console.print("[red]Set NUDGEFLOW_KAFKA_BOOTSTRAP_SERVERS to the broker the worker uses "
-                      "(or use --sample).[/red]")
+        console.print(
+            "[red]Set NUDGEFLOW_KAFKA_BOOTSTRAP_SERVERS to the broker the worker uses (or use --sample).[/red]"
+        )
         raise SystemExit(2)
 
 
 def run_report(flt: Filter, fmt: str, out: Path | None, console: Console, **source: object) -> None:
-    from analytics.report import export, render
+    from nudgeflow.orchestrator.analytics.report import export, render
 
     settings = Settings()
     _need_broker(settings, console, offline=any(source.get(k) for k in ("events", "outcomes", "sample")))
@@ -82,15 +89,15 @@ def run_dashboard(host: str, port: int, console: Console, rules: Path | None = N
     """Serve the dashboard; it follows the topics live (or shows the sample history)."""
     import uvicorn
 
-    from analytics.dashboard import create_app
-    from analytics.source import TopicFeed, kafka_settings
+    from nudgeflow.orchestrator.analytics.dashboard import create_app
+    from nudgeflow.orchestrator.analytics.source import TopicFeed, kafka_settings
 
     settings = Settings()
     _need_broker(settings, console, offline=sample)
     analytics = OnboardingAnalytics(load_ruleset(rules or settings.rules_path).playbooks)
     feed = None
     if sample:
-        from analytics.sample import generate
+        from nudgeflow.orchestrator.analytics.sample import generate
 
         analytics.add_all(*generate(analytics.playbooks))
     else:
@@ -100,27 +107,32 @@ def run_dashboard(host: str, port: int, console: Console, rules: Path | None = N
 
 
 def digest_channels(config: DigestSettings) -> dict[str, object]:
-    from channels import SendGridEmailChannel, SlackChannel
+    from nudgeflow.channels import SendGridEmailChannel, SlackChannel
 
     channels: dict[str, object] = {}
     if config.slack_token and config.slack_channel:
         channels["slack"] = SlackChannel(config.slack_token.get_secret_value(), base_url=config.slack_base_url)
     if config.sendgrid_api_key and config.email_from and config.recipients():
-        channels["email"] = SendGridEmailChannel(config.sendgrid_api_key.get_secret_value(), config.email_from,
-                                                 host=config.sendgrid_host)
+        channels["email"] = SendGridEmailChannel(
+            config.sendgrid_api_key.get_secret_value(), config.email_from, host=config.sendgrid_host
+        )
     return channels
 
 
 async def run_digest(console: Console, *, once: bool, rules: Path | None = None, sample: bool = False) -> None:
     """Send now (`once`) or on the configured cron; without channels, print the digest."""
-    from analytics.digest import DigestJob, schedule
+    from nudgeflow.orchestrator.analytics.digest import DigestJob, schedule
 
     config = DigestSettings()
     channels = digest_channels(config)
-    from analytics.sample import END
+    from nudgeflow.orchestrator.analytics.sample import END
 
-    job = DigestJob(lambda: load(Settings(), rules, sample=sample), channels,  # type: ignore[arg-type]
-                    slack_channel=config.slack_channel, emails=config.recipients())
+    job = DigestJob(
+        lambda: load(Settings(), rules, sample=sample),
+        channels,  # type: ignore[arg-type]
+        slack_channel=config.slack_channel,
+        emails=config.recipients(),
+    )
     if sample:  # the sample history ends at a fixed date: report the week it ends
         job.clock = lambda: END
     if once:
@@ -131,8 +143,10 @@ async def run_digest(console: Console, *, once: bool, rules: Path | None = None,
         return
     scheduler = schedule(job, config.cron, config.timezone)
     scheduler.start()
-    console.print(f"digest scheduled '{config.cron}' ({config.timezone}) on {', '.join(channels) or 'no channel'}; "
-                  f"next: {scheduler.get_job('weekly-digest').next_run_time}")
+    console.print(
+        f"digest scheduled '{config.cron}' ({config.timezone}) on {', '.join(channels) or 'no channel'}; "
+        f"next: {scheduler.get_job('weekly-digest').next_run_time}"
+    )
     try:
         await asyncio.Event().wait()
     finally:

@@ -16,9 +16,9 @@ from fastapi import FastAPI, Query
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from analytics.model import OnboardingAnalytics
-from analytics.results import Filter
-from analytics.source import TopicFeed
+from nudgeflow.orchestrator.analytics.model import OnboardingAnalytics
+from nudgeflow.orchestrator.analytics.results import Filter
+from nudgeflow.orchestrator.analytics.source import TopicFeed
 
 STATIC = Path(__file__).parent / "static"
 
@@ -44,9 +44,14 @@ def create_app(analytics: OnboardingAnalytics, feed: TopicFeed | None = None) ->
         return FileResponse(STATIC / "dashboard.html")
 
     @app.get("/api/report")
-    async def report(playbook: str | None = Query(None), role: str | None = Query(None),
-                     start: date | None = Query(None, alias="from"), end: date | None = Query(None, alias="to"),
-                     adoption_days: int = Query(7, ge=1), nudge_hours: int = Query(48, ge=1)) -> JSONResponse:
+    async def report(
+        playbook: str | None = Query(None),
+        role: str | None = Query(None),
+        start: date | None = Query(None, alias="from"),
+        end: date | None = Query(None, alias="to"),
+        adoption_days: int = Query(7, ge=1),
+        nudge_hours: int = Query(48, ge=1),
+    ) -> JSONResponse:
         flt = Filter(playbook=playbook or None, role=role or None, signup_from=start, signup_to=end)
         result = analytics.report(flt, adoption_days=adoption_days, nudge_hours=nudge_hours)
         return JSONResponse(result.model_dump(mode="json"))

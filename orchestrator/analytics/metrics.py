@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 
-from analytics.results import (
+from nudgeflow.orchestrator.analytics.results import (
     CohortCell,
     CohortResult,
     CohortRow,
@@ -22,15 +22,24 @@ from analytics.results import (
     HistogramBin,
     TtfvResult,
 )
-from analytics.state import UserFacts
-from rules.schema import Playbook
+from nudgeflow.orchestrator.analytics.state import UserFacts
+from nudgeflow.rules.schema import Playbook
 
 WINDOWS = (1, 7, 30, 90)
-HISTOGRAM = (("< 1h", 1), ("1–4h", 4), ("4–24h", 24), ("1–3d", 72), ("3–7d", 168), ("7–30d", 720),
-             ("> 30d", None))
+HISTOGRAM = (("< 1h", 1), ("1–4h", 4), ("4–24h", 24), ("1–3d", 72), ("3–7d", 168), ("7–30d", 720), ("> 30d", None))
 
-__all__ = ["CohortResult", "FunnelResult", "TtfvResult", "cohorts", "funnel", "ttfv", "distribution",
-           "hours_between", "signup_week", "WINDOWS"]
+__all__ = [
+    "CohortResult",
+    "FunnelResult",
+    "TtfvResult",
+    "cohorts",
+    "funnel",
+    "ttfv",
+    "distribution",
+    "hours_between",
+    "signup_week",
+    "WINDOWS",
+]
 
 
 def hours_between(start: datetime, end: datetime) -> float:
@@ -42,8 +51,12 @@ def distribution(values: Sequence[float], key: str = "all") -> Distribution:
     if not values:
         return Distribution(key=key, users=0, median_hours=None, p90_hours=None)
     data = np.asarray(values, dtype=float)
-    return Distribution(key=key, users=len(values), median_hours=float(np.percentile(data, 50)),
-                        p90_hours=float(np.percentile(data, 90)))
+    return Distribution(
+        key=key,
+        users=len(values),
+        median_hours=float(np.percentile(data, 50)),
+        p90_hours=float(np.percentile(data, 90)),
+    )
 
 
 def signup_week(at: datetime) -> date:
@@ -72,11 +85,15 @@ def ttfv(playbook: Playbook, users: Sequence[UserFacts]) -> TtfvResult:
         by_cohort[_utc_week(user).isoformat()].append(hours)
         by_role[user.role].append(hours)
     return TtfvResult(
-        playbook_id=playbook.id, first_value=playbook.first_value, entered=len(users), reached=len(values),
+        playbook_id=playbook.id,
+        first_value=playbook.first_value,
+        entered=len(users),
+        reached=len(values),
         overall=distribution([h for _, h in values]),
         by_cohort=[distribution(v, k) for k, v in sorted(by_cohort.items())],
         by_role=[distribution(v, k) for k, v in sorted(by_role.items())],
-        histogram=_histogram([h for _, h in values]))
+        histogram=_histogram([h for _, h in values]),
+    )
 
 
 def _histogram(values: Sequence[float]) -> list[HistogramBin]:
@@ -105,18 +122,25 @@ def funnel(playbook: Playbook, users: Sequence[UserFacts]) -> FunnelResult:
             start = user.completed[(playbook.id, previous_id)] if previous_id else user.signup_at
             assert start is not None
             gaps.append(hours_between(start, user.completed[key]))
-        steps.append(FunnelStep(
-            milestone_id=milestone.id, title=milestone.title, reached=len(reached),
-            completed_any_order=any_order,
-            conversion_from_previous=len(reached) / previous_count if previous_count else None,
-            conversion_from_start=len(reached) / len(users) if users else None,
-            drop_off=previous_count - len(reached), median_hours_from_previous=_median(gaps)))
+        steps.append(
+            FunnelStep(
+                milestone_id=milestone.id,
+                title=milestone.title,
+                reached=len(reached),
+                completed_any_order=any_order,
+                conversion_from_previous=len(reached) / previous_count if previous_count else None,
+                conversion_from_start=len(reached) / len(users) if users else None,
+                drop_off=previous_count - len(reached),
+                median_hours_from_previous=_median(gaps),
+            )
+        )
         remaining, previous_count, previous_id = reached, len(reached), milestone.id
     return FunnelResult(playbook_id=playbook.id, entered=len(users), steps=steps)
 
 
-def cohorts(playbook: Playbook, users: Sequence[UserFacts], windows: Sequence[int],
-            as_of: datetime | None) -> CohortResult:
+def cohorts(
+    playbook: Playbook, users: Sequence[UserFacts], windows: Sequence[int], as_of: datetime | None
+) -> CohortResult:
     """Signup week × share who completed each milestone within N days of signup.
 
     A user counts for a window only once it has fully elapsed by `as_of`: counting early
@@ -140,8 +164,16 @@ def cohorts(playbook: Playbook, users: Sequence[UserFacts], windows: Sequence[in
                     if as_of is not None and deadline <= as_of:
                         eligible += 1
                         completed += hit
-                cells.append(CohortCell(milestone_id=milestone.id, days=days, eligible=eligible,
-                                        completed=completed, share=completed / eligible if eligible else None))
+                cells.append(
+                    CohortCell(
+                        milestone_id=milestone.id,
+                        days=days,
+                        eligible=eligible,
+                        completed=completed,
+                        share=completed / eligible if eligible else None,
+                    )
+                )
         rows.append(CohortRow(week=week, users=len(members), cells=cells))
-    return CohortResult(playbook_id=playbook.id, windows=list(windows),
-                        milestones=[m.id for m in playbook.milestones], rows=rows)
+    return CohortResult(
+        playbook_id=playbook.id, windows=list(windows), milestones=[m.id for m in playbook.milestones], rows=rows
+    )

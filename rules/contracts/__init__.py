@@ -1,7 +1,7 @@
 """Wire contracts: what product teams publish (Segment spec) and what Nudgeflow publishes back."""
 
-from events.outcomes import Outcome, OutcomeKind
-from events.segment import IdentifyEvent, ProductEvent, TrackEvent, parse_product_event
+from nudgeflow.rules.contracts.events import IdentifyEvent, ProductEvent, TrackEvent, parse_product_event
+from nudgeflow.rules.contracts.outcomes import Outcome, OutcomeKind
 
 __all__ = [
     "IdentifyEvent",

@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING
 
 from statsmodels.stats.proportion import confint_proportions_2indep, proportion_confint, test_proportions_2indep
 
-from analytics.results import ExperimentResult, Filter, Lift, Rate, VariantLift
-from analytics.state import Exposure, UserFacts
+from nudgeflow.orchestrator.analytics.results import ExperimentResult, Filter, Lift, Rate, VariantLift
+from nudgeflow.orchestrator.analytics.state import Exposure, UserFacts
 
 if TYPE_CHECKING:
-    from analytics.model import OnboardingAnalytics
+    from nudgeflow.orchestrator.analytics.model import OnboardingAnalytics
 
 ALPHA = 0.05
 CONTROL_NAMES = ("control", "holdout", "a", "A")
@@ -30,8 +30,9 @@ def rate(label: str, users: int, converted: int) -> Rate:
     if users == 0:
         return Rate(label=label, users=0, converted=0, rate=None, ci_low=None, ci_high=None)
     low, high = proportion_confint(converted, users, alpha=ALPHA, method="wilson")
-    return Rate(label=label, users=users, converted=converted, rate=converted / users,
-                ci_low=float(low), ci_high=float(high))
+    return Rate(
+        label=label, users=users, converted=converted, rate=converted / users, ci_low=float(low), ci_high=float(high)
+    )
 
 
 def _finite(*values: float) -> bool:
@@ -64,9 +65,16 @@ def compare(treatment: Rate, control: Rate) -> Lift | None:
             assert treatment.rate is not None and control.rate is not None
             relative, rel_low, rel_high = treatment.rate / control.rate - 1, float(r_low) - 1, float(r_high) - 1
     absolute = (treatment.rate or 0.0) - (control.rate or 0.0)
-    return Lift(absolute=absolute, absolute_ci_low=max(-1.0, low), absolute_ci_high=min(1.0, high),
-                relative=relative, relative_ci_low=rel_low, relative_ci_high=rel_high,
-                p_value=p_value, significant=bool(low > 0 or high < 0))
+    return Lift(
+        absolute=absolute,
+        absolute_ci_low=max(-1.0, low),
+        absolute_ci_high=min(1.0, high),
+        relative=relative,
+        relative_ci_low=rel_low,
+        relative_ci_high=rel_high,
+        p_value=p_value,
+        significant=bool(low > 0 or high < 0),
+    )
 
 
 def pick_control(variants: Sequence[str], wanted: str | None = None) -> str:
@@ -91,8 +99,14 @@ def _metric_key(analytics: OnboardingAnalytics, exposure: Exposure, flt: Filter)
     return (playbook.id, playbook.first_value) if playbook and playbook.first_value else None
 
 
-def results(analytics: OnboardingAnalytics, users: Sequence[UserFacts], flt: Filter, *,
-            within_days: int | None = None, control: str | None = None) -> list[ExperimentResult]:
+def results(
+    analytics: OnboardingAnalytics,
+    users: Sequence[UserFacts],
+    flt: Filter,
+    *,
+    within_days: int | None = None,
+    control: str | None = None,
+) -> list[ExperimentResult]:
     """One result per experiment; the metric is completing the exposure's playbook's first value
     at or after exposure (within `within_days` when given). An experiment running in several
     playbooks reports `metric_milestone="first_value"` and `playbook_id=None` (unless filtered)."""
@@ -121,7 +135,15 @@ def results(analytics: OnboardingAnalytics, users: Sequence[UserFacts], flt: Fil
         rates = {variant: rate(variant, n, c) for variant, (n, c) in sorted(counts.items())}
         base = pick_control(list(rates), control)
         lifts = [VariantLift(variant=v, lift=compare(r, rates[base])) for v, r in rates.items() if v != base]
-        found.append(ExperimentResult(experiment=name, playbook_id=playbook_id,
-                                      metric_milestone=metric, control=base,
-                                      variants=list(rates.values()), lifts=lifts, conflicting_users=conflicts))
+        found.append(
+            ExperimentResult(
+                experiment=name,
+                playbook_id=playbook_id,
+                metric_milestone=metric,
+                control=base,
+                variants=list(rates.values()),
+                lifts=lifts,
+                conflicting_users=conflicts,
+            )
+        )
     return found

@@ -12,22 +12,25 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from analytics.model import OnboardingAnalytics
-from analytics.records import parse_event, parse_outcome
-from orchestrator.broker.follower import TopicFollower
-from orchestrator.settings import Settings
+from nudgeflow.orchestrator.analytics.model import OnboardingAnalytics
+from nudgeflow.orchestrator.analytics.records import parse_event, parse_outcome
+from nudgeflow.orchestrator.broker.follower import TopicFollower
+from nudgeflow.orchestrator.settings import Settings
 
 log = logging.getLogger(__name__)
 
 
 def kafka_settings(settings: Settings) -> dict[str, Any]:
     """Topic names and client options from Nudgeflow's settings."""
-    from orchestrator.broker.clients import aiokafka_options
+    from nudgeflow.orchestrator.broker.clients import aiokafka_options
 
     if not settings.kafka_bootstrap_servers:
         raise ValueError("set NUDGEFLOW_KAFKA_BOOTSTRAP_SERVERS to the broker the worker uses")
-    return {"events_topic": settings.events_topic, "outcomes_topic": settings.outcomes_topic,
-            "kafka_options": aiokafka_options(settings, settings.kafka_bootstrap_servers)}
+    return {
+        "events_topic": settings.events_topic,
+        "outcomes_topic": settings.outcomes_topic,
+        "kafka_options": aiokafka_options(settings, settings.kafka_bootstrap_servers),
+    }
 
 
 class TopicFeed(TopicFollower):
@@ -35,14 +38,27 @@ class TopicFeed(TopicFollower):
 
     name = "analytics-feed"
 
-    def __init__(self, analytics: OnboardingAnalytics, *, events_topic: str, outcomes_topic: str,
-                 kafka_options: dict[str, Any], on_change: Callable[[], None] | None = None,
-                 topic_wait: float = 10.0) -> None:
-        super().__init__(topics=[events_topic, outcomes_topic], kafka_options=kafka_options,
-                         topic_wait=topic_wait, missing_is_empty=True)
+    def __init__(
+        self,
+        analytics: OnboardingAnalytics,
+        *,
+        events_topic: str,
+        outcomes_topic: str,
+        kafka_options: dict[str, Any],
+        on_change: Callable[[], None] | None = None,
+        topic_wait: float = 10.0,
+    ) -> None:
+        super().__init__(
+            topics=[events_topic, outcomes_topic],
+            kafka_options=kafka_options,
+            topic_wait=topic_wait,
+            missing_is_empty=True,
+        )
         self.analytics = analytics
         self._apply: dict[str, Callable[[bytes | None], None]] = {
-            events_topic: self._event, outcomes_topic: self._outcome}
+            events_topic: self._event,
+            outcomes_topic: self._outcome,
+        }
         self._on_change = on_change
 
     def apply(self, topic: str, key: bytes | None, value: bytes | None) -> None:
