@@ -20,10 +20,10 @@ import faust
 from pydantic import ValidationError
 
 from nudgeflow.channels.inapp.models import prompt_key
-from nudgeflow.channels.preferences.materializer import preferences_key
 from nudgeflow.channels.preferences.store import Allows, PreferencesStore, allow_all
 from nudgeflow.orchestrator import metrics
 from nudgeflow.orchestrator.broker.clients import faust_credentials
+from nudgeflow.orchestrator.feeds.preferences import preferences_key
 from nudgeflow.orchestrator.ingest.dead_letter import DeadLetter
 from nudgeflow.orchestrator.ingest.decode import Rejected, decode_event
 from nudgeflow.orchestrator.outbox.agent import register_outbox

@@ -92,8 +92,10 @@ def send(
     """Publish one track or identify event (properties/traits via --prop key=value)."""
     from nudgeflow.orchestrator.producer import identify, track
     from nudgeflow.orchestrator.send import send_event
+    from nudgeflow.rules.contracts.events import IdentifyEvent, TrackEvent
 
     values = dict(_parse_pair(item) for item in prop or [])
+    built: TrackEvent | IdentifyEvent
     if kind == "track":
         if not event:
             raise typer.BadParameter("track needs --event")
@@ -232,7 +234,7 @@ def report(
 
     if format not in ("table", "csv", "json"):
         raise typer.BadParameter("--format must be table, csv or json")
-    flt = Filter(playbook=playbook, role=role, signup_from=since, signup_to=until)  # type: ignore[arg-type]
+    flt = Filter(playbook=playbook, role=role, signup_from=since, signup_to=until)
     run_report(flt, format, out, console, rules=rules, events=events, outcomes=outcomes, sample=sample)
 
 

@@ -114,5 +114,5 @@ def problems_from(exc: ValidationError, doc: SourceDoc, prefix: tuple[Any, ...] 
     out = []
     for error in exc.errors():
         loc = (*prefix, *error["loc"])
-        out.append(RuleProblem(doc.file, doc.line_of(loc), dotted(loc), explain(error)))
+        out.append(RuleProblem(doc.file, doc.line_of(loc), dotted(loc), explain(dict(error))))
     return out

@@ -48,12 +48,12 @@ def _ordered(actual: Any, expected: Any, op: str) -> bool:
         return False
     try:
         if op == "gt":
-            return actual > expected
+            return bool(actual > expected)
         if op == "gte":
-            return actual >= expected
+            return bool(actual >= expected)
         if op == "lt":
-            return actual < expected
-        return actual <= expected
+            return bool(actual < expected)
+        return bool(actual <= expected)
     except Exception:
         return False
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
@@ -151,7 +151,7 @@ class Window(_Model):
 
 
 class SendWindow(Window):
-    days: list[Weekday] = Field(default_factory=lambda: ["mon", "tue", "wed", "thu", "fri", "sat", "sun"])
+    days: list[Weekday] = Field(default_factory=lambda: list(get_args(Weekday)))
 
 
 class Caps(_Model):
@@ -166,7 +166,7 @@ class Timing(_Model):
     default_timezone: IanaTimezone = "UTC"
     caps: Caps = Field(default_factory=Caps)
     channels: list[Channel] = Field(
-        default_factory=lambda: ["email", "slack"],
+        default_factory=lambda: list[Channel](["email", "slack"]),
         description="Channels quiet hours and the send window apply to. In-app prompts are only seen while "
         "the user is in the product, so by default they are not held back.",
     )

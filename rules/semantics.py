@@ -16,7 +16,8 @@ Loc = tuple[Any, ...]
 
 class _Report:
     def __init__(self, doc: SourceDoc, prefix: Loc):
-        self.doc, self.prefix, self.items = doc, prefix, []  # type: list[RuleProblem]
+        self.doc, self.prefix = doc, prefix
+        self.items: list[RuleProblem] = []
 
     def add(self, loc: Loc, message: str, line_offset: int = 0) -> None:
         full = (*self.prefix, *loc)

@@ -5,17 +5,14 @@ whole `Preferences` as JSON, a tombstone resets to defaults). Every reader — t
 API, the delivery outbox — materializes it into a `PreferencesStore` and asks
 `store.allows(user_id, channel, playbook_id)` before delivering:
 
-    store = PreferencesStore()
-    follower = PreferencesMaterializer(store, topic=settings.preferences_topic, kafka_options=kafka)
-    await follower.start(); await follower.caught_up.wait()   # ... await follower.stop()
+    store = PreferencesStore()   # filled by nudgeflow.orchestrator.feeds.preferences.PreferencesMaterializer
 
 Changes go through `PreferencesService` (API, unsubscribe links, SendGrid webhook), which
 also publishes an identify event with `nudgeflow_*` traits so rules can see them.
 """
 
-from nudgeflow.channels.preferences.materializer import PreferencesMaterializer
 from nudgeflow.channels.preferences.models import Preferences, PreferencesUpdate
 from nudgeflow.channels.preferences.service import PreferencesService
 from nudgeflow.channels.preferences.store import PreferencesStore
 
-__all__ = ["Preferences", "PreferencesMaterializer", "PreferencesService", "PreferencesStore", "PreferencesUpdate"]
+__all__ = ["Preferences", "PreferencesService", "PreferencesStore", "PreferencesUpdate"]

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
-from nudgeflow.channels.inapp.events import PublishEvent, identify_event
 from nudgeflow.channels.preferences.models import Preferences, PreferencesUpdate
 from nudgeflow.channels.preferences.store import PreferencesStore
+from nudgeflow.channels.product_events import PublishEvent, identify_event
 from nudgeflow.rules.decisions import Channel
 
 WritePreferences = Callable[[Preferences], Awaitable[None]]

@@ -34,7 +34,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from nudgeflow.channels.inapp.events import PublishEvent, track_event
+from nudgeflow.channels.product_events import PublishEvent, track_event
 
 log = logging.getLogger(__name__)
 

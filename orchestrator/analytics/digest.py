@@ -110,9 +110,9 @@ def digest_messages(digest: Digest, *, slack_channel: str | None, emails: list[s
     if slack_channel:
         messages.append(
             OutboundMessage(delivery_id=f"digest-{stamp}-slack", channel="slack", slack_channel=slack_channel, **base)
-        )  # type: ignore[arg-type]
+        )
     for email in emails:
-        messages.append(OutboundMessage(delivery_id=f"digest-{stamp}-{email}", channel="email", to_email=email, **base))  # type: ignore[arg-type]
+        messages.append(OutboundMessage(delivery_id=f"digest-{stamp}-{email}", channel="email", to_email=email, **base))
     return messages
 
 

@@ -10,15 +10,20 @@ import warnings
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from statsmodels.stats.proportion import confint_proportions_2indep, proportion_confint, test_proportions_2indep
 
 from nudgeflow.orchestrator.analytics.results import ExperimentResult, Filter, Lift, Rate, VariantLift
 from nudgeflow.orchestrator.analytics.state import Exposure, UserFacts
+from nudgeflow.rules.schema import Playbook
 
-if TYPE_CHECKING:
-    from nudgeflow.orchestrator.analytics.model import OnboardingAnalytics
+
+class KnowsPlaybooks(Protocol):
+    """What the experiment results need of the analytics model: its playbooks by id."""
+
+    def playbook(self, playbook_id: str) -> Playbook | None: ...
+
 
 ALPHA = 0.05
 CONTROL_NAMES = ("control", "holdout", "a", "A")
@@ -92,7 +97,7 @@ def _converted(user: UserFacts, exposure: Exposure, key: tuple[str, str] | None,
     return within is None or done <= exposure.at + timedelta(days=within)
 
 
-def _metric_key(analytics: OnboardingAnalytics, exposure: Exposure, flt: Filter) -> tuple[str, str] | None:
+def _metric_key(analytics: KnowsPlaybooks, exposure: Exposure, flt: Filter) -> tuple[str, str] | None:
     """The first value of the playbook the exposure belongs to (each user's own playbook)."""
     playbook_id = exposure.playbook_id or flt.playbook
     playbook = analytics.playbook(playbook_id) if playbook_id else None
@@ -100,7 +105,7 @@ def _metric_key(analytics: OnboardingAnalytics, exposure: Exposure, flt: Filter)
 
 
 def results(
-    analytics: OnboardingAnalytics,
+    analytics: KnowsPlaybooks,
     users: Sequence[UserFacts],
     flt: Filter,
     *,

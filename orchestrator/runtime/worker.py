@@ -11,21 +11,23 @@ import contextlib
 import logging
 import secrets
 import time
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import Any
 
 from fastapi import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import SecretStr
 
 from nudgeflow.channels.inapp.api import close_event_streams, create_inbox_api
-from nudgeflow.channels.inapp.materializer import InboxMaterializer
 from nudgeflow.channels.inapp.store import InboxStore
 from nudgeflow.channels.inapp.writer import EventWriter, PromptWriter
-from nudgeflow.channels.preferences import Preferences, PreferencesMaterializer, PreferencesStore
-from nudgeflow.channels.preferences.materializer import preferences_key
+from nudgeflow.channels.preferences import Preferences, PreferencesStore
 from nudgeflow.orchestrator.app import NudgeflowApp, build_app
 from nudgeflow.orchestrator.broker.clients import aiokafka_options
 from nudgeflow.orchestrator.broker.embedded import EmbeddedBroker, free_port
+from nudgeflow.orchestrator.feeds.inbox import InboxMaterializer
+from nudgeflow.orchestrator.feeds.preferences import PreferencesMaterializer, preferences_key
 from nudgeflow.orchestrator.rules_holder import RulesHolder
 from nudgeflow.orchestrator.runtime.http import HttpServer
 from nudgeflow.orchestrator.settings import Settings
@@ -180,8 +182,8 @@ class Worker:
                 # Off the event loop: parsing a large ruleset takes seconds, longer than the session timeout.
                 await asyncio.to_thread(rules.reload)
 
-    def _background(self, coroutine: object, name: str) -> None:
-        task = asyncio.ensure_future(coroutine)  # type: ignore[arg-type]
+    def _background(self, coroutine: Coroutine[Any, Any, None], name: str) -> None:
+        task = asyncio.ensure_future(coroutine)
         task.set_name(name)
 
         async def cancel() -> None:

@@ -11,8 +11,9 @@ from typing import Any
 import httpx
 
 from nudgeflow.channels.inapp.auth import issue_token, issue_unsubscribe_token, unsubscribe_url
-from nudgeflow.channels.preferences import PreferencesMaterializer, PreferencesStore
+from nudgeflow.channels.preferences import PreferencesStore
 from nudgeflow.orchestrator.broker.clients import aiokafka_options
+from nudgeflow.orchestrator.feeds.preferences import PreferencesMaterializer
 from nudgeflow.orchestrator.runtime.worker import Worker
 from tests.integration.inapp.inapp_support import SECRET, bearer, sendgrid_signature
 from tests.integration.test_end_to_end import identify, prompts_of, track

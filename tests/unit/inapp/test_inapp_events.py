@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from nudgeflow.channels.inapp.events import prompt_status_event
 from nudgeflow.channels.inapp.models import Prompt, PromptStatus
+from nudgeflow.channels.product_events import prompt_status_event
 from nudgeflow.rules.contracts.events import TrackEvent, parse_product_event
 
 NOW = datetime(2026, 11, 24, 12, tzinfo=UTC)
