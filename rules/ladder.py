@@ -40,9 +40,10 @@ def record_match(ms: MilestoneProgress, milestone: Milestone, at: datetime) -> b
 
 def ladder_progress(playbook: Playbook, pp: PlaybookProgress) -> dict[str, Any]:
     """{done, total, remaining, next, percent} as shown to users in templates."""
+    # Cost grows with what this user did, not with the ladder's length.
     done_ids = {mid for mid, ms in pp.milestones.items() if ms.completed_at is not None}
     total = len(playbook.milestones)
-    done = sum(1 for m in playbook.milestones if m.id in done_ids)
+    done = sum(1 for mid in done_ids if playbook.milestone(mid) is not None)
     upcoming = next((m for m in playbook.milestones if m.id not in done_ids), None)
     return {
         "done": done,

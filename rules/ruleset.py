@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from functools import cached_property
 
 from pydantic import BaseModel, ConfigDict
 
@@ -30,5 +31,9 @@ class Ruleset(BaseModel):
     def empty(cls) -> Ruleset:
         return cls(playbooks=(), version=version_of([]), sources=())
 
+    @cached_property
+    def _by_id(self) -> dict[str, Playbook]:
+        return {p.id: p for p in self.playbooks}
+
     def playbook(self, playbook_id: str) -> Playbook | None:
-        return next((p for p in self.playbooks if p.id == playbook_id), None)
+        return self._by_id.get(playbook_id)

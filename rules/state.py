@@ -58,6 +58,10 @@ class UserProgress(BaseModel):
         default_factory=dict,
         description="experiment id -> variant: the experiments this user was exposed to (once each).",
     )
+    audiences_checked: str | None = Field(
+        default=None,
+        description="Ruleset version the user's traits were last checked against every playbook's audience.",
+    )
     sent_per_day: dict[str, dict[str, int]] = Field(
         default_factory=dict, description="User-local date 'YYYY-MM-DD' -> {channel or '*': messages scheduled}."
     )

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from rules_helpers import T0, identify, track
 
 from nudgeflow.rules import Engine, Ruleset, RulesetError, load_ruleset
+from nudgeflow.rules.decisions import TimerDue
 from nudgeflow.rules.predicates import matches
 from nudgeflow.rules.schema import When
 from nudgeflow.rules.state import UserProgress
@@ -123,6 +124,33 @@ def test_random_event_streams_never_crash_and_celebrate_once(stream: list) -> No
         for timer in [d for d in result.decisions if d.type == "arm_timer"]:
             progress = engine.on_timer(progress, timer.due(), timer.due_at).progress
     assert len(completed) == len(set(completed))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(events, max_size=25))
+def test_no_progress_the_engine_returned_changes_afterwards(stream: list) -> None:
+    """The engine shares the playbooks an input can't reach between the old and new progress
+    (no deep copy per event): every progress it ever returned must still read as it did."""
+    engine = Engine(EXAMPLES)
+    progress = UserProgress.new("u1")
+    history = [(progress, progress.model_dump())]
+    for event in stream:
+        progress = engine.on_event(progress, event, event.timestamp).progress
+        history.append((progress, progress.model_dump()))
+        for timer in sorted(progress.timers.values(), key=lambda t: t.due_at)[:2]:
+            timer_id = next(i for i, armed in progress.timers.items() if armed is timer)
+            due = TimerDue(
+                timer_id=timer_id,
+                user_id="u1",
+                due_at=timer.due_at,
+                playbook_id=timer.playbook_id,
+                milestone_id=timer.milestone_id,
+                nudge_step=timer.step,
+                stall_key=timer.stall_key,
+            )
+            progress = engine.on_timer(progress, due, timer.due_at).progress
+            history.append((progress, progress.model_dump()))
+    assert all(seen.model_dump() == dump for seen, dump in history)
 
 
 playbook_keys = st.sampled_from(
