@@ -18,10 +18,17 @@ SUFFIXES = (".yaml", ".yml")
 
 
 def playbook_files(path: Path) -> list[Path]:
-    """A single file, or the *.yaml/*.yml files of a folder (sorted, not recursive)."""
-    if path.is_dir():
-        return sorted(p for p in path.iterdir() if p.suffix in SUFFIXES and p.is_file())
-    return [path]
+    """A single file, or every .yaml/.yml file under a folder, subfolders included (any letter case;
+    hidden files and folders such as .git are skipped), sorted by path."""
+    if not path.is_dir():
+        return [path]
+    return sorted(
+        p
+        for p in path.rglob("*")
+        if p.suffix.lower() in SUFFIXES
+        and not any(part.startswith(".") for part in p.relative_to(path).parts)
+        and p.is_file()
+    )
 
 
 def _entries(doc: SourceDoc) -> list[tuple[tuple[Any, ...], Any]]:
@@ -108,10 +115,11 @@ def check_files(
     problems.extend(_shared_experiments(found))
     seen: dict[str, str] = {}
     for playbook, doc, prefix in found:
+        where = f"{doc.file}:{doc.line_of((*prefix, 'id'))}"
         if playbook.id in seen:
-            message = f"playbook id '{playbook.id}' is already used in {seen[playbook.id]}"
+            message = f"playbook id '{playbook.id}' is already used at {seen[playbook.id]}; give one of them another id"
             problems.append(RuleProblem(doc.file, doc.line_of((*prefix, "id")), "id", message))
-        seen.setdefault(playbook.id, doc.file)
+        seen.setdefault(playbook.id, where)
     return found, problems, contents
 
 
@@ -126,7 +134,7 @@ def load_ruleset(path: Path) -> Ruleset:
     found, problems, contents = check_files(files)
     if problems:
         raise RulesetError(sorted(set(problems), key=lambda p: (p.file, p.line, p.field, p.message)))
-    names = [f.name for f in files]
+    names = [f.relative_to(path).as_posix() if path.is_dir() else f.name for f in files]
     return Ruleset(
         playbooks=tuple(p for p, _, _ in found),
         version=version_of(list(zip(names, contents, strict=False))),

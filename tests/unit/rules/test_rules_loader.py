@@ -152,8 +152,36 @@ def test_duplicate_ids(tmp_path: Path) -> None:
     assert any(p.field == "milestones[1].id" and "used twice" in p.message for p in found)
     (tmp_path / "a.yaml").write_text(GOOD)
     (tmp_path / "b.yaml").write_text(GOOD)
-    with pytest.raises(RulesetError, match=r"b.yaml:1: id: playbook id 'demo' is already used in .*a.yaml"):
+    with pytest.raises(RulesetError, match=r"b.yaml:1: id: playbook id 'demo' is already used at .*a.yaml:1"):
         load_ruleset(tmp_path)
+
+
+def test_every_yaml_file_under_the_folder_loads(tmp_path: Path) -> None:
+    """CS teams organise playbooks in subfolders and name them .yml or .YAML: none is skipped silently."""
+    (tmp_path / "admins").mkdir()
+    (tmp_path / "admins" / "main.yml").write_text(GOOD)
+    (tmp_path / "operators" / "eu").mkdir(parents=True)
+    (tmp_path / "operators" / "eu" / "OPS.YAML").write_text(GOOD.replace("id: demo", "id: ops"))
+    (tmp_path / ".git").mkdir()
+    (tmp_path / ".git" / "config.yaml").write_text("not: a playbook")
+    (tmp_path / "notes.txt").write_text("ignored")
+    ruleset = load_ruleset(tmp_path)
+    assert sorted(p.id for p in ruleset.playbooks) == ["demo", "ops"]
+    assert [Path(s).relative_to(tmp_path).as_posix() for s in ruleset.sources] == [
+        "admins/main.yml",
+        "operators/eu/OPS.YAML",
+    ]
+
+
+def test_same_id_in_two_subfolders_names_both_places(tmp_path: Path) -> None:
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "playbook.yaml").write_text(GOOD)
+    with pytest.raises(RulesetError) as raised:
+        load_ruleset(tmp_path)
+    [problem] = raised.value.problems
+    assert problem.file.endswith("b/playbook.yaml") and problem.field == "id"
+    assert "a/playbook.yaml:1" in problem.message
 
 
 def test_duplicate_key_in_yaml(tmp_path: Path) -> None:
