@@ -22,10 +22,10 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from bench.workload import NOISE_EVENTS, probe_pair, track
-from nudgeflow.channels.inapp.models import Prompt
 from nudgeflow.orchestrator.app import faust_options
 from nudgeflow.orchestrator.runtime.worker import Worker
 from nudgeflow.orchestrator.settings import Settings
+from nudgeflow.rules.contracts.prompts import Prompt
 
 log = logging.getLogger("bench")
 PARTITIONS = 4

@@ -16,7 +16,7 @@ from bench.workload import engine_events, generated_playbooks, identify, track, 
 from nudgeflow.orchestrator.timers.schedule import ScheduledTimer, TimerSchedule
 from nudgeflow.rules import Engine, load_ruleset
 from nudgeflow.rules.contracts.events import TrackEvent, parse_product_event
-from nudgeflow.rules.state import UserProgress
+from nudgeflow.rules.contracts.users import UserProgress
 
 
 @dataclass

@@ -24,9 +24,10 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from bench.workload import ROLE_EVENTS, ROLES
 from nudgeflow.orchestrator.runtime.worker import Worker
 from nudgeflow.orchestrator.settings import Settings
-from nudgeflow.orchestrator.state import ParsedRecords, UserRecord
+from nudgeflow.orchestrator.state import ParsedRecords
 from nudgeflow.rules import Engine, load_ruleset
 from nudgeflow.rules.contracts.events import parse_product_event
+from nudgeflow.rules.contracts.users import UserRecord
 
 PARTITIONS = 8
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 from pydantic import BaseModel, ConfigDict, Field
 
 if TYPE_CHECKING:
-    from nudgeflow.rules.decisions import DeliveryRequest
+    from nudgeflow.rules.contracts.deliveries import DeliveryRequest
 
 SendStatus = Literal["sent", "retry", "failed"]
 

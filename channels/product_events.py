@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
-from nudgeflow.channels.inapp.models import Prompt, PromptStatus
+from nudgeflow.rules.contracts.prompts import Prompt, PromptStatus
 
 PublishEvent = Callable[[dict[str, Any]], Awaitable[None]]
 

@@ -84,7 +84,10 @@ def settings_table() -> str:
 
 def topics_table() -> str:
     settings = Settings.model_construct()  # defaults only: the docs must not depend on this shell's env
-    rows = ["| topic (default name) | setting | partitions | configs | purpose |", "|---|---|---|---|---|"]
+    rows = [
+        "| topic (default name) | setting | partitions | configs | purpose | records |",
+        "|---|---|---|---|---|---|",
+    ]
     by_name = {getattr(settings, field): field for field in Settings.model_fields if field.endswith("_topic")}
     for spec in topic_specs(settings):
         setting = by_name.get(spec.name)
@@ -94,9 +97,13 @@ def topics_table() -> str:
         )
         rows.append(
             f"| `{spec.name}` | {f'`{ENV_PREFIX}{setting.upper()}`' if setting else '—'} | {partitions} "
-            f"| {configs} | {_cell(spec.purpose)} |"
+            f"| {configs} | {_cell(spec.purpose)} | {_schema_link(spec.contract)} |"
         )
     return "\n".join(rows)
+
+
+def _schema_link(contract: str) -> str:
+    return f"[`{contract}`](contracts.md#{contract})" if contract else "—"
 
 
 def render_reference() -> str:
@@ -117,18 +124,21 @@ Lists are comma-separated; booleans are `true`/`false`. How to deploy: [deploy.m
 
 `nudgeflow topics create` creates these (missing ones only; existing topics are not changed), with
 `{ENV_PREFIX}REPLICATION_FACTOR` replicas. The worker also ensures they exist at start-up.
-`retention.ms=-1` keeps records forever.
+`retention.ms=-1` keeps records forever. The records column links each topic's record types
+([contracts.md](contracts.md): the compatibility rule, and `nudgeflow schema <name>` for the JSON Schema).
 
 {topics_table()}
 
 Faust creates its own internal topics at start-up, named after `{ENV_PREFIX}APP_ID`
 (default `nudgeflow`):
 
-| topic | configs | purpose |
-|---|---|---|
+| topic | configs | purpose | records |
+|---|---|---|---|
 | `<app_id>-users-changelog` | `cleanup.policy=compact`, `NUDGEFLOW_TOPIC_PARTITIONS` partitions \
-| Changelog of the per-user table (progress, dedupe window); replayed on recovery |
-| `<app_id>-__assignor-__leader` | 1 partition | Faust's leader election inside the consumer group |
+| Changelog of the per-user table (progress, dedupe window); replayed on recovery | {_schema_link("users")} |
+| `<app_id>-outbox-changelog` | `cleanup.policy=compact`, `NUDGEFLOW_TOPIC_PARTITIONS` partitions \
+| Changelog of the outbox table (deliveries in flight or final) | {_schema_link("outbox")} |
+| `<app_id>-__assignor-__leader` | 1 partition | Faust's leader election inside the consumer group | — |
 
 The consumer group id is `{ENV_PREFIX}APP_ID`. Give the principal Nudgeflow runs as: Create, Describe,
 Read and Write on the topics above, Read on the group, and (for `topics create`) Create on the cluster.

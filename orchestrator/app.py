@@ -19,12 +19,10 @@ from typing import Any
 import faust
 from pydantic import ValidationError
 
-from nudgeflow.channels.inapp.models import prompt_key
 from nudgeflow.channels.preferences.store import Allows, PreferencesStore, allow_all
 from nudgeflow.orchestrator import metrics
 from nudgeflow.orchestrator.broker.clients import faust_credentials
 from nudgeflow.orchestrator.feeds.preferences import preferences_key
-from nudgeflow.orchestrator.ingest.dead_letter import DeadLetter
 from nudgeflow.orchestrator.ingest.decode import Rejected, decode_event
 from nudgeflow.orchestrator.outbox.agent import register_outbox
 from nudgeflow.orchestrator.outbox.sender import OutboxSender
@@ -32,9 +30,12 @@ from nudgeflow.orchestrator.processing import Processed, process_event, process_
 from nudgeflow.orchestrator.rules_holder import RulesHolder
 from nudgeflow.orchestrator.settings import Settings
 from nudgeflow.orchestrator.state import ParsedRecords
-from nudgeflow.orchestrator.timers.firing import TimerCommand, TimerFiring, command_for
+from nudgeflow.orchestrator.timers.firing import TimerFiring, command_for
 from nudgeflow.orchestrator.timers.schedule import ScheduledTimer
+from nudgeflow.rules.contracts.dead_letters import DeadLetter
 from nudgeflow.rules.contracts.events import IdentifyEvent
+from nudgeflow.rules.contracts.prompts import prompt_key
+from nudgeflow.rules.contracts.timers import TimerCommand
 
 log = logging.getLogger(__name__)
 

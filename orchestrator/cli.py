@@ -20,10 +20,8 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-schema_app = typer.Typer(help="Print the JSON Schemas of the wire contracts.", no_args_is_help=True)
 rules_app = typer.Typer(help="Validate playbooks.", no_args_is_help=True)
 topics_app = typer.Typer(help="Kafka topics Nudgeflow needs.", no_args_is_help=True)
-app.add_typer(schema_app, name="schema")
 app.add_typer(rules_app, name="rules")
 app.add_typer(topics_app, name="topics")
 inapp_app = typer.Typer(help="In-app channel helpers.", no_args_is_help=True)
@@ -122,20 +120,24 @@ def _parse_pair(item: str) -> tuple[str, Any]:
         return key, raw
 
 
-@schema_app.command("events")
-def schema_events() -> None:
-    """JSON Schema of the product events Nudgeflow accepts (Segment track/identify)."""
-    from nudgeflow.rules.contracts.events import product_event_json_schema
+@app.command("schema")
+def schema(
+    topic: Annotated[
+        str,
+        typer.Argument(
+            help="events, prompts, deliveries, outbox, outcomes, dead_letters, timers, preferences or users",
+            show_default=False,
+        ),
+    ],
+) -> None:
+    """Print the JSON Schema of one topic's records (docs/contracts.md)."""
+    from nudgeflow.rules.contracts.catalog import UnknownContract, contract_for
 
-    print(json.dumps(product_event_json_schema(), indent=2))
-
-
-@schema_app.command("outcomes")
-def schema_outcomes() -> None:
-    """JSON Schema of the records on the outcomes topic."""
-    from nudgeflow.rules.contracts.outcomes import Outcome
-
-    print(json.dumps(Outcome.model_json_schema(), indent=2))
+    try:
+        contract = contract_for(topic)
+    except UnknownContract as exc:
+        raise typer.BadParameter(str(exc), param_hint="TOPIC") from None
+    print(json.dumps(contract.json_schema(), indent=2))
 
 
 @rules_app.command("check")

@@ -9,16 +9,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from nudgeflow.channels.inapp.models import Prompt
 from nudgeflow.channels.preferences.store import Allows, allow_all
-from nudgeflow.orchestrator.state import SEND_TIMER_PREFIX, UserRecord
+from nudgeflow.rules.contracts.deliveries import DeliveryRequest
 from nudgeflow.rules.contracts.events import IdentifyEvent, TrackEvent
 from nudgeflow.rules.contracts.outcomes import Outcome, OutcomeKind
+from nudgeflow.rules.contracts.prompts import Prompt
+from nudgeflow.rules.contracts.users import SEND_TIMER_PREFIX, UserRecord
 from nudgeflow.rules.decisions import (
     ArmTimer,
     CancelTimer,
     Decision,
-    DeliveryRequest,
     DeliverySuppressed,
     Exposure,
     MilestoneCompleted,

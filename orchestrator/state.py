@@ -1,50 +1,11 @@
-"""What the worker keeps per user in the `users` table.
-
-Besides the engine's progress (which holds the armed stall timers), the record
-keeps recent messageIds for de-duplication, deliveries deferred to a later send
-time (quiet hours, caps), and the partition it lives in, so the timer scheduler
-of whichever worker owns that partition can find its timers.
-"""
+"""A cache of parsed `users` table records (the record itself: nudgeflow.rules.contracts.users)."""
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, Field
-
-from nudgeflow.rules.decisions import DeliveryRequest
-from nudgeflow.rules.state import UserProgress
-
-SEND_TIMER_PREFIX = "send:"
-
-
-class UserRecord(BaseModel):
-    progress: UserProgress
-    recent_message_ids: list[str] = Field(
-        default_factory=list, description="Last N messageIds, oldest first: the de-duplication window."
-    )
-    deferred: dict[str, DeliveryRequest] = Field(
-        default_factory=dict, description="Deliveries waiting for their send_at, by delivery_id."
-    )
-    partition: int | None = Field(default=None, description="Partition of the events topic owning this user.")
-
-    @classmethod
-    def new(cls, user_id: str) -> UserRecord:
-        return cls(progress=UserProgress.new(user_id))
-
-    def has_seen(self, message_id: str) -> bool:
-        return message_id in self.recent_message_ids
-
-    def remembering(self, message_id: str, window: int) -> list[str]:
-        return [*self.recent_message_ids, message_id][-window:]
-
-    def due_times(self) -> dict[str, datetime]:
-        """Every timer this user has armed: stall timers and deferred sends, by timer id."""
-        due = {timer_id: timer.due_at for timer_id, timer in self.progress.timers.items()}
-        due.update({SEND_TIMER_PREFIX + d_id: request.send_at for d_id, request in self.deferred.items()})
-        return due
+from nudgeflow.rules.contracts.users import UserRecord
 
 
 class ParsedRecords:

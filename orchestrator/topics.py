@@ -28,6 +28,7 @@ class TopicSpec:
     partitions: int
     purpose: str
     configs: dict[str, str] = field(default_factory=dict)
+    contract: str = field(default="", kw_only=True)  # its records: `nudgeflow schema <contract>`
 
 
 def topic_specs(settings: Settings) -> list[TopicSpec]:
@@ -38,42 +39,49 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
             partitions,
             "Product events in (Segment spec), keyed by userId",
             {"cleanup.policy": "delete", "retention.ms": WEEK_MS},
+            contract="events",
         ),
         TopicSpec(
             settings.dead_letter_topic,
             partitions,
             "Rejected events, original bytes + reason",
             {"cleanup.policy": "delete", "retention.ms": FOREVER},
+            contract="dead_letters",
         ),
         TopicSpec(
             settings.outcomes_topic,
             partitions,
             "Completions and deliveries; replayable for analytics",
             {"cleanup.policy": "delete", "retention.ms": FOREVER},
+            contract="outcomes",
         ),
         TopicSpec(
             settings.prompts_topic,
             partitions,
             "In-app prompts, latest status per prompt",
             {"cleanup.policy": "compact"},
+            contract="prompts",
         ),
         TopicSpec(
             settings.preferences_topic,
             partitions,
             "Per-user notification preferences, latest per user",
             {"cleanup.policy": "compact"},
+            contract="preferences",
         ),
         TopicSpec(
             settings.timers_topic,
             partitions,
             "Internal: fired timers, on the user's partition",
             {"cleanup.policy": "delete", "retention.ms": WEEK_MS},
+            contract="timers",
         ),
         TopicSpec(
             settings.deliveries_topic,
             partitions,
             "Email/Slack deliveries for the channel outboxes",
             {"cleanup.policy": "delete", "retention.ms": WEEK_MS},
+            contract="deliveries",
         ),
     ]
 

@@ -8,27 +8,11 @@ event after a crash yields the same id, so a store can drop the copy.
 from __future__ import annotations
 
 import hashlib
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, Field
 
-Channel = Literal["in_app", "email", "slack"]
-DeliveryKind = Literal["celebration", "nudge"]
-
-
-def delivery_id_for(
-    *,
-    user_id: str,
-    playbook_id: str,
-    playbook_version: str,
-    milestone_id: str,
-    kind: DeliveryKind,
-    step: int,
-    channel: str,
-) -> str:
-    """Stable id for one logical message on one channel."""
-    raw = "\x1f".join([user_id, playbook_id, playbook_version, milestone_id, kind, str(step), channel])
-    return hashlib.sha256(raw.encode()).hexdigest()[:32]
+from nudgeflow.rules.contracts.deliveries import DeliveryIdentity, DeliveryRequest
 
 
 class MilestoneCompleted(BaseModel):
@@ -52,32 +36,6 @@ class MilestoneUnlocked(BaseModel):
     milestone_id: str
     unlocked_at: AwareDatetime
     unlocked_by: str = Field(description="The milestone whose completion unlocked this one.")
-
-
-class DeliveryIdentity(BaseModel):
-    """What names one logical message: shared by a delivery and its suppression."""
-
-    delivery_id: str
-    kind: DeliveryKind
-    channel: Channel
-    user_id: str
-    playbook_id: str
-    playbook_version: str
-    milestone_id: str
-    step: int = 0
-
-    def identity(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in DeliveryIdentity.model_fields}
-
-
-class DeliveryRequest(DeliveryIdentity):
-    """One message to send on one channel, at or after `send_at`."""
-
-    type: Literal["delivery"] = "delivery"
-    title: str
-    body: str
-    send_at: AwareDatetime
-    data: dict[str, Any] = Field(default_factory=dict, description="Extra fields for the channel (traits, CTA url...).")
 
 
 SuppressReason = Literal["cap", "template_error", "stale", "holdout"]

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from nudgeflow.rules.contracts.deliveries import DeliveryKind, DeliveryRequest, delivery_id_for
 from nudgeflow.rules.contracts.events import TrackEvent
-from nudgeflow.rules.decisions import DeliveryKind, DeliveryRequest, DeliverySuppressed, delivery_id_for
+from nudgeflow.rules.contracts.users import UserProgress
+from nudgeflow.rules.decisions import DeliverySuppressed
 from nudgeflow.rules.ladder import ladder_progress, milestone_view
 from nudgeflow.rules.schema import Message, Milestone, Playbook
-from nudgeflow.rules.state import UserProgress
 from nudgeflow.rules.templates import RenderError, build_context, render
 
 

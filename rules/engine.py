@@ -12,17 +12,16 @@ from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from nudgeflow.rules import stalls
+from nudgeflow.rules.contracts.deliveries import DeliveryKind, DeliveryRequest, delivery_id_for
 from nudgeflow.rules.contracts.events import IdentifyEvent, TrackEvent
+from nudgeflow.rules.contracts.users import UserProgress
 from nudgeflow.rules.decisions import (
     Decision,
-    DeliveryKind,
-    DeliveryRequest,
     DeliverySuppressed,
     Exposure,
     MilestoneCompleted,
     MilestoneUnlocked,
     TimerDue,
-    delivery_id_for,
 )
 from nudgeflow.rules.deliveries import build_delivery
 from nudgeflow.rules.experiments import Assignment, apply_variant, assign
@@ -37,7 +36,6 @@ from nudgeflow.rules.ladder import (
 from nudgeflow.rules.predicates import matches
 from nudgeflow.rules.ruleset import Ruleset
 from nudgeflow.rules.schema import Message, Milestone, Playbook, Stall
-from nudgeflow.rules.state import UserProgress
 from nudgeflow.rules.timing import schedule
 
 _MISSING = object()

@@ -9,8 +9,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from nudgeflow.rules.contracts.users import MilestoneProgress, PlaybookProgress, UserProgress
 from nudgeflow.rules.schema import Milestone, Playbook
-from nudgeflow.rules.state import MilestoneProgress, PlaybookProgress, UserProgress
 
 
 def milestone_state(pp: PlaybookProgress, milestone_id: str) -> MilestoneProgress:

@@ -13,8 +13,8 @@ from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
+from nudgeflow.rules.contracts.deliveries import Channel
 from nudgeflow.rules.contracts.timezones import IanaTimezone
-from nudgeflow.rules.decisions import Channel
 from nudgeflow.rules.durations import ClockTime, Delay, Duration
 from nudgeflow.rules.problems import short_repr
 

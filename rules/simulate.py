@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from nudgeflow.rules.contracts.events import IdentifyEvent, TrackEvent
+from nudgeflow.rules.contracts.users import UserProgress
 from nudgeflow.rules.decisions import ArmTimer, CancelTimer, Decision, TimerDue
 from nudgeflow.rules.engine import Engine
 from nudgeflow.rules.ruleset import Ruleset
-from nudgeflow.rules.state import UserProgress
 
 if TYPE_CHECKING:
     from rich.console import Console

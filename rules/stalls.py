@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from nudgeflow.rules.contracts.users import PendingTimer, UserProgress
 from nudgeflow.rules.decisions import ArmTimer, CancelTimer, Decision, timer_id_for
 from nudgeflow.rules.schema import SIGNUP, Playbook, Stall
-from nudgeflow.rules.state import PendingTimer, UserProgress
 
 
 def arm(p: UserProgress, playbook: Playbook, stall: Stall, step: int, due_at: datetime, version: str) -> ArmTimer:

@@ -9,9 +9,10 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from nudgeflow.rules.decisions import DeliveryRequest, DeliverySuppressed
+from nudgeflow.rules.contracts.deliveries import DeliveryRequest
+from nudgeflow.rules.contracts.users import UserProgress
+from nudgeflow.rules.decisions import DeliverySuppressed
 from nudgeflow.rules.schema import Timing
-from nudgeflow.rules.state import UserProgress
 
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _SEARCH_DAYS = 15

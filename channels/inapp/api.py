@@ -27,13 +27,13 @@ from fastapi.security import APIKeyQuery, HTTPAuthorizationCredentials, HTTPBear
 from pydantic import BaseModel
 
 from nudgeflow.channels.inapp.auth import DEFAULT_TTL_SECONDS, InvalidToken, Secret, issue_token, verify_token
-from nudgeflow.channels.inapp.models import Prompt, PromptStatus
 from nudgeflow.channels.inapp.store import Change, InboxStore
-from nudgeflow.channels.preferences.models import Preferences, PreferencesUpdate
 from nudgeflow.channels.preferences.service import PreferencesService, WritePreferences
 from nudgeflow.channels.preferences.store import PreferencesStore
 from nudgeflow.channels.product_events import PublishEvent, prompt_status_event
 from nudgeflow.channels.webhooks.sendgrid import SendGridSignatureVerifier, sendgrid_webhook_router
+from nudgeflow.rules.contracts.preferences import Preferences, PreferencesUpdate
+from nudgeflow.rules.contracts.prompts import Prompt, PromptStatus
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Literal
 
-from nudgeflow.channels.inapp.models import Prompt, PromptStatus
+from nudgeflow.rules.contracts.prompts import Prompt, PromptStatus
 
 Change = Literal["created", "updated"]
 Listener = Callable[[Prompt, Change], None]

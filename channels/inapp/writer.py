@@ -11,7 +11,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
-from nudgeflow.channels.inapp.models import Prompt, prompt_key
+from nudgeflow.rules.contracts.prompts import Prompt, prompt_key
 
 
 class RecordWriter:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
-from nudgeflow.channels.preferences.models import Preferences, PreferencesUpdate
 from nudgeflow.channels.preferences.store import PreferencesStore
 from nudgeflow.channels.product_events import PublishEvent, identify_event
-from nudgeflow.rules.decisions import Channel
+from nudgeflow.rules.contracts.deliveries import Channel
+from nudgeflow.rules.contracts.preferences import Preferences, PreferencesUpdate
 
 WritePreferences = Callable[[Preferences], Awaitable[None]]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from nudgeflow.channels.preferences.models import Preferences
+from nudgeflow.rules.contracts.preferences import Preferences
 
 Listener = Callable[[Preferences], None]
 Allows = Callable[[str, str, str], bool]

@@ -13,7 +13,6 @@ from pydantic import SecretStr
 from rich.console import Console
 from rich.table import Table
 
-from nudgeflow.channels.inapp.models import Prompt
 from nudgeflow.channels.inapp.store import Change
 from nudgeflow.channels.standins.sendgrid_server import SendGridStandIn
 from nudgeflow.channels.standins.slack_server import SlackStandIn
@@ -23,6 +22,7 @@ from nudgeflow.orchestrator.demo.story import Story, StoryPlayer
 from nudgeflow.orchestrator.runtime.shutdown import stop_event_on_signals, wait_for_stop
 from nudgeflow.orchestrator.runtime.worker import Worker
 from nudgeflow.orchestrator.settings import Settings
+from nudgeflow.rules.contracts.prompts import Prompt
 
 
 def _port_or_free(settings: Settings) -> Settings:

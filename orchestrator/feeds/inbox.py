@@ -11,9 +11,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from nudgeflow.channels.inapp.models import Prompt
 from nudgeflow.channels.inapp.store import InboxStore
 from nudgeflow.orchestrator.broker.follower import TopicFollower
+from nudgeflow.rules.contracts.prompts import Prompt
 
 log = logging.getLogger(__name__)
 

@@ -7,9 +7,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from nudgeflow.channels.preferences.models import Preferences
 from nudgeflow.channels.preferences.store import PreferencesStore
 from nudgeflow.orchestrator.broker.follower import TopicFollower
+from nudgeflow.rules.contracts.preferences import Preferences
 
 log = logging.getLogger(__name__)
 

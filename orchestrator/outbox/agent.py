@@ -16,11 +16,10 @@ from nudgeflow.channels.outbox import Attempt
 from nudgeflow.channels.preferences.store import Allows, allow_all
 from nudgeflow.orchestrator import metrics
 from nudgeflow.orchestrator.outbox.providers import build_channels, message_builder, retry_policy
-from nudgeflow.orchestrator.outbox.records import DeliveryResult, OutboxEntry
 from nudgeflow.orchestrator.outbox.sender import OutboxSender
 from nudgeflow.orchestrator.settings import Settings
+from nudgeflow.rules.contracts.deliveries import DeliveryRequest, DeliveryResult, OutboxEntry
 from nudgeflow.rules.contracts.outcomes import Outcome, OutcomeKind
-from nudgeflow.rules.decisions import DeliveryRequest
 
 log = logging.getLogger(__name__)
 RESUME_POLL_SECONDS = 0.5

@@ -10,7 +10,7 @@ from nudgeflow.channels.inapp.auth import unsubscribe_url
 from nudgeflow.channels.retry import RetryPolicy
 from nudgeflow.channels.slack import SlackChannel
 from nudgeflow.orchestrator.settings import Settings
-from nudgeflow.rules.decisions import DeliveryRequest
+from nudgeflow.rules.contracts.deliveries import DeliveryRequest
 
 
 def build_channels(settings: Settings) -> dict[str, Channel]:

@@ -16,8 +16,7 @@ from nudgeflow.channels.base import Channel, OutboundMessage
 from nudgeflow.channels.outbox import Attempt, deliver_with_retries, outcome
 from nudgeflow.channels.preferences.store import Allows, allow_all
 from nudgeflow.channels.retry import RetryPolicy
-from nudgeflow.orchestrator.outbox.records import DeliveryResult
-from nudgeflow.rules.decisions import DeliveryRequest
+from nudgeflow.rules.contracts.deliveries import DeliveryRequest, DeliveryResult
 
 log = logging.getLogger(__name__)
 

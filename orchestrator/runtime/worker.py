@@ -22,7 +22,7 @@ from pydantic import SecretStr
 from nudgeflow.channels.inapp.api import close_event_streams, create_inbox_api
 from nudgeflow.channels.inapp.store import InboxStore
 from nudgeflow.channels.inapp.writer import EventWriter, PromptWriter
-from nudgeflow.channels.preferences import Preferences, PreferencesStore
+from nudgeflow.channels.preferences import PreferencesStore
 from nudgeflow.orchestrator.app import NudgeflowApp, build_app
 from nudgeflow.orchestrator.broker.clients import aiokafka_options
 from nudgeflow.orchestrator.broker.embedded import EmbeddedBroker, free_port
@@ -32,6 +32,7 @@ from nudgeflow.orchestrator.rules_holder import RulesHolder
 from nudgeflow.orchestrator.runtime.http import HttpServer
 from nudgeflow.orchestrator.settings import Settings
 from nudgeflow.orchestrator.topics import ensure_topics
+from nudgeflow.rules.contracts.preferences import Preferences
 
 log = logging.getLogger(__name__)
 RULES_POLL_SECONDS = 2.0

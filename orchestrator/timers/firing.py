@@ -14,23 +14,14 @@ import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel
-
-from nudgeflow.orchestrator.state import UserRecord
 from nudgeflow.orchestrator.timers.schedule import ScheduledTimer, TimerSchedule
+from nudgeflow.rules.contracts.timers import TimerCommand
+from nudgeflow.rules.contracts.users import UserRecord
 
 log = logging.getLogger(__name__)
 MAX_SLEEP_SECONDS = 0.2
 
 Publish = Callable[[ScheduledTimer], Awaitable[None]]
-
-
-class TimerCommand(BaseModel):
-    """On the timers topic: 'this user's timer is due now'."""
-
-    user_id: str
-    timer_id: str
-    due_at: AwareDatetime
 
 
 class TimerFiring:

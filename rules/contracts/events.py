@@ -1,7 +1,14 @@
-"""The inbound contract: Segment-spec `track` and `identify` calls, keyed by user id.
+"""The events topic (inbound): Segment-spec `track` and `identify` calls, keyed by user id.
 
 Platform teams publish these with any Kafka client; the JSON Schema printed by
 `nudgeflow schema events` is generated from these models, so the two never drift.
+The two kinds are told apart by `type`.
+
+Compatibility: this contract is the Segment Spec, so `version` is Segment's own common
+field (the Tracking API version, 2 today, set by Segment); any number is accepted. Changes
+on our side are additive only (Nudgeflow reads a further field); unknown fields are kept
+and ignored; a breaking change would need a new topic or a dual-read period
+(docs/contracts.md).
 """
 
 from __future__ import annotations
@@ -12,6 +19,8 @@ from typing import Annotated, Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
 
 from nudgeflow.rules.contracts.timezones import IanaTimezone
+
+VERSION = 2
 
 
 class EventContext(BaseModel):
@@ -29,6 +38,9 @@ class _SegmentCall(BaseModel):
     userId: str = Field(min_length=1, max_length=256, description="The user this event is about; also the Kafka key.")
     timestamp: AwareDatetime = Field(description="When it happened (ISO 8601 with offset).")
     context: EventContext = Field(default_factory=EventContext)
+    version: int | float = Field(
+        default=VERSION, description="Segment Tracking API version (Segment's common field); any number is accepted."
+    )
 
     @property
     def user_id(self) -> str:

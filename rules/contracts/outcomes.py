@@ -1,8 +1,12 @@
-"""The outbound contract: every milestone completion and delivery, as analytics will read it.
+"""The outcomes topic: every milestone completion and delivery, as analytics will read it.
 
 Outcomes are published to the outcomes topic keyed by user id. `outcome_id` is
 deterministic, so a consumer that sees the same outcome twice (at-least-once
-processing) can drop the copy.
+processing) can drop the copy. One record type; `kind` says what happened.
+
+Compatibility: additive changes only within a `version` (a new `kind` is additive:
+consumers skip kinds they do not know); consumers ignore unknown fields; a breaking
+change bumps `version` and needs a new topic or a dual-read period (docs/contracts.md).
 """
 
 from __future__ import annotations
@@ -12,6 +16,10 @@ from enum import StrEnum
 from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from nudgeflow.rules.contracts.versioning import SchemaVersion
+
+VERSION = 1
 
 
 class OutcomeKind(StrEnum):
@@ -32,6 +40,7 @@ class OutcomeKind(StrEnum):
 class Outcome(BaseModel):
     model_config = ConfigDict(frozen=True)
 
+    version: SchemaVersion = VERSION
     outcome_id: str = Field(description="Deterministic id: the same outcome always has the same id.")
     kind: OutcomeKind
     user_id: str

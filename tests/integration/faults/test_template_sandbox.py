@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 
 from nudgeflow.rules import Engine, RulesetError, load_ruleset
+from nudgeflow.rules.contracts.deliveries import DeliveryRequest
 from nudgeflow.rules.contracts.events import parse_product_event
-from nudgeflow.rules.decisions import DeliveryRequest, DeliverySuppressed
-from nudgeflow.rules.state import UserProgress
+from nudgeflow.rules.contracts.users import UserProgress
+from nudgeflow.rules.decisions import DeliverySuppressed
 from nudgeflow.rules.templates import RenderError, render
 
 pytestmark = pytest.mark.timeout(60)

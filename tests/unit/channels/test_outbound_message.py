@@ -4,7 +4,7 @@ import pytest
 from pydantic import ValidationError
 
 from nudgeflow.channels.base import OutboundMessage, SendResult
-from nudgeflow.rules.decisions import DeliveryRequest
+from nudgeflow.rules.contracts.deliveries import DeliveryRequest
 
 
 def _request(**data) -> DeliveryRequest:

@@ -11,10 +11,10 @@ from fastapi.testclient import TestClient
 
 from nudgeflow.channels.inapp.api import close_event_streams, create_inbox_api
 from nudgeflow.channels.inapp.auth import issue_token, issue_unsubscribe_token
-from nudgeflow.channels.inapp.models import Prompt
 from nudgeflow.channels.inapp.store import InboxStore
 from nudgeflow.orchestrator.broker.embedded import free_port
 from nudgeflow.orchestrator.runtime.http import HttpServer
+from nudgeflow.rules.contracts.prompts import Prompt
 
 SECRET = "unit-secret"
 

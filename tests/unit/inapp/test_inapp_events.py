@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from nudgeflow.channels.inapp.models import Prompt, PromptStatus
 from nudgeflow.channels.product_events import prompt_status_event
 from nudgeflow.rules.contracts.events import TrackEvent, parse_product_event
+from nudgeflow.rules.contracts.prompts import Prompt, PromptStatus
 
 NOW = datetime(2026, 11, 24, 12, tzinfo=UTC)
 

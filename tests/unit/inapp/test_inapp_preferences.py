@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
-from nudgeflow.channels.preferences import Preferences, PreferencesService, PreferencesStore, PreferencesUpdate
+from nudgeflow.channels.preferences import PreferencesService, PreferencesStore
 from nudgeflow.rules.contracts.events import IdentifyEvent, parse_product_event
+from nudgeflow.rules.contracts.preferences import Preferences, PreferencesUpdate
 
 NOW = datetime(2026, 11, 24, 12, tzinfo=UTC)
 

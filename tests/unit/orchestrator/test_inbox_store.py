@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from nudgeflow.channels.inapp.models import Prompt, PromptStatus
 from nudgeflow.channels.inapp.store import InboxStore
+from nudgeflow.rules.contracts.prompts import Prompt, PromptStatus
 
 NOW = datetime(2026, 11, 24, 12, tzinfo=UTC)
 

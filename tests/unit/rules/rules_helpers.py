@@ -10,7 +10,7 @@ from typing import Any
 
 from nudgeflow.rules import Engine, Ruleset, load_ruleset
 from nudgeflow.rules.contracts.events import IdentifyEvent, TrackEvent
-from nudgeflow.rules.state import UserProgress
+from nudgeflow.rules.contracts.users import UserProgress
 
 T0 = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)  # a Monday, noon UTC
 _ids = count()

@@ -8,7 +8,7 @@ import pytest
 from rules_helpers import T0, Run, at, identify, ruleset_from, track
 
 from nudgeflow.rules import Engine, Ruleset, load_ruleset
-from nudgeflow.rules.state import UserProgress
+from nudgeflow.rules.contracts.users import UserProgress
 
 LADDER = """\
 id: ladder

@@ -311,7 +311,7 @@ def test_simulator_output_contains_exposures(tmp_path: Path) -> None:
 
 def test_worker_maps_exposure_and_holdout_to_outcomes(tmp_path: Path) -> None:
     from nudgeflow.orchestrator.processing import process_event, process_timer
-    from nudgeflow.orchestrator.state import UserRecord
+    from nudgeflow.rules.contracts.users import UserRecord
 
     ruleset = rules(tmp_path, holdout=0.3)
     engine = Engine(ruleset)

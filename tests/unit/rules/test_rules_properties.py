@@ -13,10 +13,10 @@ from pydantic import ValidationError
 from rules_helpers import T0, identify, track
 
 from nudgeflow.rules import Engine, Ruleset, RulesetError, load_ruleset
+from nudgeflow.rules.contracts.users import UserProgress
 from nudgeflow.rules.decisions import TimerDue
 from nudgeflow.rules.predicates import matches
 from nudgeflow.rules.schema import When
-from nudgeflow.rules.state import UserProgress
 
 REPO = Path(__file__).resolve().parents[3]
 EXAMPLES = load_ruleset(REPO / "playbooks")

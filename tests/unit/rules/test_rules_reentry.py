@@ -7,7 +7,8 @@ from pathlib import Path
 from rules_helpers import at, identify, ruleset_from, track
 
 from nudgeflow.rules import load_ruleset
-from nudgeflow.rules.decisions import ArmTimer, DeliveryRequest, MilestoneCompleted
+from nudgeflow.rules.contracts.deliveries import DeliveryRequest
+from nudgeflow.rules.decisions import ArmTimer, MilestoneCompleted
 from nudgeflow.rules.simulate import simulate
 
 LADDERS = """\

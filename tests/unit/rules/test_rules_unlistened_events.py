@@ -6,7 +6,7 @@ from pathlib import Path
 
 from nudgeflow.rules import Engine
 from nudgeflow.rules.contracts.events import TrackEvent
-from nudgeflow.rules.state import UserProgress
+from nudgeflow.rules.contracts.users import UserProgress
 from tests.unit.rules.rules_helpers import at, identify, ruleset_from, track
 
 PLAYBOOK = """\

@@ -1,4 +1,12 @@
-"""Dead letters: the original bytes of a rejected record, the reason, and where it came from."""
+"""The dead-letter topic: a rejected record's original bytes, the reason, and where it came from.
+
+Keyed by the rejected record's key. Nothing is lost: `value_base64` holds the exact original
+bytes, so a fixed record can be replayed onto its source topic.
+
+Compatibility: additive changes only within a `version`; consumers ignore unknown fields;
+a breaking change bumps `version` and needs a new topic or a dual-read period
+(docs/contracts.md).
+"""
 
 from __future__ import annotations
 
@@ -7,10 +15,15 @@ from datetime import datetime
 
 from pydantic import AwareDatetime, BaseModel, Field
 
+from nudgeflow.rules.contracts.versioning import SchemaVersion
+
+VERSION = 1
+
 
 class DeadLetter(BaseModel):
     """One rejected record. `value_base64` holds the exact original bytes, so nothing is lost."""
 
+    version: SchemaVersion = VERSION
     reason: str
     error_type: str = Field(description="empty | not_json | schema | missing_user_id | bad_timestamp")
     source_topic: str

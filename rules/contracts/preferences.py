@@ -1,4 +1,13 @@
-"""A user's notification preferences, as stored on the preferences topic."""
+"""The preferences topic: each user's notification preferences, the latest record per user.
+
+Compacted, keyed by user id; the value is the user's whole `Preferences` (a tombstone resets
+them to defaults). Written by the API, unsubscribe links, the SendGrid webhook and identify
+calls with `nudgeflow_*` traits; read by every API replica and delivery outbox.
+
+Compatibility: additive changes only within a `version`; consumers ignore unknown fields;
+a breaking change bumps `version` and needs a new topic or a dual-read period
+(docs/contracts.md).
+"""
 
 from __future__ import annotations
 
@@ -7,8 +16,10 @@ from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, Field, field_validator
 
-from nudgeflow.rules.decisions import Channel
+from nudgeflow.rules.contracts.deliveries import Channel
+from nudgeflow.rules.contracts.versioning import SchemaVersion
 
+VERSION = 1
 CHANNELS: tuple[Channel, ...] = ("in_app", "email", "slack")
 TRAITS = {
     "nudgeflow_unsubscribed": "unsubscribed",
@@ -34,6 +45,7 @@ class PreferencesUpdate(BaseModel):
 class Preferences(PreferencesUpdate):
     """The stored record: the choice plus who changed it last and when."""
 
+    version: SchemaVersion = VERSION
     user_id: str
     updated_at: AwareDatetime | None = Field(default=None, description="Unset: defaults, never changed.")
     source: str = Field(

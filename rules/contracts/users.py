@@ -1,7 +1,14 @@
-"""Per-user onboarding progress: the state the rules engine reads and returns.
+"""The users table: what the worker keeps per user, as its changelog topic carries it.
 
-The orchestrator keeps one `UserProgress` per user in a changelog-backed Faust
-table; the simulator keeps them in a dict. The engine never does I/O.
+Faust table `users` (changelog topic `<app_id>-users-changelog`, compacted), keyed by user id.
+The record holds the engine's progress (which holds the armed stall timers), recent messageIds
+for de-duplication, deliveries deferred to a later send time (quiet hours, caps), and the
+partition it lives in, so the timer scheduler of whichever worker owns that partition can find
+its timers. The rules engine reads and returns `UserProgress`; the simulator keeps them in a dict.
+
+Compatibility: additive changes only within a `version`; consumers ignore unknown fields;
+a breaking change bumps `version` and needs a new table (a new changelog topic) or a dual-read
+period (docs/contracts.md).
 """
 
 from __future__ import annotations
@@ -10,6 +17,12 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, Field
+
+from nudgeflow.rules.contracts.deliveries import DeliveryRequest
+from nudgeflow.rules.contracts.versioning import SchemaVersion
+
+VERSION = 1
+SEND_TIMER_PREFIX = "send:"
 
 
 class MilestoneProgress(BaseModel):
@@ -76,3 +89,31 @@ class UserProgress(BaseModel):
             return None
         milestone = playbook.milestones.get(milestone_id)
         return milestone.completed_at if milestone else None
+
+
+class UserRecord(BaseModel):
+    version: SchemaVersion = VERSION
+    progress: UserProgress
+    recent_message_ids: list[str] = Field(
+        default_factory=list, description="Last N messageIds, oldest first: the de-duplication window."
+    )
+    deferred: dict[str, DeliveryRequest] = Field(
+        default_factory=dict, description="Deliveries waiting for their send_at, by delivery_id."
+    )
+    partition: int | None = Field(default=None, description="Partition of the events topic owning this user.")
+
+    @classmethod
+    def new(cls, user_id: str) -> UserRecord:
+        return cls(progress=UserProgress.new(user_id))
+
+    def has_seen(self, message_id: str) -> bool:
+        return message_id in self.recent_message_ids
+
+    def remembering(self, message_id: str, window: int) -> list[str]:
+        return [*self.recent_message_ids, message_id][-window:]
+
+    def due_times(self) -> dict[str, datetime]:
+        """Every timer this user has armed: stall timers and deferred sends, by timer id."""
+        due = {timer_id: timer.due_at for timer_id, timer in self.progress.timers.items()}
+        due.update({SEND_TIMER_PREFIX + d_id: request.send_at for d_id, request in self.deferred.items()})
+        return due

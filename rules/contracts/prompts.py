@@ -1,4 +1,14 @@
-"""The in-app prompt as stored on the prompts topic and served by the API."""
+"""The prompts topic: in-app prompts, one record per prompt with its latest status.
+
+Compacted, keyed by `prompt_key(user_id, delivery_id)`. Workers publish a prompt when a
+celebration or nudge is delivered in-app; the API publishes the same record again with a
+further status when the user sees, clicks or dismisses it. Every API replica materializes
+the topic into memory.
+
+Compatibility: additive changes only within a `version`; consumers ignore unknown fields;
+a breaking change bumps `version` and needs a new topic or a dual-read period
+(docs/contracts.md).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +18,10 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, Field
 
-from nudgeflow.rules.decisions import DeliveryRequest
+from nudgeflow.rules.contracts.deliveries import DeliveryRequest
+from nudgeflow.rules.contracts.versioning import SchemaVersion
+
+VERSION = 1
 
 
 class PromptStatus(StrEnum):
@@ -28,6 +41,7 @@ _RANK = {PromptStatus.PENDING: 0, PromptStatus.SEEN: 1, PromptStatus.CLICKED: 2,
 
 
 class Prompt(BaseModel):
+    version: SchemaVersion = VERSION
     delivery_id: str = Field(description="Idempotency key of the logical message.")
     user_id: str
     kind: Literal["celebration", "nudge"]

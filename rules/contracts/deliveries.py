@@ -1,0 +1,110 @@
+"""The deliveries topic: email/Slack messages for the channel outboxes, and how each one ended.
+
+Keyed by user id. Three kinds, told apart by `type`: a `delivery` request (published by the
+worker when a message is due), a `delivery_result` (published by the outbox after the last
+attempt; it closes the delivery) and a `resume_marker` (the outbox's own bookmark after a
+rebalance). `OutboxEntry` is the value of the outbox table (its changelog topic), keyed by
+delivery id. `delivery_id` is the idempotency key of one logical message.
+
+Compatibility: additive changes only within a `version`; consumers ignore unknown fields;
+a breaking change bumps `version` and needs a new topic or a dual-read period
+(docs/contracts.md).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Annotated, Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, Field, TypeAdapter
+
+from nudgeflow.rules.contracts.versioning import SchemaVersion
+
+VERSION = 1
+Channel = Literal["in_app", "email", "slack"]
+DeliveryKind = Literal["celebration", "nudge"]
+FinalStatus = Literal["sent", "failed", "exhausted", "suppressed"]
+
+
+def delivery_id_for(
+    *,
+    user_id: str,
+    playbook_id: str,
+    playbook_version: str,
+    milestone_id: str,
+    kind: DeliveryKind,
+    step: int,
+    channel: str,
+) -> str:
+    """Stable id for one logical message on one channel."""
+    raw = "\x1f".join([user_id, playbook_id, playbook_version, milestone_id, kind, str(step), channel])
+    return hashlib.sha256(raw.encode()).hexdigest()[:32]
+
+
+class DeliveryIdentity(BaseModel):
+    """What names one logical message: shared by a delivery and its suppression."""
+
+    delivery_id: str
+    kind: DeliveryKind
+    channel: Channel
+    user_id: str
+    playbook_id: str
+    playbook_version: str
+    milestone_id: str
+    step: int = 0
+
+    def identity(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in DeliveryIdentity.model_fields}
+
+
+class DeliveryRequest(DeliveryIdentity):
+    """One message to send on one channel, at or after `send_at`."""
+
+    type: Literal["delivery"] = "delivery"
+    version: SchemaVersion = VERSION
+    title: str
+    body: str
+    send_at: AwareDatetime
+    data: dict[str, Any] = Field(default_factory=dict, description="Extra fields for the channel (traits, CTA url...).")
+
+
+class DeliveryResult(BaseModel):
+    """On the deliveries topic after the last attempt: closes the delivery."""
+
+    type: Literal["delivery_result"] = "delivery_result"
+    version: SchemaVersion = VERSION
+    delivery_id: str
+    user_id: str
+    status: FinalStatus
+    attempts: int
+    reason: str | None = None
+
+
+class ResumeMarker(BaseModel):
+    """The outbox's bookmark on each partition it gained: in-flight sends resume when it reads its own token."""
+
+    type: Literal["resume_marker"] = "resume_marker"
+    version: SchemaVersion = VERSION
+    token: str
+
+
+class OutboxEntry(BaseModel):
+    """The outbox table's value: in flight (with the request, to resume) or final."""
+
+    version: SchemaVersion = VERSION
+    status: Literal["in_flight"] | FinalStatus
+    partition: int
+    request: DeliveryRequest | None = None
+
+    @property
+    def final(self) -> bool:
+        return self.status != "in_flight"
+
+
+DeliveryRecord = Annotated[DeliveryRequest | DeliveryResult | ResumeMarker, Field(discriminator="type")]
+delivery_record_adapter: TypeAdapter[DeliveryRequest | DeliveryResult | ResumeMarker] = TypeAdapter(DeliveryRecord)
+
+
+def parse_delivery_record(raw: bytes | str) -> DeliveryRequest | DeliveryResult | ResumeMarker:
+    """Validate one message of the deliveries topic; raises pydantic.ValidationError."""
+    return delivery_record_adapter.validate_json(raw)
