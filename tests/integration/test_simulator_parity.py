@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from nudgeflow.orchestrator.runtime.worker import Worker
+from nudgeflow.orchestrator.simulate import simulate
 from nudgeflow.rules import load_ruleset
 from nudgeflow.rules.contracts.events import parse_product_event
 from nudgeflow.rules.decisions import DeliveryRequest
-from nudgeflow.rules.simulate import simulate
 from tests.integration.test_end_to_end import identify, track
 from tests.integration.test_timers import stall_rules
 from tests.support.kafka import produce, read_topic

@@ -8,10 +8,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from rich.console import Console
-from rules_helpers import T0, at, identify, ruleset_from, track
 
+from nudgeflow.orchestrator.simulate import simulate
+from nudgeflow.orchestrator.simulate_cli import run_simulate
 from nudgeflow.rules import load_ruleset
-from nudgeflow.rules.simulate import run_simulate, simulate
+from tests.support.rules import T0, at, identify, ruleset_from, track
 
 REPO = Path(__file__).resolve().parents[3]
 
