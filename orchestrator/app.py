@@ -173,17 +173,21 @@ def build_app(
     rules: RulesHolder,
     preferences: PreferencesStore | None = None,
     clock: Clock | None = None,
+    outputs: OutputTopics | None = None,
 ) -> NudgeflowApp:
-    """`preferences` (followed from the preferences topic) are checked at send time on every channel."""
+    """`preferences` (followed from the preferences topic) are checked at send time on every channel.
+    `clock` and `outputs` (where the event agent writes; default: the app's Kafka topics) let tests run
+    the wired agent without a broker."""
     clock = clock or SystemClock()
     app = faust_app(settings, bootstrap_servers)
     topics = WorkerTopics.declare(app, settings)
     users: MutableMapping[str, Any] = app.Table("users", partitions=settings.topic_partitions)
-    firing = TimerFiring(TimerPublisher(topics.timers), clock=clock)
+    outputs = outputs or topics.outputs()
+    firing = TimerFiring(TimerPublisher(outputs.timers), clock=clock)
     handler = InputHandler(
         PipelineStep(rules, dedupe_window=settings.dedupe_window, preferences=preferences),
         table=users,
-        topics=topics.outputs(),
+        topics=outputs,
         timers_topic=settings.timers_topic,
         firing=firing,
         clock=clock,
