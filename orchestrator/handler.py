@@ -21,10 +21,10 @@ from nudgeflow.channels.preferences.store import PreferencesStore
 from nudgeflow.orchestrator import metrics
 from nudgeflow.orchestrator.clock import Clock
 from nudgeflow.orchestrator.ingest.dead_letter import DeadLetter
-from nudgeflow.orchestrator.ingest.decode import Rejected
-from nudgeflow.orchestrator.pipeline import PipelineStep, StepResult, decode_input
+from nudgeflow.orchestrator.ingest.decode import Rejected, decode_event
+from nudgeflow.orchestrator.pipeline import PipelineStep, StepResult, decode_timer
 from nudgeflow.orchestrator.state import ParsedRecords, UserRecord
-from nudgeflow.orchestrator.timers.firing import TimerCommand, TimerFiring, command_for
+from nudgeflow.orchestrator.timers.firing import TimerFiring, command_for
 from nudgeflow.orchestrator.timers.schedule import ScheduledTimer
 
 log = logging.getLogger(__name__)
@@ -146,11 +146,10 @@ class InputHandler:
             await self._event(message)
 
     async def _event(self, message: Message) -> None:
-        decoded = decode_input(message.value, timer=False)
+        decoded = decode_event(message.value)
         if isinstance(decoded, Rejected):
             await self.dead_letters.park(message, decoded)
             return
-        assert not isinstance(decoded, TimerCommand)
         user_id = decoded.userId
         if message.key != user_id.encode():
             # Keyless or mis-keyed: send it to the user's own partition, where their state lives.
@@ -176,10 +175,9 @@ class InputHandler:
 
     async def _timer(self, message: Message) -> None:
         try:
-            command = decode_input(message.value, timer=True)
+            command = decode_timer(message.value)
             if isinstance(command, Rejected):
                 raise ValueError(command.reason)
-            assert isinstance(command, TimerCommand)
             result = self.step.on_timer(self._load(command.user_id), command, self.clock.now())
         except Exception as exc:  # as for events: park it, keep the partition moving
             log.exception("timer command failed at %s[%s]@%s", message.topic, message.partition, message.offset)

@@ -22,7 +22,7 @@ from pydantic import ValidationError
 from nudgeflow.channels.inapp.models import Prompt
 from nudgeflow.channels.preferences.models import Preferences
 from nudgeflow.orchestrator.decision_outcomes import decision_outcome, delivery_outcome
-from nudgeflow.orchestrator.ingest.decode import Rejected, decode_event
+from nudgeflow.orchestrator.ingest.decode import Rejected
 from nudgeflow.orchestrator.state import SEND_TIMER_PREFIX, UserRecord
 from nudgeflow.orchestrator.timers.firing import TimerCommand
 from nudgeflow.rules.contracts.events import IdentifyEvent, TrackEvent
@@ -82,10 +82,8 @@ class StepResult:
         return self.record.due_times()
 
 
-def decode_input(raw: bytes | None, *, timer: bool) -> Input | Rejected:
-    """A record of the events topic or of the timers topic; never raises for bad input."""
-    if not timer:
-        return decode_event(raw)
+def decode_timer(raw: bytes | None) -> TimerCommand | Rejected:
+    """A record of the timers topic (events: `decode_event`); never raises for bad input."""
     try:
         return TimerCommand.model_validate_json(raw or b"")
     except ValidationError as exc:

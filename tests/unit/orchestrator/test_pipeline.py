@@ -10,7 +10,7 @@ import pytest
 
 from nudgeflow.channels.preferences.store import PreferencesStore
 from nudgeflow.orchestrator.ingest.decode import Rejected
-from nudgeflow.orchestrator.pipeline import FixedEngine, PipelineStep, StepResult, decode_input
+from nudgeflow.orchestrator.pipeline import FixedEngine, PipelineStep, StepResult, decode_timer
 from nudgeflow.orchestrator.state import SEND_TIMER_PREFIX, UserRecord
 from nudgeflow.orchestrator.timers.firing import TimerCommand
 from nudgeflow.rules import Engine
@@ -132,9 +132,9 @@ def test_a_due_stall_timer_nudges_and_arms_the_next_step(step: PipelineStep) -> 
     assert list(nudged.timers.values()) == [due + timedelta(hours=5)]
 
 
-def test_decode_input_never_raises() -> None:
-    assert isinstance(decode_input(b"not json", timer=False), Rejected)
-    assert isinstance(decode_input(b'{"user_id": "u"}', timer=True), Rejected)
-    assert isinstance(decode_input(None, timer=True), Rejected)
+def test_decode_timer_never_raises() -> None:
+    assert isinstance(decode_timer(b"not json"), Rejected)
+    assert isinstance(decode_timer(b'{"user_id": "u"}'), Rejected)
+    assert isinstance(decode_timer(None), Rejected)
     command = TimerCommand(user_id="u", timer_id="t", due_at=T0)
-    assert decode_input(command.model_dump_json().encode(), timer=True) == command
+    assert decode_timer(command.model_dump_json().encode()) == command
