@@ -66,7 +66,7 @@ def streams(draw: st.DrawFn) -> list[Event]:
         when = T0 + timedelta(minutes=draw(st.integers(0, 3 * 24 * 60)))
         if events and draw(st.integers(0, 6)) == 0:
             events.append(draw(st.sampled_from(events)))  # at-least-once: the same record again
-        elif draw(st.integers(0, 2)) == 0:
+        elif draw(st.booleans()):
             zone = draw(st.sampled_from(ZONES))
             context = {"timezone": zone} if zone else {}
             events.append(
