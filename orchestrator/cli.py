@@ -153,10 +153,12 @@ def simulate(
     rules: Annotated[Path, typer.Option(help="Playbook file or folder")],
     events: Annotated[Path, typer.Option(help="Segment-spec events, one JSON object per line")],
     until: Annotated[datetime | None, typer.Option(help="Run the virtual clock up to this time (ISO 8601)")] = None,
-    out: Annotated[Path | None, typer.Option(help="Write decisions as JSON lines here (default: stdout)")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Write every decision as JSON lines to this file (default: only the summary)")
+    ] = None,
 ) -> None:
-    """Preview a playbook change: the engine on a virtual clock over recorded events, deterministic."""
-    from nudgeflow.rules.simulate import run_simulate
+    """Preview a playbook change: the worker's pipeline on a virtual clock over recorded events, deterministic."""
+    from nudgeflow.orchestrator.simulate_cli import run_simulate
 
     if until is not None and until.tzinfo is None:
         until = until.replace(tzinfo=UTC)

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
+from nudgeflow.orchestrator.clock import Clock, SystemClock
 from nudgeflow.orchestrator.timers.schedule import ScheduledTimer, TimerSchedule
 from nudgeflow.rules.contracts.timers import TimerCommand
 from nudgeflow.rules.contracts.users import UserRecord
@@ -22,11 +22,16 @@ log = logging.getLogger(__name__)
 MAX_SLEEP_SECONDS = 0.2
 
 Publish = Callable[[ScheduledTimer], Awaitable[None]]
+Load = Callable[[], tuple[Iterable[tuple[str, dict[str, Any]]], set[int]]]
+"""The records of the `users` table and the partitions this worker owns."""
 
 
 class TimerFiring:
-    def __init__(self, publish: Publish) -> None:
+    """Publishes each due timer once per arming; `fire_due` is one pass, `run` the worker's loop."""
+
+    def __init__(self, publish: Publish, *, clock: Clock | None = None) -> None:
         self.schedule = TimerSchedule()
+        self.clock = clock or SystemClock()
         self._publish = publish
         self._rebuild_needed = True
         self.fired = 0
@@ -48,24 +53,34 @@ class TimerFiring:
                 self.track(user_id, record)
         log.info("timer schedule rebuilt: %d timers on partitions %s", len(self.schedule), sorted(owned))
 
-    async def run(
-        self, *, ready: Callable[[], bool], load: Callable[[], tuple[Iterable[tuple[str, dict[str, Any]]], set[int]]]
-    ) -> None:
+    async def fire_due(self, load: Load) -> int:
+        """Rebuild the schedule if a rebalance asked for it, then publish every timer due by now."""
+        if self._rebuild_needed:
+            self._rebuild_needed = False
+            self.rebuild(*load())
+        now = self.clock.now().timestamp()
+        due = self.schedule.pop_due(now)
+        for timer in due:
+            await self._publish(timer)
+            self.fired += 1
+            self.lag_seconds = [*self.lag_seconds[-999:], now - timer.due_at.timestamp()]
+        return len(due)
+
+    def seconds_to_next(self) -> float:
+        """How long the loop may wait: until the next timer is due, at most MAX_SLEEP_SECONDS, so a
+        timer armed meanwhile (by the agent, or a rebuild) is picked up promptly."""
+        next_due = self.schedule.next_due()
+        if next_due is None:
+            return MAX_SLEEP_SECONDS
+        return min(max(next_due - self.clock.now().timestamp(), 0.0), MAX_SLEEP_SECONDS)
+
+    async def run(self, *, ready: Callable[[], bool], load: Load) -> None:
         while True:
             if not ready():
                 await asyncio.sleep(MAX_SLEEP_SECONDS)
                 continue
-            if self._rebuild_needed:
-                self._rebuild_needed = False
-                self.rebuild(*load())
-            now = time.time()
-            for timer in self.schedule.pop_due(now):
-                await self._publish(timer)
-                self.fired += 1
-                self.lag_seconds = [*self.lag_seconds[-999:], now - timer.due_at.timestamp()]
-            next_due = self.schedule.next_due()
-            delay = MAX_SLEEP_SECONDS if next_due is None else min(max(next_due - time.time(), 0), MAX_SLEEP_SECONDS)
-            await asyncio.sleep(delay)
+            await self.fire_due(load)
+            await asyncio.sleep(self.seconds_to_next())
 
 
 def command_for(timer: ScheduledTimer) -> bytes:

@@ -6,8 +6,9 @@ import base64
 import json
 
 from nudgeflow.orchestrator.runtime.worker import Worker
-from tests.integration.test_end_to_end import identify, prompts_of, track
+from tests.support.events import identify, track
 from tests.support.kafka import eventually, produce, read_topic
+from tests.support.worker import prompts_of
 
 MALFORMED: dict[str, bytes] = {
     "not_json": b"{this is not json",

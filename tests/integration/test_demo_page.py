@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from nudgeflow.orchestrator.runtime.worker import Worker
-from tests.integration.test_end_to_end import identify, prompts_of, track
+from tests.support.events import identify, track
 from tests.support.kafka import eventually, produce
+from tests.support.worker import prompts_of
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [

@@ -2,53 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import uuid
-from datetime import UTC, datetime
-
 import httpx
 
-from nudgeflow.channels.inapp.auth import issue_token
 from nudgeflow.orchestrator.runtime.worker import Worker
+from tests.support.events import identify, track
 from tests.support.kafka import eventually, produce, read_topic
-
-
-def track(user: str, event: str, properties: dict[str, object], message_id: str | None = None) -> bytes:
-    return json.dumps(
-        {
-            "type": "track",
-            "messageId": message_id or str(uuid.uuid4()),
-            "userId": user,
-            "event": event,
-            "properties": properties,
-            "timestamp": datetime.now(UTC).isoformat(),
-        }
-    ).encode()
-
-
-def identify(user: str, traits: dict[str, object]) -> bytes:
-    return json.dumps(
-        {
-            "type": "identify",
-            "messageId": str(uuid.uuid4()),
-            "userId": user,
-            "traits": traits,
-            "timestamp": datetime.now(UTC).isoformat(),
-            "context": {"timezone": "Europe/Paris"},
-        }
-    ).encode()
-
-
-def auth(worker: Worker, user: str) -> dict[str, str]:
-    """Authorization header with a token for `user`, as the product's backend would mint it."""
-    return {"Authorization": f"Bearer {issue_token(worker.inapp_signing_secret, user)}"}
-
-
-async def prompts_of(worker: Worker, user: str) -> list[dict[str, object]]:
-    async with httpx.AsyncClient(base_url=worker.api_url or "") as client:
-        response = await client.get(f"/v1/users/{user}/prompts", headers=auth(worker, user))
-        response.raise_for_status()
-        return list(response.json()["prompts"])
+from tests.support.worker import auth, prompts_of
 
 
 async def test_track_event_becomes_an_in_app_celebration(worker: Worker) -> None:

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from nudgeflow.orchestrator.runtime.worker import Worker
-from tests.integration.test_end_to_end import prompts_of, track
+from tests.support.events import track
 from tests.support.kafka import eventually, produce
+from tests.support.worker import prompts_of
 
 RULES = """\
 id: hello

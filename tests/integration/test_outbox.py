@@ -16,10 +16,11 @@ from nudgeflow.channels.standins.sendgrid_server import SendGridStandIn
 from nudgeflow.channels.standins.slack_server import SlackStandIn
 from nudgeflow.orchestrator.broker.embedded import free_port
 from nudgeflow.orchestrator.runtime.worker import Worker
-from tests.integration.test_end_to_end import identify, prompts_of, track
+from tests.support.events import identify, track
 from tests.support.inapp import auth_headers, list_prompts
 from tests.support.kafka import eventually, produce, read_topic
 from tests.support.processes import WorkerProcess
+from tests.support.worker import prompts_of
 
 PLAYBOOK = """\
 id: launch

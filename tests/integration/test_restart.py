@@ -10,7 +10,7 @@ import pytest
 
 from nudgeflow.channels.inapp.auth import issue_token
 from nudgeflow.orchestrator.broker.embedded import free_port
-from tests.integration.test_end_to_end import identify, track
+from tests.support.events import identify, track
 from tests.support.kafka import eventually, produce, read_topic
 from tests.support.processes import WorkerProcess, settings_env
 

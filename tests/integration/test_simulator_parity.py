@@ -7,13 +7,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from nudgeflow.orchestrator.runtime.worker import Worker
+from nudgeflow.orchestrator.simulate import simulate
 from nudgeflow.rules import load_ruleset
 from nudgeflow.rules.contracts.deliveries import DeliveryRequest
 from nudgeflow.rules.contracts.events import parse_product_event
-from nudgeflow.rules.simulate import simulate
-from tests.integration.test_end_to_end import identify, track
-from tests.integration.test_timers import stall_rules
+from tests.support.events import identify, track
 from tests.support.kafka import produce, read_topic
+from tests.support.playbooks import stall_rules
 
 
 async def test_live_worker_delivers_what_the_simulator_predicts(make_settings, tmp_path: Path) -> None:

@@ -10,38 +10,12 @@ import pytest
 
 from nudgeflow.orchestrator.broker.embedded import free_port
 from nudgeflow.orchestrator.runtime.worker import Worker
-from tests.integration.test_end_to_end import prompts_of, track
+from tests.support.events import track
 from tests.support.inapp import list_prompts
 from tests.support.kafka import eventually, produce, read_topic
+from tests.support.playbooks import stall_rules
 from tests.support.processes import WorkerProcess
-
-STALL_PLAYBOOK = """\
-id: trial
-name: Trial
-milestones:
-  - id: connect_source
-    title: Connect a data source
-    when: {event: Data Source Connected}
-  - id: invite_teammate
-    title: Invite a teammate
-    when: {event: Teammate Invited}
-    celebrate:
-      - {channel: in_app, title: "Team work!", body: "done"}
-stalls:
-  - milestone: invite_teammate
-    of: connect_source
-    not_within: {not_within}
-    nudges:
-      - {channel: in_app, title: "Invite someone", body: "nudge 1"}
-      - {channel: in_app, title: "Still there?", body: "nudge 2", after: 2s}
-"""
-
-
-def stall_rules(tmp_path: Path, not_within: str) -> Path:
-    folder = tmp_path / f"stall-{not_within}"
-    folder.mkdir()
-    (folder / "trial.yaml").write_text(STALL_PLAYBOOK.replace("{not_within}", not_within))
-    return folder
+from tests.support.worker import prompts_of
 
 
 async def test_stall_nudges_fire_in_sequence_then_stop_at_max(make_settings, tmp_path: Path) -> None:

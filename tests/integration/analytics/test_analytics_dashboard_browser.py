@@ -7,7 +7,6 @@ import asyncio
 import json
 import os
 import shutil
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -18,9 +17,7 @@ from nudgeflow.orchestrator.analytics import OnboardingAnalytics
 from nudgeflow.orchestrator.analytics.dashboard import create_app
 from nudgeflow.orchestrator.analytics.sample import generate
 from nudgeflow.rules import load_ruleset
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "unit" / "analytics"))
-from analytics_helpers import EVENTS, OUTCOMES, PLAYBOOK  # noqa: E402
+from tests.support.analytics import EVENTS, OUTCOMES, PLAYBOOK
 
 CHROMIUM = "/usr/bin/chromium"
 REPO = Path(__file__).resolve().parents[3]

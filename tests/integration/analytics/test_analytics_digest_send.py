@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import sys
 from datetime import datetime, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
@@ -14,10 +12,8 @@ from nudgeflow.channels import SendGridEmailChannel, SlackChannel
 from nudgeflow.channels.standins import SendGridStandIn, SlackStandIn
 from nudgeflow.orchestrator.analytics import OnboardingAnalytics
 from nudgeflow.orchestrator.analytics.digest import DigestJob, schedule
+from tests.support.analytics import EVENTS, OUTCOMES, PLAYBOOK, T0
 from tests.support.kafka import eventually
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "unit" / "analytics"))
-from analytics_helpers import EVENTS, OUTCOMES, PLAYBOOK, T0  # noqa: E402
 
 
 async def _load() -> OnboardingAnalytics:

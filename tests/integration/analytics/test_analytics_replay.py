@@ -4,8 +4,6 @@ and a following feed picks up records published later."""
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
 import pytest
 
@@ -13,10 +11,8 @@ from nudgeflow.orchestrator.analytics import OnboardingAnalytics
 from nudgeflow.orchestrator.analytics.source import TopicFeed, kafka_settings, replay
 from nudgeflow.orchestrator.broker.clients import aiokafka_options
 from nudgeflow.orchestrator.topics import ensure_topics
+from tests.support.analytics import EVENTS, OUTCOMES, PLAYBOOK, completed, identify
 from tests.support.kafka import eventually, produce
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "unit" / "analytics"))
-from analytics_helpers import EVENTS, OUTCOMES, PLAYBOOK, completed, identify  # noqa: E402
 
 pytestmark = pytest.mark.integration
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
-from tests.integration.test_end_to_end import identify, track
+from tests.support.events import identify, track
 from tests.support.inapp import list_prompts
 from tests.support.kafka import read_topic
 

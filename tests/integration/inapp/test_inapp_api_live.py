@@ -16,8 +16,9 @@ from nudgeflow.orchestrator.broker.clients import aiokafka_options
 from nudgeflow.orchestrator.feeds.preferences import PreferencesMaterializer
 from nudgeflow.orchestrator.runtime.worker import Worker
 from tests.integration.inapp.inapp_support import SECRET, bearer, sendgrid_signature
-from tests.integration.test_end_to_end import identify, prompts_of, track
+from tests.support.events import identify, track
 from tests.support.kafka import eventually, produce, read_topic
+from tests.support.worker import prompts_of
 
 
 def client(worker: Worker) -> httpx.AsyncClient:

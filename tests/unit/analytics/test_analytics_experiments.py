@@ -5,10 +5,10 @@ from __future__ import annotations
 import random
 
 import pytest
-from analytics_helpers import PLAYBOOK, completed, exposure, identify
 
 from nudgeflow.orchestrator.analytics import OnboardingAnalytics
 from nudgeflow.orchestrator.analytics.experiments import compare, rate
+from tests.support.analytics import PLAYBOOK, completed, exposure, identify
 
 
 def _experiment(rates: dict[str, float], users_per_variant: int, seed: int) -> OnboardingAnalytics:

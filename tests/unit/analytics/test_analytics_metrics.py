@@ -1,4 +1,4 @@
-"""Hand-computed expectations on the scripted story in analytics_helpers (late + duplicate records)."""
+"""Hand-computed expectations on the scripted story in tests/support/analytics.py (late + duplicate records)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import random
 from datetime import date
 
 import pytest
-from analytics_helpers import AS_OF, EVENTS, OUTCOMES, PLAYBOOK
 
 from nudgeflow.orchestrator.analytics import Filter, OnboardingAnalytics
+from tests.support.analytics import AS_OF, EVENTS, OUTCOMES, PLAYBOOK
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ import json
 from datetime import timedelta
 from pathlib import Path
 
-from analytics_helpers import EVENTS, OUTCOMES, PLAYBOOK, T0, completed, exposure, identify
 from fastapi.testclient import TestClient
 from rich.console import Console
 from typer.testing import CliRunner
@@ -18,6 +17,7 @@ from nudgeflow.orchestrator.analytics.dashboard import create_app
 from nudgeflow.orchestrator.analytics.digest import digest_messages, weekly_digest
 from nudgeflow.orchestrator.analytics.report import export, flat_tables, render
 from nudgeflow.orchestrator.cli import app
+from tests.support.analytics import EVENTS, OUTCOMES, PLAYBOOK, T0, completed, exposure, identify
 
 
 def _analytics() -> OnboardingAnalytics:

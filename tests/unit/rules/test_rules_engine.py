@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from rules_helpers import T0, Run, at, identify, ruleset_from, track
 
 from nudgeflow.rules import Engine, Ruleset, load_ruleset
 from nudgeflow.rules.contracts.users import UserProgress
+from tests.support.rules import T0, Run, at, identify, ruleset_from, track
 
 LADDER = """\
 id: ladder

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
+from nudgeflow.orchestrator.simulate import simulate
 from nudgeflow.rules import Engine, RulesetError, load_ruleset
 from nudgeflow.rules.decisions import TimerDue
 from nudgeflow.rules.experiments import assign, bucket
 from nudgeflow.rules.schema import Experiment
-from nudgeflow.rules.simulate import simulate
-from tests.unit.rules.rules_helpers import T0, Run, at, identify, ruleset_from, track
+from tests.support.rules import T0, Run, at, identify, ruleset_from, track
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -310,20 +310,22 @@ def test_simulator_output_contains_exposures(tmp_path: Path) -> None:
 
 
 def test_worker_maps_exposure_and_holdout_to_outcomes(tmp_path: Path) -> None:
-    from nudgeflow.orchestrator.processing import process_event, process_timer
+    from nudgeflow.orchestrator.pipeline import FixedEngine, PipelineStep
+    from nudgeflow.rules.contracts.timers import TimerCommand
     from nudgeflow.rules.contracts.users import UserRecord
 
     ruleset = rules(tmp_path, holdout=0.3)
-    engine = Engine(ruleset)
+    step = PipelineStep(FixedEngine(Engine(ruleset)), dedupe_window=10)
     user = user_in(ruleset, "holdout")
     record = UserRecord.new(user)
     outcomes = []
     for event in (identify(user=user, role="power_user"), track("Report Created", at(hours=1), user=user)):
-        processed = process_event(record, event, engine=engine, now=event.timestamp, dedupe_window=10)
+        processed = step.on_event(record, event, event.timestamp)
         record, outcomes = processed.record, outcomes + processed.outcomes
     ((timer_id, pending),) = record.progress.timers.items()
-    processed = process_timer(record, timer_id, pending.due_at, engine=engine, now=pending.due_at)
-    assert processed is not None
+    command = TimerCommand(user_id=user, timer_id=timer_id, due_at=pending.due_at)
+    processed = step.on_timer(record, command, pending.due_at)
+    assert processed.status == "fired"
     outcomes += processed.outcomes
     exposure = next(o for o in outcomes if o.kind == "exposure")
     assert exposure.outcome_id.endswith(f"{user}:copy-test")
@@ -552,7 +554,7 @@ def test_readme_experiment_example_is_valid(tmp_path: Path) -> None:
 def test_simulate_cli_summarises_exposures(tmp_path: Path) -> None:
     from rich.console import Console
 
-    from nudgeflow.rules.simulate_cli import run_simulate
+    from nudgeflow.orchestrator.simulate_cli import run_simulate
 
     (tmp_path / "rules").mkdir()
     (tmp_path / "rules" / "pb.yaml").write_text(textwrap.dedent(PLAYBOOK % {"holdout": 0}))

@@ -10,13 +10,13 @@ import yaml
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
-from rules_helpers import T0, identify, track
 
 from nudgeflow.rules import Engine, Ruleset, RulesetError, load_ruleset
 from nudgeflow.rules.contracts.users import UserProgress
 from nudgeflow.rules.decisions import TimerDue
 from nudgeflow.rules.predicates import matches
 from nudgeflow.rules.schema import When
+from tests.support.rules import T0, identify, track
 
 REPO = Path(__file__).resolve().parents[3]
 EXAMPLES = load_ruleset(REPO / "playbooks")
@@ -231,7 +231,7 @@ users = st.sampled_from(["u1", "u2", "u3"])
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.tuples(users, events), max_size=30))
 def test_simulation_is_deterministic_and_never_nudges_after_completion(pairs: list) -> None:
-    from nudgeflow.rules.simulate import simulate
+    from nudgeflow.orchestrator.simulate import simulate
 
     stream = [event.model_copy(update={"userId": user}) for user, event in pairs]
     report = simulate(EXAMPLES, stream)

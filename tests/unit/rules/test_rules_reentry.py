@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rules_helpers import at, identify, ruleset_from, track
-
+from nudgeflow.orchestrator.simulate import simulate
 from nudgeflow.rules import load_ruleset
 from nudgeflow.rules.contracts.deliveries import DeliveryRequest
 from nudgeflow.rules.decisions import ArmTimer, MilestoneCompleted
-from nudgeflow.rules.simulate import simulate
+from tests.support.rules import at, identify, ruleset_from, track
 
 LADDERS = """\
 id: admin

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from rules_helpers import T0, Run, at, identify, ruleset_from, track
+from tests.support.rules import T0, Run, at, identify, ruleset_from, track
 
 STALL = """\
 id: pb

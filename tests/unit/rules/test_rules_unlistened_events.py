@@ -7,7 +7,7 @@ from pathlib import Path
 from nudgeflow.rules import Engine
 from nudgeflow.rules.contracts.events import TrackEvent
 from nudgeflow.rules.contracts.users import UserProgress
-from tests.unit.rules.rules_helpers import at, identify, ruleset_from, track
+from tests.support.rules import at, identify, ruleset_from, track
 
 PLAYBOOK = """\
 id: pb

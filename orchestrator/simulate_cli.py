@@ -1,4 +1,4 @@
-"""`nudgeflow rules simulate`: read rules and events files, print a summary, write JSON lines."""
+"""`nudgeflow simulate`: read rules and events files, print a summary, write JSON lines."""
 
 from __future__ import annotations
 
@@ -13,12 +13,13 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from nudgeflow.orchestrator.simulate import SimulationReport, simulate
+from nudgeflow.rules.contracts.deliveries import DeliveryRequest
 from nudgeflow.rules.contracts.events import IdentifyEvent, TrackEvent, parse_product_event
-from nudgeflow.rules.decisions import Exposure
+from nudgeflow.rules.decisions import DeliverySuppressed, Exposure
 from nudgeflow.rules.durations import format_duration
 from nudgeflow.rules.loader import load_ruleset
 from nudgeflow.rules.problems import RuleProblem, RulesetError
-from nudgeflow.rules.simulate import SimulationReport, simulate
 
 
 def read_events(path: Path) -> tuple[list[TrackEvent | IdentifyEvent], list[RuleProblem]]:
@@ -64,18 +65,14 @@ def summary_table(report: SimulationReport) -> Table:
         table.add_column(column, justify="left" if column in ("playbook", "milestone") else "right")
     sent: dict[tuple[str, str, str], int] = {}
     for _, d in report.decisions:
-        kind = getattr(d, "kind", None) if d.type == "delivery" else "suppressed"
-        if d.type in ("delivery", "delivery_suppressed"):
-            key = (d.playbook_id, d.milestone_id, kind)
+        if isinstance(d, DeliveryRequest | DeliverySuppressed):
+            key = (d.playbook_id, d.milestone_id, d.kind if isinstance(d, DeliveryRequest) else "suppressed")
             sent[key] = sent.get(key, 0) + 1
     for playbook in report.ruleset.playbooks:
         entered = [p.playbooks[playbook.id] for p in report.progress.values() if playbook.id in p.playbooks]
         for m in playbook.milestones:
-            times = [
-                pp.milestones[m.id].completed_at - pp.entered_at
-                for pp in entered
-                if m.id in pp.milestones and pp.milestones[m.id].completed_at is not None
-            ]
+            completed = [(pp.milestones[m.id].completed_at, pp.entered_at) for pp in entered if m.id in pp.milestones]
+            times = [done - entered_at for done, entered_at in completed if done is not None]
             label = m.id + (" (first value)" if m.id == playbook.first_value else "")
             table.add_row(
                 playbook.id,

@@ -8,10 +8,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from rich.console import Console
-from rules_helpers import T0, at, identify, ruleset_from, track
 
+from nudgeflow.orchestrator.simulate import simulate
+from nudgeflow.orchestrator.simulate_cli import run_simulate
 from nudgeflow.rules import load_ruleset
-from nudgeflow.rules.simulate import run_simulate, simulate
+from tests.support.rules import T0, at, identify, ruleset_from, track
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -140,3 +141,38 @@ def test_run_simulate_reports_bad_events_without_traceback(tmp_path: Path) -> No
     text = console.export_text()
     assert f"{bad}:1" in text and f"{bad}:2" in text and "Traceback" not in text
     assert run_simulate(tmp_path / "nope", bad, None, None, console) == 1
+
+
+# -- the simulator runs the worker's pipeline step, not just the engine ----------------------------
+
+
+def test_de_duplication_is_per_user_as_in_the_worker(tmp_path: Path) -> None:
+    rules = ruleset_from(tmp_path, NUDGES)
+    ana = track("Data Source Connected", T0, user="ana")
+    bo = ana.model_copy(update={"userId": "bo"})  # same messageId, another user: not a duplicate
+    report = simulate(rules, [ana, bo, ana])
+    assert report.duplicates_skipped == 1
+    assert {d.user_id for d in report.of_type("milestone_completed")} == {"ana", "bo"}
+
+
+def test_sends_held_by_quiet_hours_go_out_at_their_send_time(tmp_path: Path) -> None:
+    rules = ruleset_from(tmp_path, NUDGES)
+    late = datetime(2026, 3, 2, 22, 30, tzinfo=UTC)
+    report = simulate(
+        rules, [identify(late, timezone="Europe/Paris"), track("Data Source Connected", late)], until=late
+    )
+    assert report.sent == [], "08:00 in Paris has not come yet"
+    report = simulate(rules, [identify(late, timezone="Europe/Paris"), track("Data Source Connected", late)])
+    morning = datetime(2026, 3, 3, 7, 0, tzinfo=UTC)
+    assert [(at, r.kind) for at, r in report.sent][:1] == [(morning, "celebration")]
+    assert [o.kind for o in report.outcomes].count("delivery_deferred") >= 1
+
+
+def test_preferences_set_by_identify_traits_hold_back_in_app_prompts(tmp_path: Path) -> None:
+    rules = ruleset_from(tmp_path, NUDGES.replace("channel: email", "channel: in_app"))
+    events = [identify(T0, nudgeflow_opt_out_channels=["in_app"]), track("Data Source Connected", at(minutes=1))]
+    report = simulate(rules, events)
+    assert [d.kind for d in report.of_type("delivery")][:1] == ["celebration"], "the engine still decides it"
+    assert report.sent == []
+    held = [o for o in report.outcomes if o.kind == "delivery_suppressed"]
+    assert held and all(o.attributes["reason"] == "preferences" for o in held)

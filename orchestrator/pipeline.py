@@ -1,0 +1,210 @@
+"""One step of the worker: a user's stored record plus one input (a product event or a due timer)
+and the time → the user's new record and everything to publish.
+
+The same object runs in the Faust agent (real topics, the `users` table, the system clock) and in
+`nudgeflow simulate` (a virtual clock, records in a dict), so a preview shows exactly what the
+worker would do. Pure with respect to I/O: nothing here reads a clock or talks to Kafka.
+
+Per input: per-user de-duplication by messageId, identify traits that set preferences, the rules
+engine, deferral of sends whose time has not come (quiet hours, caps), the preference check of
+in-app prompts, and the timers the new record arms (its stall timers and deferred sends).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Literal, Protocol
+
+from pydantic import ValidationError
+
+from nudgeflow.orchestrator.decision_outcomes import decision_outcome, delivery_outcome
+from nudgeflow.orchestrator.ingest.decode import Rejected
+from nudgeflow.rules.contracts.deliveries import DeliveryRequest
+from nudgeflow.rules.contracts.events import IdentifyEvent, TrackEvent
+from nudgeflow.rules.contracts.outcomes import Outcome, OutcomeKind
+from nudgeflow.rules.contracts.preferences import Preferences
+from nudgeflow.rules.contracts.prompts import Prompt
+from nudgeflow.rules.contracts.timers import TimerCommand
+from nudgeflow.rules.contracts.users import SEND_TIMER_PREFIX, UserRecord
+from nudgeflow.rules.decisions import Decision, TimerDue
+from nudgeflow.rules.engine import Engine
+
+log = logging.getLogger(__name__)
+SEND_NOW_TOLERANCE = timedelta(seconds=1)  # a send_at this close to now is sent now
+
+Event = TrackEvent | IdentifyEvent
+Input = Event | TimerCommand
+Status = Literal["processed", "duplicate", "unchanged", "fired", "stale"]
+
+
+class EngineSource(Protocol):
+    """Where the engine in force comes from: the hot-reloading `RulesHolder`, or a fixed one."""
+
+    @property
+    def engine(self) -> Engine: ...
+
+
+@dataclass(frozen=True, slots=True)
+class FixedEngine:
+    engine: Engine
+
+
+class PreferenceBook(Protocol):
+    """The users' current notification preferences (the worker's follows the preferences topic)."""
+
+    def get(self, user_id: str) -> Preferences: ...
+
+
+@dataclass(slots=True)
+class StepResult:
+    """What one step decided. `record` is the user's record after the step; it needs storing only
+    when `changed`. Publish `preferences` first, then prompts, deliveries and outcomes, wait for the
+    broker's acks, and only then store the record and arm `timers`."""
+
+    status: Status
+    record: UserRecord
+    decisions: list[Decision] = field(default_factory=list)
+    prompts: list[Prompt] = field(default_factory=list)
+    deliveries: list[DeliveryRequest] = field(default_factory=list)
+    outcomes: list[Outcome] = field(default_factory=list)
+    preferences: Preferences | None = None
+    sent: list[DeliveryRequest] = field(default_factory=list)
+    """Requests handed on now, in order: in-app prompts written to the inbox, email/Slack to the outbox."""
+
+    @property
+    def changed(self) -> bool:
+        return self.status in ("processed", "fired")
+
+    @property
+    def timers(self) -> dict[str, datetime]:
+        """Every timer the new record arms, by timer id: its source of truth is the record."""
+        return self.record.due_times()
+
+
+def decode_timer(raw: bytes | None) -> TimerCommand | Rejected:
+    """A record of the timers topic (events: `decode_event`); never raises for bad input."""
+    try:
+        return TimerCommand.model_validate_json(raw or b"")
+    except ValidationError as exc:
+        return Rejected(reason=f"not a timer command: {exc.errors(include_url=False)[0]['msg']}", error_type="schema")
+
+
+class PipelineStep:
+    """Applies one input to one user's record. Holds no per-user state of its own."""
+
+    def __init__(self, rules: EngineSource, *, dedupe_window: int, preferences: PreferenceBook | None = None) -> None:
+        self.rules = rules
+        self.dedupe_window = dedupe_window
+        self.preferences = preferences
+
+    def __call__(self, record: UserRecord, item: Input, now: datetime) -> StepResult:
+        if isinstance(item, TimerCommand):
+            return self.on_timer(record, item, now)
+        return self.on_event(record, item, now)
+
+    def on_event(self, record: UserRecord, event: Event, now: datetime) -> StepResult:
+        """A messageId this user already sent changes nothing (per-user de-duplication window)."""
+        preferences = self._preferences_from(event)
+        if record.has_seen(event.messageId):
+            return StepResult("duplicate", record, preferences=preferences)
+        result = self.rules.engine.on_event(record.progress, event, now)
+        if not result.decisions and result.progress == record.progress:
+            # Nothing to remember: replaying this event later changes nothing either, so it needs
+            # no de-duplication entry, and the worker skips the state write (most product events).
+            return StepResult("unchanged", record, preferences=preferences)
+        updated = record.model_copy(
+            update={
+                "progress": result.progress,
+                "recent_message_ids": record.remembering(event.messageId, self.dedupe_window),
+            }
+        )
+        step = StepResult("processed", updated, decisions=list(result.decisions), preferences=preferences)
+        self._apply(step, now, cause=event.messageId)
+        return step
+
+    def on_timer(self, record: UserRecord, command: TimerCommand, now: datetime) -> StepResult:
+        """A timer fired. Stale (nothing to do) when the record no longer arms it at that time:
+        cancelled, moved, or already fired, so a command published twice fires once."""
+        timer_id = command.timer_id
+        if timer_id.startswith(SEND_TIMER_PREFIX):
+            request = record.deferred.get(timer_id.removeprefix(SEND_TIMER_PREFIX))
+            if request is None or request.send_at > command.due_at:
+                return StepResult("stale", record)
+            remaining = {k: v for k, v in record.deferred.items() if k != request.delivery_id}
+            step = StepResult("fired", record.model_copy(update={"deferred": remaining}))
+            self._send(step, request, now)
+            return step
+        pending = record.progress.timers.get(timer_id)
+        if pending is None or pending.due_at > command.due_at:
+            return StepResult("stale", record)
+        due = TimerDue(
+            timer_id=timer_id,
+            user_id=record.progress.user_id,
+            due_at=pending.due_at,
+            playbook_id=pending.playbook_id,
+            milestone_id=pending.milestone_id,
+            nudge_step=pending.step,
+            stall_key=pending.stall_key,
+        )
+        result = self.rules.engine.on_timer(record.progress, due, now)
+        step = StepResult(
+            "fired", record.model_copy(update={"progress": result.progress}), decisions=list(result.decisions)
+        )
+        self._apply(step, now, cause=timer_id)
+        return step
+
+    def _preferences_from(self, event: Event) -> Preferences | None:
+        """Identify traits `nudgeflow_unsubscribed` / `_opt_out_channels` / `_opt_out_playbooks` set the
+        user's preferences, exactly as the API does; malformed values are logged and ignored, never a
+        reason to drop the event."""
+        if self.preferences is None or not isinstance(event, IdentifyEvent):
+            return None
+        current = self.preferences.get(event.userId)
+        try:
+            update = current.update_from_traits(event.traits)
+        except ValidationError as exc:
+            log.warning("ignoring malformed preference traits of %s: %s", event.messageId, exc)
+            return None
+        if update is None:
+            return None
+        return current.changed(update, source="identify", at=event.timestamp)
+
+    def _allows(self, step: StepResult, request: DeliveryRequest) -> bool:
+        if self.preferences is None:
+            return True
+        preferences = step.preferences or self.preferences.get(request.user_id)
+        return preferences.allows(request.channel, request.playbook_id)
+
+    def _apply(self, step: StepResult, now: datetime, *, cause: str) -> None:
+        user_id = step.record.progress.user_id
+        for decision in step.decisions:
+            if isinstance(decision, DeliveryRequest):
+                if decision.send_at - now > SEND_NOW_TOLERANCE:
+                    step.record = step.record.model_copy(
+                        update={"deferred": {**step.record.deferred, decision.delivery_id: decision}}
+                    )
+                    extra = {"send_at": decision.send_at.isoformat()}
+                    step.outcomes.append(delivery_outcome(OutcomeKind.DELIVERY_DEFERRED, decision, now, extra))
+                else:
+                    self._send(step, decision, now)
+            elif (outcome := decision_outcome(decision, user_id, now, cause=cause)) is not None:
+                step.outcomes.append(outcome)
+
+    def _send(self, step: StepResult, request: DeliveryRequest, now: datetime) -> None:
+        """In-app prompts are written straight to the inbox (idempotent by delivery id), if the user's
+        preferences allow; email and Slack go to the deliveries topic, and their outbox checks the
+        preferences when it sends."""
+        if request.channel != "in_app":
+            step.deliveries.append(request)
+            step.sent.append(request)
+            step.outcomes.append(delivery_outcome(OutcomeKind.DELIVERY_REQUESTED, request, now))
+        elif not self._allows(step, request):
+            step.outcomes.append(
+                delivery_outcome(OutcomeKind.DELIVERY_SUPPRESSED, request, now, {"reason": "preferences"})
+            )
+        else:
+            step.prompts.append(Prompt.from_delivery(request, now=now))
+            step.sent.append(request)
+            step.outcomes.append(delivery_outcome(OutcomeKind.DELIVERED, request, now))

@@ -1,0 +1,33 @@
+"""Segment calls as the product's backend produces them: raw JSON bytes for the events topic."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+
+
+def track(user: str, event: str, properties: dict[str, object], message_id: str | None = None) -> bytes:
+    return json.dumps(
+        {
+            "type": "track",
+            "messageId": message_id or str(uuid.uuid4()),
+            "userId": user,
+            "event": event,
+            "properties": properties,
+            "timestamp": datetime.now(UTC).isoformat(),
+        }
+    ).encode()
+
+
+def identify(user: str, traits: dict[str, object]) -> bytes:
+    return json.dumps(
+        {
+            "type": "identify",
+            "messageId": str(uuid.uuid4()),
+            "userId": user,
+            "traits": traits,
+            "timestamp": datetime.now(UTC).isoformat(),
+            "context": {"timezone": "Europe/Paris"},
+        }
+    ).encode()

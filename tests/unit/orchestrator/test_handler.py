@@ -1,0 +1,138 @@
+"""The event agent's handler with in-memory topics and table: what is published, in which order,
+and when the user's state is written."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import zlib
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from nudgeflow.channels.preferences.store import PreferencesStore
+from nudgeflow.orchestrator.clock import ManualClock
+from nudgeflow.orchestrator.handler import InputHandler, TimerPublisher
+from nudgeflow.orchestrator.pipeline import Event, FixedEngine, PipelineStep
+from nudgeflow.orchestrator.timers.firing import TimerFiring
+from nudgeflow.rules import Engine
+from tests.support.memory import MemoryBroker, MemoryMessage
+from tests.support.playbooks import onboarding_playbook
+from tests.support.rules import T0, identify, ruleset_from, track
+
+
+class Worker:
+    """The handler wired the way `build_app` wires it, on in-memory topics and a dict table."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.broker = MemoryBroker()
+        self.outputs = self.broker.outputs()
+        self.clock = ManualClock(T0)
+        self.table: dict[str, Any] = {}
+        self.preferences = PreferencesStore()
+        self.firing = TimerFiring(TimerPublisher(self.outputs.timers), clock=self.clock)
+        ruleset = ruleset_from(tmp_path, onboarding_playbook())
+        step = PipelineStep(FixedEngine(Engine(ruleset)), dedupe_window=100, preferences=self.preferences)
+        self.handler = InputHandler(
+            step,
+            table=self.table,
+            topics=self.outputs,
+            timers_topic="timers",
+            firing=self.firing,
+            clock=self.clock,
+            preferences=self.preferences,
+        )
+        self.offset = 0
+
+    async def consume(self, value: bytes, key: bytes | None, topic: str = "events") -> None:
+        partition = zlib.crc32(key) % 4 if key else 0
+        self.offset += 1
+        await self.handler.handle(MemoryMessage(topic, partition, self.offset, key, value))
+
+    async def send(self, event: Event) -> None:
+        await self.consume(event.model_dump_json(by_alias=True).encode(), event.userId.encode())
+
+    def published(self, topic: str) -> list[dict[str, Any]]:
+        return [json.loads(value or b"") for value in self.broker.values(topic)]
+
+
+@pytest.fixture
+def worker(tmp_path: Path) -> Worker:
+    return Worker(tmp_path)
+
+
+async def test_an_event_publishes_its_outputs_then_stores_the_record_and_arms_its_timer(worker: Worker) -> None:
+    await worker.send(identify(T0, role="admin"))
+    await worker.send(track("Data Source Connected", T0))
+    assert [p["title"] for p in worker.published("prompts")] == ["Connected"]
+    assert [d["channel"] for d in worker.published("deliveries")] == ["email"]
+    assert "milestone_completed" in {o["kind"] for o in worker.published("outcomes")}
+    stored = worker.table["u1"]
+    assert stored["partition"] == zlib.crc32(b"u1") % 4
+    assert len(worker.firing.schedule) == 1
+    assert worker.handler.stats.processed == 2
+
+
+async def test_the_record_is_stored_only_after_the_broker_acknowledged_the_outputs(worker: Worker) -> None:
+    await worker.send(identify(T0, role="admin"))
+    before = worker.table["u1"]
+    held = worker.outputs.outcomes.hold_acks()
+    task = asyncio.create_task(worker.send(track("Data Source Connected", T0)))
+    await held.reached.wait()  # the handler published and now waits for the acks
+    assert worker.published("prompts") and worker.published("outcomes")
+    assert worker.table["u1"] is before and not task.done(), "a crash now re-processes the event"
+    held.release.set()
+    await task
+    assert worker.table["u1"] is not before
+
+
+async def test_a_due_timer_comes_back_through_the_timers_topic_and_fires_once(worker: Worker) -> None:
+    await worker.send(identify(T0, role="admin"))
+    await worker.send(track("Data Source Connected", T0))
+    worker.clock.advance(timedelta(hours=2))
+    assert await worker.firing.fire_due(lambda: (list(worker.table.items()), {0, 1, 2, 3})) == 1
+    [command] = worker.outputs.timers.take()
+    for _ in range(2):  # published twice (a crash before the commit): applied once
+        await worker.consume(command.value or b"", command.key, topic="timers")
+    assert [p["title"] for p in worker.published("prompts")] == ["Connected", "Invite someone"]
+    assert worker.handler.stats.timers_fired == 1
+
+
+async def test_malformed_records_are_dead_lettered_with_their_bytes(worker: Worker) -> None:
+    await worker.consume(b"{not json", b"u1")
+    [letter] = worker.published("dead_letters")
+    assert letter["error_type"] == "not_json" and base64.b64decode(letter["value_base64"]) == b"{not json"
+    assert letter["rejected_at"].startswith("2026-03-02T12:00:00")  # the injected clock
+    await worker.consume(b'{"user_id": "u1"}', b"u1", topic="timers")
+    assert [d["error_type"] for d in worker.published("dead_letters")] == ["not_json", "processing_error"]
+    assert worker.table == {} and worker.handler.stats.dead_lettered == 2
+
+
+async def test_a_mis_keyed_event_goes_back_to_its_users_partition_unprocessed(worker: Worker) -> None:
+    event = track("Data Source Connected", T0)
+    raw = event.model_dump_json(by_alias=True).encode()
+    await worker.consume(raw, key=None)
+    [message] = worker.outputs.events.take()
+    assert (message.key, message.value) == (b"u1", raw)
+    assert worker.table == {} and worker.handler.stats.rekeyed == 1
+
+
+async def test_a_duplicate_publishes_nothing(worker: Worker) -> None:
+    await worker.send(identify(T0, role="admin"))
+    connected = track("Data Source Connected", T0)
+    await worker.send(connected)
+    published = len(worker.broker.log)
+    await worker.send(connected)
+    assert len(worker.broker.log) == published and worker.handler.stats.duplicates == 1
+
+
+async def test_preferences_from_identify_traits_are_published_first_and_apply_to_later_events(worker: Worker) -> None:
+    await worker.send(identify(T0, role="admin", nudgeflow_opt_out_channels=["in_app"]))
+    assert worker.broker.log[0].topic == "preferences"
+    assert worker.preferences.get("u1").opt_out_channels == ["in_app"]
+    await worker.send(track("Data Source Connected", T0))
+    assert worker.published("prompts") == []
+    assert [d["channel"] for d in worker.published("deliveries")] == ["email"]
