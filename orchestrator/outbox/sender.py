@@ -182,7 +182,8 @@ class OutboxSender:
             breaker.failed(self.clock.now(), retry_after=attempt.retry_after_seconds)
         else:
             breaker.succeeded()
-        job.attempts, job.reason = attempt.attempt, attempt.reason
+        job.attempts = attempt.attempt
+        job.reason = f"HTTP {attempt.status_code}: {attempt.reason}" if attempt.status_code else attempt.reason
         try:
             await self._publish_attempt(request, attempt)
         except Exception:  # the attempt log is for analytics; the send itself stands
@@ -212,8 +213,8 @@ class OutboxSender:
 
     def _gave_up(self, job: Job, elapsed: float) -> str:
         return (
-            f"gave up after {job.attempts} attempt(s) over {elapsed / 3600:.2f} h "
-            f"(retry window {(self.policy.window or 0) / 3600:.1f} h); last error: {job.reason or 'none'}"
+            f"gave up after {job.attempts} attempt(s) over {_duration(elapsed)} "
+            f"(retry window {_duration(self.policy.window or 0)}); last error: {job.reason or 'none'}"
         )
 
     async def _finish(self, job: Job, status: FinalStatus, reason: str | None) -> None:
@@ -240,3 +241,11 @@ class OutboxSender:
             await self._publish_result(result, job.partition)
         except Exception:  # the entry stays in flight; another worker resumes it after a rebalance
             log.exception("could not record the result of %s", job.delivery_id)
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"

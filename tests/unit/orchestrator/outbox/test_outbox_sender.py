@@ -87,7 +87,7 @@ async def test_after_the_retry_window_a_dead_letter_with_the_reason_and_the_requ
         await outbox.clock.advance(60)
     [result] = outbox.results
     assert result.status == "exhausted" and result.dead_letter
-    assert "retry window 1.0 h" in (result.reason or "") and "HTTP 503" in (result.reason or "")
+    assert "retry window 60 min" in (result.reason or "") and "HTTP 503" in (result.reason or "")
     assert result.request is not None and result.request.delivery_id == "d-email-1"
     assert email.sent == []
     assert not outbox.sender.running("d-email-1") and outbox.sender.completed("d-email-1")
