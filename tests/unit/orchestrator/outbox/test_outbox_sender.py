@@ -145,3 +145,26 @@ async def test_keep_only_cancels_the_sends_of_lost_partitions():
     await outbox.clock.advance(7200)
     assert [m.delivery_id for m in email.sent] == ["d-email-2"]
     await outbox.sender.stop()
+
+
+async def test_metrics_show_queued_retrying_expired_and_the_circuit_per_provider():
+    from prometheus_client import REGISTRY
+
+    def sample(name: str, provider: str) -> float | None:
+        return REGISTRY.get_sample_value(name, {"provider": provider})
+
+    outbox = build_outbox(
+        concurrency=1, breaker_failures=2, breaker_reset=600, provider_names={"slack": "slack-m", "email": "sendgrid-m"}
+    )
+    outbox.providers["slack"].down_for(3600)
+    now = outbox.clock.now()
+    for n in range(5):
+        outbox.sender.start(request(n, "slack", send_at=now), partition=0)
+    outbox.sender.start(request("stale", "email", send_at=now - timedelta(days=9)), partition=0)
+    await settle()
+    assert sample("nudgeflow_outbox_circuit_state", "slack-m") == 2.0, "open"
+    assert sample("nudgeflow_outbox_retrying", "slack-m") == 2.0, "the two that failed wait for a retry"
+    assert sample("nudgeflow_outbox_queued", "slack-m") == 3.0, "the rest never tried: the breaker is open"
+    assert sample("nudgeflow_outbox_expired_total", "sendgrid-m") == 1.0
+    assert sample("nudgeflow_outbox_circuit_state", "sendgrid-m") == 0.0
+    await outbox.sender.stop()
