@@ -71,8 +71,8 @@ class OutboxLedger:
         self.prune(partition)
 
     def request(self, request: DeliveryRequest, partition: int) -> None:
-        if self.table.get(request.delivery_id):
-            return  # already sent, closed, or in flight (resumed after a rebalance)
+        if self.table.get(request.delivery_id) or self.sender.completed(request.delivery_id):
+            return  # already sent, closed (maybe pruned since), or in flight (resumed after a rebalance)
         now = self.clock.now()
         self._put(
             request.delivery_id, OutboxEntry(status="in_flight", partition=partition, request=request, queued_at=now)

@@ -213,3 +213,79 @@ async def test_dead_letters_are_listed_with_their_reason_and_replayed_once(make_
             await eventually(lambda: set(emails_by_user(sendgrid)) == {"dl1", "dl2"}, timeout=30)
             assert await listed() == []
             assert emails_by_user(sendgrid) == Counter({"dl1": 1, "dl2": 1})
+
+
+def email_rules(tmp_path: Path) -> Path:
+    rules = tmp_path / "rules"
+    rules.mkdir(exist_ok=True)
+    (rules / "launch.yaml").write_text(EMAIL_ONLY)
+    return rules
+
+
+async def test_a_restarted_worker_resumes_each_retry_at_its_stored_attempt(make_settings, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The due time and number of the next attempt live in the outbox table, not in a sleeping task:
+    after kill -9 the next worker carries on the schedule, and each email still arrives once."""
+    async with SendGridStandIn() as sendgrid:
+        settings = make_settings(
+            email_rules(tmp_path),
+            sendgrid_api_key="SG.test",
+            sendgrid_host=sendgrid.url,
+            api_port=free_port(),
+            delivery_base_delay=0.5,
+            delivery_max_delay=2.0,
+            delivery_breaker_failures=1000,
+        )
+        worker = WorkerProcess(settings, tmp_path / "worker.log")
+        users = [f"k{n}" for n in range(5)]
+        try:
+            sendgrid.fail_for(seconds=600, status=503)
+            await worker.start()
+            await publish_report_to(settings, users)
+
+            async def retried_twice() -> bool:
+                records = await read_topic(settings.kafka_bootstrap_servers or "", settings.deliveries_topic, timeout=3)
+                tries = Counter(r["user_id"] for r in records if r.get("type") == "delivery_retry")
+                return all(tries[u] >= 2 for u in users)
+
+            await eventually(retried_twice, timeout=60, interval=0.5)
+            worker.kill()
+            sendgrid.heal()
+            await worker.start()
+            await eventually(lambda: set(emails_by_user(sendgrid)) == set(users), timeout=60)
+        finally:
+            worker.stop()
+        assert emails_by_user(sendgrid) == Counter(users), "each exactly once"
+        outcomes = await read_topic(settings.kafka_bootstrap_servers or "", settings.outcomes_topic, timeout=5)
+        sent = [o["attributes"] for o in outcomes if o["kind"] == "delivery_attempted"]
+        sent = [a for a in sent if a["status"] == "sent"]
+        assert len(sent) == len(users)
+        assert all(a["attempt"] >= 3 for a in sent), [a["attempt"] for a in sent]
+
+
+async def publish_report_to(settings, users: list[str]) -> None:  # type: ignore[no-untyped-def]
+    records = []
+    for user in users:
+        records.append((user.encode(), identify(user, {"first_name": user, "email": f"{user}@example.com"})))
+        records.append((user.encode(), track(user, "Report Created", {})))
+    await produce(settings.kafka_bootstrap_servers or "", settings.events_topic, records)
+
+
+async def test_finished_rows_are_pruned_after_the_retention(make_settings, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    async with SendGridStandIn() as sendgrid:
+        settings = make_settings(
+            email_rules(tmp_path), sendgrid_api_key="SG.test", sendgrid_host=sendgrid.url, delivery_retention=1.0
+        )
+        async with Worker(settings) as worker:
+            await worker.wait_ready()
+            assert worker.nudgeflow is not None
+            table = worker.nudgeflow.app.tables["outbox"]
+            first = [f"p{n}" for n in range(40)]
+            await publish_report_to(settings, first)
+            await eventually(lambda: set(emails_by_user(sendgrid)) == set(first), timeout=30)
+            first_ids = [m["custom_args"]["delivery_id"] for m in sendgrid.messages]
+            await asyncio.sleep(1.5)  # past the retention
+            second = [f"q{n}" for n in range(40)]  # records on every partition trigger its prune pass
+            await publish_report_to(settings, second)
+            await eventually(lambda: set(emails_by_user(sendgrid)) == set(first + second), timeout=30)
+            await eventually(lambda: not any(i in table for i in first_ids), timeout=20)
+            assert len(sendgrid.messages) == 80

@@ -112,3 +112,19 @@ async def test_the_table_stays_bounded_in_a_soak_of_thirty_days():
     assert sizes[-1] <= sizes[5] + 10, "no growth once retention is reached"
     assert table["d-slack-stuck"]["status"] == "in_flight", "an undelivered row is never pruned"
     await outbox.sender.stop()
+
+
+async def test_a_request_replayed_after_its_row_was_pruned_is_not_sent_again_by_this_worker():
+    outbox = build_outbox()
+    table: dict[str, Any] = {}
+    ledger = ledger_for(outbox, table, retention=60)
+    again = request(1, send_at=outbox.clock.now()).model_dump(mode="json")
+    await ledger.handle(again, 0)
+    await settle()
+    await deliver_topic(outbox, ledger)
+    await outbox.clock.advance(120)
+    assert ledger.prune(0) == 1 and table == {}
+    await ledger.handle(again, 0)
+    await settle()
+    assert len(outbox.providers["email"].calls) == 1 and table == {}, "no send, and no row left in flight"
+    await outbox.sender.stop()
