@@ -42,14 +42,22 @@ class Provider:
         self.name = name
         self.clock = clock
         self.down_until: datetime | None = None
+        self.outages: list[tuple[datetime, datetime]] = []  # further (start, end) windows
         self.retry_after: float | None = None
         self.hanging = False
         self._released = asyncio.Event()
         self.calls: list[OutboundMessage] = []
         self.sent: list[OutboundMessage] = []
+        self.sent_at: dict[str, datetime] = {}
 
     def down_for(self, seconds: float) -> None:
         self.down_until = self.clock.now() + timedelta(seconds=seconds)
+
+    def down_between(self, start: datetime, end: datetime) -> None:
+        self.outages.append((start, end))
+
+    def up(self, at: datetime) -> bool:
+        return not any(start <= at < end for start, end in self.outages)
 
     def release(self) -> None:
         self.hanging = False
@@ -59,11 +67,14 @@ class Provider:
         self.calls.append(message)
         if self.hanging:
             await self._released.wait()
-        if self.down_until is not None and self.clock.now() < self.down_until:
+        now = self.clock.now()
+        down = any(start <= now < end for start, end in self.outages)
+        if down or (self.down_until is not None and now < self.down_until):
             if self.retry_after is not None:
                 return SendResult.retry(reason="ratelimited", retry_after_seconds=self.retry_after, status_code=429)
             return SendResult.retry(reason="HTTP 503", status_code=503)
         self.sent.append(message)
+        self.sent_at[message.delivery_id] = now
         return SendResult.sent(provider_message_id=f"{self.name}-{len(self.sent)}")
 
 
