@@ -9,7 +9,7 @@ Provider stand-ins for tests and the demo live in `nudgeflow.channels.standins`.
 from nudgeflow.channels.base import Channel, ChannelConfigError, ChannelError, OutboundMessage, SendResult, SendStatus
 from nudgeflow.channels.email_sendgrid import SendGridEmailChannel
 from nudgeflow.channels.memory import RecordingChannel
-from nudgeflow.channels.outbox import Attempt, deliver_with_retries, outcome
+from nudgeflow.channels.outbox import Attempt, attempt_once, deliver_with_retries, outcome
 from nudgeflow.channels.retry import NO_RETRY, RetryPolicy
 from nudgeflow.channels.slack import SlackChannel
 
@@ -26,6 +26,7 @@ __all__ = [
     "SendResult",
     "SendStatus",
     "SlackChannel",
+    "attempt_once",
     "deliver_with_retries",
     "outcome",
 ]

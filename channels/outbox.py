@@ -1,9 +1,11 @@
-"""Deliver one message with retries: the only place that waits between attempts.
+"""One attempt of one delivery, and a simple retry loop around it.
 
-`deliver_with_retries` loops send → classify → wait until the message is sent,
-fails permanently, or the policy gives up, and returns one `Attempt` per try so
-the caller can publish each to the deliveries topic (`on_attempt` publishes as
-it goes). Sleep and clock are injected, so tests run on fake time.
+`attempt_once` sends once, classifies the result and asks the policy when the
+next try is due; the worker's outbox schedules that try durably. For one message
+outside the worker, `deliver_with_retries` loops send → classify → wait until the
+message is sent, fails permanently, or the policy gives up, and returns one
+`Attempt` per try (`on_attempt` publishes as it goes). Sleep and clock are
+injected, so tests run on fake time.
 
 Delivery is at-least-once: a timeout can hide an accepted send, and the retry
 then produces a second copy; `delivery_id` travels with every try so downstream
@@ -56,33 +58,59 @@ async def deliver_with_retries(
     monotonic: Callable[[], float] = time.monotonic,
     on_attempt: Callable[[Attempt], Awaitable[None]] | None = None,
 ) -> list[Attempt]:
-    """Send until sent, failed, or `policy` is exhausted; returns every attempt in order."""
+    """Send until sent, failed, or `policy` is exhausted; returns every attempt in order.
+
+    For one message in a script or test; the worker's outbox schedules attempts itself (durably,
+    per provider) with `attempt_once`."""
     attempts: list[Attempt] = []
-    number = 0
+    first = monotonic()
     while True:
-        number += 1
-        started_at, start = now(), monotonic()
-        result = await _send_once(channel, message)
-        delay = None if result.is_final else policy.next_delay(number, result.retry_after_seconds)
-        attempt = Attempt(
-            delivery_id=message.delivery_id,
-            channel=channel.name,
-            attempt=number,
-            status=result.status,
-            started_at=started_at,
-            elapsed_seconds=max(0.0, monotonic() - start),
-            status_code=result.status_code,
-            reason=result.reason,
-            provider_message_id=result.provider_message_id,
-            retry_after_seconds=result.retry_after_seconds,
-            next_delay_seconds=delay,
+        attempt = await attempt_once(
+            channel,
+            message,
+            policy,
+            number=len(attempts) + 1,
+            elapsed=monotonic() - first,
+            now=now,
+            monotonic=monotonic,
         )
         attempts.append(attempt)
         if on_attempt is not None:
             await on_attempt(attempt)
-        if delay is None:
+        if attempt.next_delay_seconds is None:
             return attempts
-        await sleep(delay)
+        await sleep(attempt.next_delay_seconds)
+
+
+async def attempt_once(
+    channel: Channel,
+    message: OutboundMessage,
+    policy: RetryPolicy,
+    *,
+    number: int,
+    elapsed: float = 0.0,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    monotonic: Callable[[], float] = time.monotonic,
+) -> Attempt:
+    """Try once; the attempt says what happened and, if another try is due, after how long
+    (`elapsed`: seconds since the delivery was queued, for the policy's window)."""
+    started_at, start = now(), monotonic()
+    result = await _send_once(channel, message)
+    spent = max(0.0, monotonic() - start)
+    delay = None if result.is_final else policy.next_delay(number, result.retry_after_seconds, elapsed=elapsed + spent)
+    return Attempt(
+        delivery_id=message.delivery_id,
+        channel=channel.name,
+        attempt=number,
+        status=result.status,
+        started_at=started_at,
+        elapsed_seconds=spent,
+        status_code=result.status_code,
+        reason=result.reason,
+        provider_message_id=result.provider_message_id,
+        retry_after_seconds=result.retry_after_seconds,
+        next_delay_seconds=delay,
+    )
 
 
 def outcome(attempts: Sequence[Attempt]) -> Outcome:

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from nudgeflow.orchestrator.outbox.commands import deliveries_app
 from nudgeflow.orchestrator.settings import Settings
 from nudgeflow.rules import RulesetError
 
@@ -26,6 +27,7 @@ app.add_typer(rules_app, name="rules")
 app.add_typer(topics_app, name="topics")
 inapp_app = typer.Typer(help="In-app channel helpers.", no_args_is_help=True)
 app.add_typer(inapp_app, name="inapp")
+app.add_typer(deliveries_app, name="deliveries")
 console = Console()
 
 

@@ -15,10 +15,10 @@ from collections.abc import Awaitable, MutableMapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from nudgeflow.orchestrator.feeds.preferences import preferences_key
 from nudgeflow.channels.preferences.store import PreferencesStore
 from nudgeflow.orchestrator import metrics
 from nudgeflow.orchestrator.clock import Clock
+from nudgeflow.orchestrator.feeds.preferences import preferences_key
 from nudgeflow.orchestrator.ingest.decode import Rejected, decode_event
 from nudgeflow.orchestrator.pipeline import PipelineStep, StepResult, decode_timer
 from nudgeflow.orchestrator.state import ParsedRecords

@@ -15,3 +15,16 @@ CONSUMER_LAG = Gauge(
 )
 TIMER_BACKLOG = Gauge("nudgeflow_timers_armed", "Timers armed on this worker (stall nudges, deferred sends)")
 TIMER_LAG = Gauge("nudgeflow_timer_fire_lag_seconds", "How late the last timer was published after its due time")
+OUTBOX_QUEUED = Gauge(
+    "nudgeflow_outbox_queued", "Deliveries waiting for their first attempt, per provider", ["provider"]
+)
+OUTBOX_RETRYING = Gauge(
+    "nudgeflow_outbox_retrying", "Deliveries waiting for a further attempt, per provider", ["provider"]
+)
+OUTBOX_EXPIRED = Counter("nudgeflow_outbox_expired_total", "Deliveries dropped as too old to send", ["provider"])
+OUTBOX_DEAD_LETTERS = Counter(
+    "nudgeflow_outbox_dead_letters_total", "Deliveries closed as failed or out of retries", ["provider"]
+)
+OUTBOX_CIRCUIT = Gauge(
+    "nudgeflow_outbox_circuit_state", "Circuit breaker per provider: 0 closed, 1 half-open, 2 open", ["provider"]
+)

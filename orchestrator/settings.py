@@ -79,10 +79,43 @@ class Settings(BaseSettings):
         description="Where users reach the in-app API (https://nudges.example.com); with "
         "NUDGEFLOW_INAPP_SIGNING_SECRET it puts a one-click unsubscribe link in every email.",
     )
-    delivery_max_attempts: int = Field(default=6, ge=1, description="Attempts per email/Slack message.")
+    delivery_max_attempts: int | None = Field(
+        default=None,
+        ge=1,
+        description="Optional cap on attempts per email/Slack message; unset: retry until "
+        "NUDGEFLOW_DELIVERY_RETRY_WINDOW ends.",
+    )
     delivery_base_delay: float = Field(default=1.0, ge=0, description="First retry delay (s), doubled each time.")
-    delivery_max_delay: float = Field(default=300.0, ge=0, description="Longest retry delay (s).")
-    delivery_concurrency: int = Field(default=32, ge=1, description="Email/Slack sends in flight per worker.")
+    delivery_max_delay: float = Field(default=300.0, ge=0, description="Longest retry delay (s), before jitter.")
+    delivery_retry_window: float = Field(
+        default=86400.0,
+        gt=0,
+        description="Seconds an email/Slack message keeps being retried after it was queued; then it is "
+        "dead-lettered (`nudgeflow deliveries failed` lists it, `nudgeflow deliveries retry` replays it).",
+    )
+    delivery_concurrency: int = Field(
+        default=32, ge=1, description="Email/Slack sends in flight per provider per worker."
+    )
+    delivery_breaker_failures: int = Field(
+        default=5, ge=1, description="Consecutive retryable failures that open a provider's circuit breaker."
+    )
+    delivery_breaker_reset: float = Field(
+        default=30.0, ge=0, description="Seconds an open breaker waits before one probe send (half-open)."
+    )
+    delivery_celebration_max_age: float = Field(
+        default=172800.0,
+        gt=0,
+        description="Seconds after its send time a celebration email/Slack message expires instead of arriving stale.",
+    )
+    delivery_nudge_max_age: float = Field(
+        default=86400.0, gt=0, description="Seconds after its send time a nudge email/Slack message expires."
+    )
+    delivery_retention: float = Field(
+        default=604800.0,
+        gt=0,
+        description="Seconds a finished delivery stays in the outbox table (a replayed request within it is "
+        "not sent again); older rows are pruned.",
+    )
 
     api_host: str = Field(default="127.0.0.1", description="Interface of the in-app API (0.0.0.0 in a container).")
     api_port: int = Field(default=8080, ge=0, le=65535, description="In-app API port; 0 picks a free one.")

@@ -15,10 +15,19 @@ import faust
 from nudgeflow.channels.outbox import Attempt
 from nudgeflow.channels.preferences.store import Allows, allow_all
 from nudgeflow.orchestrator import metrics
-from nudgeflow.orchestrator.outbox.providers import build_channels, message_builder, retry_policy
+from nudgeflow.orchestrator.outbox.clock import Clock, SystemClock
+from nudgeflow.orchestrator.outbox.ledger import OutboxLedger
+from nudgeflow.orchestrator.outbox.providers import (
+    PROVIDER_NAMES,
+    build_channels,
+    circuit_breaker,
+    expiry_policy,
+    message_builder,
+    retry_policy,
+)
 from nudgeflow.orchestrator.outbox.sender import OutboxSender
 from nudgeflow.orchestrator.settings import Settings
-from nudgeflow.rules.contracts.deliveries import DeliveryRequest, DeliveryResult, OutboxEntry
+from nudgeflow.rules.contracts.deliveries import DeliveryRequest, DeliveryResult, RetryScheduled
 from nudgeflow.rules.contracts.outcomes import Outcome, OutcomeKind
 
 log = logging.getLogger(__name__)
@@ -33,9 +42,10 @@ def register_outbox(
     outcomes: faust.TopicT,
     ready: Callable[[], bool],
     allows: Allows = allow_all,
+    clock: Clock | None = None,
 ) -> OutboxSender:
     table = app.Table("outbox", partitions=settings.topic_partitions)  # delivery id → OutboxEntry as JSON
-    requests: dict[str, DeliveryRequest] = {}
+    clock = clock or SystemClock()
 
     async def publish_attempt(request: DeliveryRequest, attempt: Attempt) -> None:
         record = Outcome.of(
@@ -54,34 +64,33 @@ def register_outbox(
         await outcomes.send(key=request.user_id.encode(), value=record.model_dump_json().encode())
         metrics.DELIVERIES.labels(request.channel, f"attempt_{attempt.status}").inc()
 
-    async def publish_result(result: DeliveryResult, partition: int) -> None:
-        await (
-            await deliveries.send(
-                key=result.user_id.encode(), value=result.model_dump_json().encode(), partition=partition
-            )
-        )
+    async def publish(record: DeliveryResult | RetryScheduled, partition: int) -> None:
+        """Back onto the delivery's own partition, so the agent records it in order."""
+        value = record.model_dump_json().encode()
+        await (await deliveries.send(key=record.user_id.encode(), value=value, partition=partition))
 
     sender = OutboxSender(
         build_channels(settings),
         retry_policy(settings),
         concurrency=settings.delivery_concurrency,
         publish_attempt=publish_attempt,
-        publish_result=publish_result,
+        publish_result=publish,
+        publish_retry=publish,
         allows=allows,
         build_message=message_builder(settings),
+        expiry=expiry_policy(settings),
+        clock=clock,
+        breaker=circuit_breaker(settings),
+        provider_names=PROVIDER_NAMES,
     )
 
-    async def close(result: DeliveryResult, partition: int) -> None:
-        request = requests.pop(result.delivery_id, None) or _stored_request(table.get(result.delivery_id))
-        table[result.delivery_id] = OutboxEntry(status=result.status, partition=partition).model_dump(mode="json")
-        if request is None:
-            return
+    async def publish_closed(result: DeliveryResult, request: DeliveryRequest) -> None:
         kind = OutcomeKind.DELIVERED if result.status == "sent" else OutcomeKind.DELIVERY_FAILED
         record = Outcome.of(
             kind,
             f"{result.delivery_id}:{request.channel}",
             user_id=result.user_id,
-            occurred_at=datetime.now(UTC),
+            occurred_at=result.finished_at or datetime.now(UTC),
             recorded_at=datetime.now(UTC),
             playbook_id=request.playbook_id,
             playbook_version=request.playbook_version,
@@ -99,54 +108,33 @@ def register_outbox(
         await (await outcomes.send(key=result.user_id.encode(), value=record.model_dump_json().encode()))
         metrics.DELIVERIES.labels(request.channel, result.status).inc()
 
+    ledger = OutboxLedger(
+        table, sender, clock=clock, retention=settings.delivery_retention, publish_closed=publish_closed
+    )
     resume_token = {"value": ""}
-
-    def resume(partition: int) -> None:
-        """Restart sends left in flight on this partition by a worker that stopped."""
-        for delivery_id, stored in list(table.items()):
-            entry = OutboxEntry.model_validate(stored)
-            if (
-                not entry.final
-                and entry.partition == partition
-                and entry.request is not None
-                and not sender.running(delivery_id)
-            ):
-                log.info("resuming delivery %s after a restart or rebalance", delivery_id)
-                requests[delivery_id] = entry.request
-                sender.start(entry.request, entry.partition)
 
     @app.agent(deliveries, name="outbox")
     async def outbox(stream: faust.StreamT[bytes]) -> None:
         async for event in stream.events():
             message = event.message
             document = json.loads(message.value)
-            kind = document.get("type")
-            if kind == "delivery_result":
-                await close(DeliveryResult.model_validate(document), message.partition)
-            elif kind == "resume_marker":
+            if document.get("type") == "resume_marker":
                 if document.get("token") == resume_token["value"]:
-                    resume(message.partition)
+                    ledger.resume(message.partition)
             else:
-                request = DeliveryRequest.model_validate(document)
-                if table.get(request.delivery_id):
-                    continue  # already sent, failed, or in flight (resumed after a rebalance)
-                table[request.delivery_id] = OutboxEntry(
-                    status="in_flight", partition=message.partition, request=request
-                ).model_dump(mode="json")
-                requests[request.delivery_id] = request
-                sender.start(request, message.partition)
+                await ledger.handle(document, message.partition)
 
     rebalanced = asyncio.Event()
 
     @app.on_rebalance_complete.connect
-    async def _rebalanced(sender_: Any, **_: Any) -> None:
+    async def _rebalanced(sender_: Any, /, *_: Any, signal: Any = None, **__: Any) -> None:
         rebalanced.set()
 
-    @app.task
     async def resume_in_flight() -> None:
         """After each rebalance: drop sends of lost partitions; for each gained partition, publish a
         marker and resume its in-flight sends only when the agent reaches it. By then every result
-        published before the restart has been read, so a send that finished is not sent again."""
+        published before the restart has been read; a result this worker published after the
+        marker is in the sender's record of completed deliveries, so it is not sent again either."""
         while True:
             await rebalanced.wait()
             while not ready():
@@ -159,8 +147,5 @@ def register_outbox(
             for partition in owned:
                 await deliveries.send(key=b"resume-marker", value=marker, partition=partition)
 
+    app.task(resume_in_flight)
     return sender
-
-
-def _stored_request(stored: dict[str, Any] | None) -> DeliveryRequest | None:
-    return OutboxEntry.model_validate(stored).request if stored else None

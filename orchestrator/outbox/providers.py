@@ -1,4 +1,5 @@
-"""Builds the email and Slack channels from settings; unset credentials leave a channel off."""
+"""Builds the outbox's parts from settings: channels (unset credentials leave one off), retry,
+expiry and circuit-breaker policies."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from nudgeflow.channels.email_sendgrid import SendGridEmailChannel
 from nudgeflow.channels.inapp.auth import unsubscribe_url
 from nudgeflow.channels.retry import RetryPolicy
 from nudgeflow.channels.slack import SlackChannel
+from nudgeflow.orchestrator.outbox.breaker import CircuitBreaker
+from nudgeflow.orchestrator.outbox.expiry import ExpiryPolicy
 from nudgeflow.orchestrator.settings import Settings
 from nudgeflow.rules.contracts.deliveries import DeliveryRequest
 
@@ -29,12 +32,31 @@ def build_channels(settings: Settings) -> dict[str, Channel]:
     return channels
 
 
+PROVIDER_NAMES = {"email": "sendgrid", "slack": "slack"}  # metrics label of each channel's lane
+
+
 def retry_policy(settings: Settings) -> RetryPolicy:
     return RetryPolicy(
         max_attempts=settings.delivery_max_attempts,
         base_delay=settings.delivery_base_delay,
-        max_delay=settings.delivery_max_delay,
+        max_delay=max(settings.delivery_max_delay, settings.delivery_base_delay),
+        window=settings.delivery_retry_window,
     )
+
+
+def expiry_policy(settings: Settings) -> ExpiryPolicy:
+    return ExpiryPolicy(
+        {"celebration": settings.delivery_celebration_max_age, "nudge": settings.delivery_nudge_max_age}
+    )
+
+
+def circuit_breaker(settings: Settings) -> Callable[[], CircuitBreaker]:
+    def build() -> CircuitBreaker:
+        return CircuitBreaker(
+            failure_threshold=settings.delivery_breaker_failures, reset_after=settings.delivery_breaker_reset
+        )
+
+    return build
 
 
 def message_builder(settings: Settings) -> Callable[[DeliveryRequest], OutboundMessage]:

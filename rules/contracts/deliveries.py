@@ -1,10 +1,15 @@
 """The deliveries topic: email/Slack messages for the channel outboxes, and how each one ended.
 
-Keyed by user id. Three kinds, told apart by `type`: a `delivery` request (published by the
-worker when a message is due), a `delivery_result` (published by the outbox after the last
-attempt; it closes the delivery) and a `resume_marker` (the outbox's own bookmark after a
-rebalance). `OutboxEntry` is the value of the outbox table (its changelog topic), keyed by
-delivery id. `delivery_id` is the idempotency key of one logical message.
+Keyed by user id. Kinds, told apart by `type`:
+- `delivery` (a `DeliveryRequest`, published by the worker when a message is due): queue a send;
+- `delivery_retry`: attempt n failed, the next one is due at `next_attempt_at`;
+- `delivery_result`: the delivery is closed (sent, or a final failure with its reason);
+  a failed or exhausted result carries its request: it is the delivery's dead letter,
+  listed by `nudgeflow deliveries failed` and replayed by `nudgeflow deliveries retry`;
+- `delivery_replay`: an operator asked to send a dead-lettered delivery again;
+- `resume_marker`: the outbox's own bookmark after a rebalance.
+`OutboxEntry` is the value of the outbox table (its changelog topic), keyed by delivery id.
+`delivery_id` is the idempotency key of one logical message.
 
 Compatibility: additive changes only within a `version`; consumers ignore unknown fields;
 a breaking change bumps `version` and needs a new topic or a dual-read period
@@ -23,7 +28,8 @@ from nudgeflow.rules.contracts.versioning import SchemaVersion
 VERSION = 1
 Channel = Literal["in_app", "email", "slack"]
 DeliveryKind = Literal["celebration", "nudge"]
-FinalStatus = Literal["sent", "failed", "exhausted", "suppressed"]
+FinalStatus = Literal["sent", "failed", "exhausted", "suppressed", "expired"]
+DEAD_LETTER_STATUSES: frozenset[str] = frozenset({"failed", "exhausted"})
 
 
 def delivery_id_for(
@@ -78,6 +84,33 @@ class DeliveryResult(BaseModel):
     status: FinalStatus
     attempts: int
     reason: str | None = None
+    finished_at: AwareDatetime | None = None
+    request: DeliveryRequest | None = None  # on dead letters, so they can be listed and replayed
+
+    @property
+    def dead_letter(self) -> bool:
+        return self.status in DEAD_LETTER_STATUSES
+
+
+class RetryScheduled(BaseModel):
+    """After a failed attempt: the durable due time of the next one."""
+
+    type: Literal["delivery_retry"] = "delivery_retry"
+    version: SchemaVersion = VERSION
+    delivery_id: str
+    user_id: str
+    attempts: int
+    next_attempt_at: AwareDatetime
+    reason: str | None = None
+
+
+class ReplayRequest(BaseModel):
+    """Keyed by user: send a dead-lettered delivery again."""
+
+    type: Literal["delivery_replay"] = "delivery_replay"
+    version: SchemaVersion = VERSION
+    delivery_id: str
+    user_id: str
 
 
 class ResumeMarker(BaseModel):
@@ -89,22 +122,29 @@ class ResumeMarker(BaseModel):
 
 
 class OutboxEntry(BaseModel):
-    """The outbox table's value: in flight (with the request, to resume) or final."""
+    """The outbox table's value: in flight (with what it takes to resume) or final."""
 
     version: SchemaVersion = VERSION
     status: Literal["in_flight"] | FinalStatus
     partition: int
     request: DeliveryRequest | None = None
+    attempts: int = 0
+    queued_at: AwareDatetime | None = None
+    next_attempt_at: AwareDatetime | None = None
+    finished_at: AwareDatetime | None = None
+    reason: str | None = None
+    replayed: bool = False  # an operator's replay: the expiry policy no longer applies
 
     @property
     def final(self) -> bool:
         return self.status != "in_flight"
 
 
-DeliveryRecord = Annotated[DeliveryRequest | DeliveryResult | ResumeMarker, Field(discriminator="type")]
-delivery_record_adapter: TypeAdapter[DeliveryRequest | DeliveryResult | ResumeMarker] = TypeAdapter(DeliveryRecord)
+AnyDeliveryRecord = DeliveryRequest | RetryScheduled | DeliveryResult | ReplayRequest | ResumeMarker
+DeliveryRecord = Annotated[AnyDeliveryRecord, Field(discriminator="type")]
+delivery_record_adapter: TypeAdapter[AnyDeliveryRecord] = TypeAdapter(DeliveryRecord)
 
 
-def parse_delivery_record(raw: bytes | str) -> DeliveryRequest | DeliveryResult | ResumeMarker:
+def parse_delivery_record(raw: bytes | str) -> AnyDeliveryRecord:
     """Validate one message of the deliveries topic; raises pydantic.ValidationError."""
     return delivery_record_adapter.validate_json(raw)

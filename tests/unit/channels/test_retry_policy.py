@@ -80,3 +80,27 @@ def test_delay_stays_within_bounds(attempt, draw, retry_after):
     assert delay <= max(policy.backoff_cap(attempt), retry_after or 0.0)
     if retry_after is not None:
         assert delay >= retry_after
+
+
+def test_without_an_attempt_limit_the_window_decides_and_the_last_try_lands_at_its_end():
+    policy = RetryPolicy(max_attempts=None, base_delay=1.0, max_delay=300.0, window=3600.0, jitter=False)
+    assert policy.next_delay(50, elapsed=0.0) == 300.0, "capped per attempt"
+    assert policy.next_delay(50, elapsed=3500.0) == 100.0, "clamped to the window's end"
+    assert policy.next_delay(50, elapsed=3600.0) is None
+    assert policy.next_delay(1, retry_after=7200.0, elapsed=0.0) == 3600.0
+
+
+def test_a_day_long_window_outlasts_an_hour_long_outage():
+    """The old default (6 attempts, 1 s base) gave up after ~15 s; a 24 h window keeps trying."""
+    policy = RetryPolicy(max_attempts=None, base_delay=1.0, max_delay=300.0, window=86400.0, rand=lambda: 0.5)
+    elapsed, attempt = 0.0, 1
+    while elapsed < 3600.0:
+        delay = policy.next_delay(attempt, elapsed=elapsed)
+        assert delay is not None
+        elapsed, attempt = elapsed + delay, attempt + 1
+    assert attempt < 40, "with backoff capped at 300 s (jittered), about one try every 150 s"
+
+
+def test_a_negative_window_is_rejected():
+    with pytest.raises(ValueError):
+        RetryPolicy(window=-1.0)

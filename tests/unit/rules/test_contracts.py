@@ -14,7 +14,14 @@ from pydantic import BaseModel, ValidationError
 from nudgeflow.orchestrator.settings import Settings
 from nudgeflow.orchestrator.topics import topic_specs
 from nudgeflow.rules.contracts.catalog import CONTRACTS, UnknownContract, contract_for
-from nudgeflow.rules.contracts.deliveries import DeliveryRequest, DeliveryResult, ResumeMarker, parse_delivery_record
+from nudgeflow.rules.contracts.deliveries import (
+    DeliveryRequest,
+    DeliveryResult,
+    ReplayRequest,
+    ResumeMarker,
+    RetryScheduled,
+    parse_delivery_record,
+)
 
 CONTRACTS_DIR = Path(__file__).resolve().parents[3] / "rules" / "contracts"
 AT = "2026-03-02T09:30:00+00:00"
@@ -81,7 +88,16 @@ EXAMPLES: dict[str, list[dict[str, Any]]] = {
     ],
     "deliveries": [
         REQUEST,
+        {
+            "type": "delivery_retry",
+            "delivery_id": "d-1",
+            "user_id": "ana",
+            "attempts": 1,
+            "next_attempt_at": AT,
+            "reason": "SendGrid answered 503",
+        },
         {"type": "delivery_result", "delivery_id": "d-1", "user_id": "ana", "status": "sent", "attempts": 2},
+        {"type": "delivery_replay", "delivery_id": "d-1", "user_id": "ana"},
         {"type": "resume_marker", "token": "8f2c"},
     ],
     "outbox": [{"status": "in_flight", "partition": 3, "request": REQUEST}, {"status": "exhausted", "partition": 3}],
@@ -198,9 +214,9 @@ def test_consumers_ignore_fields_added_by_a_newer_producer(name: str) -> None:
 
 def test_deliveries_topic_parses_each_kind_by_its_type() -> None:
     kinds = [type(parse_delivery_record(json.dumps(example))) for example in EXAMPLES["deliveries"]]
-    assert kinds == [DeliveryRequest, DeliveryResult, ResumeMarker]
+    assert kinds == [DeliveryRequest, RetryScheduled, DeliveryResult, ReplayRequest, ResumeMarker]
     with pytest.raises(ValidationError, match="delivery_result"):
-        parse_delivery_record(json.dumps({"type": "delivery_retry", "delivery_id": "d-1"}))
+        parse_delivery_record(json.dumps({"type": "delivery_cancel", "delivery_id": "d-1"}))
 
 
 def test_unknown_contract_names_the_valid_ones() -> None:
