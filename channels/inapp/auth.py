@@ -15,19 +15,26 @@ current key, tokens signed with a previous key stay valid while that key is list
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import time
-from collections.abc import Mapping
+import warnings
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 from urllib.parse import quote
 
 import jwt
+from jwt.warnings import InsecureKeyLengthWarning
 from pydantic import SecretStr
+
+log = logging.getLogger(__name__)
 
 Purpose = Literal["inapp", "unsubscribe"]
 Secret = str | bytes | SecretStr
 
 ALGORITHM = "HS256"
+MIN_KEY_BYTES = 32  # RFC 7518 §3.2: an HS256 key has at least 256 bits
 AUDIENCES: dict[Purpose, str] = {"inapp": "nudgeflow-inapp", "unsubscribe": "nudgeflow-unsubscribe"}
 DEFAULT_KEY_ID = "k1"
 DEFAULT_TTL_SECONDS = 3600.0
@@ -71,13 +78,25 @@ class SigningKeys:
         if not current_id:
             raise ValueError("the signing key id is empty")
         older = {kid: _key(secret) for kid, secret in (previous or {}).items() if kid != current_id}
-        return cls(current_id=current_id, current=_key(current), previous=older)
+        keys = cls(current_id=current_id, current=_key(current), previous=older)
+        short = [kid for kid, key in [(current_id, keys.current), *older.items()] if len(key) < MIN_KEY_BYTES]
+        if short:
+            log.warning("in-app signing keys %s are shorter than %d bytes (RFC 7518)", short, MIN_KEY_BYTES)
+        return keys
 
     def lookup(self, key_id: str) -> bytes | None:
         return self.current if key_id == self.current_id else self.previous.get(key_id)
 
 
 Keys = SigningKeys | Secret
+
+
+@contextlib.contextmanager
+def _quiet_key_length() -> Iterator[None]:
+    """PyJWT warns on every call with a short key; `SigningKeys.of` says it once, in the log."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", InsecureKeyLengthWarning)
+        yield
 
 
 def signing_keys(keys: Keys) -> SigningKeys:
@@ -101,7 +120,8 @@ def issue_token(
     ring = signing_keys(keys)
     issued = int(time.time() if now is None else now)
     claims = {"sub": user_id, "aud": AUDIENCES[purpose], "iat": issued, "exp": int(issued + ttl)}
-    return jwt.encode(claims, ring.current, algorithm=ALGORITHM, headers={"kid": ring.current_id})
+    with _quiet_key_length():
+        return jwt.encode(claims, ring.current, algorithm=ALGORITHM, headers={"kid": ring.current_id})
 
 
 def verify_token(keys: Keys, token: str, *, purpose: Purpose = "inapp", now: float | None = None) -> TokenClaims:
@@ -131,19 +151,21 @@ def _decode(token: str, key: bytes, purpose: Purpose, now: float | None) -> dict
     # PyJWT checks exp against the wall clock: a given `now` (tests) becomes a leeway instead.
     leeway = 0.0 if now is None else time.time() - now
     try:
-        claims: dict[str, object] = jwt.decode(
-            token,
-            key,
-            algorithms=[ALGORITHM],
-            audience=AUDIENCES[purpose],
-            leeway=leeway,
-            # iat is informational: a backend clock a little ahead must not make fresh tokens "not yet valid".
-            options={"require": ["exp", "sub", "aud"], "verify_iat": False},
-        )
+        with _quiet_key_length():
+            claims: dict[str, object] = jwt.decode(
+                token,
+                key,
+                algorithms=[ALGORITHM],
+                audience=AUDIENCES[purpose],
+                leeway=leeway,
+                # iat is informational: a backend clock a little ahead must not make fresh tokens "not yet valid".
+                options={"require": ["exp", "sub", "aud"], "verify_iat": False},
+            )
     except jwt.ExpiredSignatureError as exc:
         raise InvalidToken("token expired") from exc
-    except jwt.InvalidAudienceError as exc:
-        raise InvalidToken(f"token is not for {AUDIENCES[purpose]!r}") from exc
+    except jwt.InvalidAudienceError as exc:  # raised after the signature checked out: the claims are genuine
+        actual = jwt.decode(token, options={"verify_signature": False}).get("aud")
+        raise InvalidToken(f"token is for audience {actual!r}, not {AUDIENCES[purpose]!r}") from exc
     except jwt.InvalidSignatureError as exc:
         raise InvalidToken("bad signature") from exc
     except jwt.MissingRequiredClaimError as exc:
