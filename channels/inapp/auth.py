@@ -141,10 +141,11 @@ def verify_token(keys: Keys, token: str, *, purpose: Purpose = "inapp", now: flo
     if key is None:
         raise InvalidToken(f"unknown key id {key_id!r}")
     claims = _decode(token, key, purpose, now)
-    user_id = claims.get("sub")
+    user_id, expires = claims.get("sub"), claims.get("exp")
     if not isinstance(user_id, str) or not user_id:
         raise InvalidToken("token has no subject (sub)")
-    return TokenClaims(user_id=user_id, expires_at=int(claims["exp"]), purpose=purpose, key_id=key_id)
+    assert isinstance(expires, int | float)  # PyJWT checked it is a number
+    return TokenClaims(user_id=user_id, expires_at=int(expires), purpose=purpose, key_id=key_id)
 
 
 def _decode(token: str, key: bytes, purpose: Purpose, now: float | None) -> dict[str, object]:

@@ -13,7 +13,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024  # SendGrid's event batches stay under 768 KB
-MAX_USER_ID_LENGTH = 512
+MAX_USER_ID_LENGTH = 256  # as the events' userId (rules/contracts/events.py)
 MAX_DELIVERY_ID_LENGTH = 256
 
 
