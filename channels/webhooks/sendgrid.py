@@ -136,12 +136,12 @@ class SendGridEvent(BaseModel):
 
     event: str = Field(max_length=64)
     timestamp: float = Field(ge=0, le=MAX_EVENT_TIMESTAMP, description="Unix seconds.")
-    email: str | None = None
-    sg_event_id: str | None = None
-    sg_message_id: str | None = None
+    email: str | None = Field(default=None, max_length=320)
+    sg_event_id: str | None = Field(default=None, max_length=256)
+    sg_message_id: str | None = Field(default=None, max_length=256)
     user_id: str | None = Field(default=None, max_length=256, description="custom_arg set by our mails.")
-    delivery_id: str | None = Field(default=None, description="custom_arg set by our mails.")
-    type: str | None = Field(default=None, description="For bounce: 'bounce' (hard) or 'blocked'.")
+    delivery_id: str | None = Field(default=None, max_length=256, description="custom_arg set by our mails.")
+    type: str | None = Field(default=None, max_length=64, description="For bounce: 'bounce' (hard) or 'blocked'.")
 
     def opts_out_email(self) -> bool:
         """Hard bounce, spam report or unsubscribe: stop emailing this user."""

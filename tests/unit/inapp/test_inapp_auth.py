@@ -158,3 +158,17 @@ def test_refuses_to_mint_with_empty_secret_key_id_or_user() -> None:
         issue_token(SECRET, "")
     with pytest.raises(ValueError):
         issue_token(SECRET, "ana", ttl=0)
+
+
+def test_settings_give_the_current_and_previous_keys_and_mask_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    from nudgeflow.orchestrator.settings import Settings
+
+    monkeypatch.setenv("NUDGEFLOW_INAPP_SIGNING_SECRET", "new-secret-of-at-least-thirty-two-bytes")
+    monkeypatch.setenv("NUDGEFLOW_INAPP_SIGNING_KEY_ID", "k2")
+    monkeypatch.setenv("NUDGEFLOW_INAPP_PREVIOUS_SIGNING_KEYS", '{"k1": "old-secret-of-at-least-thirty-two-bytes"}')
+    settings = Settings()
+    keys = settings.inapp_signing_keys()
+    assert keys is not None and keys.current_id == "k2"
+    assert verify_token(keys, issue_token("old-secret-of-at-least-thirty-two-bytes", "ana")).key_id == "k1"
+    assert "old-secret-of-at-least-thirty-two-bytes" in settings.secret_values(), "the log redactor masks it"
+    assert "old-secret" not in json.dumps(settings.as_dict())
