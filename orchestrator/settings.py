@@ -101,7 +101,7 @@ class Settings(BaseSettings):
         "is checked with the key its `kid` names. Change it together with the secret to rotate keys.",
     )
     inapp_previous_signing_keys: dict[str, SecretStr] = Field(
-        default_factory=dict,
+        default={},  # pydantic copies it per instance
         description='Retired keys still accepted for verification while their tokens live, as JSON {"kid": '
         '"secret"} (secret). Unsubscribe links live 90 days: keep a key that long after rotating it away.',
     )

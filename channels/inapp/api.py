@@ -100,7 +100,7 @@ _BEARER = HTTPBearer(
     auto_error=False,
     scheme_name="userToken",
     bearerFormat="JWT",
-    description="Per-user token minted by your backend with `issue_token` (docs/inapp.md).",
+    description="Per-user JWT (HS256; sub, aud, exp, kid) minted by your backend (docs/inapp.md).",
 )
 _QUERY = APIKeyQuery(
     name="token",
