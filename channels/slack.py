@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 import aiohttp
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackObjectFormationError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncConnectionErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -79,6 +79,8 @@ class SlackChannel:
             )
         except SlackApiError as error:
             return result_from_slack_error(error)
+        except SlackObjectFormationError as error:  # the SDK's Block Kit checks, before any request
+            return SendResult.failed(reason=f"invalid_blocks: {error}")
         except TimeoutError:
             return SendResult.retry(reason=f"timeout after {self.client.timeout:g}s")
         except (aiohttp.ClientError, OSError) as error:

@@ -1,19 +1,29 @@
-"""Block Kit layout for celebrations and nudges (pure: no I/O).
+"""Block Kit layout for celebrations and nudges, built with `slack_sdk.models.blocks` (pure: no I/O).
 
-header (title) + section (body, optional CTA button) + context (progress).
-Texts are truncated to Block Kit's limits so a long title cannot turn a
-celebration into an `invalid_blocks` failure.
+header (title) + section (body, optional CTA button) + context (progress). Texts are truncated
+to Block Kit's limits (the SDK's own, so they cannot drift) so a long title cannot turn a
+celebration into an `invalid_blocks` failure; a CTA link too long for a button is left out.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from slack_sdk.models.blocks import (
+    Block,
+    ButtonElement,
+    ContextBlock,
+    HeaderBlock,
+    MarkdownTextObject,
+    PlainTextObject,
+    SectionBlock,
+)
 
 from nudgeflow.channels.base import OutboundMessage
 
-HEADER_LIMIT = 150
-SECTION_LIMIT = 3000
+HEADER_LIMIT: int = HeaderBlock.text_max_length
+SECTION_LIMIT: int = SectionBlock.text_max_length
+URL_LIMIT: int = ButtonElement.url_max_length
 BAR_WIDTH = 10
+CTA_ACTION_ID = "nudgeflow_cta"
 
 
 def escape_mrkdwn(text: str) -> str:
@@ -32,30 +42,23 @@ def progress_bar(done: int, total: int, *, width: int = BAR_WIDTH) -> str:
     return f"{'▰' * filled}{'▱' * (width - filled)} {done}/{total}"
 
 
-def message_blocks(message: OutboundMessage, *, mention: str | None = None) -> list[dict[str, Any]]:
+def message_blocks(message: OutboundMessage, *, mention: str | None = None) -> list[Block]:
     """Blocks for one message; `mention` is a Slack user id to greet in a team channel."""
     body = escape_mrkdwn(message.body)
     if mention:
         body = f"<@{mention}> {body}"
-    text = {"type": "mrkdwn", "text": truncate(body, SECTION_LIMIT)}
-    section: dict[str, Any] = {"type": "section", "text": text}
-    if message.cta_url:
-        section["accessory"] = {
-            "type": "button",
-            "text": {"type": "plain_text", "text": "Open", "emoji": True},
-            "url": message.cta_url,
-            "action_id": "nudgeflow_cta",
-        }
-    blocks: list[dict[str, Any]] = [
-        {
-            "type": "header",
-            "text": {"type": "plain_text", "text": truncate(message.title, HEADER_LIMIT), "emoji": True},
-        },
-        section,
+    button = None
+    if message.cta_url and len(message.cta_url) <= URL_LIMIT:
+        button = ButtonElement(
+            text=PlainTextObject(text="Open", emoji=True), url=message.cta_url, action_id=CTA_ACTION_ID
+        )
+    blocks: list[Block] = [
+        HeaderBlock(text=PlainTextObject(text=truncate(message.title, HEADER_LIMIT), emoji=True)),
+        SectionBlock(text=MarkdownTextObject(text=truncate(body, SECTION_LIMIT)), accessory=button),
     ]
     if message.progress_total:
         bar = progress_bar(message.progress_done or 0, message.progress_total)
-        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f"Progress: {bar}"}]})
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=f"Progress: {bar}")]))
     return blocks
 
 

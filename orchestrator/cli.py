@@ -202,14 +202,14 @@ def inapp_token(
     user: Annotated[str, typer.Argument(help="userId the token is for")],
     ttl: Annotated[float, typer.Option(help="Seconds until it expires")] = 3600.0,
 ) -> None:
-    """Mint an in-app API token with NUDGEFLOW_INAPP_SIGNING_SECRET, as the product's backend would."""
+    """Mint an in-app API token (a JWT signed with NUDGEFLOW_INAPP_SIGNING_SECRET), as the product's backend would."""
     from nudgeflow.channels.inapp.auth import issue_token
 
-    secret = Settings().inapp_signing_secret
-    if secret is None:
+    keys = Settings().inapp_signing_keys()
+    if keys is None:
         console.print("[red]Set NUDGEFLOW_INAPP_SIGNING_SECRET (the key the workers use).[/red]")
         raise typer.Exit(2)
-    print(issue_token(secret, user, ttl))
+    print(issue_token(keys, user, ttl))
 
 
 @app.command()

@@ -1,6 +1,6 @@
 """Structured logs (structlog): JSON lines for machines, or readable lines for a terminal.
 
-Every record, ours and the libraries' (Faust, aiokafka), goes through one
+Every record, ours and the libraries' (Faust, aiokafka, uvicorn), goes through one
 redaction step, so API keys, tokens and passwords never reach the logs, even
 when an exception message or a URL carries them.
 """
@@ -23,6 +23,7 @@ _PATTERNS = [  # (what a secret looks like, what replaces it)
     (re.compile(r"(?i)((?:token|password|secret|api_key)=)[^&\s\"']+"), r"\1" + MASK),  # key=value, URLs
 ]
 NOISY = ("aiokafka", "faust", "mode", "kafka", "uvicorn.error")
+UVICORN = ("uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi")
 
 
 class Redactor:
@@ -64,6 +65,9 @@ def configure_logging(level: str = "INFO", *, json: bool = True, secrets: Iterab
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    for name in UVICORN:  # uvicorn's own handlers print plain text: its records (tracebacks too) come to ours
+        logging.getLogger(name).handlers.clear()
+        logging.getLogger(name).propagate = True
     for name in NOISY:
         logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
     structlog.configure(

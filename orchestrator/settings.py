@@ -11,6 +11,8 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from nudgeflow.channels.inapp.auth import SigningKeys
+
 BrokerProfile = Literal["kafka", "tansu"]
 
 
@@ -122,8 +124,28 @@ class Settings(BaseSettings):
     run_api: bool = Field(default=True, description="Serve the in-app API from the worker process.")
     inapp_signing_secret: SecretStr | None = Field(
         default=None,
-        description="HMAC key of the in-app API's per-user tokens and unsubscribe links; the product backend "
-        "mints tokens with the same key. Unset: a random key per process (only the demo's own tokens work).",
+        description="HMAC key (HS256 JWT) of the in-app API's per-user tokens and unsubscribe links; the product "
+        "backend mints tokens with the same key. Unset: a random key per process (only the demo's own tokens work).",
+    )
+    inapp_signing_key_id: str = Field(
+        default="k1",
+        min_length=1,
+        description="Key id (JWT `kid` header) of NUDGEFLOW_INAPP_SIGNING_SECRET: new tokens carry it, and a token "
+        "is checked with the key its `kid` names. Change it together with the secret to rotate keys.",
+    )
+    inapp_previous_signing_keys: dict[str, SecretStr] = Field(
+        default={},  # pydantic copies it per instance
+        description='Retired keys still accepted for verification while their tokens live, as JSON {"kid": '
+        '"secret"} (secret). Unsubscribe links live 90 days: keep a key that long after rotating it away.',
+    )
+    api_max_body_bytes: int = Field(
+        default=1024 * 1024, ge=1024, description="Largest request body the in-app API accepts (bytes); larger: 413."
+    )
+    sendgrid_webhook_replay_window: float = Field(
+        default=300.0,
+        gt=0,
+        description="Seconds a signed SendGrid webhook batch stays acceptable after (or before) its signature "
+        "timestamp; older batches are refused with 403, so a captured request cannot be replayed.",
     )
     inapp_allowed_origins: str = Field(
         default="",
@@ -145,11 +167,17 @@ class Settings(BaseSettings):
 
     def secret_values(self) -> list[str]:
         """Every configured secret, so the log redactor can mask it wherever it appears."""
-        return [
-            value.get_secret_value()
-            for value in self.__dict__.values()
-            if isinstance(value, SecretStr) and value.get_secret_value()
-        ]
+        found = [value for value in self.__dict__.values() if isinstance(value, SecretStr)]
+        found += [value for value in self.inapp_previous_signing_keys.values()]
+        return [value.get_secret_value() for value in found if value.get_secret_value()]
+
+    def inapp_signing_keys(self) -> SigningKeys | None:
+        """The in-app token keys (current plus previous), or None when no secret is set."""
+        if self.inapp_signing_secret is None:
+            return None
+        return SigningKeys.of(
+            self.inapp_signing_secret, self.inapp_signing_key_id, dict(self.inapp_previous_signing_keys)
+        )
 
     def as_dict(self) -> dict[str, object]:
         """Settings for logs and `nudgeflow config`: secrets stay hidden."""

@@ -1,37 +1,56 @@
 """Nudgeflow in-app API: a user's prompts (list, live stream, unread count, status changes),
 notification preferences, unsubscribe links and the SendGrid event webhook.
 
-Every `/v1/users/{user_id}/...` call needs a per-user token minted by the product's backend
+Every `/v1/users/{user_id}/...` call needs a per-user JWT minted by the product's backend
 (`Authorization: Bearer <token>`; the stream also accepts `?token=` because browsers'
 EventSource cannot set headers). No or bad token: 401; a token for another user: 403.
+User ids are percent-encoded in the path; request bodies are capped (413).
 See docs/inapp.md.
 """
 
 from __future__ import annotations
 
-import asyncio
 import html
-import json
 import logging
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from importlib import resources
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Response, Security
+from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Path, Query, Response, Security
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import HTMLResponse, StreamingResponse
+from fastapi.responses import HTMLResponse
 from fastapi.security import APIKeyQuery, HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
+from sse_starlette import EventSourceResponse
 
-from nudgeflow.channels.inapp.auth import DEFAULT_TTL_SECONDS, InvalidToken, Secret, issue_token, verify_token
-from nudgeflow.channels.inapp.store import Change, InboxStore
+from nudgeflow.channels.inapp.auth import (
+    DEFAULT_TTL_SECONDS,
+    MAX_TOKEN_LENGTH,
+    InvalidToken,
+    Keys,
+    SigningKeys,
+    issue_token,
+    signing_keys,
+    verify_token,
+)
+from nudgeflow.channels.inapp.limits import (
+    DEFAULT_MAX_BODY_BYTES,
+    MAX_DELIVERY_ID_LENGTH,
+    MAX_USER_ID_LENGTH,
+    BodySizeLimit,
+)
+from nudgeflow.channels.inapp.store import InboxStore
+from nudgeflow.channels.inapp.stream import Streams, event_stream_response
 from nudgeflow.channels.preferences.service import PreferencesService, WritePreferences
 from nudgeflow.channels.preferences.store import PreferencesStore
 from nudgeflow.channels.product_events import PublishEvent, prompt_status_event
-from nudgeflow.channels.webhooks.sendgrid import SendGridSignatureVerifier, sendgrid_webhook_router
+from nudgeflow.channels.webhooks.sendgrid import (
+    DEFAULT_REPLAY_WINDOW_SECONDS,
+    SendGridSignatureVerifier,
+    sendgrid_webhook_router,
+)
 from nudgeflow.rules.contracts.preferences import Preferences, PreferencesUpdate
 from nudgeflow.rules.contracts.prompts import Prompt, PromptStatus
 
@@ -39,7 +58,14 @@ log = logging.getLogger(__name__)
 
 PublishPrompt = Callable[[Prompt], Awaitable[None]]
 ReadinessCheck = Callable[[], bool]
-STREAM_QUEUE_SIZE = 1000
+# User ids are opaque (what the events' userId accepts, up to 256 characters): `{user_id:path}` lets an id
+# with `/` through, percent-encoded or not. Each route ends in its own literal suffix, so the match is unique.
+USER_ID = Path(
+    min_length=1,
+    max_length=MAX_USER_ID_LENGTH,
+    description="The user's id as in the events' userId, percent-encoded (`/` may stay or be `%2F`).",
+)
+DELIVERY_ID = Path(min_length=1, max_length=MAX_DELIVERY_ID_LENGTH)
 
 
 class PromptList(BaseModel):
@@ -70,29 +96,11 @@ async def _discard_preferences(preferences: Preferences) -> None:
     return None
 
 
-@dataclass
-class _Streams:
-    """Open SSE streams; `close_all` ends them so the HTTP server can shut down promptly."""
-
-    queues: set[asyncio.Queue[tuple[Prompt, Change] | None]] = field(default_factory=set)
-    closing: bool = False
-
-    def close_all(self) -> None:
-        self.closing = True
-        for queue in list(self.queues):
-            while True:
-                try:
-                    queue.put_nowait(None)
-                    break
-                except asyncio.QueueFull:
-                    queue.get_nowait()
-
-
 _BEARER = HTTPBearer(
     auto_error=False,
     scheme_name="userToken",
-    bearerFormat="nudgeflow-user-token",
-    description="Per-user token minted by your backend with `issue_token` (docs/inapp.md).",
+    bearerFormat="JWT",
+    description="Per-user JWT (HS256; sub, aud, exp, kid) minted by your backend (docs/inapp.md).",
 )
 _QUERY = APIKeyQuery(
     name="token",
@@ -107,14 +115,14 @@ _FROM_QUERY = Security(_QUERY)
 class _Auth:
     """Token checks as FastAPI dependencies; the security schemes show up in the OpenAPI document."""
 
-    def __init__(self, secret: Secret) -> None:
-        self.secret = secret
+    def __init__(self, keys: SigningKeys) -> None:
+        self.keys = keys
 
     def check(self, user_id: str, token: str | None) -> str:
         if not token:
             raise HTTPException(status_code=401, detail="missing token", headers={"WWW-Authenticate": "Bearer"})
         try:
-            claims = verify_token(self.secret, token)
+            claims = verify_token(self.keys, token)
         except InvalidToken as exc:
             raise HTTPException(
                 status_code=401,
@@ -127,7 +135,7 @@ class _Auth:
 
     def header_dependency(self) -> Callable[..., Awaitable[str]]:
         async def user_from_header(
-            user_id: str, credentials: HTTPAuthorizationCredentials | None = _FROM_HEADER
+            user_id: str = USER_ID, credentials: HTTPAuthorizationCredentials | None = _FROM_HEADER
         ) -> str:
             return self.check(user_id, credentials.credentials if credentials else None)
 
@@ -135,7 +143,7 @@ class _Auth:
 
     def header_or_query_dependency(self) -> Callable[..., Awaitable[str]]:
         async def user_from_header_or_query(
-            user_id: str,
+            user_id: str = USER_ID,
             credentials: HTTPAuthorizationCredentials | None = _FROM_HEADER,
             token: str | None = _FROM_QUERY,
         ) -> str:
@@ -144,16 +152,12 @@ class _Auth:
         return user_from_header_or_query
 
 
-def _sse(event: str, data: Any) -> str:
-    return f"event: {event}\ndata: {json.dumps(data, separators=(',', ':'), default=str)}\n\n"
-
-
 def _inbox_router(
     store: InboxStore,
     publish: PublishPrompt,
     publish_event: PublishEvent,
     auth: _Auth,
-    streams: _Streams,
+    streams: Streams,
     heartbeat_seconds: float,
 ) -> APIRouter:
     router = APIRouter(
@@ -167,45 +171,48 @@ def _inbox_router(
     authorized = Depends(auth.header_dependency())
     authorized_stream = Depends(auth.header_or_query_dependency())
 
-    @router.get("/users/{user_id}/prompts", response_model=PromptList)
+    @router.get("/users/{user_id:path}/prompts", response_model=PromptList)
     async def list_prompts(
-        user_id: str = authorized, status: list[PromptStatus] | None = Query(default=None)
+        user_id: str = authorized, status: list[PromptStatus] | None = Query(default=None, max_length=8)
     ) -> PromptList:
         """A user's prompts, newest first; `status` filters (repeatable)."""
         prompts = store.prompts(user_id, set(status) if status else None)
         return PromptList(user_id=user_id, unread=store.unread_count(user_id), prompts=prompts)
 
-    @router.get("/users/{user_id}/prompts/unread", response_model=UnreadCount)
+    @router.get("/users/{user_id:path}/prompts/unread", response_model=UnreadCount)
     async def unread(user_id: str = authorized) -> UnreadCount:
         """How many prompts the user has not seen yet (for a badge)."""
         return UnreadCount(user_id=user_id, unread=store.unread_count(user_id))
 
     @router.get(
-        "/users/{user_id}/prompts/stream",
-        response_class=StreamingResponse,
+        "/users/{user_id:path}/prompts/stream",
+        response_class=EventSourceResponse,
         responses={
             200: {
                 "content": {"text/event-stream": {}},
-                "description": "Server-sent events: `snapshot` (the whole inbox, first and after a resync), "
-                "`prompt` ({change, unread, prompt}) on every creation or status change, and "
-                "`: ping` comments as heartbeats.",
+                "description": "Server-sent events, each with an id: `snapshot` (the whole inbox, first and after "
+                "a resync), `prompt` ({change, unread, prompt}) on every creation or status change, and `: ping` "
+                "comments as heartbeats. A reconnect with `Last-Event-ID` gets only the changes it missed.",
             }
         },
     )
-    async def stream_prompts(user_id: str = authorized_stream) -> StreamingResponse:
+    async def stream_prompts(
+        user_id: str = authorized_stream,
+        last_event_id: str | None = Header(
+            default=None, alias="Last-Event-ID", max_length=64, description="Sent by EventSource on reconnect."
+        ),
+    ) -> EventSourceResponse:
         """Live inbox over server-sent events: a new prompt shows up without polling."""
-        return StreamingResponse(
-            _prompt_events(store, user_id, streams, heartbeat_seconds),
-            media_type="text/event-stream",
-            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        return event_stream_response(
+            store, user_id, streams, last_event_id=last_event_id, heartbeat_seconds=heartbeat_seconds
         )
 
     @router.post(
-        "/users/{user_id}/prompts/{delivery_id}/status",
+        "/users/{user_id:path}/prompts/{delivery_id}/status",
         response_model=Prompt,
         responses={404: {"description": "No such prompt for this user"}},
     )
-    async def change_status(delivery_id: str, change: StatusChange, user_id: str = authorized) -> Prompt:
+    async def change_status(change: StatusChange, delivery_id: str = DELIVERY_ID, user_id: str = authorized) -> Prompt:
         """Mark a prompt seen, clicked or dismissed. Status never moves backwards.
 
         A real change is also published to the events topic as a track event ("Prompt Seen",
@@ -223,57 +230,7 @@ def _inbox_router(
     return router
 
 
-async def _prompt_events(
-    store: InboxStore, user_id: str, streams: _Streams, heartbeat_seconds: float
-) -> AsyncIterator[str]:
-    queue: asyncio.Queue[tuple[Prompt, Change] | None] = asyncio.Queue(maxsize=STREAM_QUEUE_SIZE)
-    overflowed = False
-
-    def listener(prompt: Prompt, change: Change) -> None:
-        nonlocal overflowed
-        if prompt.user_id != user_id:
-            return
-        try:
-            queue.put_nowait((prompt, change))
-        except asyncio.QueueFull:
-            overflowed = True
-
-    def snapshot() -> str:
-        prompts = [p.model_dump(mode="json") for p in store.prompts(user_id)]
-        return _sse("snapshot", {"user_id": user_id, "unread": store.unread_count(user_id), "prompts": prompts})
-
-    unsubscribe = store.subscribe(listener)  # before the snapshot: nothing falls in between
-    streams.queues.add(queue)
-    try:
-        if streams.closing:
-            return
-        yield f"retry: 3000\n{snapshot()}"
-        while True:
-            try:
-                item = await asyncio.wait_for(queue.get(), heartbeat_seconds)
-            except TimeoutError:
-                yield ": ping\n\n"
-                continue
-            if item is None:
-                return
-            if overflowed:  # a slow client missed changes: start over from the whole inbox
-                overflowed = False
-                while not queue.empty():
-                    if queue.get_nowait() is None:
-                        return
-                yield snapshot()
-                continue
-            prompt, change = item
-            yield _sse(
-                "prompt",
-                {"change": change, "unread": store.unread_count(user_id), "prompt": prompt.model_dump(mode="json")},
-            )
-    finally:
-        unsubscribe()
-        streams.queues.discard(queue)
-
-
-def _preferences_router(service: PreferencesService, auth: _Auth, secret: Secret) -> APIRouter:
+def _preferences_router(service: PreferencesService, auth: _Auth, keys: SigningKeys) -> APIRouter:
     router = APIRouter(prefix="/v1", tags=["preferences"])
     authorized = Depends(auth.header_dependency())
     auth_errors: dict[int | str, dict[str, Any]] = {
@@ -281,12 +238,12 @@ def _preferences_router(service: PreferencesService, auth: _Auth, secret: Secret
         403: {"description": "Token of another user"},
     }
 
-    @router.get("/users/{user_id}/preferences", response_model=Preferences, responses=auth_errors)
+    @router.get("/users/{user_id:path}/preferences", response_model=Preferences, responses=auth_errors)
     async def get_preferences(user_id: str = authorized) -> Preferences:
         """The user's notification preferences (defaults when never set)."""
         return service.store.get(user_id)
 
-    @router.put("/users/{user_id}/preferences", response_model=Preferences, responses=auth_errors)
+    @router.put("/users/{user_id:path}/preferences", response_model=Preferences, responses=auth_errors)
     async def put_preferences(update: PreferencesUpdate, user_id: str = authorized) -> Preferences:
         """Replace the user's preferences: channel opt-outs, playbook opt-outs, global unsubscribe.
         Stored on the preferences topic and announced as an identify event (traits `nudgeflow_*`)."""
@@ -294,7 +251,7 @@ def _preferences_router(service: PreferencesService, auth: _Auth, secret: Secret
 
     async def unsubscribe(token: str) -> HTMLResponse:
         try:
-            claims = verify_token(secret, token, purpose="unsubscribe")
+            claims = verify_token(keys, token, purpose="unsubscribe")
         except InvalidToken:
             return HTMLResponse(
                 _page(
@@ -314,13 +271,17 @@ def _preferences_router(service: PreferencesService, auth: _Auth, secret: Secret
 
     @router.get("/unsubscribe", response_class=HTMLResponse, responses={400: {"description": "Invalid link"}})
     async def unsubscribe_link(
-        token: str = Query(description="Signed unsubscribe token (issue_unsubscribe_token)"),
+        token: str = Query(
+            max_length=MAX_TOKEN_LENGTH, description="Signed unsubscribe token (issue_unsubscribe_token)"
+        ),
     ) -> HTMLResponse:
         """Unsubscribe link of emails: sets the global unsubscribe and shows a confirmation page."""
         return await unsubscribe(token)
 
     @router.post("/unsubscribe", response_class=HTMLResponse, responses={400: {"description": "Invalid link"}})
-    async def unsubscribe_one_click(token: str = Query(description="Signed unsubscribe token")) -> HTMLResponse:
+    async def unsubscribe_one_click(
+        token: str = Query(max_length=MAX_TOKEN_LENGTH, description="Signed unsubscribe token"),
+    ) -> HTMLResponse:
         """RFC 8058 one-click unsubscribe (mail clients POST `List-Unsubscribe=One-Click`)."""
         return await unsubscribe(token)
 
@@ -341,7 +302,7 @@ def create_inbox_api(
     publish: PublishPrompt,
     *,
     ready: ReadinessCheck,
-    signing_secret: Secret | None = None,
+    signing_secret: Keys | None = None,
     publish_event: PublishEvent | None = None,
     preferences: PreferencesStore | None = None,
     write_preferences: WritePreferences | None = None,
@@ -349,28 +310,32 @@ def create_inbox_api(
     allowed_origins: list[str] | None = None,
     heartbeat_seconds: float = 15.0,
     demo_page: bool = False,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    sendgrid_replay_window_seconds: float = DEFAULT_REPLAY_WINDOW_SECONDS,
 ) -> FastAPI:
     """The in-app API.
 
     `publish` writes a prompt to the prompts topic; `publish_event` a Segment event to the events
     topic; `write_preferences` a record to the preferences topic (each returns once acknowledged).
-    Without `signing_secret` a random one is used: only tokens from `api.state.issue_token` (the
-    demo's) work. `demo_page` adds the demo's browser page and its demo-only user and token routes.
+    `signing_secret` is a secret or a `SigningKeys` (current key id plus previous keys still accepted).
+    Without it a random one is used: only tokens from `api.state.issue_token` (the demo's) work.
+    `demo_page` adds the demo's browser page and its demo-only user and token routes. Every request
+    body is capped at `max_body_bytes` (413).
     `close_event_streams(api)` ends open SSE streams before the server stops.
     """
-    secret: Secret = signing_secret if signing_secret is not None else secrets.token_urlsafe(32)
+    keys = signing_keys(signing_secret if signing_secret is not None else secrets.token_urlsafe(32))
     publish_event = publish_event or _discard_event
     preferences = preferences if preferences is not None else PreferencesStore()
     service = PreferencesService(
         preferences, write=write_preferences or _discard_preferences, publish_event=publish_event
     )
-    auth = _Auth(secret)
-    streams = _Streams()
+    auth = _Auth(keys)
+    streams = Streams()
 
     api = FastAPI(title="Nudgeflow in-app API", version="1", description=__doc__)
     api.state.streams = streams
     api.state.preferences = service
-    api.state.issue_token = lambda user_id, ttl=DEFAULT_TTL_SECONDS: issue_token(secret, user_id, ttl)
+    api.state.issue_token = lambda user_id, ttl=DEFAULT_TTL_SECONDS: issue_token(keys, user_id, ttl)
     if allowed_origins:
         api.add_middleware(
             CORSMiddleware,
@@ -380,13 +345,21 @@ def create_inbox_api(
             max_age=600,
         )
     api.include_router(_inbox_router(store, publish, publish_event, auth, streams, heartbeat_seconds))
-    api.include_router(_preferences_router(service, auth, secret))
-    verifier = SendGridSignatureVerifier(sendgrid_public_key) if sendgrid_public_key else None
+    api.include_router(_preferences_router(service, auth, keys))
+    verifier = None
+    if sendgrid_public_key:
+        verifier = SendGridSignatureVerifier(sendgrid_public_key, replay_window=sendgrid_replay_window_seconds)
 
     async def opt_out_email(user_id: str, source: str) -> Preferences:
         return await service.opt_out_channel(user_id, "email", source=source)
 
-    api.include_router(sendgrid_webhook_router(verifier, publish_event=publish_event, opt_out_email=opt_out_email))
+    api.include_router(
+        sendgrid_webhook_router(
+            verifier,
+            publish_event=publish_event,
+            opt_out_email=opt_out_email,
+        )
+    )
 
     widget = (
         resources.files("nudgeflow.channels.inapp").joinpath("static/nudgeflow-widget.js").read_text(encoding="utf-8")
@@ -421,16 +394,17 @@ def create_inbox_api(
             """Demo only: every user with prompts, so the page can show them all."""
             return store.users()
 
-        @api.get("/v1/demo/users/{user_id}/token", tags=["demo"], response_model=DemoToken)
-        async def demo_token(user_id: str) -> DemoToken:
+        @api.get("/v1/demo/users/{user_id:path}/token", tags=["demo"], response_model=DemoToken)
+        async def demo_token(user_id: str = USER_ID) -> DemoToken:
             """Demo only (never in production): a token for any user, standing in for the product's backend."""
-            return DemoToken(user_id=user_id, token=issue_token(secret, user_id, DEFAULT_TTL_SECONDS))
+            return DemoToken(user_id=user_id, token=issue_token(keys, user_id, DEFAULT_TTL_SECONDS))
 
+    api.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)  # added last: it runs first
     return api
 
 
 def close_event_streams(api: FastAPI) -> None:
     """End every open SSE stream (browsers reconnect elsewhere): call before stopping the server."""
-    streams: _Streams | None = getattr(api.state, "streams", None)
+    streams: Streams | None = getattr(api.state, "streams", None)
     if streams is not None:
         streams.close_all()

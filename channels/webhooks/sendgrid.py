@@ -8,8 +8,13 @@ webhook enabled it signs `timestamp + raw body` with ECDSA P-256/SHA-256 and sen
     X-Twilio-Email-Event-Webhook-Timestamp: unix seconds
 
 The verification key shown in SendGrid's settings (base64 DER, or PEM) goes in
-`NUDGEFLOW_SENDGRID_WEBHOOK_PUBLIC_KEY`. Our mails carry `delivery_id`, `user_id` and
+`NUDGEFLOW_SENDGRID_WEBHOOK_PUBLIC_KEY`; the sendgrid package's `EventWebhook` helper checks
+the signature. A batch signed longer ago (or further ahead) than the replay window
+(`NUDGEFLOW_SENDGRID_WEBHOOK_REPLAY_WINDOW`, default 5 minutes) is refused with 403, so a
+captured request cannot be replayed later. Our mails carry `delivery_id`, `user_id` and
 `kind` as custom_args (channels/sendgrid_mail.py), which SendGrid copies into each event.
+An entry that is not a valid event (say an absurd `timestamp`) is skipped and counted in
+`rejected`; the rest of the batch is processed.
 
 Each event becomes a Segment track event ("Email Delivered", "Email Opened", ...) on the
 events topic keyed by user id, with messageId `sendgrid:<sg_event_id>`, so SendGrid's
@@ -19,20 +24,20 @@ opt the user out of email (`PreferencesService.opt_out_channel`).
 
 from __future__ import annotations
 
-import base64
 import binascii
 import hashlib
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sendgrid.helpers.eventwebhook import EventWebhook
 
 from nudgeflow.channels.product_events import PublishEvent, track_event
 
@@ -41,6 +46,8 @@ log = logging.getLogger(__name__)
 SIGNATURE_HEADER = "X-Twilio-Email-Event-Webhook-Signature"
 TIMESTAMP_HEADER = "X-Twilio-Email-Event-Webhook-Timestamp"
 MAX_BODY_BYTES = 5 * 1024 * 1024
+DEFAULT_REPLAY_WINDOW_SECONDS = 300.0
+MAX_EVENT_TIMESTAMP = 253_402_300_799  # 9999-12-31T23:59:59Z, the last second datetime can hold
 
 EVENT_NAMES = {
     "processed": "Email Processed",
@@ -77,32 +84,49 @@ OptOutEmail = Callable[[str, str], Awaitable[object]]
 
 
 class SendGridSignatureVerifier:
-    """Checks SendGrid's ECDSA signature with the account's verification key."""
+    """Checks SendGrid's ECDSA signature with the sendgrid package's `EventWebhook` helper, and that the
+    signature is recent: a signed batch outside `replay_window` seconds of `clock()` is refused."""
 
-    def __init__(self, public_key: str) -> None:
-        self._key = load_public_key(public_key)
+    def __init__(
+        self,
+        public_key: str,
+        *,
+        replay_window: float = DEFAULT_REPLAY_WINDOW_SECONDS,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._helper = EventWebhook(_base64_key(public_key))
+        if not isinstance(self._helper.public_key, ec.EllipticCurvePublicKey):
+            raise ValueError("the SendGrid webhook verification key must be an elliptic-curve public key")
+        self.replay_window = replay_window
+        self._clock = clock
 
     def verify(self, body: bytes, signature: str | None, timestamp: str | None) -> bool:
+        """True when `signature` is SendGrid's over `timestamp + body` (the age is `check`'s job)."""
         if not signature or not timestamp:
             return False
         try:
-            raw_signature = base64.b64decode(signature, validate=True)
-            self._key.verify(raw_signature, timestamp.encode() + body, ec.ECDSA(hashes.SHA256()))
-        except (InvalidSignature, binascii.Error, ValueError):
+            return bool(self._helper.verify_signature(body.decode("utf-8"), signature, timestamp))
+        except (InvalidSignature, binascii.Error, ValueError):  # UnicodeDecodeError is a ValueError
             return False
-        return True
+
+    def check(self, body: bytes, signature: str | None, timestamp: str | None) -> str | None:
+        """None when the batch is genuine and recent, else why it is refused."""
+        if not self.verify(body, signature, timestamp):
+            return "invalid signature"
+        assert timestamp is not None
+        try:
+            signed_at = float(timestamp)
+        except ValueError:
+            return "invalid signature timestamp"
+        if not abs(self._clock() - signed_at) <= self.replay_window:  # also refuses nan
+            return f"signature timestamp outside the {self.replay_window:g} s replay window"
+        return None
 
 
-def load_public_key(text: str) -> ec.EllipticCurvePublicKey:
-    """The key as SendGrid shows it (base64 of DER SubjectPublicKeyInfo) or as a PEM block."""
-    text = text.strip()
-    if text.startswith("-----BEGIN"):
-        key = serialization.load_pem_public_key(text.encode())
-    else:
-        key = serialization.load_der_public_key(base64.b64decode("".join(text.split())))
-    if not isinstance(key, ec.EllipticCurvePublicKey):
-        raise ValueError("the SendGrid webhook verification key must be an elliptic-curve public key")
-    return key
+def _base64_key(text: str) -> str:
+    """The key as `EventWebhook` takes it (base64 of DER SubjectPublicKeyInfo), from that or a PEM block."""
+    lines = [line.strip() for line in text.strip().splitlines()]
+    return "".join(line for line in lines if line and not line.startswith("-----"))
 
 
 class SendGridEvent(BaseModel):
@@ -110,14 +134,14 @@ class SendGridEvent(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    event: str
-    timestamp: float
-    email: str | None = None
-    sg_event_id: str | None = None
-    sg_message_id: str | None = None
-    user_id: str | None = Field(default=None, description="custom_arg set by our mails.")
-    delivery_id: str | None = Field(default=None, description="custom_arg set by our mails.")
-    type: str | None = Field(default=None, description="For bounce: 'bounce' (hard) or 'blocked'.")
+    event: str = Field(max_length=64)
+    timestamp: float = Field(ge=0, le=MAX_EVENT_TIMESTAMP, description="Unix seconds.")
+    email: str | None = Field(default=None, max_length=320)
+    sg_event_id: str | None = Field(default=None, max_length=256)
+    sg_message_id: str | None = Field(default=None, max_length=256)
+    user_id: str | None = Field(default=None, max_length=256, description="custom_arg set by our mails.")
+    delivery_id: str | None = Field(default=None, max_length=256, description="custom_arg set by our mails.")
+    type: str | None = Field(default=None, max_length=64, description="For bounce: 'bounce' (hard) or 'blocked'.")
 
     def opts_out_email(self) -> bool:
         """Hard bounce, spam report or unsubscribe: stop emailing this user."""
@@ -130,6 +154,7 @@ class WebhookResult(BaseModel):
     received: int
     published: int
     ignored: int = Field(description="Events without our user_id custom_arg, or of an unknown type.")
+    rejected: int = Field(default=0, description="Entries that are not valid events (skipped, see the log).")
     email_opted_out: list[str] = Field(default_factory=list, description="Users opted out of email by this batch.")
 
 
@@ -172,11 +197,25 @@ async def process_events(
     )
 
 
+def parse_events(raw: list[Any]) -> tuple[list[SendGridEvent], int]:
+    """The valid events of a batch and how many entries were not (each logged, then skipped)."""
+    events: list[SendGridEvent] = []
+    for index, item in enumerate(raw):
+        try:
+            events.append(SendGridEvent.model_validate(item))
+        except ValidationError as exc:
+            log.warning("sendgrid webhook: entry %d skipped: %s", index, exc.errors(include_url=False)[:3])
+    return events, len(raw) - len(events)
+
+
 def sendgrid_webhook_router(
-    verifier: SendGridSignatureVerifier | None, *, publish_event: PublishEvent, opt_out_email: OptOutEmail
+    verifier: SendGridSignatureVerifier | None,
+    *,
+    publish_event: PublishEvent,
+    opt_out_email: OptOutEmail,
 ) -> APIRouter:
-    """`POST /v1/webhooks/sendgrid`. 403 on a bad signature, 503 when no key is configured (SendGrid
-    retries for 72 hours, so events are not lost while the key is being set up)."""
+    """`POST /v1/webhooks/sendgrid`. 403 on a bad or stale signature, 503 when no key is configured
+    (SendGrid retries for 72 hours, so events are not lost while the key is being set up)."""
     router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 
     @router.post(
@@ -184,7 +223,8 @@ def sendgrid_webhook_router(
         response_model=WebhookResult,
         responses={
             400: {"description": "Body is not a JSON array of events"},
-            403: {"description": "Missing or invalid signature"},
+            403: {"description": "Missing or invalid signature, or signed outside the replay window"},
+            413: {"description": "Body too large"},
             503: {"description": "No verification key configured"},
         },
     )
@@ -195,16 +235,19 @@ def sendgrid_webhook_router(
         body = await request.body()
         if len(body) > MAX_BODY_BYTES:
             raise HTTPException(status_code=413, detail="body too large")
-        if not verifier.verify(body, request.headers.get(SIGNATURE_HEADER), request.headers.get(TIMESTAMP_HEADER)):
-            raise HTTPException(status_code=403, detail="invalid signature")
+        refused = verifier.check(body, request.headers.get(SIGNATURE_HEADER), request.headers.get(TIMESTAMP_HEADER))
+        if refused:
+            raise HTTPException(status_code=403, detail=refused)
         try:
             raw = json.loads(body)
-            if not isinstance(raw, list):
-                raise ValueError("not a JSON array")
-            events = [SendGridEvent.model_validate(item) for item in raw]
-        except (ValueError, ValidationError) as exc:
+        except (ValueError, RecursionError) as exc:
             raise HTTPException(status_code=400, detail=f"unreadable events: {exc}") from exc
+        if not isinstance(raw, list):
+            raise HTTPException(status_code=400, detail="unreadable events: not a JSON array")
+        events, rejected = parse_events(raw)
         result = await process_events(events, publish_event=publish_event, opt_out_email=opt_out_email)
+        result.rejected = rejected
+        result.received = len(raw)
         log.info("sendgrid webhook: %s", result.model_dump())
         return result
 

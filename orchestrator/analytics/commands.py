@@ -103,7 +103,7 @@ def run_dashboard(host: str, port: int, console: Console, rules: Path | None = N
     else:
         feed = TopicFeed(analytics, **kafka_settings(settings))
     console.print(f"Nudgeflow dashboard on http://{host}:{port}")
-    uvicorn.run(create_app(analytics, feed), host=host, port=port, log_level="warning")
+    uvicorn.run(create_app(analytics, feed), host=host, port=port, log_level="warning", log_config=None)
 
 
 def digest_channels(config: DigestSettings) -> dict[str, object]:

@@ -62,7 +62,7 @@ def circuit_breaker(settings: Settings) -> Callable[[], CircuitBreaker]:
 def message_builder(settings: Settings) -> Callable[[DeliveryRequest], OutboundMessage]:
     """Builds each provider message; emails get a signed one-click unsubscribe link when the API's
     public URL and signing secret are configured."""
-    base, secret = settings.public_api_url, settings.inapp_signing_secret
+    base, secret = settings.public_api_url, settings.inapp_signing_keys()
 
     def build(request: DeliveryRequest) -> OutboundMessage:
         if request.channel == "email" and base and secret is not None:

@@ -20,7 +20,10 @@ class HttpServer:
     def __init__(self, app: Any, *, host: str, port: int) -> None:
         self.host, self.port = host, port
         self._server = _LoopServer(
-            uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off", access_log=False)
+            # log_config=None: uvicorn keeps its hands off logging, its records go through ours (orchestrator/logs.py)
+            uvicorn.Config(
+                app, host=host, port=port, log_level="warning", lifespan="off", access_log=False, log_config=None
+            )
         )
         self._task: asyncio.Task[None] | None = None
 

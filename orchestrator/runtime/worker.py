@@ -20,6 +20,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import SecretStr
 
 from nudgeflow.channels.inapp.api import close_event_streams, create_inbox_api
+from nudgeflow.channels.inapp.auth import SigningKeys
 from nudgeflow.channels.inapp.store import InboxStore
 from nudgeflow.channels.inapp.writer import EventWriter, PromptWriter
 from nudgeflow.channels.preferences import PreferencesStore
@@ -134,16 +135,19 @@ class Worker:
             )
 
         origins = [origin.strip() for origin in settings.inapp_allowed_origins.split(",") if origin.strip()]
+        keys = SigningKeys.of(secret, settings.inapp_signing_key_id, dict(settings.inapp_previous_signing_keys))
         api = create_inbox_api(
             self.inbox,
             writer.write,
-            signing_secret=secret,
+            signing_secret=keys,
             publish_event=events.publish,
             preferences=self.preferences,
             write_preferences=write_preferences,
             sendgrid_public_key=settings.sendgrid_webhook_public_key,
             allowed_origins=origins,
             demo_page=self.demo_page,
+            max_body_bytes=settings.api_max_body_bytes,
+            sendgrid_replay_window_seconds=settings.sendgrid_webhook_replay_window,
             ready=lambda: materializer.caught_up.is_set() and preferences.caught_up.is_set() and self.is_ready(),
         )
         api.add_api_route(

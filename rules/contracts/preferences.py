@@ -12,7 +12,7 @@ a breaking change bumps `version` and needs a new topic or a dual-read period
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import AwareDatetime, BaseModel, Field, field_validator
 
@@ -27,14 +27,20 @@ TRAITS = {
     "nudgeflow_opt_out_playbooks": "opt_out_playbooks",
 }
 """Identify traits that set preferences, as the product's backend may send them (and the API publishes)."""
+MAX_OPT_OUT_PLAYBOOKS = 1000
+PlaybookId = Annotated[str, Field(min_length=1, max_length=256)]
 
 
 class PreferencesUpdate(BaseModel):
     """What a user chose (the body of `PUT /v1/users/{id}/preferences`): replaces the previous choice."""
 
     unsubscribed: bool = Field(default=False, description="Global unsubscribe: no nudge or celebration on any channel.")
-    opt_out_channels: list[Channel] = Field(default_factory=list, description="Channels the user turned off.")
-    opt_out_playbooks: list[str] = Field(default_factory=list, description="Playbook ids the user turned off.")
+    opt_out_channels: list[Channel] = Field(
+        default_factory=list, max_length=3 * len(CHANNELS), description="Channels the user turned off."
+    )
+    opt_out_playbooks: list[PlaybookId] = Field(
+        default_factory=list, max_length=MAX_OPT_OUT_PLAYBOOKS, description="Playbook ids the user turned off."
+    )
 
     @field_validator("opt_out_channels", "opt_out_playbooks")
     @classmethod

@@ -7,7 +7,7 @@
  *     const widget = Nudgeflow.mount({
  *       apiUrl: "https://nudgeflow.example.com",   // the in-app API (CORS: NUDGEFLOW_INAPP_ALLOWED_ORIGINS)
  *       userId: "ana",
- *       token: tokenFromYourBackend,               // issue_token(secret, "ana", ttl), see docs/inapp.md
+ *       token: tokenFromYourBackend,               // a JWT {sub: "ana", aud: "nudgeflow-inapp", exp}, docs/inapp.md
  *       element: document.getElementById("nudges"),
  *       // optional: title, toasts (default true), toastSeconds (default 6), onTokenExpired: async () => newToken
  *     });
@@ -16,7 +16,9 @@
  *
  * Celebrations arriving live show as toasts; the panel lists the inbox (checklist of
  * milestones celebrated, nudges to act on) with "seen" / "dismiss" buttons and an unread
- * badge. Updates come from the server-sent events stream: nothing is polled.
+ * badge. Updates come from the server-sent events stream: nothing is polled. When the browser
+ * reconnects by itself it sends the last event id, and the server replays only what was missed;
+ * a fresh connection (new token) starts from a `snapshot`, which replaces the local state.
  */
 (function (global) {
   "use strict";

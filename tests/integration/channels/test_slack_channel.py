@@ -114,3 +114,23 @@ async def test_check_uses_auth_test(slack_channel):
     assert (await slack_channel().check()).status == "sent"
     result = await slack_channel("xoxb-invalid").check()
     assert (result.status, result.reason) == ("failed", "invalid_auth")
+
+
+async def test_slack_receives_the_block_kit_json_built_with_the_sdk(slack_server, slack_channel, message):
+    """The stand-in records exactly what slack_sdk posted: the Block Kit models' JSON, CTA button included."""
+    result = await slack_channel().send(message(slack_channel="C0WINS", cta_url="https://app.example.com/next"))
+    assert result.status == "sent"
+    assert slack_server.messages[0]["blocks"] == [
+        {"type": "header", "text": {"type": "plain_text", "text": "First dashboard!", "emoji": True}},
+        {
+            "type": "section",
+            "text": {"type": "mrkdwn", "text": "<@U0ADA> You built your first dashboard."},
+            "accessory": {
+                "type": "button",
+                "text": {"type": "plain_text", "text": "Open", "emoji": True},
+                "url": "https://app.example.com/next",
+                "action_id": "nudgeflow_cta",
+            },
+        },
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": "Progress: ▰▰▰▰▱▱▱▱▱▱ 2/5"}]},
+    ]

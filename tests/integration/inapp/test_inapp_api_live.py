@@ -7,6 +7,7 @@ import asyncio
 import json
 import time
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -230,8 +231,10 @@ async def test_sendgrid_webhook_signed_events_are_published_and_bounces_opt_out(
             "reason": "550 no such user",
         },
         {"event": "processed", "timestamp": 1764000000, "email": "someone@example.com"},
+        {"event": "delivered", "timestamp": 10**20, "user_id": "jo", "sg_event_id": "e-absurd"},  # skipped, no 500
     )
-    timestamp = "1764000200"
+    timestamp = str(int(time.time()))
+    days_old = str(int(time.time()) - 3 * 24 * 3600)
     headers = {
         "X-Twilio-Email-Event-Webhook-Signature": sendgrid_signature(body, timestamp),
         "X-Twilio-Email-Event-Webhook-Timestamp": timestamp,
@@ -241,10 +244,23 @@ async def test_sendgrid_webhook_signed_events_are_published_and_bounces_opt_out(
         forged = {**headers, "X-Twilio-Email-Event-Webhook-Timestamp": "1764000201"}
         assert (await http.post("/v1/webhooks/sendgrid", content=body, headers=forged)).status_code == 403
         assert (await http.post("/v1/webhooks/sendgrid", content=body)).status_code == 403
+        replayed = {
+            **headers,
+            "X-Twilio-Email-Event-Webhook-Signature": sendgrid_signature(body, days_old),
+            "X-Twilio-Email-Event-Webhook-Timestamp": days_old,
+        }
+        stale = await http.post("/v1/webhooks/sendgrid", content=body, headers=replayed)
+        assert stale.status_code == 403 and "replay window" in stale.json()["detail"], "genuine but days old"
         assert inapp_worker.preferences.allows("kim", "email"), "a refused batch changes nothing"
         response = await http.post("/v1/webhooks/sendgrid", content=body, headers=headers)
     assert response.status_code == 200, response.text
-    assert response.json() == {"received": 4, "published": 3, "ignored": 1, "email_opted_out": ["kim"]}
+    assert response.json() == {
+        "received": 5,
+        "published": 3,
+        "ignored": 1,
+        "rejected": 1,
+        "email_opted_out": ["kim"],
+    }
     assert not inapp_worker.preferences.allows("kim", "email")
     assert inapp_worker.preferences.allows("kim", "in_app")
     assert inapp_worker.preferences.get("kim").source == "sendgrid:bounce"
@@ -255,3 +271,26 @@ async def test_sendgrid_webhook_signed_events_are_published_and_bounces_opt_out(
     assert [e["properties"]["reason"] for e in await events_named(inapp_worker, "Email Bounced")] == [
         "550 no such user"
     ]
+
+
+async def test_a_user_id_with_a_slash_and_spaces_reaches_its_inbox(inapp_worker: Worker) -> None:
+    """Opaque ids: what the events accept is reachable percent-encoded (it was a 404 with a `/`)."""
+    user = "team/42/ana smith"
+    prompt = await celebrate(inapp_worker, user)
+    async with client(inapp_worker) as http:
+        listed = await http.get(f"/v1/users/{quote(user, safe='')}/prompts", headers=bearer(user))
+        assert listed.status_code == 200 and listed.json()["prompts"][0]["delivery_id"] == prompt["delivery_id"]
+        seen = await http.post(
+            f"/v1/users/{quote(user, safe='')}/prompts/{prompt['delivery_id']}/status",
+            json={"status": "seen"},
+            headers=bearer(user),
+        )
+        assert seen.status_code == 200 and seen.json()["user_id"] == user
+
+
+async def test_a_10_mb_preferences_body_is_refused_with_413(inapp_worker: Worker) -> None:
+    huge = json.dumps({"opt_out_playbooks": [f"playbook-{i}" for i in range(700_000)]}).encode()
+    async with client(inapp_worker) as http:
+        response = await http.put("/v1/users/lea/preferences", content=huge, headers=bearer("lea"))
+        assert response.status_code == 413
+        assert (await http.get("/v1/users/lea/preferences", headers=bearer("lea"))).json()["updated_at"] is None

@@ -1,9 +1,22 @@
+"""Block Kit layout built with slack_sdk's models: what Slack receives, as JSON."""
+
+from typing import Any
+
+from slack_sdk.models.blocks import Block
+
 from nudgeflow.channels.base import OutboundMessage
-from nudgeflow.channels.slack_blocks import HEADER_LIMIT, fallback_text, message_blocks, progress_bar
+from nudgeflow.channels.slack_blocks import (
+    HEADER_LIMIT,
+    SECTION_LIMIT,
+    URL_LIMIT,
+    fallback_text,
+    message_blocks,
+    progress_bar,
+)
 
 
-def _message(**overrides) -> OutboundMessage:
-    fields = dict(
+def _message(**overrides: Any) -> OutboundMessage:
+    fields: dict[str, Any] = dict(
         delivery_id="d-1",
         channel="slack",
         user_id="u-1",
@@ -15,33 +28,51 @@ def _message(**overrides) -> OutboundMessage:
     return OutboundMessage(**fields)
 
 
-def test_header_section_context_with_progress():
-    blocks = message_blocks(_message(progress_done=3, progress_total=5))
-    assert [b["type"] for b in blocks] == ["header", "section", "context"]
-    assert blocks[0]["text"] == {"type": "plain_text", "text": "Dashboard built!", "emoji": True}
-    assert blocks[1]["text"]["text"] == "You're 3 of 5 steps in &lt;nice&gt;."
-    assert blocks[2]["elements"][0]["text"] == "Progress: ▰▰▰▰▰▰▱▱▱▱ 3/5"
+def _json(message: OutboundMessage, mention: str | None = None) -> list[dict[str, Any]]:
+    blocks = message_blocks(message, mention=mention)
+    assert all(isinstance(block, Block) for block in blocks), "built with slack_sdk.models.blocks"
+    return [block.to_dict() for block in blocks]  # to_dict also runs the SDK's Block Kit checks
 
 
-def test_no_context_without_progress_and_cta_button_when_given():
-    blocks = message_blocks(_message(cta_url="https://app/next"))
+def test_header_section_context_with_progress() -> None:
+    assert _json(_message(progress_done=3, progress_total=5)) == [
+        {"type": "header", "text": {"type": "plain_text", "text": "Dashboard built!", "emoji": True}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": "You're 3 of 5 steps in &lt;nice&gt;."}},
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": "Progress: ▰▰▰▰▰▰▱▱▱▱ 3/5"}]},
+    ]
+
+
+def test_no_context_without_progress_and_cta_button_when_given() -> None:
+    blocks = _json(_message(cta_url="https://app/next"))
     assert [b["type"] for b in blocks] == ["header", "section"]
-    assert blocks[1]["accessory"]["url"] == "https://app/next"
+    assert blocks[1]["accessory"] == {
+        "type": "button",
+        "text": {"type": "plain_text", "text": "Open", "emoji": True},
+        "url": "https://app/next",
+        "action_id": "nudgeflow_cta",
+    }
 
 
-def test_team_channel_message_mentions_the_user():
-    assert message_blocks(_message(), mention="U42")[1]["text"]["text"].startswith("<@U42> ")
+def test_a_cta_url_too_long_for_a_button_is_left_out() -> None:
+    blocks = _json(_message(cta_url="https://app/" + "x" * URL_LIMIT))
+    assert "accessory" not in blocks[1]
 
 
-def test_long_title_is_truncated_to_the_header_limit():
-    header = message_blocks(_message(title="x" * 400))[0]["text"]["text"]
-    assert len(header) == HEADER_LIMIT and header.endswith("…")
+def test_team_channel_message_mentions_the_user() -> None:
+    assert _json(_message(), mention="U42")[1]["text"]["text"].startswith("<@U42> ")
 
 
-def test_progress_bar_clamps():
+def test_long_title_and_body_are_truncated_to_the_limits() -> None:
+    blocks = _json(_message(title="x" * 400, body="y" * 5000))
+    header, section = blocks[0]["text"]["text"], blocks[1]["text"]["text"]
+    assert len(header) == HEADER_LIMIT == 150 and header.endswith("…")
+    assert len(section) == SECTION_LIMIT == 3000 and section.endswith("…")
+
+
+def test_progress_bar_clamps() -> None:
     assert progress_bar(9, 5) == "▰▰▰▰▰▰▰▰▰▰ 5/5"
     assert progress_bar(0, 4) == "▱▱▱▱▱▱▱▱▱▱ 0/4"
 
 
-def test_fallback_text():
+def test_fallback_text() -> None:
     assert fallback_text(_message()) == "Dashboard built!: You're 3 of 5 steps in <nice>."

@@ -72,7 +72,7 @@ def test_openapi_documents_the_security_schemes() -> None:
     assert schemes["userToken"] == {
         "type": "http",
         "scheme": "bearer",
-        "bearerFormat": "nudgeflow-user-token",
+        "bearerFormat": "JWT",
         "description": schemes["userToken"]["description"],
     }
     assert schemes["userTokenQuery"]["in"] == "query"
