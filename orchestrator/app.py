@@ -135,8 +135,9 @@ def build_app(
             key=message.key,
             value=message.value,
             rejected_at=datetime.now(UTC),
+            max_bytes=settings.max_event_bytes,
         )
-        await (await dead_letters.send(key=message.key, value=letter.model_dump_json().encode()))
+        await (await dead_letters.send(key=letter.kafka_key(), value=letter.model_dump_json().encode()))
         metrics.DEAD_LETTERS.labels(rejected.error_type).inc()
         stats.dead_lettered += 1
         log.warning("dead-lettered %s[%s]@%s: %s", message.topic, message.partition, message.offset, rejected.reason)
@@ -184,7 +185,7 @@ def build_app(
             preferences.apply(changed)
 
     async def handle_event(message: Any) -> None:
-        decoded = decode_event(message.value)
+        decoded = decode_event(message.value, max_bytes=settings.max_event_bytes, max_depth=settings.max_event_depth)
         if isinstance(decoded, Rejected):
             await dead_letter(message, decoded)
             return
