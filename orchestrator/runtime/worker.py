@@ -11,6 +11,7 @@ import contextlib
 import logging
 import secrets
 import time
+from collections.abc import Coroutine
 from pathlib import Path
 
 from fastapi import Response
@@ -28,6 +29,7 @@ from nudgeflow.orchestrator.broker.clients import aiokafka_options
 from nudgeflow.orchestrator.broker.embedded import EmbeddedBroker, free_port
 from nudgeflow.orchestrator.rules_holder import RulesHolder
 from nudgeflow.orchestrator.runtime.http import HttpServer
+from nudgeflow.orchestrator.runtime.shutdown import before_forced_exit
 from nudgeflow.orchestrator.settings import Settings
 from nudgeflow.orchestrator.topics import ensure_topics
 
@@ -77,6 +79,7 @@ class Worker:
         rules = RulesHolder.from_path(self.settings.rules_path)  # invalid playbooks: fail before starting anything
         if self.settings.uses_embedded_broker():
             self.broker = EmbeddedBroker().start()
+            self._stack.callback(before_forced_exit(self.broker.kill))  # a forced exit kills it first
             self._stack.callback(self.broker.stop)
             self.settings = self.settings.model_copy(update={"broker_profile": "tansu"})
             log.info("embedded Tansu broker on %s", self.broker.bootstrap_servers)
@@ -180,8 +183,8 @@ class Worker:
                 # Off the event loop: parsing a large ruleset takes seconds, longer than the session timeout.
                 await asyncio.to_thread(rules.reload)
 
-    def _background(self, coroutine: object, name: str) -> None:
-        task = asyncio.ensure_future(coroutine)  # type: ignore[arg-type]
+    def _background(self, coroutine: Coroutine[object, object, None], name: str) -> None:
+        task = asyncio.ensure_future(coroutine)
         task.set_name(name)
 
         async def cancel() -> None:
