@@ -94,17 +94,18 @@ class Shutdown:
         force_exit(self.exit_code, f"cleanup still running {self.grace:g}s after {after}")
 
     async def run(self, main: Awaitable[int]) -> int:
-        """Run `main` (which watches `stop` itself once it is up) until it returns. If a signal comes
-        while `main` has not reacted within half the grace period (still starting, say), cancel it.
-        Whatever follows (asyncio's task cleanup, joining worker threads) is covered by the watchdog."""
+        """Run `main` (which watches `stop` itself once it is up) until it returns. If it has not
+        returned 3/4 of the grace period after a signal (still starting, or an orderly stop stuck),
+        cancel it, so its cleanup still gets a chance before the watchdog. Whatever follows
+        (asyncio's task cleanup, joining worker threads) is covered by the watchdog."""
         task = asyncio.ensure_future(main)
         stopped = asyncio.ensure_future(self.stop.wait())
         try:
             await asyncio.wait({task, stopped}, return_when=asyncio.FIRST_COMPLETED)
             if not task.done():
-                await asyncio.wait({task}, timeout=self.grace / 2)
+                await asyncio.wait({task}, timeout=self.grace * 0.75)
                 if not task.done():
-                    log.warning("still stopping after %.0fs: cancelling", self.grace / 2)
+                    log.warning("still stopping after %.0fs: cancelling", self.grace * 0.75)
                     task.cancel()
             self.exit_code = await task if not task.cancelled() else 1
         except asyncio.CancelledError:
