@@ -13,10 +13,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from aiokafka import AIOKafkaProducer
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from nudgeflow.orchestrator.ingest.decode import Rejected, decode_event
 from nudgeflow.orchestrator.runtime.worker import Worker
 from tests.integration.faults.test_fuzz_decode import BREAKS
+from tests.support import hostile as hostile_strategies
 from tests.support.kafka import eventually, produce, read_topic
 
 pytestmark = pytest.mark.timeout(90)
@@ -142,5 +145,57 @@ async def test_oversized_and_deeply_nested_records_are_dead_lettered_and_the_age
     stats = worker.nudgeflow.stats
     await eventually(lambda: stats.processed >= valid, timeout=20)
     assert (stats.processed, stats.duplicates, stats.dead_lettered) == (valid, 0, len(hostile))
+    crashes = [r.getMessage() for r in caplog.records if "crashed" in r.getMessage().lower()]
+    assert not crashes, crashes[:3]
+
+
+def drawn_records() -> list[tuple[bytes | None, bytes | None]]:
+    """A few hundred hypothesis-drawn records (any bytes, up to 1 MB, deep nesting, tombstones) with
+    the valid ones given unique messageIds and keyed by their user, so each must be processed once."""
+    drawn: list[bytes | None] = []
+
+    @settings(deadline=None, suppress_health_check=list(HealthCheck), database=None, derandomize=True, max_examples=40)
+    @given(st.lists(hostile_strategies.records(max_size=1024 * 1024), min_size=1, max_size=8))
+    def draw(batch: list[bytes | None]) -> None:
+        drawn.extend(batch)
+
+    draw()
+    out: list[tuple[bytes | None, bytes | None]] = []
+    for i, raw in enumerate(drawn):
+        decoded = decode_event(raw)
+        if isinstance(decoded, Rejected):
+            out.append((b"drawn", raw))
+        else:
+            fresh = hostile_strategies.event(decoded.userId, i, message_id=f"drawn-{i}")
+            out.append((decoded.userId.encode(), json.dumps(fresh).encode()))
+    return out
+
+
+async def test_hypothesis_drawn_records_live_every_bad_one_dead_lettered_every_valid_one_processed_once(
+    worker: Worker, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING)
+    records = drawn_records()
+    bad = Counter(hashlib.sha256(v or b"").hexdigest() for _, v in records if isinstance(decode_event(v), Rejected))
+    valid = len(records) - sum(bad.values())
+    assert sum(bad.values()) >= 50 and valid >= 20, (len(bad), valid)
+    producer = AIOKafkaProducer(bootstrap_servers=worker.bootstrap_servers, max_request_size=2 * 1024 * 1024)
+    await producer.start()
+    try:
+        for key, value in records:
+            await producer.send_and_wait(worker.settings.events_topic, value, key=key)
+    finally:
+        await producer.stop()
+    letters = await read_topic(
+        worker.bootstrap_servers,
+        worker.settings.dead_letter_topic,
+        timeout=40,
+        until=lambda values: len(values) >= sum(bad.values()),
+    )
+    assert Counter(letter["value_sha256"] for letter in letters) == bad
+    assert worker.nudgeflow is not None
+    stats = worker.nudgeflow.stats
+    await eventually(lambda: stats.processed >= valid, timeout=20)
+    assert (stats.processed, stats.duplicates, stats.rekeyed) == (valid, 0, 0)
     crashes = [r.getMessage() for r in caplog.records if "crashed" in r.getMessage().lower()]
     assert not crashes, crashes[:3]

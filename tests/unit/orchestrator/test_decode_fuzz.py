@@ -13,7 +13,6 @@ import base64
 import hashlib
 import json
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -22,51 +21,11 @@ from hypothesis import strategies as st
 from nudgeflow.orchestrator.ingest.dead_letter import EXCERPT_BYTES, DeadLetter
 from nudgeflow.orchestrator.ingest.decode import DEFAULT_MAX_BYTES, DEFAULT_MAX_DEPTH, Rejected, decode_event
 from nudgeflow.rules.contracts.events import IdentifyEvent, TrackEvent
+from tests.support.hostile import event, nested, records, valid_records
 
 PRODUCER_MAX_REQUEST = 1_000_000  # Faust's producer_max_request_size default; one record must fit with room
 FUZZ = settings(deadline=None, suppress_health_check=list(HealthCheck), database=None, derandomize=True)
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
-
-
-def event(user: str, n: int, properties: Any = None) -> dict[str, Any]:
-    return {
-        "type": "track",
-        "messageId": f"m-{n}",
-        "userId": user,
-        "event": "Report Created",
-        "timestamp": "2026-11-01T10:00:00+00:00",
-        "properties": {"n": n} if properties is None else properties,
-    }
-
-
-def nested(depth: int, opener: str) -> str:
-    closer = {"[": "]", '{"a":': "}"}[opener]
-    return opener * depth + "1" + closer * depth
-
-
-valid_records = st.builds(
-    lambda user, n: json.dumps(event(user, n)).encode(), st.text(min_size=1, max_size=20), st.integers(0, 10**6)
-)
-any_bytes = st.binary(max_size=2000)
-# Large: a random head (sometimes a valid event's start) padded to up to 5 MB with one byte value.
-large_records = st.builds(
-    lambda head, fill, size: (head + bytes([fill]) * size)[: size + len(head)],
-    st.sampled_from([b"", b'{"type": "track", "userId": "u", "event": "x", "properties": {"blob": "', b"\xff"]),
-    st.integers(0, 255),
-    st.integers(DEFAULT_MAX_BYTES - 16, 5 * 1024 * 1024),
-)
-deep_records = st.builds(
-    lambda depth, opener, wrap, closed: (
-        (json.dumps(event("u", 1, "@")).replace('"@"', nested(depth, opener)) if wrap else nested(depth, opener))
-        if closed
-        else opener * depth
-    ).encode(),
-    st.integers(DEFAULT_MAX_DEPTH + 1, 60_000),
-    st.sampled_from(["[", '{"a":']),
-    st.booleans(),
-    st.booleans(),
-)
-records = st.one_of(valid_records, any_bytes, large_records, deep_records, st.none())
 
 
 def check_dead_letter(raw: bytes | None, rejected: Rejected, offset: int) -> None:
@@ -96,7 +55,7 @@ def test_thousands_of_hostile_records_never_raise_and_every_dead_letter_fits() -
     seen: dict[str, int] = {"valid": 0, "rejected": 0, "large": 0, "deep": 0}
 
     @settings(FUZZ, max_examples=3000)
-    @given(st.lists(records, min_size=1, max_size=3), valid_records)
+    @given(st.lists(records(), min_size=1, max_size=3), valid_records)
     def check(batch: list[bytes | None], valid: bytes) -> None:
         for offset, raw in enumerate([*batch, valid]):  # a valid event after the hostile ones still decodes
             result = decode_event(raw)
