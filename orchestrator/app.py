@@ -192,6 +192,8 @@ def build_app(
         firing=firing,
         clock=clock,
         preferences=preferences,
+        max_event_bytes=settings.max_event_bytes,
+        max_event_depth=settings.max_event_depth,
     )
     nudgeflow = NudgeflowApp(
         app=app, settings=settings, rules=rules, stats=handler.stats, firing=firing, handler=handler

@@ -19,7 +19,7 @@ from nudgeflow.channels.preferences.store import PreferencesStore
 from nudgeflow.orchestrator import metrics
 from nudgeflow.orchestrator.clock import Clock
 from nudgeflow.orchestrator.feeds.preferences import preferences_key
-from nudgeflow.orchestrator.ingest.decode import Rejected, decode_event
+from nudgeflow.orchestrator.ingest.decode import DEFAULT_MAX_BYTES, DEFAULT_MAX_DEPTH, Rejected, decode_event
 from nudgeflow.orchestrator.pipeline import PipelineStep, StepResult, decode_timer
 from nudgeflow.orchestrator.state import ParsedRecords
 from nudgeflow.orchestrator.timers.firing import TimerFiring, command_for
@@ -92,10 +92,13 @@ class TimerPublisher:
 class DeadLetters:
     """Parks a record that cannot be processed, with its original bytes and the reason."""
 
-    def __init__(self, topic: Sink, clock: Clock, stats: ProcessingStats) -> None:
+    def __init__(
+        self, topic: Sink, clock: Clock, stats: ProcessingStats, *, max_bytes: int = DEFAULT_MAX_BYTES
+    ) -> None:
         self.topic = topic
         self.clock = clock
         self.stats = stats
+        self.max_bytes = max_bytes  # larger values are parked as an excerpt + size + sha256
 
     async def park(self, message: Message, rejected: Rejected) -> None:
         letter = DeadLetter.of(
@@ -107,8 +110,9 @@ class DeadLetters:
             key=message.key,
             value=message.value,
             rejected_at=self.clock.now(),
+            max_bytes=self.max_bytes,
         )
-        await (await self.topic.send(key=message.key, value=letter.model_dump_json().encode()))
+        await (await self.topic.send(key=letter.kafka_key(), value=letter.model_dump_json().encode()))
         metrics.DEAD_LETTERS.labels(rejected.error_type).inc()
         self.stats.dead_lettered += 1
         log.warning("dead-lettered %s[%s]@%s: %s", message.topic, message.partition, message.offset, rejected.reason)
@@ -128,8 +132,12 @@ class InputHandler:
         clock: Clock,
         preferences: PreferencesStore | None = None,
         stats: ProcessingStats | None = None,
+        max_event_bytes: int = DEFAULT_MAX_BYTES,
+        max_event_depth: int = DEFAULT_MAX_DEPTH,
     ) -> None:
         self.step = step
+        self.max_event_bytes = max_event_bytes
+        self.max_event_depth = max_event_depth
         self.table = table  # user id → UserRecord as JSON (the Faust table, changelog-backed)
         self.topics = topics
         self.timers_topic = timers_topic
@@ -137,7 +145,7 @@ class InputHandler:
         self.clock = clock
         self.preferences = preferences
         self.stats = stats or ProcessingStats()
-        self.dead_letters = DeadLetters(topics.dead_letters, clock, self.stats)
+        self.dead_letters = DeadLetters(topics.dead_letters, clock, self.stats, max_bytes=max_event_bytes)
         self.parsed = ParsedRecords()
 
     async def handle(self, message: Message) -> None:
@@ -147,7 +155,7 @@ class InputHandler:
             await self._event(message)
 
     async def _event(self, message: Message) -> None:
-        decoded = decode_event(message.value)
+        decoded = decode_event(message.value, max_bytes=self.max_event_bytes, max_depth=self.max_event_depth)
         if isinstance(decoded, Rejected):
             await self.dead_letters.park(message, decoded)
             return

@@ -68,6 +68,19 @@ class Settings(BaseSettings):
         default=1000, ge=1, description="Recent messageIds remembered per user for de-duplication."
     )
     table_dir: Path = Field(default=Path(".nudgeflow/tables"), description="Faust table directory.")
+    max_event_bytes: int = Field(
+        default=256 * 1024,
+        ge=1024,
+        le=512 * 1024,
+        description="Largest event value accepted (bytes). Larger records are dead-lettered with a 4 KiB excerpt, "
+        "their size and sha256; the full record stays on the events topic at the offset the dead letter names.",
+    )
+    max_event_depth: int = Field(
+        default=32,
+        ge=2,
+        le=200,
+        description="Deepest nesting of JSON arrays/objects accepted in an event; deeper ones are dead-lettered.",
+    )
 
     sendgrid_api_key: SecretStr | None = Field(default=None, description="Enables the email channel.")
     sendgrid_host: str = Field(default="https://api.sendgrid.com", description="SendGrid API base URL.")

@@ -1,23 +1,97 @@
 """Render celebration and nudge text with Jinja2 in a sandbox.
 
-Templates come from playbook authors, so they run in an immutable sandbox;
-a missing value renders as empty text instead of failing the message.
+Templates come from playbook authors, so they run in an immutable sandbox, and
+`rules check` rejects the constructs that only make sense as an escape attempt
+(private attributes, the `attr` filter, Jinja's helper objects, methods that
+change data). At send time every failure is a RenderError, reported as a
+suppressed delivery with its reason: a sandbox violation never renders as blank
+text. A missing value (say a trait the user does not have) is empty for `if`,
+`for`, `or`, `|default(...)` and `is defined`; printing it is a RenderError, so a
+message never goes out with a hole in it.
 """
 
 from __future__ import annotations
 
 import difflib
+import re
 from functools import lru_cache
-from typing import Any
+from typing import Any, NoReturn
 
-from jinja2 import ChainableUndefined, Template, TemplateSyntaxError, meta
-from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+from jinja2 import ChainableUndefined, Template, TemplateSyntaxError, meta, nodes
+from jinja2.exceptions import SecurityError
+from jinja2.filters import do_default
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 CONTEXT_NAMES = ("user", "event", "milestone", "progress", "playbook")
+ALLOWED_GLOBALS = frozenset({"range", "dict"})
+# Jinja's helper objects: nothing a message needs, and the usual first step of a sandbox escape.
+UNSAFE_NAMES = frozenset({"self", "cycler", "joiner", "namespace", "lipsum"})
+# Filters that take an attribute name: a private one is as bad as `x.__class__`.
+ATTRIBUTE_FILTERS = frozenset({"map", "selectattr", "rejectattr", "sort", "groupby", "sum", "unique", "min", "max"})
+MUTATING_METHODS = frozenset(
+    {"append", "extend", "insert", "pop", "popitem", "remove", "clear", "update", "setdefault", "add", "discard"}
+    | {"difference_update", "intersection_update", "symmetric_difference_update", "sort", "reverse"}
+)
+_FORMAT_FIELD_INTO_PRIVATE = re.compile(r"\{[^}]*(?:\._|\[_)")
 
 
 class RenderError(Exception):
     """A template failed at send time (e.g. dividing by zero); the message is suppressed."""
+
+
+class MessageUndefined(ChainableUndefined):
+    """A missing value: empty in tests (`if`, `or`, `default`, `for`), an error when printed.
+    Unsafe access flagged by the sandbox fails on any use, `default` included."""
+
+    __slots__ = ()
+
+    @property
+    def unsafe(self) -> bool:
+        return self._undefined_exception is SecurityError
+
+    @property
+    def _undefined_message(self) -> str:
+        if self.unsafe or self._undefined_hint or self._undefined_name is None:
+            return str(super()._undefined_message)
+        return (
+            f"'{self._undefined_name}' has no value here; for a value that may be missing write "
+            f"`{{{{ x or '…' }}}}` or `{{{{ x | default('…') }}}}`"
+        )
+
+    def fail(self) -> NoReturn:
+        self._fail_with_undefined_error()
+
+    def __str__(self) -> str:
+        self.fail()
+
+    def __bool__(self) -> bool:
+        if self.unsafe:
+            self.fail()
+        return False
+
+    def __iter__(self) -> Any:
+        if self.unsafe:
+            self.fail()
+        return iter(())
+
+    def __getattr__(self, name: str) -> Any:
+        if name[:2] == "__":
+            raise AttributeError(name)
+        if self.unsafe:
+            self.fail()
+        return self
+
+    def __getitem__(self, _name: Any) -> Any:
+        if self.unsafe:
+            self.fail()
+        return self
+
+
+def _default(value: Any, default_value: Any = "", boolean: bool = False) -> Any:
+    """Jinja's `default`, except that it does not hide a sandbox violation."""
+    if isinstance(value, MessageUndefined) and value.unsafe:
+        value.fail()
+    return do_default(value, default_value, boolean)
 
 
 def _finalize(value: Any) -> Any:
@@ -45,7 +119,8 @@ class _BoundedSandbox(ImmutableSandboxedEnvironment):
         return super().call_binop(context, operator, left, right)
 
 
-_env = _BoundedSandbox(undefined=ChainableUndefined, autoescape=False, finalize=_finalize, keep_trailing_newline=False)
+_env = _BoundedSandbox(undefined=MessageUndefined, autoescape=False, finalize=_finalize, keep_trailing_newline=False)
+_env.filters["default"] = _env.filters["d"] = _default
 
 
 @lru_cache(maxsize=4096)
@@ -60,26 +135,69 @@ def render(source: str, context: dict[str, Any]) -> str:
         text = compile_template(source).render(**context).strip()
     except TemplateSyntaxError as exc:
         raise RenderError(f"template syntax error: {exc.message}") from exc
-    except Exception as exc:  # sandbox violations, arithmetic errors, bad filters
+    except SecurityError as exc:
+        raise RenderError(f"template not allowed: {exc}") from exc
+    except Exception as exc:  # missing values, arithmetic errors, bad filters
         raise RenderError(f"template failed: {exc}") from exc
     if len(text) > MAX_OUTPUT_CHARS:
         raise RenderError(f"template output is {len(text):,} characters; the limit is {MAX_OUTPUT_CHARS:,}")
     return text
 
 
+def _private(name: str) -> bool:
+    return any(part.startswith("_") for part in name.split("."))
+
+
+def _const_strings(node: nodes.Node) -> list[str]:
+    found = [node, *node.find_all(nodes.Const)]
+    return [c.value for c in found if isinstance(c, nodes.Const) and isinstance(c.value, str)]
+
+
+def _unsafe_constructs(ast: nodes.Template) -> list[tuple[int, str]]:
+    """What the sandbox would block at send time, found before any message is sent."""
+    out: list[tuple[int, str]] = []
+    for node in ast.find_all((nodes.Getattr, nodes.Getitem, nodes.Filter, nodes.Call, nodes.Name)):
+        line = node.lineno
+        if isinstance(node, nodes.Getattr) and node.attr.startswith("_"):
+            out.append((line, f"'.{node.attr}' is a private attribute; templates may only read message data"))
+        elif isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const) and _private(str(node.arg.value)):
+            out.append((line, f"['{node.arg.value}'] is a private attribute; templates may only read message data"))
+        elif isinstance(node, nodes.Filter) and node.name == "attr":
+            out.append((line, "the attr() filter is not allowed; write user.name or user['name']"))
+        elif isinstance(node, nodes.Filter) and node.name in ATTRIBUTE_FILTERS:
+            names = [*(a for a in node.args if isinstance(a, nodes.Const)), *(k.value for k in node.kwargs)]
+            if any(isinstance(n, nodes.Const) and isinstance(n.value, str) and _private(n.value) for n in names):
+                out.append((line, f"{node.name}() on a private attribute is not allowed"))
+        elif isinstance(node, nodes.Call) and isinstance(node.node, nodes.Getattr):
+            method = node.node.attr
+            if method in MUTATING_METHODS:
+                out.append((line, f".{method}() would change the message data; templates can only read it"))
+            elif method in ("format", "format_map") and any(
+                _FORMAT_FIELD_INTO_PRIVATE.search(text) for text in _const_strings(node.node.node)
+            ):
+                out.append((line, f".{method}() reaching a private attribute is not allowed"))
+        elif isinstance(node, nodes.Name) and node.ctx == "load" and node.name in UNSAFE_NAMES:
+            out.append((line, f"'{node.name}' is not available in message templates"))
+    return out
+
+
 def template_problems(source: str) -> list[tuple[int, str]]:
-    """(line within template, message) for syntax errors and unknown top-level names."""
+    """(line within template, message) for syntax errors, unknown names and unsafe constructs."""
     try:
         ast = _env.parse(source)
+        _env.compile(ast)  # unknown filters and tests are only found when compiling
     except TemplateSyntaxError as exc:
         return [(exc.lineno or 1, f"template syntax error: {exc.message}")]
-    out = []
+    out = _unsafe_constructs(ast)
+    lines = {n.name: n.lineno for n in reversed(list(ast.find_all(nodes.Name)))}
     for name in sorted(meta.find_undeclared_variables(ast)):
-        if name not in CONTEXT_NAMES and name not in _env.globals:
+        if name not in CONTEXT_NAMES and name not in ALLOWED_GLOBALS and name not in UNSAFE_NAMES:
             close = difflib.get_close_matches(name, CONTEXT_NAMES, n=1)
             hint = f" (did you mean '{close[0]}'?)" if close else ""
-            out.append((1, f"unknown name '{name}' in template{hint}; use one of {', '.join(CONTEXT_NAMES)}"))
-    return out
+            out.append(
+                (lines.get(name, 1), f"unknown name '{name}' in template{hint}; use one of {', '.join(CONTEXT_NAMES)}")
+            )
+    return sorted(set(out))
 
 
 def build_context(

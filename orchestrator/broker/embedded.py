@@ -44,10 +44,11 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def _die_with_parent() -> None:
-    """Runs in the child: ask Linux to SIGTERM the broker if its parent dies, so none is left behind."""
+    """Runs in the child: ask Linux to SIGKILL the broker if its parent dies, so none is left behind.
+    SIGKILL, not SIGTERM: a paused (SIGSTOPped) broker would keep a pending SIGTERM forever."""
     try:
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except OSError:
         pass
     os.setpgrp()  # Ctrl-C in the terminal goes to us, and we stop the broker in order
@@ -120,6 +121,12 @@ class EmbeddedBroker:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout)
+
+    def kill(self) -> None:
+        """SIGKILL without waiting: for a process that must exit now (works on a paused broker too)."""
+        process = self._process
+        if process is not None and process.poll() is None:
+            process.kill()
 
     def __enter__(self) -> EmbeddedBroker:
         return self.start()

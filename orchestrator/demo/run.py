@@ -19,7 +19,7 @@ from nudgeflow.channels.standins.slack_server import SlackStandIn
 from nudgeflow.orchestrator.broker.clients import aiokafka_options
 from nudgeflow.orchestrator.broker.embedded import free_port
 from nudgeflow.orchestrator.demo.story import Story, StoryPlayer
-from nudgeflow.orchestrator.runtime.shutdown import stop_event_on_signals, wait_for_stop
+from nudgeflow.orchestrator.runtime.shutdown import Shutdown, protect_stdout, wait_for_stop
 from nudgeflow.orchestrator.runtime.worker import Worker
 from nudgeflow.orchestrator.settings import Settings
 from nudgeflow.rules.contracts.prompts import Prompt
@@ -76,7 +76,13 @@ async def _print_provider_traffic(
 
 
 async def run_demo(settings: Settings, console: Console, *, duration: float | None) -> int:
-    stop = stop_event_on_signals()
+    """Until Ctrl-C/SIGTERM or `duration`; stops within 10 s of the signal in any state (shutdown.py)."""
+    protect_stdout()  # `nudgeflow demo | head` must not crash or hang when head exits
+    shutdown = Shutdown().install()
+    return await shutdown.run(_demo(settings, console, shutdown.stop, duration))
+
+
+async def _demo(settings: Settings, console: Console, stop: asyncio.Event, duration: float | None) -> int:
     settings = _port_or_free(settings)
     started = time.monotonic()
     console.print(
@@ -123,7 +129,15 @@ async def _run(
     async with Worker(settings, demo_page=True) as worker:
         prompts, printer = _celebration_printer(console, started)
         worker.inbox.subscribe(printer)  # type: ignore[arg-type]
-        ready = await worker.wait_ready(timeout=120)
+        ready_task = asyncio.ensure_future(worker.wait_ready(timeout=120))
+        stopped = asyncio.ensure_future(stop.wait())
+        await asyncio.wait({ready_task, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        stopped.cancel()
+        if not ready_task.done():  # stopped while starting: nothing to summarise
+            ready_task.cancel()
+            console.print("demo stopped before the worker was ready.")
+            return 0
+        ready = ready_task.result()
         console.print(
             f"broker {worker.bootstrap_servers} · worker ready in {ready:.1f}s · "
             f"open [link={worker.api_url}]{worker.api_url}[/link] to see each user's prompts · Ctrl-C stops"

@@ -31,6 +31,7 @@ from nudgeflow.orchestrator.feeds.inbox import InboxMaterializer
 from nudgeflow.orchestrator.feeds.preferences import PreferencesMaterializer, preferences_key
 from nudgeflow.orchestrator.rules_holder import RulesHolder
 from nudgeflow.orchestrator.runtime.http import HttpServer
+from nudgeflow.orchestrator.runtime.shutdown import before_forced_exit
 from nudgeflow.orchestrator.settings import Settings
 from nudgeflow.orchestrator.topics import ensure_topics
 from nudgeflow.rules.contracts.preferences import Preferences
@@ -81,6 +82,7 @@ class Worker:
         rules = RulesHolder.from_path(self.settings.rules_path)  # invalid playbooks: fail before starting anything
         if self.settings.uses_embedded_broker():
             self.broker = EmbeddedBroker().start()
+            self._stack.callback(before_forced_exit(self.broker.kill))  # a forced exit kills it first
             self._stack.callback(self.broker.stop)
             self.settings = self.settings.model_copy(update={"broker_profile": "tansu"})
             log.info("embedded Tansu broker on %s", self.broker.bootstrap_servers)

@@ -23,7 +23,7 @@ milestones:
       - channel: in_app
         title: "Connected!"
         body: "{{ user.first_name }}: {{ progress.done }} of {{ progress.total }}, next {{ progress.next }}"
-      - {channel: slack, title: "Team news", body: "{{ event.source }} connected"}
+      - {channel: slack, title: "Team news", body: "{{ event.source or 'A data source' }} connected"}
   - id: invite
     title: Invite a teammate
     when: {event: Teammate Invited, after: connect}
