@@ -227,6 +227,9 @@ def report(
     events: Annotated[Path | None, typer.Option(help="Read events from this JSONL file instead of Kafka.")] = None,
     outcomes: Annotated[Path | None, typer.Option(help="Read outcomes from this JSONL file instead of Kafka.")] = None,
     sample: Annotated[bool, typer.Option(help="Use the built-in sample history.")] = False,
+    from_dir: Annotated[
+        Path | None, typer.Option("--from", help="Read a folder written by `nudgeflow sample` (no broker).")
+    ] = None,
 ) -> None:
     """Onboarding metrics and experiment results, replayed from the topics (or files)."""
     from nudgeflow.orchestrator.analytics.commands import run_report
@@ -235,7 +238,23 @@ def report(
     if format not in ("table", "csv", "json"):
         raise typer.BadParameter("--format must be table, csv or json")
     flt = Filter(playbook=playbook, role=role, signup_from=since, signup_to=until)
-    run_report(flt, format, out, console, rules=rules, events=events, outcomes=outcomes, sample=sample)
+    run_report(
+        flt, format, out, console, rules=rules, events=events, outcomes=outcomes, sample=sample, from_dir=from_dir
+    )
+
+
+@app.command("sample")
+def sample_history(
+    users: Annotated[int, typer.Option(min=1, help="How many users sign up.")],
+    out: Annotated[Path, typer.Option(help="Folder for events.jsonl, outcomes.jsonl and the playbooks.")],
+    rules: Annotated[Path | None, typer.Option(help="Playbooks (default: NUDGEFLOW_RULES_PATH).")] = None,
+    weeks: Annotated[int, typer.Option(min=1, help="Signups spread over this many weeks.")] = 8,
+    seed: Annotated[int, typer.Option(help="Random seed: the same seed writes the same files.")] = 42,
+) -> None:
+    """Write a realistic onboarding history for the playbooks (streamed: any number of users)."""
+    from nudgeflow.orchestrator.analytics.commands import run_sample
+
+    run_sample(users, out, console, rules=rules, weeks=weeks, seed=seed)
 
 
 @app.command()

@@ -15,6 +15,11 @@ from nudgeflow.orchestrator.analytics.model import OnboardingAnalytics
 from nudgeflow.orchestrator.analytics.results import Filter
 from nudgeflow.orchestrator.settings import Settings
 from nudgeflow.rules import load_ruleset
+from nudgeflow.rules.loader import playbook_files
+from nudgeflow.rules.problems import RulesetError
+from nudgeflow.rules.schema import Playbook
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "playbooks"  # the repository's example playbooks
 
 
 class DigestSettings(BaseSettings):
@@ -40,6 +45,20 @@ def _jsonl(path: Path) -> list[dict[str, object]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
+def rules_folder(settings: Settings, rules: Path | None, sample_dir: Path | None = None) -> Path:
+    """`--rules`, else the playbooks a sample folder carries, else NUDGEFLOW_RULES_PATH, else (for
+    a checkout used from another folder) the repository's example playbooks."""
+    if rules is not None:
+        return rules
+    candidates = [sample_dir / "playbooks"] if sample_dir is not None else []
+    candidates += [settings.rules_path, EXAMPLES]
+    return next((c for c in candidates if c.exists()), settings.rules_path)
+
+
+def load_playbooks(settings: Settings, rules: Path | None, sample_dir: Path | None = None) -> list[Playbook]:
+    return list(load_ruleset(rules_folder(settings, rules, sample_dir)).playbooks)
+
+
 async def load(
     settings: Settings,
     rules: Path | None = None,
@@ -47,9 +66,14 @@ async def load(
     events: Path | None = None,
     outcomes: Path | None = None,
     sample: bool = False,
+    from_dir: Path | None = None,
 ) -> OnboardingAnalytics:
-    """From JSONL files, from the built-in sample history, or by replaying the topics."""
-    playbooks = load_ruleset(rules or settings.rules_path).playbooks
+    """From a sample folder, JSONL files, the built-in sample history, or by replaying the topics."""
+    playbooks = load_playbooks(settings, rules, from_dir)
+    if from_dir is not None:
+        from nudgeflow.orchestrator.analytics.sample import EVENTS_FILE, OUTCOMES_FILE
+
+        events, outcomes = from_dir / EVENTS_FILE, from_dir / OUTCOMES_FILE
     analytics = OnboardingAnalytics(playbooks)
     if sample:
         from nudgeflow.orchestrator.analytics.sample import generate
@@ -76,13 +100,36 @@ def run_report(flt: Filter, fmt: str, out: Path | None, console: Console, **sour
     from nudgeflow.orchestrator.analytics.report import export, render
 
     settings = Settings()
-    _need_broker(settings, console, offline=any(source.get(k) for k in ("events", "outcomes", "sample")))
-    report = asyncio.run(load(settings, **source)).report(flt)  # type: ignore[arg-type]
+    _need_broker(settings, console, offline=any(source.get(k) for k in ("events", "outcomes", "sample", "from_dir")))
+    from_dir = source.get("from_dir")
+    if isinstance(from_dir, Path) and not from_dir.is_dir():
+        console.print(f"[red]--from {from_dir}: no such folder (make one with `nudgeflow sample`).[/red]")
+        raise SystemExit(2)
+    try:
+        report = asyncio.run(load(settings, **source)).report(flt)  # type: ignore[arg-type]
+    except RulesetError as exc:
+        console.print(f"[red]{exc}[/red]\nPass --rules with your playbooks folder.")
+        raise SystemExit(2) from exc
     if fmt == "table":
         render(report, console)
         return
     for path in export(report, fmt, out):
         console.print(f"wrote {path}")
+
+
+def run_sample(users: int, out: Path, console: Console, *, rules: Path | None, weeks: int, seed: int) -> None:
+    """Write a sample folder: events.jsonl, outcomes.jsonl and the playbooks they follow."""
+    from nudgeflow.orchestrator.analytics.sample import write_sample
+
+    folder = rules_folder(Settings(), rules)
+    try:
+        ruleset = load_ruleset(folder)
+    except RulesetError as exc:
+        console.print(f"[red]{exc}[/red]\nPass --rules with your playbooks folder.")
+        raise SystemExit(2) from exc
+    sources = [str(f) for f in playbook_files(folder)]
+    events, outcomes = write_sample(list(ruleset.playbooks), out, users, weeks=weeks, seed=seed, sources=sources)
+    console.print(f"wrote {events} events and {outcomes} outcomes for {users} users to {out}")
 
 
 def run_dashboard(host: str, port: int, console: Console, rules: Path | None = None, sample: bool = False) -> None:
@@ -94,7 +141,7 @@ def run_dashboard(host: str, port: int, console: Console, rules: Path | None = N
 
     settings = Settings()
     _need_broker(settings, console, offline=sample)
-    analytics = OnboardingAnalytics(load_ruleset(rules or settings.rules_path).playbooks)
+    analytics = OnboardingAnalytics(load_playbooks(settings, rules))
     feed = None
     if sample:
         from nudgeflow.orchestrator.analytics.sample import generate
