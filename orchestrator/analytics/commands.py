@@ -4,13 +4,13 @@ lazily so `nudgeflow --help` stays fast."""
 from __future__ import annotations
 
 import asyncio
-import json
 from pathlib import Path
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from rich.console import Console
 
+from nudgeflow.orchestrator.analytics import store
 from nudgeflow.orchestrator.analytics.model import OnboardingAnalytics
 from nudgeflow.orchestrator.analytics.results import Filter
 from nudgeflow.orchestrator.settings import Settings
@@ -39,10 +39,6 @@ class DigestSettings(BaseSettings):
 
     def recipients(self) -> list[str]:
         return [e.strip() for e in self.email_to.split(",") if e.strip()]
-
-
-def _jsonl(path: Path) -> list[dict[str, object]]:
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 def rules_folder(settings: Settings, rules: Path | None, sample_dir: Path | None = None) -> Path:
@@ -80,7 +76,7 @@ async def load(
 
         analytics.add_all(*generate(playbooks))
     elif events is not None or outcomes is not None:
-        analytics.add_all(_jsonl(events) if events else [], _jsonl(outcomes) if outcomes else [])
+        store.add_files(analytics.connection, events, outcomes)
     else:
         from nudgeflow.orchestrator.analytics.source import kafka_settings, replay
 

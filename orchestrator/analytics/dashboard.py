@@ -59,6 +59,6 @@ def create_app(analytics: OnboardingAnalytics, feed: TopicFeed | None = None) ->
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, Any]:
         caught_up = feed.caught_up.is_set() if feed is not None else True
-        return {"ok": True, "caught_up": caught_up, "users": len(analytics.users)}
+        return {"ok": True, "caught_up": caught_up, "users": analytics.user_count()}
 
     return app
