@@ -230,6 +230,7 @@ def report(
     from_dir: Annotated[
         Path | None, typer.Option("--from", help="Read a folder written by `nudgeflow sample` (no broker).")
     ] = None,
+    db: Annotated[Path | None, typer.Option(help="Read the DuckDB file `nudgeflow analytics ingest` keeps.")] = None,
 ) -> None:
     """Onboarding metrics and experiment results, replayed from the topics (or files)."""
     from nudgeflow.orchestrator.analytics.commands import run_report
@@ -239,7 +240,16 @@ def report(
         raise typer.BadParameter("--format must be table, csv or json")
     flt = Filter(playbook=playbook, role=role, signup_from=since, signup_to=until)
     run_report(
-        flt, format, out, console, rules=rules, events=events, outcomes=outcomes, sample=sample, from_dir=from_dir
+        flt,
+        format,
+        out,
+        console,
+        rules=rules,
+        events=events,
+        outcomes=outcomes,
+        sample=sample,
+        from_dir=from_dir,
+        db=db,
     )
 
 
@@ -255,6 +265,20 @@ def sample_history(
     from nudgeflow.orchestrator.analytics.commands import run_sample
 
     run_sample(users, out, console, rules=rules, weeks=weeks, seed=seed)
+
+
+analytics_app = typer.Typer(help="Analytics database: keep it up to date from the topics.", no_args_is_help=True)
+app.add_typer(analytics_app, name="analytics")
+
+
+@analytics_app.command("ingest")
+def analytics_ingest(
+    db: Annotated[Path | None, typer.Option(help="DuckDB file (default: NUDGEFLOW_ANALYTICS_DB).")] = None,
+) -> None:
+    """Follow the events and outcomes topics into a DuckDB file, exactly once (a process beside the worker)."""
+    from nudgeflow.orchestrator.analytics.commands import run_ingest
+
+    run_ingest(console, db)
 
 
 @app.command()

@@ -22,6 +22,16 @@ from nudgeflow.rules.schema import Playbook
 EXAMPLES = Path(__file__).resolve().parents[2] / "playbooks"  # the repository's example playbooks
 
 
+class AnalyticsSettings(BaseSettings):
+    """`NUDGEFLOW_ANALYTICS_*`: the DuckDB file the ingester writes and `--db` reads."""
+
+    model_config = SettingsConfigDict(env_prefix="NUDGEFLOW_ANALYTICS_", env_file=".env", extra="ignore")
+
+    db: Path = Field(default=Path("nudgeflow-analytics.duckdb"), description="DuckDB file of events and outcomes.")
+    flush_rows: int = Field(default=50_000, ge=1, description="Ingester: commit after this many records...")
+    flush_seconds: float = Field(default=1.0, gt=0, description="...or this long after the first one.")
+
+
 class DigestSettings(BaseSettings):
     """`NUDGEFLOW_DIGEST_*`: when the digest goes out and where."""
 
@@ -63,9 +73,15 @@ async def load(
     outcomes: Path | None = None,
     sample: bool = False,
     from_dir: Path | None = None,
+    db: Path | None = None,
 ) -> OnboardingAnalytics:
-    """From a sample folder, JSONL files, the built-in sample history, or by replaying the topics."""
+    """From the ingester's DuckDB file, a sample folder, JSONL files, the built-in sample history, or
+    by replaying the topics."""
     playbooks = load_playbooks(settings, rules, from_dir)
+    if db is not None:
+        from nudgeflow.orchestrator.analytics.ingest import open_when_free
+
+        return OnboardingAnalytics(playbooks, open_when_free(db, read_only=True))
     if from_dir is not None:
         from nudgeflow.orchestrator.analytics.sample import EVENTS_FILE, OUTCOMES_FILE
 
@@ -96,10 +112,14 @@ def run_report(flt: Filter, fmt: str, out: Path | None, console: Console, **sour
     from nudgeflow.orchestrator.analytics.report import export, render
 
     settings = Settings()
-    _need_broker(settings, console, offline=any(source.get(k) for k in ("events", "outcomes", "sample", "from_dir")))
-    from_dir = source.get("from_dir")
+    offline = ("events", "outcomes", "sample", "from_dir", "db")
+    _need_broker(settings, console, offline=any(source.get(k) for k in offline))
+    from_dir, db = source.get("from_dir"), source.get("db")
     if isinstance(from_dir, Path) and not from_dir.is_dir():
         console.print(f"[red]--from {from_dir}: no such folder (make one with `nudgeflow sample`).[/red]")
+        raise SystemExit(2)
+    if isinstance(db, Path) and not db.is_file():
+        console.print(f"[red]--db {db}: no such file (`nudgeflow analytics ingest` writes it).[/red]")
         raise SystemExit(2)
     try:
         report = asyncio.run(load(settings, **source)).report(flt)  # type: ignore[arg-type]
@@ -126,6 +146,34 @@ def run_sample(users: int, out: Path, console: Console, *, rules: Path | None, w
     sources = [str(f) for f in playbook_files(folder)]
     events, outcomes = write_sample(list(ruleset.playbooks), out, users, weeks=weeks, seed=seed, sources=sources)
     console.print(f"wrote {events} events and {outcomes} outcomes for {users} users to {out}")
+
+
+def run_ingest(console: Console, db: Path | None = None) -> None:
+    """Follow both topics into the DuckDB file until SIGINT/SIGTERM (then flush and stop)."""
+    import signal
+
+    from nudgeflow.orchestrator.analytics.ingest import Ingester, print_progress
+    from nudgeflow.orchestrator.analytics.source import kafka_settings
+
+    settings, config = Settings(), AnalyticsSettings()
+    _need_broker(settings, console, offline=False)
+    topics = kafka_settings(settings)
+    ingester = Ingester(
+        db or config.db,
+        flush_rows=config.flush_rows,
+        flush_seconds=config.flush_seconds,
+        on_flush=print_progress,
+        **topics,
+    )
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, ingester.stop)
+        await ingester.run()
+
+    console.print(f"ingesting {topics['events_topic']} and {topics['outcomes_topic']} into {db or config.db}")
+    asyncio.run(main())
 
 
 def run_dashboard(host: str, port: int, console: Console, rules: Path | None = None, sample: bool = False) -> None:

@@ -83,3 +83,21 @@ def test_the_same_seed_writes_the_same_sample_and_users_stream_one_at_a_time() -
 def test_report_from_a_missing_folder_is_a_clear_error(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["report", "--from", str(tmp_path / "nope")])
     assert result.exit_code == 2 and "no such folder" in " ".join(result.output.split())
+
+
+def test_report_from_the_ingesters_database_matches_the_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from nudgeflow.orchestrator.analytics import store
+
+    monkeypatch.chdir(tmp_path)
+    assert CliRunner().invoke(app, ["sample", "--users", "200", "--out", "s"]).exit_code == 0
+    connection = store.connect(tmp_path / "a.duckdb")
+    store.add_files(connection, tmp_path / "s" / "events.jsonl", tmp_path / "s" / "outcomes.jsonl")
+    store.add_files(connection, tmp_path / "s" / "events.jsonl", None)  # the same records again: dropped
+    connection.close()
+    reports = {}
+    for name, source in (("files", ["--from", "s"]), ("db", ["--db", "a.duckdb", "--rules", "s/playbooks"])):
+        result = CliRunner().invoke(app, ["report", *source, "--format", "json", "--out", f"{name}.json"])
+        assert result.exit_code == 0, result.output
+        reports[name] = json.loads((tmp_path / f"{name}.json").read_text())
+    assert reports["db"] == reports["files"]
+    assert sum(f["entered"] for f in reports["db"]["funnels"]) == 200
