@@ -83,9 +83,9 @@ async def load(
 
         return OnboardingAnalytics(playbooks, open_when_free(db, read_only=True))
     if from_dir is not None:
-        from nudgeflow.orchestrator.analytics.sample import EVENTS_FILE, OUTCOMES_FILE
+        from nudgeflow.orchestrator.analytics.folder import open_folder
 
-        events, outcomes = from_dir / EVENTS_FILE, from_dir / OUTCOMES_FILE
+        return OnboardingAnalytics(playbooks, open_folder(from_dir))
     analytics = OnboardingAnalytics(playbooks)
     if sample:
         from nudgeflow.orchestrator.analytics.sample import generate

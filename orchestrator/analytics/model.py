@@ -120,13 +120,17 @@ class OnboardingAnalytics:
 
     def _describe_playbooks(self) -> None:
         """The playbooks as small tables the queries join: ladder steps, first values, unlock targets."""
-        steps, targets = [], []
+        steps, targets, first_values = [], [], []
+        self._ladder = max((len(p.milestones) for p in self.playbooks), default=1)
         for p in self.playbooks:
+            ids = [m.id for m in p.milestones]
+            position = ids.index(p.first_value) + 1 if p.first_value in ids else None
+            first_values.append((p.id, p.first_value, position))
             steps += [(p.id, n, m.id) for n, m in enumerate(p.milestones, 1)]
             unlocked = {t for m in p.milestones for t in p.unlocked_by(m)}
             targets += [(p.id, m.id, m.when.event) for m in p.milestones if m.id in unlocked]
         tables: dict[str, tuple[str, list[tuple[Any, ...]]]] = {
-            "_playbooks": ("playbook_id VARCHAR, first_value VARCHAR", [(p.id, p.first_value) for p in self.playbooks]),
+            "_playbooks": ("playbook_id VARCHAR, first_value VARCHAR, first_position INTEGER", first_values),
             "_steps": ("playbook_id VARCHAR, position INTEGER, milestone_id VARCHAR", steps),
             "_targets": ("playbook_id VARCHAR, milestone_id VARCHAR, event VARCHAR", targets),
         }
@@ -167,6 +171,7 @@ class OnboardingAnalytics:
         end = datetime.combine(flt.signup_to, time.min, UTC) + timedelta(days=1) if flt.signup_to else None
         self.connection.execute(queries.SELECTION, {"role": flt.role, "start": start, "end": end})
         self.connection.execute(queries.PLAYBOOK_MEMBERS)
+        self.connection.execute(queries.done_sql(self._ladder))
 
     def _prepare(self, flt: Filter) -> None:
         self._snapshot()
@@ -182,17 +187,17 @@ class OnboardingAnalytics:
 
     def _ttfv(self, flt: Filter) -> list[TtfvResult]:
         groups: dict[tuple[str, str], list[Distribution]] = {}
-        for playbook_id, group, key, users, median, p90 in self._rows(queries.TTFV):
+        for playbook_id, group, key, users, median, p90 in self._rows(queries.ttfv_sql(self._ladder)):
             groups.setdefault((playbook_id, group), []).append(
                 Distribution(key=key, users=users, median_hours=median, p90_hours=p90)
             )
-        bins = {(p, b): n for p, b, n in self._rows(queries.TTFV_BINS)}
         entered = self._entered()
         results = []
         for p in self.chosen_playbooks(flt):
             if not p.first_value:
                 continue
             [overall] = groups.get((p.id, "all"), [Distribution(users=0, median_hours=None, p90_hours=None)])
+            bins = {int(d.key): d.users for d in groups.get((p.id, "bin"), [])}
             results.append(
                 TtfvResult(
                     playbook_id=p.id,
@@ -202,24 +207,19 @@ class OnboardingAnalytics:
                     overall=overall,
                     by_cohort=groups.get((p.id, "cohort"), []),
                     by_role=groups.get((p.id, "role"), []),
-                    histogram=[
-                        HistogramBin(label=label, count=bins.get((p.id, i), 0)) for i, label in enumerate(HISTOGRAM)
-                    ],
+                    histogram=[HistogramBin(label=label, count=bins.get(i, 0)) for i, label in enumerate(HISTOGRAM)],
                 )
             )
         return results
 
     def _funnels(self, flt: Filter) -> list[FunnelResult]:
-        found = {
-            (p, n): (reached, any_order, median) for p, n, reached, any_order, median in self._rows(queries.FUNNEL)
-        }
-        entered = self._entered()
+        found = {str(r[0]): r[1:] for r in self._rows(queries.funnel_sql(self._ladder))}
         results = []
         for p in self.chosen_playbooks(flt):
-            total = entered.get(p.id, 0)
+            total, *per_step = found.get(p.id, (0,) + (0, 0, None) * self._ladder)
             previous, steps = total, []
-            for n, milestone in enumerate(p.milestones, 1):
-                reached, any_order, median = found.get((p.id, n), (0, 0, None))
+            for n, milestone in enumerate(p.milestones):
+                reached, any_order, median = per_step[3 * n : 3 * n + 3]
                 steps.append(
                     FunnelStep(
                         milestone_id=milestone.id,
@@ -237,27 +237,25 @@ class OnboardingAnalytics:
         return results
 
     def _cohorts(self, flt: Filter, windows: Sequence[int], as_of: datetime | None) -> list[CohortResult]:
-        days = list(windows)
-        cells: dict[tuple[str, Any, str], tuple[Any, ...]] = {
-            (r[0], r[1], r[2]): r[3:] for r in self._rows(queries.cohorts_sql(days), {"as_of": as_of})
-        }
-        sizes = self._rows(queries.COHORT_SIZES)
+        days, width = list(windows), self._ladder + 1
+        weeks: dict[str, list[tuple[Any, ...]]] = {}
+        for row in self._rows(queries.cohorts_sql(self._ladder, days), {"as_of": as_of}):
+            weeks.setdefault(str(row[0]), []).append(row[1:])
         results = []
         for p in self.chosen_playbooks(flt):
             rows = []
-            for _, week, users in sorted(s for s in sizes if s[0] == p.id):
-                row_cells = []
-                for milestone in p.milestones:
-                    counts = cells.get((p.id, week, milestone.id), (0,) * (2 * len(days)))
+            for week, users, *counts in weeks.get(p.id, []):
+                cells = []
+                for n, milestone in enumerate(p.milestones):
                     for i, d in enumerate(days):
-                        eligible, completed = int(counts[2 * i]), int(counts[2 * i + 1])
+                        eligible, completed = int(counts[i * width]), int(counts[i * width + 1 + n])
                         share = completed / eligible if eligible else None
-                        row_cells.append(
+                        cells.append(
                             CohortCell(
                                 milestone_id=milestone.id, days=d, eligible=eligible, completed=completed, share=share
                             )
                         )
-                rows.append(CohortRow(week=week, users=users, cells=row_cells))
+                rows.append(CohortRow(week=week, users=users, cells=cells))
             milestones = [m.id for m in p.milestones]
             results.append(CohortResult(playbook_id=p.id, windows=days, milestones=milestones, rows=rows))
         return results

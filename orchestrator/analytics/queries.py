@@ -1,8 +1,9 @@
 """The metrics as SQL (DuckDB dialect), over the `events` and `outcomes` tables.
 
 A report first builds a few temporary tables (one row per user, per user and milestone, per
-user and experiment: `SNAPSHOT`), then the filter's users and their playbooks (`SELECTION`),
-then each metric is one aggregate query over those. Parameters are named (`$as_of`, ...).
+user and experiment: `SNAPSHOT`), then the filter's users, their playbooks and one row per
+member with the completion time of each ladder step (`SELECTION`, `PLAYBOOK_MEMBERS`,
+`done_sql`), then each metric is one aggregate query over those. Parameters are named (`$as_of`, ...).
 Percentiles are `quantile_cont` (linear interpolation, like a spreadsheet's PERCENTILE.INC).
 Times are TIMESTAMPTZ in a UTC session: weeks are ISO weeks (Monday) and days are UTC days.
 """
@@ -86,69 +87,72 @@ FROM _sel s JOIN _audience a ON a.traits = s.traits AND (a.user_id IS NULL OR a.
 
 MEMBERS = "SELECT playbook_id, count(*) FROM _members GROUP BY ALL"
 
-_REACHED = f"""
-WITH reached AS (
-    SELECT m.playbook_id, m.role, date_trunc('week', m.signup_at)::DATE::VARCHAR AS week,
-           {HOURS.format(start="m.signup_at", end="f.completed_at")} AS hours
-    FROM _members m
-    JOIN _playbooks p ON p.playbook_id = m.playbook_id AND p.first_value IS NOT NULL
-    JOIN _facts f ON f.user_id = m.user_id AND f.playbook_id = m.playbook_id AND f.milestone_id = p.first_value
-    WHERE f.completed_at IS NOT NULL
-)
-"""
-# Signup (first record) to completing the playbook's first value, overall, by cohort, by role.
-TTFV = f"""{_REACHED}
-SELECT playbook_id,
-       CASE WHEN grouping(week) = 0 THEN 'cohort' WHEN grouping(role) = 0 THEN 'role' ELSE 'all' END AS grp,
-       coalesce(week, role, 'all') AS key, count(*), quantile_cont(hours, 0.5), quantile_cont(hours, 0.9)
-FROM reached
-GROUP BY GROUPING SETS ((playbook_id), (playbook_id, week), (playbook_id, role))
-ORDER BY playbook_id, grp, key
-"""
-TTFV_BINS = f"""{_REACHED}
-SELECT playbook_id, CASE WHEN hours < 1 THEN 0 WHEN hours < 4 THEN 1 WHEN hours < 24 THEN 2 WHEN hours < 72 THEN 3
-                         WHEN hours < 168 THEN 4 WHEN hours < 720 THEN 5 ELSE 6 END AS bin, count(*)
-FROM reached GROUP BY ALL
-"""
 
-# Strict ladder: step N counts members who completed steps 1..N (in any time order).
-FUNNEL = f"""
-WITH grid AS (
-    SELECT m.playbook_id, m.user_id, m.signup_at, s.position, s.milestone_id, f.completed_at
-    FROM _members m JOIN _steps s USING (playbook_id)
-    LEFT JOIN _facts f ON f.user_id = m.user_id AND f.playbook_id = m.playbook_id AND f.milestone_id = s.milestone_id
-), ladder AS (
-    SELECT *,
-           min(CASE WHEN completed_at IS NULL THEN position END) OVER (PARTITION BY playbook_id, user_id) AS gap,
-           lag(completed_at) OVER (PARTITION BY playbook_id, user_id ORDER BY position) AS previous_at
-    FROM grid
-)
-SELECT playbook_id, position,
-       count(*) FILTER (gap IS NULL OR gap > position) AS reached,
-       count(completed_at) AS any_order,
-       quantile_cont({HOURS.format(start="coalesce(previous_at, signup_at)", end="completed_at")}, 0.5)
-           FILTER (gap IS NULL OR gap > position) AS median_hours
-FROM ladder GROUP BY ALL
-"""
-
-
-def cohorts_sql(windows: list[int]) -> str:
-    """A user counts for a window once it is over by `$as_of` (`eligible`); `completed` within it."""
-    cells = ", ".join(
-        f"count(*) FILTER (m.signup_at + INTERVAL {d} DAY <= $as_of) AS eligible_{d}, "
-        f"count(*) FILTER (m.signup_at + INTERVAL {d} DAY <= $as_of "
-        f"AND f.completed_at <= m.signup_at + INTERVAL {d} DAY) AS completed_{d}"
-        for d in windows
-    )
+def done_sql(steps: int) -> str:
+    """One row per member: when they completed each step of their ladder (`c1` .. `cN`, NULL if not)."""
+    columns = ", ".join(f"max(f.completed_at) FILTER (s.position = {k}) AS c{k}" for k in range(1, steps + 1))
     return f"""
-    SELECT m.playbook_id, date_trunc('week', m.signup_at)::DATE AS week, s.milestone_id, {cells}
-    FROM _members m JOIN _steps s USING (playbook_id)
-    LEFT JOIN _facts f ON f.user_id = m.user_id AND f.playbook_id = m.playbook_id AND f.milestone_id = s.milestone_id
-    GROUP BY ALL
+    CREATE OR REPLACE TEMP TABLE _done AS
+    SELECT m.playbook_id, m.user_id, m.signup_at, m.role, date_trunc('week', m.signup_at)::DATE AS week, {columns}
+    FROM _members m
+    LEFT JOIN (_facts f JOIN _steps s USING (playbook_id, milestone_id))
+      ON f.user_id = m.user_id AND f.playbook_id = m.playbook_id AND f.completed_at IS NOT NULL
+    GROUP BY m.playbook_id, m.user_id, m.signup_at, m.role
     """
 
 
-COHORT_SIZES = "SELECT playbook_id, date_trunc('week', signup_at)::DATE AS week, count(*) FROM _members GROUP BY ALL"
+def _first_value_at(steps: int) -> str:
+    whens = " ".join(f"WHEN {k} THEN d.c{k}" for k in range(1, steps + 1))
+    return f"CASE p.first_position {whens} END"
+
+
+def ttfv_sql(steps: int) -> str:
+    """Signup (first record) to completing the playbook's first value: overall, by cohort, by role,
+    and the histogram's bins."""
+    reached = f"""
+    WITH reached AS (
+        SELECT d.playbook_id, d.role, d.week::VARCHAR AS week,
+               {HOURS.format(start="d.signup_at", end=_first_value_at(steps))} AS hours
+        FROM _done d JOIN _playbooks p USING (playbook_id)
+        WHERE {_first_value_at(steps)} IS NOT NULL
+    )"""
+    return f"""{reached}
+    SELECT playbook_id,
+           CASE WHEN grouping(week) = 0 THEN 'cohort' WHEN grouping(role) = 0 THEN 'role'
+                WHEN grouping(bin) = 0 THEN 'bin' ELSE 'all' END AS grp,
+           coalesce(week, role, bin::VARCHAR, 'all') AS key,
+           count(*), quantile_cont(hours, 0.5), quantile_cont(hours, 0.9)
+    FROM (SELECT *, CASE WHEN hours < 1 THEN 0 WHEN hours < 4 THEN 1 WHEN hours < 24 THEN 2 WHEN hours < 72 THEN 3
+                         WHEN hours < 168 THEN 4 WHEN hours < 720 THEN 5 ELSE 6 END AS bin FROM reached)
+    GROUP BY GROUPING SETS ((playbook_id), (playbook_id, week), (playbook_id, role), (playbook_id, bin))
+    ORDER BY playbook_id, grp, key
+    """
+
+
+def funnel_sql(steps: int) -> str:
+    """Strict ladder: step k counts members who completed steps 1..k (in any time order); per step
+    `reached_k`, `any_k` (completed it at all), `median_k` (hours from the previous step, or signup)."""
+    columns = []
+    for k in range(1, steps + 1):
+        reached = " AND ".join(f"c{i} IS NOT NULL" for i in range(1, k + 1))
+        start = f"c{k - 1}" if k > 1 else "signup_at"
+        columns.append(
+            f"count(*) FILTER ({reached}), count(c{k}), "
+            f"quantile_cont({HOURS.format(start=start, end=f'c{k}')}, 0.5) FILTER ({reached})"
+        )
+    return f"SELECT playbook_id, count(*), {', '.join(columns)} FROM _done GROUP BY playbook_id"
+
+
+def cohorts_sql(steps: int, windows: list[int]) -> str:
+    """Per signup week: users, then for each window `eligible` (its window is over by `$as_of`) and
+    for each step `completed` within the window (among the eligible)."""
+    columns = []
+    for d in windows:
+        deadline = f"signup_at + INTERVAL {d} DAY"
+        columns.append(f"count(*) FILTER ({deadline} <= $as_of)")
+        columns += [f"count(*) FILTER ({deadline} <= $as_of AND c{k} <= {deadline})" for k in range(1, steps + 1)]
+    return f"SELECT playbook_id, week, count(*), {', '.join(columns)} FROM _done GROUP BY ALL ORDER BY ALL"
+
 
 # Of the members who unlocked a milestone: used its event within `$days` after the unlock.
 ADOPTION = """
@@ -171,12 +175,12 @@ GROUP BY ALL
 # Uses of each ladder event by the filter's users: repeat = on two or more UTC days.
 REPEAT_USAGE = """
 WITH per_user AS (
-    SELECT e.event, e.user_id, count(*) AS uses, count(DISTINCT e.ts::DATE) AS days
+    SELECT e.event, e.user_id, count(*) AS uses, min(e.ts)::DATE <> max(e.ts)::DATE AS repeated
     FROM events e JOIN _sel USING (user_id)
     WHERE e.type = 'track' AND list_contains($events, e.event)
     GROUP BY ALL
 )
-SELECT event, count(*), count(*) FILTER (days >= 2), quantile_cont(uses, 0.5) FROM per_user GROUP BY event
+SELECT event, count(*), count(*) FILTER (repeated), quantile_cont(uses, 0.5) FROM per_user GROUP BY event
 """
 
 # Nudged members vs held-out ones, from the (would-be) nudge on: completed within `$hours`.
