@@ -152,7 +152,8 @@ class Ingester:
             await consumer.stop()
 
     async def _consume(self, consumer: AIOKafkaConsumer) -> None:
-        batch = Batch()
+        """Fetch the next batch while the previous one is written; commits stay in order (one at a time)."""
+        batch, writing = Batch(), None
         while not self._stopping.is_set():
             fetched = await consumer.getmany(timeout_ms=200, max_records=self.flush_rows)
             for tp, records in fetched.items():
@@ -164,8 +165,12 @@ class Ingester:
                     self.totals["read"] += len(records)
             due = batch.offsets and time.monotonic() - batch.started >= self.flush_seconds
             if len(batch) >= self.flush_rows or due:
-                await self._flush(batch)
+                if writing is not None:
+                    await writing
+                writing = asyncio.create_task(self._flush(batch))
                 batch = Batch()
+        if writing is not None:
+            await writing
         if batch.offsets:
             await self._flush(batch)
 

@@ -283,7 +283,8 @@ class OnboardingAnalytics:
 
     def _repeat_usage(self, flt: Filter) -> list[RepeatRow]:
         events = list(dict.fromkeys(m.when.event for p in self.chosen_playbooks(flt) for m in p.milestones))
-        found = {e: counts for e, *counts in self._rows(queries.REPEAT_USAGE, {"events": events})}
+        everyone = flt.role is None and flt.signup_from is None and flt.signup_to is None
+        found = {e: counts for e, *counts in self._rows(queries.repeat_usage_sql(everyone), {"events": events})}
         rows = []
         for event in events:
             users, repeat, median = found.get(event, (0, 0, None))

@@ -14,11 +14,29 @@ HOURS = "(greatest(0, datediff('microsecond', {start}, {end})) / 3600e6)"
 
 # Per-user facts that do not depend on the filter.
 SNAPSHOT = """
+-- One pass over the outcomes: per user, playbook and milestone (NULLs included: exposures have no
+-- milestone), the first of each kind of fact, and the first outcome of any kind.
+CREATE OR REPLACE TEMP TABLE _facts AS
+SELECT user_id, playbook_id, milestone_id,
+       min(occurred_at) AS first_at,
+       min(occurred_at) FILTER (kind = 'milestone_completed') AS completed_at,
+       min(occurred_at) FILTER (kind = 'milestone_unlocked') AS unlocked_at,
+       min(occurred_at) FILTER (kind IN ('delivered', 'delivery_requested') AND delivery_kind = 'nudge')
+           AS nudged_at,
+       min(occurred_at) FILTER (kind = 'delivery_suppressed' AND delivery_kind = 'nudge'
+                                AND reason = 'holdout') AS held_out_at,
+       min(due_at) FILTER (kind = 'nudge_scheduled') AS nudge_due
+FROM outcomes
+GROUP BY ALL;
+
+CREATE OR REPLACE TEMP TABLE _in_playbook AS
+SELECT DISTINCT f.user_id, f.playbook_id FROM _facts f SEMI JOIN _playbooks p ON p.playbook_id = f.playbook_id;
+
 CREATE OR REPLACE TEMP TABLE _users AS
 WITH first_event AS (
     SELECT user_id, min(ts) AS first_at FROM events GROUP BY user_id
 ), first_outcome AS (
-    SELECT user_id, min(occurred_at) AS first_at FROM outcomes GROUP BY user_id
+    SELECT user_id, min(first_at) AS first_at FROM _facts GROUP BY user_id
 ), identifies AS (
     SELECT user_id, count(*) AS n, arg_max(traits, (ts, message_id)) AS last
     FROM events WHERE type = 'identify' AND json_type(traits) = 'OBJECT' GROUP BY user_id
@@ -38,22 +56,6 @@ WITH first_event AS (
 SELECT user_id, coalesce(e.first_at, o.first_at) AS signup_at,
        coalesce(json_extract_string(t.traits, '$.role'), 'unknown') AS role, t.traits
 FROM first_event e FULL OUTER JOIN first_outcome o USING (user_id) LEFT JOIN traits t USING (user_id);
-
-CREATE OR REPLACE TEMP TABLE _facts AS
-SELECT user_id, playbook_id, milestone_id,
-       min(occurred_at) FILTER (kind = 'milestone_completed') AS completed_at,
-       min(occurred_at) FILTER (kind = 'milestone_unlocked') AS unlocked_at,
-       min(occurred_at) FILTER (kind IN ('delivered', 'delivery_requested') AND delivery_kind = 'nudge')
-           AS nudged_at,
-       min(occurred_at) FILTER (kind = 'delivery_suppressed' AND delivery_kind = 'nudge'
-                                AND reason = 'holdout') AS held_out_at,
-       min(due_at) FILTER (kind = 'nudge_scheduled') AS nudge_due
-FROM outcomes
-WHERE playbook_id IS NOT NULL AND milestone_id IS NOT NULL AND kind <> 'exposure'
-GROUP BY ALL;
-
-CREATE OR REPLACE TEMP TABLE _in_playbook AS
-SELECT DISTINCT o.user_id, o.playbook_id FROM outcomes o SEMI JOIN _playbooks p ON p.playbook_id = o.playbook_id;
 
 CREATE OR REPLACE TEMP TABLE _exposures AS
 WITH seen AS (
@@ -172,16 +174,21 @@ FROM unlocked u LEFT JOIN adopted a USING (playbook_id, milestone_id, user_id)
 GROUP BY ALL
 """
 
-# Uses of each ladder event by the filter's users: repeat = on two or more UTC days.
-REPEAT_USAGE = """
-WITH per_user AS (
-    SELECT e.event, e.user_id, count(*) AS uses, min(e.ts)::DATE <> max(e.ts)::DATE AS repeated
-    FROM events e JOIN _sel USING (user_id)
-    WHERE e.type = 'track' AND list_contains($events, e.event)
-    GROUP BY ALL
-)
-SELECT event, count(*), count(*) FILTER (repeated), quantile_cont(uses, 0.5) FROM per_user GROUP BY event
-"""
+
+def repeat_usage_sql(everyone: bool) -> str:
+    """Uses of each ladder event by the filter's users (all of them: no join): repeat = on two or
+    more UTC days, i.e. the first and the last use fall on different days."""
+    selected = "" if everyone else "SEMI JOIN _sel USING (user_id)"
+    return f"""
+    WITH per_user AS (
+        SELECT e.event, e.user_id, count(*) AS uses, min(e.ts)::DATE <> max(e.ts)::DATE AS repeated
+        FROM events e {selected}
+        WHERE e.type = 'track' AND list_contains($events, e.event)
+        GROUP BY ALL
+    )
+    SELECT event, count(*), count(*) FILTER (repeated), quantile_cont(uses, 0.5) FROM per_user GROUP BY event
+    """
+
 
 # Nudged members vs held-out ones, from the (would-be) nudge on: completed within `$hours`.
 NUDGES = """

@@ -78,10 +78,11 @@ TABLES = {
 
 
 def _from_texts(fields: Fields) -> str:
-    """Each text parsed once into the fields (json_transform); texts that are not JSON objects are skipped."""
+    """Each text parsed once into the fields (json_transform); text that is not JSON is skipped, and so is
+    JSON without the required fields (see the row queries)."""
     return (
-        f"WITH src AS (SELECT unnest(json_transform(raw, '{json.dumps(fields)}')) "
-        "FROM (SELECT unnest($texts) AS raw) WHERE json_valid(raw) AND json_type(raw) = 'OBJECT')"
+        f"WITH src AS (SELECT unnest(j) FROM (SELECT TRY(json_transform(raw, '{json.dumps(fields)}')) AS j "
+        "FROM (SELECT unnest($texts) AS raw)) WHERE j IS NOT NULL)"
     )
 
 
@@ -93,10 +94,16 @@ def _from_file(fields: Fields) -> str:
     )
 
 
+READER_MEMORY = "300MB"  # a report's working memory: DuckDB spills beyond it rather than grow
+
+
 def connect(path: Path | str = ":memory:", *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """A connection in UTC with the schema in place (a read-only one expects it there already)."""
+    """A connection in UTC with the schema in place (a read-only one expects it there already and
+    keeps its working memory to `READER_MEMORY`)."""
     connection = duckdb.connect(str(path), read_only=read_only)
     connection.execute("SET TimeZone = 'UTC'")
+    if read_only:
+        connection.execute(f"SET memory_limit = '{READER_MEMORY}'")
     if not read_only:
         connection.execute(SCHEMA)
     return connection
