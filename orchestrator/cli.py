@@ -287,11 +287,12 @@ def dashboard(
     port: Annotated[int, typer.Option(help="Port of the dashboard.")] = 8090,
     rules: Annotated[Path | None, typer.Option(help="Playbooks (default: NUDGEFLOW_RULES_PATH).")] = None,
     sample: Annotated[bool, typer.Option(help="Show the built-in sample history instead of the topics.")] = False,
+    db: Annotated[Path | None, typer.Option(help="Read the DuckDB file `nudgeflow analytics ingest` keeps.")] = None,
 ) -> None:
     """Serve the analytics dashboard, following the outcomes and events topics."""
     from nudgeflow.orchestrator.analytics.commands import run_dashboard
 
-    run_dashboard(host, port, console, rules=rules, sample=sample)
+    run_dashboard(host, port, console, rules=rules, sample=sample, db=db)
 
 
 @app.command()
@@ -299,11 +300,12 @@ def digest(
     once: Annotated[bool, typer.Option(help="Build and send the digest now, then exit.")] = False,
     rules: Annotated[Path | None, typer.Option(help="Playbooks (default: NUDGEFLOW_RULES_PATH).")] = None,
     sample: Annotated[bool, typer.Option(help="Use the built-in sample history.")] = False,
+    db: Annotated[Path | None, typer.Option(help="Read the DuckDB file `nudgeflow analytics ingest` keeps.")] = None,
 ) -> None:
     """Weekly stakeholder digest to Slack/email on NUDGEFLOW_DIGEST_CRON (NUDGEFLOW_DIGEST_* settings)."""
     from nudgeflow.orchestrator.analytics.commands import run_digest
 
-    asyncio.run(run_digest(console, once=once, rules=rules, sample=sample))
+    asyncio.run(run_digest(console, once=once, rules=rules, sample=sample, db=db))
 
 
 def main() -> None:

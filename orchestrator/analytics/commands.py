@@ -176,16 +176,27 @@ def run_ingest(console: Console, db: Path | None = None) -> None:
     asyncio.run(main())
 
 
-def run_dashboard(host: str, port: int, console: Console, rules: Path | None = None, sample: bool = False) -> None:
-    """Serve the dashboard; it follows the topics live (or shows the sample history)."""
+def run_dashboard(
+    host: str, port: int, console: Console, rules: Path | None = None, sample: bool = False, db: Path | None = None
+) -> None:
+    """Serve the dashboard: from the ingester's file (`db`, opened per request), following the topics
+    live, or on the sample history."""
     import uvicorn
 
     from nudgeflow.orchestrator.analytics.dashboard import create_app
     from nudgeflow.orchestrator.analytics.source import TopicFeed, kafka_settings
 
     settings = Settings()
-    _need_broker(settings, console, offline=sample)
-    analytics = OnboardingAnalytics(load_playbooks(settings, rules))
+    _need_broker(settings, console, offline=sample or db is not None)
+    playbooks = load_playbooks(settings, rules)
+    if db is not None:
+        from nudgeflow.orchestrator.analytics.ingest import open_when_free
+
+        console.print(f"Nudgeflow dashboard on http://{host}:{port} (reading {db})")
+        app = create_app(lambda: OnboardingAnalytics(playbooks, open_when_free(db, read_only=True)))
+        uvicorn.run(app, host=host, port=port, log_level="warning")
+        return
+    analytics = OnboardingAnalytics(playbooks)
     feed = None
     if sample:
         from nudgeflow.orchestrator.analytics.sample import generate
@@ -210,7 +221,9 @@ def digest_channels(config: DigestSettings) -> dict[str, object]:
     return channels
 
 
-async def run_digest(console: Console, *, once: bool, rules: Path | None = None, sample: bool = False) -> None:
+async def run_digest(
+    console: Console, *, once: bool, rules: Path | None = None, sample: bool = False, db: Path | None = None
+) -> None:
     """Send now (`once`) or on the configured cron; without channels, print the digest."""
     from nudgeflow.orchestrator.analytics.digest import DigestJob, schedule
 
@@ -219,7 +232,7 @@ async def run_digest(console: Console, *, once: bool, rules: Path | None = None,
     from nudgeflow.orchestrator.analytics.sample import END
 
     job = DigestJob(
-        lambda: load(Settings(), rules, sample=sample),
+        lambda: load(Settings(), rules, sample=sample, db=db),
         channels,  # type: ignore[arg-type]
         slack_channel=config.slack_channel,
         emails=config.recipients(),
