@@ -106,6 +106,7 @@ async def ingest_rate(bootstrap: str, folder: Path, db: Path) -> dict[str, Any]:
         "seconds": seconds,
         "rows_per_s": stored / seconds,
         "flushes": len(commits),
+        "write_seconds": ingester.totals["write_seconds"],
     }
 
 

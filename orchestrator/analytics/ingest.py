@@ -64,11 +64,10 @@ class Batch:
         return len(self.events) + len(self.outcomes)
 
 
-def write(path: Path, batch: Batch) -> tuple[int, int]:
+def write(connection: duckdb.DuckDBPyConnection, batch: Batch) -> tuple[int, int]:
     """Rows and offsets in one transaction (see the module docstring)."""
-    connection = open_when_free(path)
+    connection.execute("BEGIN TRANSACTION")
     try:
-        connection.execute("BEGIN TRANSACTION")
         kept = store.add_texts(connection, batch.events, batch.outcomes)
         parts = list(batch.offsets.items())
         connection.execute(
@@ -81,14 +80,17 @@ def write(path: Path, batch: Batch) -> tuple[int, int]:
             },
         )
         connection.execute("COMMIT")
-        return kept
-    finally:
-        connection.close()
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+    return kept
 
 
 class Ingester:
     """Reads both topics from the stored offsets on and flushes every `flush_rows` records or
-    `flush_seconds`, whichever comes first."""
+    `flush_seconds`, whichever comes first. While it works through a backlog (size-triggered
+    flushes) it keeps the file open for up to `hold_seconds`, which saves a checkpoint per flush;
+    otherwise it closes the file after each flush so readers can open it."""
 
     def __init__(
         self,
@@ -100,13 +102,16 @@ class Ingester:
         flush_rows: int = 50_000,
         flush_seconds: float = 1.0,
         topic_wait: float = 30.0,
+        hold_seconds: float = 5.0,
         on_flush: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
         self.path, self.kafka_options = path, kafka_options
         self.events_topic, self.outcomes_topic = events_topic, outcomes_topic
         self.flush_rows, self.flush_seconds, self.topic_wait = flush_rows, flush_seconds, topic_wait
-        self.on_flush = on_flush
-        self.totals = {"read": 0, "events": 0, "outcomes": 0, "flushes": 0}
+        self.on_flush, self.hold_seconds = on_flush, hold_seconds
+        self._connection: duckdb.DuckDBPyConnection | None = None
+        self._opened_at = 0.0
+        self.totals: dict[str, float] = {"read": 0, "events": 0, "outcomes": 0, "flushes": 0, "write_seconds": 0.0}
         self._stopping = asyncio.Event()
 
     def stop(self) -> None:
@@ -163,19 +168,46 @@ class Ingester:
                     batch.offsets[tp] = records[-1].offset + 1
                     batch.started = batch.started or time.monotonic()
                     self.totals["read"] += len(records)
+            if (
+                not fetched
+                and not batch.offsets
+                and self._connection is not None
+                and (writing is None or writing.done())
+            ):
+                await self._flush(batch, release=True)  # idle: let readers in
             due = batch.offsets and time.monotonic() - batch.started >= self.flush_seconds
             if len(batch) >= self.flush_rows or due:
                 if writing is not None:
                     await writing
-                writing = asyncio.create_task(self._flush(batch))
+                writing = asyncio.create_task(self._flush(batch, release=len(batch) < self.flush_rows))
                 batch = Batch()
         if writing is not None:
             await writing
-        if batch.offsets:
-            await self._flush(batch)
+        await self._flush(batch, release=True)
 
-    async def _flush(self, batch: Batch) -> None:
-        events, outcomes = await asyncio.to_thread(write, self.path, batch)
+    def _write(self, batch: Batch, release: bool) -> tuple[int, int]:
+        """In a worker thread: open the file if needed, write, and close it unless a backlog is being read."""
+        try:
+            if self._connection is None:
+                self._connection, self._opened_at = open_when_free(self.path), time.monotonic()
+            kept = write(self._connection, batch) if batch.offsets else (0, 0)
+        except BaseException:
+            release = True
+            raise
+        finally:
+            if self._connection is not None and (release or time.monotonic() - self._opened_at >= self.hold_seconds):
+                self._connection.close()
+                self._connection = None
+        return kept
+
+    async def _flush(self, batch: Batch, *, release: bool) -> None:
+        if not batch.offsets and self._connection is None:
+            return
+        started = time.perf_counter()
+        events, outcomes = await asyncio.to_thread(self._write, batch, release)
+        if not batch.offsets:
+            return
+        self.totals["write_seconds"] = round(self.totals["write_seconds"] + time.perf_counter() - started, 3)
         self.totals["events"] += events
         self.totals["outcomes"] += outcomes
         self.totals["flushes"] += 1
