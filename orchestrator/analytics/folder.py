@@ -55,6 +55,8 @@ def open_folder(folder: Path) -> duckdb.DuckDBPyConnection:
             _load(connection, folder)
             return connection
         try:
+            connection.execute(f"SET memory_limit = '{store.READER_MEMORY}'")  # a file database: spills, not grows
+            connection.execute("SET preserve_insertion_order = false")
             _load(connection, folder)
             connection.execute("CREATE TABLE loaded_from AS SELECT $source AS source", {"source": fingerprint})
         finally:
