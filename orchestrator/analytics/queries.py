@@ -33,13 +33,17 @@ CREATE OR REPLACE TEMP TABLE _in_playbook AS
 SELECT DISTINCT f.user_id, f.playbook_id FROM _facts f SEMI JOIN _playbooks p ON p.playbook_id = f.playbook_id;
 
 CREATE OR REPLACE TEMP TABLE _users AS
-WITH first_event AS (
-    SELECT user_id, min(ts) AS first_at FROM events GROUP BY user_id
+WITH per_user AS (  -- one pass over the events: first event, and the identify calls
+    SELECT user_id, min(ts) AS first_at,
+           count(*) FILTER (type = 'identify' AND json_type(traits) = 'OBJECT') AS n,
+           arg_max(traits, (ts, message_id)) FILTER (type = 'identify' AND json_type(traits) = 'OBJECT') AS last
+    FROM events GROUP BY user_id
+), first_event AS (
+    SELECT user_id, first_at FROM per_user
 ), first_outcome AS (
     SELECT user_id, min(first_at) AS first_at FROM _facts GROUP BY user_id
 ), identifies AS (
-    SELECT user_id, count(*) AS n, arg_max(traits, (ts, message_id)) AS last
-    FROM events WHERE type = 'identify' AND json_type(traits) = 'OBJECT' GROUP BY user_id
+    SELECT user_id, n, last FROM per_user WHERE n > 0
 ), pairs AS (  -- several identify calls: each trait's latest value (by event time, then messageId)
     SELECT user_id, ts, message_id, unnest(json_keys(traits)) AS k, traits
     FROM events JOIN identifies USING (user_id)
