@@ -101,3 +101,25 @@ def test_report_from_the_ingesters_database_matches_the_files(tmp_path: Path, mo
         reports[name] = json.loads((tmp_path / f"{name}.json").read_text())
     assert reports["db"] == reports["files"]
     assert sum(f["entered"] for f in reports["db"]["funnels"]) == 200
+
+
+def test_the_folders_database_is_rebuilt_when_the_jsonl_changes(tmp_path: Path) -> None:
+    from nudgeflow.orchestrator.analytics.folder import DATABASE_FILE, open_folder
+
+    assert CliRunner().invoke(app, ["sample", "--users", "30", "--out", str(tmp_path)]).exit_code == 0
+
+    def users() -> int:
+        connection = open_folder(tmp_path)
+        try:
+            row = connection.execute("SELECT count(DISTINCT user_id) FROM events").fetchone()
+            return int(row[0]) if row else 0
+        finally:
+            connection.close()
+
+    assert users() == 30 and (tmp_path / DATABASE_FILE).exists()
+    built = (tmp_path / DATABASE_FILE).stat().st_mtime_ns
+    assert users() == 30 and (tmp_path / DATABASE_FILE).stat().st_mtime_ns == built  # reused, not rebuilt
+    late = {"type": "identify", "messageId": "x-1", "userId": "x", "timestamp": "2026-03-29T10:00:00+00:00"}
+    with (tmp_path / "events.jsonl").open("a") as events:
+        events.write(json.dumps(late | {"traits": {"role": "admin"}}) + "\n")
+    assert users() == 31
