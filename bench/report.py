@@ -270,6 +270,7 @@ run is repeated at half the rate.
 {_latency_verdict(r["latency"], latency_note)}
 
 {_state(r["state"]) if "state" in r else ""}
+{_analytics(r["analytics"]) if "analytics" in r else ""}
 ## Profile of the pipeline hot path
 
 {profile}
@@ -305,4 +306,24 @@ Recovery reads the whole changelog of the partitions a worker owns, so restart t
 users it owns; a run with 100,000 users was ready in 22 s, so the growth is worse than linear here (the
 cause is not profiled yet). To restart faster, spread users over more partitions and workers.
 On Apache Kafka, compaction keeps the changelog at one record per user; Tansu does not compact.
+"""
+
+
+def _analytics(a: dict[str, Any]) -> str:
+    """The analytics keys of the summary (bench/analytics.py)."""
+    rep, ing = a["report"], a["ingest"]
+    return f"""## Analytics on DuckDB
+
+`bench/analytics.py`: `nudgeflow sample --users {_n(rep["users"])}` ({_n(rep["events"])} events,
+{_n(rep["outcomes"])} outcomes, {rep["jsonl_mb"]:,.0f} MB of JSONL), then `nudgeflow report --from DIR --format json`
+as a child process. The first run loads the JSONL into `DIR/analytics.duckdb` ({rep["duckdb_mb"]:,.0f} MB); later
+runs read that file, as `report --db` reads the ingester's. Ingest: {_n(ing["records"])} sample records produced to
+two topics, then `nudgeflow analytics ingest` (in process) from offset 0 to the last commit.
+
+| measure | value |
+|---|---|
+| report, reading the DuckDB file (best of 3) | **{rep["seconds"]:.1f} s**, peak RSS **{rep["peak_rss_mb"]:,.0f} MB** |
+| report, first run (loads the JSONL) | {rep["cold_seconds"]:.1f} s, peak RSS {rep["cold_peak_rss_mb"]:,.0f} MB |
+| ingest, topics → DuckDB | **{_n(ing["rows_per_s"])} rows/s** ({_n(ing["rows"])} rows in {ing["seconds"]:.1f} s, \
+{ing["flushes"]} transactions) |
 """

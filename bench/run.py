@@ -7,6 +7,7 @@ import asyncio
 import json
 import os
 import platform
+import subprocess
 import sys
 import tempfile
 import time
@@ -16,8 +17,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench import analytics, inproc
 from bench import broker as b
-from bench import inproc
 from bench.report import render
 from bench.state import state_costs
 from bench.workload import segment_events
@@ -107,6 +108,22 @@ async def _broker_phases(args: argparse.Namespace, results: dict[str, Any]) -> N
             rate = max(100.0, rate / 2)
 
 
+def _analytics_phase(args: argparse.Namespace, results: dict[str, Any]) -> None:
+    """report_seconds_*, report_peak_rss_mb_* and ingest_rows_per_s (bench/analytics.py)."""
+    with tempfile.TemporaryDirectory() as scratch, EmbeddedBroker() as tansu:
+        report = analytics.report_costs(args.analytics_users, Path(scratch))
+        print(f"analytics report ({report['users']:,} users): {report['seconds']:.2f}s, {report['peak_rss_mb']:.0f} MB")
+        folder = Path(report["folder"])
+        if args.ingest_users != args.analytics_users:
+            folder = Path(scratch) / "ingest-sample"
+            command = [*analytics.NUDGEFLOW, "sample", "--users", str(args.ingest_users), "--out", str(folder)]
+            subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+        ingest = asyncio.run(analytics.ingest_rate(tansu.bootstrap_servers, folder, Path(scratch) / "ingest.duckdb"))
+        print(f"analytics ingest: {ingest['rows_per_s']:,.0f} rows/s", flush=True)
+    results["analytics"] = {"report": report, "ingest": ingest}
+    results.setdefault("summary", {}).update(analytics.summary(report, ingest))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--events", type=int, default=100_000, help="events for (a), (b), (c)")
@@ -118,6 +135,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--state-users", type=int, default=100_000, help="users for (g) memory")
     parser.add_argument("--restart-users", type=int, default=1_000_000, help="users for (g) restart to ready")
     parser.add_argument("--skip-profile", action="store_true")
+    parser.add_argument("--analytics-users", type=int, default=200_000, help="users of the sample `report` reads")
+    parser.add_argument("--ingest-users", type=int, default=50_000, help="users whose records the ingester reads")
+    parser.add_argument(
+        "--only", choices=["analytics"], default=None, help="run one phase and merge it into the --json file"
+    )
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run (~1 min)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="markdown report to write")
     parser.add_argument("--json", type=Path, default=None, help="also write raw results as JSON")
@@ -136,6 +158,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         args.events, args.profile_events, args.engine_events = 5_000, 2_000, 1_000
         args.timers, args.latency_seconds, args.state_users, args.restart_users = 100_000, 5.0, 5_000, 5_000
+        args.analytics_users, args.ingest_users = 5_000, 2_000
+    if args.only == "analytics":
+        target = args.json or REPO / "bench" / "last-run.json"
+        merged: dict[str, Any] = json.loads(target.read_text()) if target.exists() else {}
+        _analytics_phase(args, merged)
+        target.write_text(json.dumps(merged, indent=2, default=str))
+        print(json.dumps(merged["summary"], indent=2))
+        return 0
     with b.quiet_logs():
         started = time.perf_counter()
         results: dict[str, Any] = {
@@ -171,6 +201,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{results['state']['recovered_users']:,} users ready in {results['state']['ready_seconds']:.1f}s",
             flush=True,
         )
+        _analytics_phase(args, results)
         results["total_seconds"] = time.perf_counter() - started
     args.out.write_text(render(results))
     if args.json:

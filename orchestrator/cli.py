@@ -233,6 +233,10 @@ def report(
     events: Annotated[Path | None, typer.Option(help="Read events from this JSONL file instead of Kafka.")] = None,
     outcomes: Annotated[Path | None, typer.Option(help="Read outcomes from this JSONL file instead of Kafka.")] = None,
     sample: Annotated[bool, typer.Option(help="Use the built-in sample history.")] = False,
+    from_dir: Annotated[
+        Path | None, typer.Option("--from", help="Read a folder written by `nudgeflow sample` (no broker).")
+    ] = None,
+    db: Annotated[Path | None, typer.Option(help="Read the DuckDB file `nudgeflow analytics ingest` keeps.")] = None,
 ) -> None:
     """Onboarding metrics and experiment results, replayed from the topics (or files)."""
     from nudgeflow.orchestrator.analytics.commands import run_report
@@ -241,7 +245,46 @@ def report(
     if format not in ("table", "csv", "json"):
         raise typer.BadParameter("--format must be table, csv or json")
     flt = Filter(playbook=playbook, role=role, signup_from=since, signup_to=until)
-    run_report(flt, format, out, console, rules=rules, events=events, outcomes=outcomes, sample=sample)
+    run_report(
+        flt,
+        format,
+        out,
+        console,
+        rules=rules,
+        events=events,
+        outcomes=outcomes,
+        sample=sample,
+        from_dir=from_dir,
+        db=db,
+    )
+
+
+@app.command("sample")
+def sample_history(
+    users: Annotated[int, typer.Option(min=1, help="How many users sign up.")],
+    out: Annotated[Path, typer.Option(help="Folder for events.jsonl, outcomes.jsonl and the playbooks.")],
+    rules: Annotated[Path | None, typer.Option(help="Playbooks (default: NUDGEFLOW_RULES_PATH).")] = None,
+    weeks: Annotated[int, typer.Option(min=1, help="Signups spread over this many weeks.")] = 8,
+    seed: Annotated[int, typer.Option(help="Random seed: the same seed writes the same files.")] = 42,
+) -> None:
+    """Write a realistic onboarding history for the playbooks (streamed: any number of users)."""
+    from nudgeflow.orchestrator.analytics.commands import run_sample
+
+    run_sample(users, out, console, rules=rules, weeks=weeks, seed=seed)
+
+
+analytics_app = typer.Typer(help="Analytics database: keep it up to date from the topics.", no_args_is_help=True)
+app.add_typer(analytics_app, name="analytics")
+
+
+@analytics_app.command("ingest")
+def analytics_ingest(
+    db: Annotated[Path | None, typer.Option(help="DuckDB file (default: NUDGEFLOW_ANALYTICS_DB).")] = None,
+) -> None:
+    """Follow the events and outcomes topics into a DuckDB file, exactly once (a process beside the worker)."""
+    from nudgeflow.orchestrator.analytics.commands import run_ingest
+
+    run_ingest(console, db)
 
 
 @app.command()
@@ -250,11 +293,12 @@ def dashboard(
     port: Annotated[int, typer.Option(help="Port of the dashboard.")] = 8090,
     rules: Annotated[Path | None, typer.Option(help="Playbooks (default: NUDGEFLOW_RULES_PATH).")] = None,
     sample: Annotated[bool, typer.Option(help="Show the built-in sample history instead of the topics.")] = False,
+    db: Annotated[Path | None, typer.Option(help="Read the DuckDB file `nudgeflow analytics ingest` keeps.")] = None,
 ) -> None:
     """Serve the analytics dashboard, following the outcomes and events topics."""
     from nudgeflow.orchestrator.analytics.commands import run_dashboard
 
-    run_dashboard(host, port, console, rules=rules, sample=sample)
+    run_dashboard(host, port, console, rules=rules, sample=sample, db=db)
 
 
 @app.command()
@@ -262,11 +306,12 @@ def digest(
     once: Annotated[bool, typer.Option(help="Build and send the digest now, then exit.")] = False,
     rules: Annotated[Path | None, typer.Option(help="Playbooks (default: NUDGEFLOW_RULES_PATH).")] = None,
     sample: Annotated[bool, typer.Option(help="Use the built-in sample history.")] = False,
+    db: Annotated[Path | None, typer.Option(help="Read the DuckDB file `nudgeflow analytics ingest` keeps.")] = None,
 ) -> None:
     """Weekly stakeholder digest to Slack/email on NUDGEFLOW_DIGEST_CRON (NUDGEFLOW_DIGEST_* settings)."""
     from nudgeflow.orchestrator.analytics.commands import run_digest
 
-    asyncio.run(run_digest(console, once=once, rules=rules, sample=sample))
+    asyncio.run(run_digest(console, once=once, rules=rules, sample=sample, db=db))
 
 
 def main() -> None:

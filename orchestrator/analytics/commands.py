@@ -4,17 +4,32 @@ lazily so `nudgeflow --help` stays fast."""
 from __future__ import annotations
 
 import asyncio
-import json
 from pathlib import Path
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from rich.console import Console
 
+from nudgeflow.orchestrator.analytics import store
 from nudgeflow.orchestrator.analytics.model import OnboardingAnalytics
 from nudgeflow.orchestrator.analytics.results import Filter
 from nudgeflow.orchestrator.settings import Settings
 from nudgeflow.rules import load_ruleset
+from nudgeflow.rules.loader import playbook_files
+from nudgeflow.rules.problems import RulesetError
+from nudgeflow.rules.schema import Playbook
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "playbooks"  # the repository's example playbooks
+
+
+class AnalyticsSettings(BaseSettings):
+    """`NUDGEFLOW_ANALYTICS_*`: the DuckDB file the ingester writes and `--db` reads."""
+
+    model_config = SettingsConfigDict(env_prefix="NUDGEFLOW_ANALYTICS_", env_file=".env", extra="ignore")
+
+    db: Path = Field(default=Path("nudgeflow-analytics.duckdb"), description="DuckDB file of events and outcomes.")
+    flush_rows: int = Field(default=50_000, ge=1, description="Ingester: commit after this many records...")
+    flush_seconds: float = Field(default=1.0, gt=0, description="...or this long after the first one.")
 
 
 class DigestSettings(BaseSettings):
@@ -36,8 +51,18 @@ class DigestSettings(BaseSettings):
         return [e.strip() for e in self.email_to.split(",") if e.strip()]
 
 
-def _jsonl(path: Path) -> list[dict[str, object]]:
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+def rules_folder(settings: Settings, rules: Path | None, sample_dir: Path | None = None) -> Path:
+    """`--rules`, else the playbooks a sample folder carries, else NUDGEFLOW_RULES_PATH, else (for
+    a checkout used from another folder) the repository's example playbooks."""
+    if rules is not None:
+        return rules
+    candidates = [sample_dir / "playbooks"] if sample_dir is not None else []
+    candidates += [settings.rules_path, EXAMPLES]
+    return next((c for c in candidates if c.exists()), settings.rules_path)
+
+
+def load_playbooks(settings: Settings, rules: Path | None, sample_dir: Path | None = None) -> list[Playbook]:
+    return list(load_ruleset(rules_folder(settings, rules, sample_dir)).playbooks)
 
 
 async def load(
@@ -47,16 +72,27 @@ async def load(
     events: Path | None = None,
     outcomes: Path | None = None,
     sample: bool = False,
+    from_dir: Path | None = None,
+    db: Path | None = None,
 ) -> OnboardingAnalytics:
-    """From JSONL files, from the built-in sample history, or by replaying the topics."""
-    playbooks = load_ruleset(rules or settings.rules_path).playbooks
+    """From the ingester's DuckDB file, a sample folder, JSONL files, the built-in sample history, or
+    by replaying the topics."""
+    playbooks = load_playbooks(settings, rules, from_dir)
+    if db is not None:
+        from nudgeflow.orchestrator.analytics.ingest import open_when_free
+
+        return OnboardingAnalytics(playbooks, open_when_free(db, read_only=True))
+    if from_dir is not None:
+        from nudgeflow.orchestrator.analytics.folder import open_folder
+
+        return OnboardingAnalytics(playbooks, open_folder(from_dir))
     analytics = OnboardingAnalytics(playbooks)
     if sample:
         from nudgeflow.orchestrator.analytics.sample import generate
 
         analytics.add_all(*generate(playbooks))
     elif events is not None or outcomes is not None:
-        analytics.add_all(_jsonl(events) if events else [], _jsonl(outcomes) if outcomes else [])
+        store.add_files(analytics.connection, events, outcomes)
     else:
         from nudgeflow.orchestrator.analytics.source import kafka_settings, replay
 
@@ -76,8 +112,20 @@ def run_report(flt: Filter, fmt: str, out: Path | None, console: Console, **sour
     from nudgeflow.orchestrator.analytics.report import export, render
 
     settings = Settings()
-    _need_broker(settings, console, offline=any(source.get(k) for k in ("events", "outcomes", "sample")))
-    report = asyncio.run(load(settings, **source)).report(flt)  # type: ignore[arg-type]
+    offline = ("events", "outcomes", "sample", "from_dir", "db")
+    _need_broker(settings, console, offline=any(source.get(k) for k in offline))
+    from_dir, db = source.get("from_dir"), source.get("db")
+    if isinstance(from_dir, Path) and not from_dir.is_dir():
+        console.print(f"[red]--from {from_dir}: no such folder (make one with `nudgeflow sample`).[/red]")
+        raise SystemExit(2)
+    if isinstance(db, Path) and not db.is_file():
+        console.print(f"[red]--db {db}: no such file (`nudgeflow analytics ingest` writes it).[/red]")
+        raise SystemExit(2)
+    try:
+        report = asyncio.run(load(settings, **source)).report(flt)  # type: ignore[arg-type]
+    except RulesetError as exc:
+        console.print(f"[red]{exc}[/red]\nPass --rules with your playbooks folder.")
+        raise SystemExit(2) from exc
     if fmt == "table":
         render(report, console)
         return
@@ -85,16 +133,70 @@ def run_report(flt: Filter, fmt: str, out: Path | None, console: Console, **sour
         console.print(f"wrote {path}")
 
 
-def run_dashboard(host: str, port: int, console: Console, rules: Path | None = None, sample: bool = False) -> None:
-    """Serve the dashboard; it follows the topics live (or shows the sample history)."""
+def run_sample(users: int, out: Path, console: Console, *, rules: Path | None, weeks: int, seed: int) -> None:
+    """Write a sample folder: events.jsonl, outcomes.jsonl and the playbooks they follow."""
+    from nudgeflow.orchestrator.analytics.sample import write_sample
+
+    folder = rules_folder(Settings(), rules)
+    try:
+        ruleset = load_ruleset(folder)
+    except RulesetError as exc:
+        console.print(f"[red]{exc}[/red]\nPass --rules with your playbooks folder.")
+        raise SystemExit(2) from exc
+    sources = [str(f) for f in playbook_files(folder)]
+    events, outcomes = write_sample(list(ruleset.playbooks), out, users, weeks=weeks, seed=seed, sources=sources)
+    console.print(f"wrote {events} events and {outcomes} outcomes for {users} users to {out}")
+
+
+def run_ingest(console: Console, db: Path | None = None) -> None:
+    """Follow both topics into the DuckDB file until SIGINT/SIGTERM (then flush and stop)."""
+    import signal
+
+    from nudgeflow.orchestrator.analytics.ingest import Ingester, print_progress
+    from nudgeflow.orchestrator.analytics.source import kafka_settings
+
+    settings, config = Settings(), AnalyticsSettings()
+    _need_broker(settings, console, offline=False)
+    topics = kafka_settings(settings)
+    ingester = Ingester(
+        db or config.db,
+        flush_rows=config.flush_rows,
+        flush_seconds=config.flush_seconds,
+        on_flush=print_progress,
+        **topics,
+    )
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, ingester.stop)
+        await ingester.run()
+
+    console.print(f"ingesting {topics['events_topic']} and {topics['outcomes_topic']} into {db or config.db}")
+    asyncio.run(main())
+
+
+def run_dashboard(
+    host: str, port: int, console: Console, rules: Path | None = None, sample: bool = False, db: Path | None = None
+) -> None:
+    """Serve the dashboard: from the ingester's file (`db`, opened per request), following the topics
+    live, or on the sample history."""
     import uvicorn
 
     from nudgeflow.orchestrator.analytics.dashboard import create_app
     from nudgeflow.orchestrator.analytics.source import TopicFeed, kafka_settings
 
     settings = Settings()
-    _need_broker(settings, console, offline=sample)
-    analytics = OnboardingAnalytics(load_ruleset(rules or settings.rules_path).playbooks)
+    _need_broker(settings, console, offline=sample or db is not None)
+    playbooks = load_playbooks(settings, rules)
+    if db is not None:
+        from nudgeflow.orchestrator.analytics.ingest import open_when_free
+
+        console.print(f"Nudgeflow dashboard on http://{host}:{port} (reading {db})")
+        app = create_app(lambda: OnboardingAnalytics(playbooks, open_when_free(db, read_only=True)))
+        uvicorn.run(app, host=host, port=port, log_level="warning")
+        return
+    analytics = OnboardingAnalytics(playbooks)
     feed = None
     if sample:
         from nudgeflow.orchestrator.analytics.sample import generate
@@ -119,7 +221,9 @@ def digest_channels(config: DigestSettings) -> dict[str, object]:
     return channels
 
 
-async def run_digest(console: Console, *, once: bool, rules: Path | None = None, sample: bool = False) -> None:
+async def run_digest(
+    console: Console, *, once: bool, rules: Path | None = None, sample: bool = False, db: Path | None = None
+) -> None:
     """Send now (`once`) or on the configured cron; without channels, print the digest."""
     from nudgeflow.orchestrator.analytics.digest import DigestJob, schedule
 
@@ -128,7 +232,7 @@ async def run_digest(console: Console, *, once: bool, rules: Path | None = None,
     from nudgeflow.orchestrator.analytics.sample import END
 
     job = DigestJob(
-        lambda: load(Settings(), rules, sample=sample),
+        lambda: load(Settings(), rules, sample=sample, db=db),
         channels,  # type: ignore[arg-type]
         slack_channel=config.slack_channel,
         emails=config.recipients(),

@@ -6,7 +6,7 @@ is also written into the DOM (data-* attributes) so the browser test reads them.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import date
 from pathlib import Path
@@ -23,8 +23,14 @@ from nudgeflow.orchestrator.analytics.source import TopicFeed
 STATIC = Path(__file__).parent / "static"
 
 
-def create_app(analytics: OnboardingAnalytics, feed: TopicFeed | None = None) -> FastAPI:
-    """Serve `analytics`; with a `feed`, start it with the app so numbers follow the topics."""
+def create_app(
+    analytics: OnboardingAnalytics | Callable[[], OnboardingAnalytics], feed: TopicFeed | None = None
+) -> FastAPI:
+    """Serve `analytics`; with a `feed`, start it with the app so numbers follow the topics. Given a
+    factory instead (a database file another process writes), open it for each request and close it."""
+
+    def current() -> tuple[OnboardingAnalytics, bool]:
+        return (analytics, False) if isinstance(analytics, OnboardingAnalytics) else (analytics(), True)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -53,12 +59,22 @@ def create_app(analytics: OnboardingAnalytics, feed: TopicFeed | None = None) ->
         nudge_hours: int = Query(48, ge=1),
     ) -> JSONResponse:
         flt = Filter(playbook=playbook or None, role=role or None, signup_from=start, signup_to=end)
-        result = analytics.report(flt, adoption_days=adoption_days, nudge_hours=nudge_hours)
+        source, opened = current()
+        try:
+            result = source.report(flt, adoption_days=adoption_days, nudge_hours=nudge_hours)
+        finally:
+            if opened:
+                source.connection.close()
         return JSONResponse(result.model_dump(mode="json"))
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, Any]:
         caught_up = feed.caught_up.is_set() if feed is not None else True
-        return {"ok": True, "caught_up": caught_up, "users": len(analytics.users)}
+        source, opened = current()
+        try:
+            return {"ok": True, "caught_up": caught_up, "users": source.user_count()}
+        finally:
+            if opened:
+                source.connection.close()
 
     return app

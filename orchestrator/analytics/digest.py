@@ -17,8 +17,6 @@ from pydantic import BaseModel
 
 from nudgeflow.channels.base import Channel, OutboundMessage, SendResult
 from nudgeflow.orchestrator.analytics.model import OnboardingAnalytics
-from nudgeflow.orchestrator.analytics.results import Filter
-from nudgeflow.rules.schema import Playbook
 
 log = logging.getLogger(__name__)
 WEEK = timedelta(days=7)
@@ -32,23 +30,6 @@ class Digest(BaseModel):
     @property
     def text(self) -> str:
         return "\n".join(self.lines)
-
-
-def _signed_up(
-    analytics: OnboardingAnalytics, start: datetime, end: datetime, playbook: Playbook | None = None
-) -> list:  # type: ignore[type-arg]
-    users = analytics.select(Filter(), playbook)
-    return [u for u in users if u.signup_at is not None and start <= u.signup_at < end]
-
-
-def _share_within(
-    analytics: OnboardingAnalytics, playbook: Playbook, start: datetime, end: datetime, days: int
-) -> tuple[float | None, int]:
-    assert playbook.first_value
-    users = _signed_up(analytics, start, end, playbook)
-    key = (playbook.id, playbook.first_value)
-    hits = sum(1 for u in users if key in u.completed and u.completed[key] <= u.signup_at + timedelta(days=days))
-    return (hits / len(users) if users else None), len(users)
 
 
 def _trend(now: float | None, before: float | None) -> str:
@@ -69,15 +50,15 @@ def _count_trend(now: int, before: int) -> str:
 def weekly_digest(analytics: OnboardingAnalytics, now: datetime | None = None, days: int = 7) -> Digest:
     """Plain-language summary of the 7 days before `now`."""
     now = now or datetime.now(UTC)
-    new, previous = _signed_up(analytics, now - WEEK, now), _signed_up(analytics, now - 2 * WEEK, now - WEEK)
-    lines = [f"This week {len(new)} new user{'s' if len(new) != 1 else ''}{_count_trend(len(new), len(previous))}."]
+    new, previous = analytics.signups(now - WEEK, now), analytics.signups(now - 2 * WEEK, now - WEEK)
+    lines = [f"This week {new} new user{'s' if new != 1 else ''}{_count_trend(new, previous)}."]
     for playbook in analytics.playbooks:
         milestone = playbook.milestone(playbook.first_value) if playbook.first_value else None
         if milestone is None:
             continue
         lag = timedelta(days=days)  # cohorts whose whole window is over
-        share, cohort = _share_within(analytics, playbook, now - WEEK - lag, now - lag, days)
-        before, _ = _share_within(analytics, playbook, now - 2 * WEEK - lag, now - WEEK - lag, days)
+        share, cohort = analytics.share_within(playbook, now - WEEK - lag, now - lag, days)
+        before, _ = analytics.share_within(playbook, now - 2 * WEEK - lag, now - WEEK - lag, days)
         if share is None:
             continue
         lines.append(

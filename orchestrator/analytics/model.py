@@ -1,164 +1,374 @@
-"""`OnboardingAnalytics`: the pure core. Feed it events and outcomes in any order,
-any number of times; ask it for metrics. No Kafka, no clock: `as_of` is the latest
-event time seen, so a replay computes exactly what the live run computed.
+"""`OnboardingAnalytics`: the metrics of a DuckDB database of events and outcomes.
+
+Feed it records in any order, any number of times (duplicates are dropped by id), or point it
+at a database the ingester keeps up to date; ask it for metrics. No clock: `as_of` is the latest
+event time seen, so a replay computes exactly what the live run computed. Every metric is SQL
+(`queries`); this module only binds parameters and shapes rows into the result models.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
-from nudgeflow.orchestrator.analytics import experiments, metrics, usage
-from nudgeflow.orchestrator.analytics.records import EXPOSURE, OutcomeRecord, coerce_event
-from nudgeflow.orchestrator.analytics.results import Filter, Report
-from nudgeflow.orchestrator.analytics.state import Exposure, UserFacts, earliest, keep_earliest
-from nudgeflow.rules.contracts.events import IdentifyEvent
+import duckdb
+from pydantic import BaseModel
+
+from nudgeflow.orchestrator.analytics import queries, store
+from nudgeflow.orchestrator.analytics.experiments import compare, experiment_result, rate
+from nudgeflow.orchestrator.analytics.results import (
+    AdoptionRow,
+    CohortCell,
+    CohortResult,
+    CohortRow,
+    Distribution,
+    ExperimentResult,
+    Filter,
+    FunnelResult,
+    FunnelStep,
+    HistogramBin,
+    NudgeEffect,
+    RepeatRow,
+    Report,
+    TtfvResult,
+)
 from nudgeflow.rules.predicates import matches
 from nudgeflow.rules.schema import Playbook
 
-NUDGE_DELIVERIES = frozenset({"delivered", "delivery_requested"})
+WINDOWS = (1, 7, 30, 90)
+HISTOGRAM = ("< 1h", "1–4h", "4–24h", "1–3d", "3–7d", "7–30d", "> 30d")
 HOLDOUT_VARIANTS = frozenset({"holdout"})
 
 
+def _text(record: Any) -> str:
+    if isinstance(record, BaseModel):
+        return record.model_dump_json()
+    if isinstance(record, bytes):
+        return record.decode()
+    return record if isinstance(record, str) else json.dumps(record)
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    return value.astimezone(UTC) if value is not None else None
+
+
 class OnboardingAnalytics:
-    """Order-independent aggregator; dedupes events by messageId and outcomes by outcome_id."""
+    """Metrics over one DuckDB connection (in memory by default)."""
 
-    def __init__(self, playbooks: Sequence[Playbook]) -> None:
+    def __init__(self, playbooks: Sequence[Playbook], connection: duckdb.DuckDBPyConnection | None = None) -> None:
         self.playbooks = list(playbooks)
-        self.users: dict[str, UserFacts] = {}
-        self._message_ids: set[tuple[str, str]] = set()
-        self._outcome_ids: set[str] = set()
-        self.latest_at: datetime | None = None
-        self.duplicates = 0
+        self.connection = connection if connection is not None else store.connect()
+        self._pending: tuple[list[str], list[str]] = ([], [])
+        self._describe_playbooks()
 
-    def _user(self, user_id: str) -> UserFacts:
-        return self.users.setdefault(user_id, UserFacts(user_id))
+    # -- input -----------------------------------------------------------------------------
 
-    def _saw(self, at: datetime) -> None:
-        if self.latest_at is None or at > self.latest_at:
-            self.latest_at = at
-
-    def add_event(self, event: Any) -> bool:
-        """Fold one product event; False when its (userId, messageId) was already seen."""
-        event = coerce_event(event)
-        key = (event.userId, event.messageId)
-        if key in self._message_ids:
-            self.duplicates += 1
-            return False
-        self._message_ids.add(key)
-        user, at = self._user(event.userId), event.timestamp
-        self._saw(at)
-        user.first_event_at = earliest(user.first_event_at, at)
-        if isinstance(event, IdentifyEvent):
-            for name, value in event.traits.items():
-                user.set_trait(name, value, at, event.messageId)
-        else:
-            user.uses.setdefault(event.event, []).append(at)
-        return True
-
-    def add_outcome(self, outcome: Any) -> bool:
-        """Fold one outcome; False when its outcome_id was already seen."""
-        record = OutcomeRecord.coerce(outcome)
-        if record.outcome_id in self._outcome_ids:
-            self.duplicates += 1
-            return False
-        self._outcome_ids.add(record.outcome_id)
-        user, at = self._user(record.user_id), record.occurred_at
-        self._saw(at)
-        user.first_outcome_at = earliest(user.first_outcome_at, at)
-        if record.playbook_id:
-            user.playbooks.add(record.playbook_id)
-        self._fold_outcome(user, record)
-        return True
-
-    def _fold_outcome(self, user: UserFacts, record: OutcomeRecord) -> None:
-        kind, at, attrs = str(record.kind), record.occurred_at, record.attributes
-        if kind == EXPOSURE:
-            experiment, variant = attrs.get("experiment"), attrs.get("variant")
-            if experiment and variant:
-                user.exposures.setdefault(str(experiment), []).append(
-                    Exposure(str(variant), at, record.outcome_id, record.playbook_id)
-                )
-            return
-        if not (record.playbook_id and record.milestone_id):
-            return
-        key = (record.playbook_id, record.milestone_id)
-        if kind == "milestone_completed":
-            keep_earliest(user.completed, key, at)
-        elif kind == "milestone_unlocked":
-            keep_earliest(user.unlocked, key, at)
-        elif kind in NUDGE_DELIVERIES and attrs.get("kind") == "nudge":
-            keep_earliest(user.nudged, key, at)
-        elif kind == "delivery_suppressed" and attrs.get("kind") == "nudge" and attrs.get("reason") == "holdout":
-            keep_earliest(user.held_out, key, at)
-        elif kind == "nudge_scheduled" and isinstance(attrs.get("due_at"), str):
-            keep_earliest(user.nudge_due, key, datetime.fromisoformat(attrs["due_at"]))
+    def add_texts(self, events: Sequence[str] = (), outcomes: Sequence[str] = ()) -> tuple[int, int]:
+        """JSON texts as read from the topics; unreadable ones are skipped."""
+        return store.add_texts(self.connection, events, outcomes)
 
     def add_all(self, events: Iterable[Any] = (), outcomes: Iterable[Any] = ()) -> None:
-        for event in events:
-            self.add_event(event)
-        for outcome in outcomes:
-            self.add_outcome(outcome)
+        """Records as dicts, models, or JSON text; inserted in one go before the next query."""
+        self._pending[0].extend(_text(e) for e in events)
+        self._pending[1].extend(_text(o) for o in outcomes)
 
-    # -- selection -------------------------------------------------------------------------
+    def _flush(self) -> None:
+        if self._pending[0] or self._pending[1]:
+            events, outcomes = self._pending
+            self._pending = ([], [])
+            self.add_texts(events, outcomes)
+
+    def add_event(self, event: Any) -> None:
+        self.add_all([event], [])
+
+    def add_outcome(self, outcome: Any) -> None:
+        self.add_all([], [outcome])
+
+    # -- plain facts -----------------------------------------------------------------------
+
+    def _scalar(self, sql: str, params: dict[str, Any] | None = None) -> Any:
+        self._flush()
+        row = self.connection.execute(sql, params or {}).fetchone()
+        return row[0] if row else None
+
+    @property
+    def duplicates(self) -> int:
+        """Records received more than once (same messageId per user, same outcome_id)."""
+        return int(self._scalar(queries.DUPLICATES))
+
+    @property
+    def latest_at(self) -> datetime | None:
+        return _utc(self._scalar(queries.LATEST))
 
     def playbook(self, playbook_id: str) -> Playbook | None:
         return next((p for p in self.playbooks if p.id == playbook_id), None)
 
-    def in_playbook(self, user: UserFacts, playbook: Playbook) -> bool:
-        """Had an outcome of the playbook, or matches its audience (entered without outcomes yet)."""
-        return playbook.id in user.playbooks or (
-            bool(user.traits) and matches(playbook.audience, {**user.trait_values(), "id": user.user_id})
-        )
-
-    def select(self, flt: Filter, playbook: Playbook | None = None) -> list[UserFacts]:
-        """Users matching the filter (and the playbook's membership), sorted by id."""
-        start = datetime.combine(flt.signup_from, time.min, UTC) if flt.signup_from else None
-        end = datetime.combine(flt.signup_to, time.min, UTC) + timedelta(days=1) if flt.signup_to else None
-        chosen = []
-        for user in self.users.values():
-            signup = user.signup_at
-            if signup is None or (flt.role and user.role != flt.role):
-                continue
-            if (start and signup < start) or (end and signup >= end):
-                continue
-            if playbook is not None and not self.in_playbook(user, playbook):
-                continue
-            chosen.append(user)
-        return sorted(chosen, key=lambda u: u.user_id)
-
     def chosen_playbooks(self, flt: Filter) -> list[Playbook]:
         return [p for p in self.playbooks if flt.playbook in (None, p.id)]
 
+    def user_count(self) -> int:
+        return int(self._scalar("SELECT count(DISTINCT user_id) FROM (SELECT user_id FROM events UNION ALL "
+                                "SELECT user_id FROM outcomes)"))  # fmt: skip
+
     def roles(self) -> list[str]:
-        return sorted({u.role for u in self.users.values()})
+        self._snapshot()
+        return [str(r[0]) for r in self.connection.execute(queries.ROLES).fetchall()]
 
-    # -- queries ---------------------------------------------------------------------------
+    # -- preparation -----------------------------------------------------------------------
 
-    def ttfv(self, flt: Filter | None = None) -> list[metrics.TtfvResult]:
+    def _describe_playbooks(self) -> None:
+        """The playbooks as small tables the queries join: ladder steps, first values, unlock targets."""
+        steps, targets, first_values = [], [], []
+        self._ladder = max((len(p.milestones) for p in self.playbooks), default=1)
+        for p in self.playbooks:
+            ids = [m.id for m in p.milestones]
+            position = ids.index(p.first_value) + 1 if p.first_value in ids else None
+            first_values.append((p.id, p.first_value, position))
+            steps += [(p.id, n, m.id) for n, m in enumerate(p.milestones, 1)]
+            unlocked = {t for m in p.milestones for t in p.unlocked_by(m)}
+            targets += [(p.id, m.id, m.when.event) for m in p.milestones if m.id in unlocked]
+        tables: dict[str, tuple[str, list[tuple[Any, ...]]]] = {
+            "_playbooks": ("playbook_id VARCHAR, first_value VARCHAR, first_position INTEGER", first_values),
+            "_steps": ("playbook_id VARCHAR, position INTEGER, milestone_id VARCHAR", steps),
+            "_targets": ("playbook_id VARCHAR, milestone_id VARCHAR, event VARCHAR", targets),
+        }
+        for name, (columns, rows) in tables.items():
+            self._temp_table(name, columns, rows)
+
+    def _temp_table(self, name: str, columns: str, rows: list[tuple[Any, ...]]) -> None:
+        self.connection.execute(f"CREATE OR REPLACE TEMP TABLE {name} ({columns})")
+        if rows:
+            names = [c.split()[0] for c in columns.split(", ")]
+            unnests = ", ".join(f"unnest(${n})" for n in names)
+            self.connection.execute(
+                f"INSERT INTO {name} SELECT {unnests}", {n: [r[i] for r in rows] for i, n in enumerate(names)}
+            )
+
+    def _snapshot(self) -> None:
+        self._flush()
+        self.connection.execute(queries.SNAPSHOT)
+        self._match_audiences()
+
+    def _match_audiences(self) -> None:
+        """Audience predicates run in Python, once per distinct set of traits (per user only for
+        an audience that names `id`)."""
+        trait_sets = [str(r[0]) for r in self.connection.execute(queries.TRAIT_SETS).fetchall()]
+        by_user: list[tuple[str, str]] | None = None
+        rows: list[tuple[str, str, str | None]] = []
+        for p in self.playbooks:
+            if "id" in p.audience:
+                if by_user is None:
+                    by_user = [(str(u), str(t)) for u, t in self.connection.execute(queries.TRAITS_BY_USER).fetchall()]
+                rows += [(p.id, t, u) for u, t in by_user if matches(p.audience, {**json.loads(t), "id": u})]
+            else:
+                rows += [(p.id, t, None) for t in trait_sets if matches(p.audience, json.loads(t))]
+        self._temp_table("_audience", "playbook_id VARCHAR, traits VARCHAR, user_id VARCHAR", rows)
+
+    def _select(self, flt: Filter) -> None:
+        start = datetime.combine(flt.signup_from, time.min, UTC) if flt.signup_from else None
+        end = datetime.combine(flt.signup_to, time.min, UTC) + timedelta(days=1) if flt.signup_to else None
+        self.connection.execute(queries.SELECTION, {"role": flt.role, "start": start, "end": end})
+        self.connection.execute(queries.PLAYBOOK_MEMBERS)
+        self.connection.execute(queries.done_sql(self._ladder))
+
+    def _prepare(self, flt: Filter) -> None:
+        self._snapshot()
+        self._select(flt)
+
+    def _rows(self, sql: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        return self.connection.execute(sql, params or {}).fetchall()
+
+    def _entered(self) -> dict[str, int]:
+        return {str(p): int(n) for p, n in self._rows(queries.MEMBERS)}
+
+    # -- metrics (each one after `_prepare`) ------------------------------------------------
+
+    def _ttfv(self, flt: Filter) -> list[TtfvResult]:
+        groups: dict[tuple[str, str], list[Distribution]] = {}
+        for playbook_id, group, key, users, median, p90 in self._rows(queries.ttfv_sql(self._ladder)):
+            groups.setdefault((playbook_id, group), []).append(
+                Distribution(key=key, users=users, median_hours=median, p90_hours=p90)
+            )
+        entered = self._entered()
+        results = []
+        for p in self.chosen_playbooks(flt):
+            if not p.first_value:
+                continue
+            [overall] = groups.get((p.id, "all"), [Distribution(users=0, median_hours=None, p90_hours=None)])
+            bins = {int(d.key): d.users for d in groups.get((p.id, "bin"), [])}
+            results.append(
+                TtfvResult(
+                    playbook_id=p.id,
+                    first_value=p.first_value,
+                    entered=entered.get(p.id, 0),
+                    reached=overall.users,
+                    overall=overall,
+                    by_cohort=groups.get((p.id, "cohort"), []),
+                    by_role=groups.get((p.id, "role"), []),
+                    histogram=[HistogramBin(label=label, count=bins.get(i, 0)) for i, label in enumerate(HISTOGRAM)],
+                )
+            )
+        return results
+
+    def _funnels(self, flt: Filter) -> list[FunnelResult]:
+        found = {str(r[0]): r[1:] for r in self._rows(queries.funnel_sql(self._ladder))}
+        results = []
+        for p in self.chosen_playbooks(flt):
+            total, *per_step = found.get(p.id, (0,) + (0, 0, None) * self._ladder)
+            previous, steps = total, []
+            for n, milestone in enumerate(p.milestones):
+                reached, any_order, median = per_step[3 * n : 3 * n + 3]
+                steps.append(
+                    FunnelStep(
+                        milestone_id=milestone.id,
+                        title=milestone.title,
+                        reached=reached,
+                        completed_any_order=any_order,
+                        conversion_from_previous=reached / previous if previous else None,
+                        conversion_from_start=reached / total if total else None,
+                        drop_off=previous - reached,
+                        median_hours_from_previous=median,
+                    )
+                )
+                previous = reached
+            results.append(FunnelResult(playbook_id=p.id, entered=total, steps=steps))
+        return results
+
+    def _cohorts(self, flt: Filter, windows: Sequence[int], as_of: datetime | None) -> list[CohortResult]:
+        days, width = list(windows), self._ladder + 1
+        weeks: dict[str, list[tuple[Any, ...]]] = {}
+        for row in self._rows(queries.cohorts_sql(self._ladder, days), {"as_of": as_of}):
+            weeks.setdefault(str(row[0]), []).append(row[1:])
+        results = []
+        for p in self.chosen_playbooks(flt):
+            rows = []
+            for week, users, *counts in weeks.get(p.id, []):
+                cells = []
+                for n, milestone in enumerate(p.milestones):
+                    for i, d in enumerate(days):
+                        eligible, completed = int(counts[i * width]), int(counts[i * width + 1 + n])
+                        share = completed / eligible if eligible else None
+                        cells.append(
+                            CohortCell(
+                                milestone_id=milestone.id, days=d, eligible=eligible, completed=completed, share=share
+                            )
+                        )
+                rows.append(CohortRow(week=week, users=users, cells=cells))
+            milestones = [m.id for m in p.milestones]
+            results.append(CohortResult(playbook_id=p.id, windows=days, milestones=milestones, rows=rows))
+        return results
+
+    def _adoption(self, flt: Filter, days: int, as_of: datetime | None) -> list[AdoptionRow]:
+        found = {(p, m): counts for p, m, *counts in self._rows(queries.ADOPTION, {"days": days, "as_of": as_of})}
+        rows = []
+        for p in self.chosen_playbooks(flt):
+            targets = {t for m in p.milestones for t in p.unlocked_by(m)}
+            for milestone in (m for m in p.milestones if m.id in targets):
+                unlocked, eligible, adopted = found.get((p.id, milestone.id), (0, 0, 0))
+                rows.append(
+                    AdoptionRow(
+                        playbook_id=p.id,
+                        milestone_id=milestone.id,
+                        event=milestone.when.event,
+                        days=days,
+                        unlocked=unlocked,
+                        eligible=eligible,
+                        adopted=adopted,
+                        share=adopted / eligible if eligible else None,
+                    )
+                )
+        return rows
+
+    def _repeat_usage(self, flt: Filter) -> list[RepeatRow]:
+        events = list(dict.fromkeys(m.when.event for p in self.chosen_playbooks(flt) for m in p.milestones))
+        everyone = flt.role is None and flt.signup_from is None and flt.signup_to is None
+        found = {e: counts for e, *counts in self._rows(queries.repeat_usage_sql(everyone), {"events": events})}
+        rows = []
+        for event in events:
+            users, repeat, median = found.get(event, (0, 0, None))
+            share = repeat / users if users else None
+            rows.append(RepeatRow(event=event, users=users, repeat_users=repeat, share=share, median_uses=median))
+        return rows
+
+    def _nudges(
+        self, flt: Filter, hours: int, as_of: datetime | None, holdout_variants: frozenset[str]
+    ) -> list[NudgeEffect]:
+        params = {"hours": hours, "as_of": as_of, "holdout": sorted(holdout_variants)}
+        found = {(p, m, g): (n, c) for p, m, g, n, c in self._rows(queries.NUDGES, params)}
+        effects = []
+        for p in self.chosen_playbooks(flt):
+            for milestone in p.milestones:
+                nudged_counts = found.get((p.id, milestone.id, "nudged"), (0, 0))
+                holdout_counts = found.get((p.id, milestone.id, "holdout"), (0, 0))
+                if not (nudged_counts[0] or holdout_counts[0]):
+                    continue
+                nudged, holdout = rate("nudged", *nudged_counts), rate("holdout", *holdout_counts)
+                effects.append(
+                    NudgeEffect(
+                        playbook_id=p.id,
+                        milestone_id=milestone.id,
+                        hours=hours,
+                        nudged=nudged,
+                        holdout=holdout,
+                        lift=compare(nudged, holdout),
+                    )
+                )
+        return effects
+
+    def _experiments(self, flt: Filter, within_days: int | None, control: str | None) -> list[ExperimentResult]:
+        params = {"playbook": flt.playbook, "within": within_days}
+        by_name: dict[str, dict[str, Any]] = {}
+        for name, variant, users, converted, conflicts, playbook_ids, metrics in self._rows(
+            queries.EXPERIMENTS, params
+        ):
+            found = by_name.setdefault(name, {"counts": {}, "conflicts": 0, "playbooks": set(), "metrics": set()})
+            found["counts"][variant] = (users, converted)
+            found["conflicts"] += conflicts
+            found["playbooks"].update(playbook_ids)
+            found["metrics"].update(metrics)
+        return [
+            experiment_result(
+                name,
+                found["counts"],
+                conflicts=found["conflicts"],
+                playbook_ids=found["playbooks"],
+                metrics=found["metrics"],
+                filtered_playbook=flt.playbook,
+                control=control,
+            )
+            for name, found in sorted(by_name.items())
+        ]
+
+    # -- public queries --------------------------------------------------------------------
+
+    def ttfv(self, flt: Filter | None = None) -> list[TtfvResult]:
         flt = flt or Filter()
-        return [metrics.ttfv(p, self.select(flt, p)) for p in self.chosen_playbooks(flt) if p.first_value]
+        self._prepare(flt)
+        return self._ttfv(flt)
 
-    def funnels(self, flt: Filter | None = None) -> list[metrics.FunnelResult]:
+    def funnels(self, flt: Filter | None = None) -> list[FunnelResult]:
         flt = flt or Filter()
-        return [metrics.funnel(p, self.select(flt, p)) for p in self.chosen_playbooks(flt)]
+        self._prepare(flt)
+        return self._funnels(flt)
 
     def cohorts(
-        self, flt: Filter | None = None, windows: Sequence[int] = metrics.WINDOWS, as_of: datetime | None = None
-    ) -> list[metrics.CohortResult]:
-        flt, as_of = flt or Filter(), as_of or self.latest_at
-        return [metrics.cohorts(p, self.select(flt, p), windows, as_of) for p in self.chosen_playbooks(flt)]
-
-    def adoption(
-        self, flt: Filter | None = None, days: int = 7, as_of: datetime | None = None
-    ) -> list[usage.AdoptionRow]:
-        flt, as_of = flt or Filter(), as_of or self.latest_at
-        return [row for p in self.chosen_playbooks(flt) for row in usage.adoption(p, self.select(flt, p), days, as_of)]
-
-    def repeat_usage(self, flt: Filter | None = None) -> list[usage.RepeatRow]:
+        self, flt: Filter | None = None, windows: Sequence[int] = WINDOWS, as_of: datetime | None = None
+    ) -> list[CohortResult]:
         flt = flt or Filter()
-        return usage.repeat_usage(self.chosen_playbooks(flt), self.select(flt))
+        self._prepare(flt)
+        return self._cohorts(flt, windows, as_of or self.latest_at)
+
+    def adoption(self, flt: Filter | None = None, days: int = 7, as_of: datetime | None = None) -> list[AdoptionRow]:
+        flt = flt or Filter()
+        self._prepare(flt)
+        return self._adoption(flt, days, as_of or self.latest_at)
+
+    def repeat_usage(self, flt: Filter | None = None) -> list[RepeatRow]:
+        flt = flt or Filter()
+        self._prepare(flt)
+        return self._repeat_usage(flt)
 
     def nudges(
         self,
@@ -166,33 +376,48 @@ class OnboardingAnalytics:
         hours: int = 48,
         as_of: datetime | None = None,
         holdout_variants: frozenset[str] = HOLDOUT_VARIANTS,
-    ) -> list[usage.NudgeEffect]:
-        flt, as_of = flt or Filter(), as_of or self.latest_at
-        return [
-            effect
-            for p in self.chosen_playbooks(flt)
-            for effect in usage.nudge_effects(p, self.select(flt, p), hours, as_of, holdout_variants)
-        ]
+    ) -> list[NudgeEffect]:
+        flt = flt or Filter()
+        self._prepare(flt)
+        return self._nudges(flt, hours, as_of or self.latest_at, holdout_variants)
 
     def experiments(
         self, flt: Filter | None = None, within_days: int | None = None, control: str | None = None
-    ) -> list[experiments.ExperimentResult]:
+    ) -> list[ExperimentResult]:
         flt = flt or Filter()
-        return experiments.results(self, self.select(flt), flt, within_days=within_days, control=control)
+        self._prepare(flt)
+        return self._experiments(flt, within_days, control)
 
     def report(self, flt: Filter | None = None, *, adoption_days: int = 7, nudge_hours: int = 48) -> Report:
         """Everything at once, for the dashboard, `nudgeflow report` and the digest."""
         flt = flt or Filter()
+        as_of = self.latest_at
+        self._prepare(flt)
         return Report(
-            as_of=self.latest_at,
+            as_of=as_of,
             filter=flt,
             playbooks=[p.id for p in self.playbooks],
-            roles=self.roles(),
-            ttfv=self.ttfv(flt),
-            funnels=self.funnels(flt),
-            cohorts=self.cohorts(flt),
-            adoption=self.adoption(flt, adoption_days),
-            repeat_usage=self.repeat_usage(flt),
-            nudges=self.nudges(flt, nudge_hours),
-            experiments=self.experiments(flt),
+            roles=[str(r[0]) for r in self._rows(queries.ROLES)],
+            ttfv=self._ttfv(flt),
+            funnels=self._funnels(flt),
+            cohorts=self._cohorts(flt, WINDOWS, as_of),
+            adoption=self._adoption(flt, adoption_days, as_of),
+            repeat_usage=self._repeat_usage(flt),
+            nudges=self._nudges(flt, nudge_hours, as_of, HOLDOUT_VARIANTS),
+            experiments=self._experiments(flt, None, None),
         )
+
+    # -- for the digest --------------------------------------------------------------------
+
+    def signups(self, start: datetime, end: datetime) -> int:
+        """Users whose first record falls in [start, end)."""
+        self._snapshot()
+        return int(self._scalar(queries.SIGNUPS, {"start": start, "end": end}))
+
+    def share_within(self, playbook: Playbook, start: datetime, end: datetime, days: int) -> tuple[float | None, int]:
+        """Of the playbook's users who signed up in [start, end): the share who reached its first
+        value within `days` of signup, and how many they were."""
+        self._prepare(Filter())
+        params = {"playbook": playbook.id, "milestone": playbook.first_value, "start": start, "end": end, "days": days}
+        users, hits = self.connection.execute(queries.SHARE_WITHIN, params).fetchone() or (0, 0)
+        return (hits / users if users else None), int(users)

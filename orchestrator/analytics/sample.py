@@ -1,128 +1,190 @@
-"""A deterministic, realistic-looking onboarding history for the example playbooks.
+"""A deterministic, realistic onboarding history for the example playbooks, at any size.
 
-Used for the dashboard screenshot, `nudgeflow report --sample` and tests: it emits the
-same records the worker would (events plus completion, unlock, nudge and exposure
-outcomes), so everything downstream runs on it unchanged.
+It emits the records the worker would (Segment events; exposure, completion, unlock, nudge
+and delivery outcomes in the shapes of `nudgeflow.rules.contracts`), user by user, so
+`write_sample` streams a million users in constant memory. Experiments are the playbooks'
+own: variants are assigned with the worker's `assign`, held-out users get a holdout
+suppression where the others get the nudge, and variant overrides (a shorter stall) apply.
 """
 
 from __future__ import annotations
 
+import json
 import random
-from collections.abc import Sequence
+import shutil
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
-from nudgeflow.rules.schema import Playbook
+from nudgeflow.rules.experiments import apply_variant, assign
+from nudgeflow.rules.schema import HOLDOUT, SIGNUP, Condition, Milestone, Playbook, Stall
 
 END = datetime(2026, 3, 30, tzinfo=UTC)
+EVENTS_FILE, OUTCOMES_FILE, PLAYBOOKS_DIR = "events.jsonl", "outcomes.jsonl", "playbooks"
+Record = dict[str, Any]
 
 
-def _event(user: str, n: int, at: datetime, **fields: Any) -> dict[str, Any]:
-    kind = "identify" if "traits" in fields else "track"
-    return {"type": kind, "messageId": f"{user}-{n}", "userId": user, "timestamp": at.isoformat(), **fields}
+def _value(condition: Condition) -> Any:
+    """A property value the milestone's `where` accepts, so the worker would count the event."""
+    if condition.equals is not None:
+        return condition.equals
+    if condition.in_:
+        return condition.in_[0]
+    for bound, step in ((condition.gte, 0), (condition.gt, 1), (condition.lte, 0), (condition.lt, -1)):
+        if isinstance(bound, int | float):
+            return bound + step
+    if condition.contains is not None:
+        return [condition.contains]
+    return "ok"
 
 
-def _outcome(
-    record_kind: str, key: str, user: str, at: datetime, playbook: str, milestone: str | None, **attributes: Any
-) -> dict[str, Any]:
-    return {
-        "outcome_id": f"{record_kind}:{key}",
-        "kind": record_kind,
-        "user_id": user,
-        "occurred_at": at.isoformat(),
-        "recorded_at": at.isoformat(),
-        "playbook_id": playbook,
-        "milestone_id": milestone,
-        "attributes": attributes,
-    }
+def _properties(milestone: Milestone) -> Record:
+    return {name: _value(condition) for name, condition in milestone.when.where.items()}
+
+
+@dataclass
+class _Journey:
+    """One user's records, in the order the worker would have written them."""
+
+    user: str
+    playbook: Playbook
+    events: list[Record] = field(default_factory=list)
+    outcomes: list[Record] = field(default_factory=list)
+
+    def event(self, at: datetime, **fields: Any) -> None:
+        kind = "identify" if "traits" in fields else "track"
+        message_id = f"{self.user}-{len(self.events)}"
+        self.events.append(
+            {"type": kind, "messageId": message_id, "userId": self.user, "timestamp": at.isoformat(), **fields}
+        )
+
+    def outcome(
+        self, record_kind: str, key: str, at: datetime, milestone: str | None = None, **attributes: Any
+    ) -> None:
+        record: Record = {
+            "outcome_id": f"{record_kind}:{key}",
+            "kind": record_kind,
+            "user_id": self.user,
+            "occurred_at": at.isoformat(),
+            "recorded_at": (at + timedelta(milliseconds=40)).isoformat(),
+            "playbook_id": self.playbook.id,
+            "milestone_id": milestone,
+            "attributes": attributes,
+        }
+        if "channel" in attributes:
+            record["channel"] = attributes.pop("channel")
+            record["delivery_id"] = key.rsplit(":", 1)[0]
+        self.outcomes.append(record)
+
+
+def _stall_for(playbook: Playbook, milestone: Milestone, previous: Milestone | None) -> Stall | None:
+    anchor = previous.id if previous else SIGNUP
+    return next((s for s in playbook.stalls if s.milestone == milestone.id and s.of in (anchor, SIGNUP)), None)
+
+
+def journey(playbook: Playbook, index: int, rng: random.Random, start: datetime, end: datetime) -> _Journey:
+    """Signup somewhere in [start, end), then the ladder with drop-off, stalls and nudges."""
+    role = str(playbook.audience["role"].equals) if "role" in playbook.audience else "member"
+    person = _Journey(f"{role}-{index:06d}", playbook)
+    signup = start + (end - start) * rng.random()
+    person.event(signup, traits={"role": role, "plan": rng.choice(("trial", "team", "business"))})
+    variant, seen = None, playbook
+    if playbook.experiment is not None:
+        variant = assign(playbook.experiment, person.user)
+        exposure_key = f"{person.user}:{playbook.experiment.id}"
+        person.outcome("exposure", exposure_key, signup, experiment=playbook.experiment.id, variant=variant)
+        chosen = playbook.experiment.variant(variant)
+        seen = apply_variant(playbook, chosen) if chosen is not None else playbook
+    at, previous = signup, None
+    for step, milestone in enumerate(seen.milestones):
+        chance = 0.8 - 0.12 * step + (0.04 if variant not in (None, HOLDOUT, "control") else 0.0)
+        delay = timedelta(hours=rng.lognormvariate(2.6 + 0.45 * step, 1.2))
+        stall = _stall_for(seen, milestone, previous)
+        if stall is not None:
+            due = at + stall.not_within
+            timer = f"{person.user}:{playbook.id}:{milestone.id}"
+            person.outcome("nudge_scheduled", timer, at, milestone.id, timer_id=timer, due_at=due.isoformat(), step=0)
+            if at + delay > due and due < end:
+                nudge = stall.nudges[0]
+                delivery = f"{timer}:nudge:0:{nudge.channel}"
+                if variant == HOLDOUT:
+                    held = {"reason": "holdout", "channel": nudge.channel}
+                    person.outcome("delivery_suppressed", delivery, due, milestone.id, kind="nudge", step=0, **held)
+                else:
+                    person.outcome(
+                        "delivered", delivery, due, milestone.id, kind="nudge", step=0, channel=nudge.channel
+                    )
+                    chance += 0.08  # the nudge works a little
+                    delay = min(delay, due - at + timedelta(hours=rng.lognormvariate(2.0, 1.0)))
+        if rng.random() > chance or at + delay >= end:
+            break
+        at += delay
+        for _ in range(milestone.when.count):
+            person.event(at, event=milestone.when.event, properties=_properties(milestone))
+        key = f"{person.user}:{playbook.id}:{milestone.id}"
+        person.outcome("milestone_completed", key, at, milestone.id)
+        for position, message in enumerate(milestone.celebrate):
+            delivery = f"{key}:celebrate:{position}:{message.channel}"
+            sent = {"kind": "celebration", "step": 0, "channel": message.channel}
+            person.outcome("delivered", delivery, at, milestone.id, **sent)
+        for target in seen.unlocked_by(milestone):
+            person.outcome(
+                "milestone_unlocked", f"{person.user}:{playbook.id}:{target}", at, target, unlocked_by=milestone.id
+            )
+            used = seen.milestone(target)
+            when = at + timedelta(hours=rng.uniform(1, 200))
+            if used is not None and rng.random() < 0.6 and when < end:
+                person.event(when, event=used.when.event, properties={"again": True})
+        previous = milestone
+    return person
+
+
+def journeys(
+    playbooks: Sequence[Playbook], users: int, weeks: int = 8, seed: int = 42, end: datetime = END
+) -> Iterator[_Journey]:
+    """`users` journeys, spread over the playbooks in turn, who signed up in the `weeks` before `end`."""
+    rng = random.Random(seed)
+    start = end - timedelta(weeks=weeks)
+    for index in range(users):
+        yield journey(playbooks[index % len(playbooks)], index, rng, start, end)
 
 
 def generate(
     playbooks: Sequence[Playbook], users: int = 600, weeks: int = 8, seed: int = 42, end: datetime = END
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """(events, outcomes) for `users` users who signed up over the `weeks` before `end`."""
-    rng = random.Random(seed)
-    events: list[dict[str, Any]] = []
-    outcomes: list[dict[str, Any]] = []
-    for index in range(users):
-        playbook = playbooks[index % len(playbooks)]
-        role = str(playbook.audience["role"].equals) if "role" in playbook.audience else "member"
-        user = f"{role}-{index:04d}"
-        signup = end - timedelta(days=weeks * 7 * rng.random())
-        events.append(_event(user, 0, signup, traits={"role": role}))
-        variant = "b" if rng.random() < 0.5 else "control"
-        outcomes.append(
-            _outcome(
-                "exposure",
-                f"{user}:welcome-copy",
-                user,
-                signup,
-                playbook.id,
-                None,
-                experiment="welcome-copy",
-                variant=variant,
-            )
-        )
-        at, n = signup, 1
-        for step, milestone in enumerate(playbook.milestones):
-            chance = 0.72 - 0.12 * step + (0.12 if step == 0 and variant == "b" else 0.0)
-            delay = timedelta(hours=rng.lognormvariate(2.5 + 0.4 * step, 1.1))
-            stalled = delay > timedelta(hours=48)
-            if stalled:
-                nudge_at = at + timedelta(hours=48)
-                if rng.random() < 0.2:
-                    outcomes.append(
-                        _outcome(
-                            "delivery_suppressed",
-                            f"{user}:{milestone.id}",
-                            user,
-                            nudge_at,
-                            playbook.id,
-                            milestone.id,
-                            kind="nudge",
-                            reason="holdout",
-                        )
-                    )
-                    delay *= 1.4
-                else:
-                    outcomes.append(
-                        _outcome(
-                            "delivered",
-                            f"{user}:{milestone.id}",
-                            user,
-                            nudge_at,
-                            playbook.id,
-                            milestone.id,
-                            kind="nudge",
-                            step=0,
-                        )
-                    )
-            if rng.random() > chance or at + delay > end:
-                break
-            at += delay
-            events.append(_event(user, n, at, event=milestone.when.event, properties={}))
-            n += 1
-            outcomes.append(
-                _outcome(
-                    "milestone_completed", f"{user}:{playbook.id}:{milestone.id}", user, at, playbook.id, milestone.id
-                )
-            )
-            for target in playbook.unlocked_by(milestone):
-                outcomes.append(
-                    _outcome(
-                        "milestone_unlocked",
-                        f"{user}:{playbook.id}:{target}",
-                        user,
-                        at,
-                        playbook.id,
-                        target,
-                        unlocked_by=milestone.id,
-                    )
-                )
-                used = playbook.milestone(target)
-                if used is not None and rng.random() < 0.6:
-                    when = at + timedelta(hours=rng.uniform(1, 200))
-                    if when < end:
-                        events.append(_event(user, n, when, event=used.when.event, properties={"again": True}))
-                        n += 1
+) -> tuple[list[Record], list[Record]]:
+    """(events, outcomes) in memory: for small samples (the demo dashboard, tests)."""
+    events: list[Record] = []
+    outcomes: list[Record] = []
+    for person in journeys(playbooks, users, weeks, seed, end):
+        events.extend(person.events)
+        outcomes.extend(person.outcomes)
     return events, outcomes
+
+
+def write_sample(
+    playbooks: Sequence[Playbook],
+    out: Path,
+    users: int,
+    *,
+    weeks: int = 8,
+    seed: int = 42,
+    end: datetime = END,
+    sources: Sequence[str] = (),
+) -> tuple[int, int]:
+    """Stream `events.jsonl` and `outcomes.jsonl` into `out` (one user at a time, constant memory),
+    plus a copy of the playbook files so `nudgeflow report --from out` needs nothing else."""
+    out.mkdir(parents=True, exist_ok=True)
+    if sources:
+        rules = out / PLAYBOOKS_DIR
+        rules.mkdir(exist_ok=True)
+        for source in sources:
+            shutil.copyfile(source, rules / Path(source).name)
+    counts = [0, 0]
+    with (out / EVENTS_FILE).open("w") as events, (out / OUTCOMES_FILE).open("w") as outcomes:
+        for person in journeys(playbooks, users, weeks, seed, end):
+            for target, records, slot in ((events, person.events, 0), (outcomes, person.outcomes, 1)):
+                target.writelines(json.dumps(r, separators=(",", ":")) + "\n" for r in records)
+                counts[slot] += len(records)
+    return counts[0], counts[1]

@@ -13,7 +13,6 @@ from collections.abc import Callable
 from typing import Any
 
 from nudgeflow.orchestrator.analytics.model import OnboardingAnalytics
-from nudgeflow.orchestrator.analytics.records import parse_event, parse_outcome
 from nudgeflow.orchestrator.broker.follower import TopicFollower
 from nudgeflow.orchestrator.settings import Settings
 
@@ -34,7 +33,8 @@ def kafka_settings(settings: Settings) -> dict[str, Any]:
 
 
 class TopicFeed(TopicFollower):
-    """Replays both topics into `analytics`, then keeps following them (`caught_up` is set at the end)."""
+    """Replays both topics into `analytics`, then keeps following them (`caught_up` is set at the end).
+    Values are buffered and handed to DuckDB once per fetched batch, which parses them in bulk."""
 
     name = "analytics-feed"
 
@@ -55,28 +55,21 @@ class TopicFeed(TopicFollower):
             missing_is_empty=True,
         )
         self.analytics = analytics
-        self._apply: dict[str, Callable[[bytes | None], None]] = {
-            events_topic: self._event,
-            outcomes_topic: self._outcome,
-        }
+        self._events_topic = events_topic
+        self._buffers: dict[str, list[str]] = {events_topic: [], outcomes_topic: []}
+        self._outcomes_topic = outcomes_topic
         self._on_change = on_change
 
     def apply(self, topic: str, key: bytes | None, value: bytes | None) -> None:
-        self._apply[topic](value)
+        if value is not None:
+            self._buffers[topic].append(value.decode(errors="replace"))
 
     def after_batch(self) -> None:
+        events, outcomes = self._buffers[self._events_topic], self._buffers[self._outcomes_topic]
+        self._buffers = {self._events_topic: [], self._outcomes_topic: []}
+        self.analytics.add_texts(events, outcomes)
         if self._on_change is not None:
             self._on_change()
-
-    def _event(self, raw: bytes | None) -> None:
-        event = parse_event(raw)
-        if event is not None:
-            self.analytics.add_event(event)
-
-    def _outcome(self, raw: bytes | None) -> None:
-        outcome = parse_outcome(raw)
-        if outcome is not None:
-            self.analytics.add_outcome(outcome)
 
 
 async def replay(analytics: OnboardingAnalytics, *, timeout: float = 120.0, **topics: Any) -> OnboardingAnalytics:

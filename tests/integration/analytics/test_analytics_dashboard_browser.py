@@ -122,14 +122,14 @@ async def test_sample_dashboard_matches_the_model_and_is_screenshotted(  # type:
         page = await browser.new_page(viewport={"width": 1400, "height": 1000})
         await page.goto(url)
         await _ready(page, 1)
-        await page.select_option("#playbook", "admin_onboarding")
+        await page.select_option("#playbook", "power_user_onboarding")
         await _ready(page, 2)
-        [funnel] = analytics.funnels(analytics_filter("admin_onboarding"))
-        drawn = await _chart_data(page, '[data-funnel="admin_onboarding"] canvas')
+        [funnel] = analytics.funnels(analytics_filter("power_user_onboarding"))
+        drawn = await _chart_data(page, '[data-funnel="power_user_onboarding"] canvas')
         assert drawn == [funnel.entered, *(s.reached for s in funnel.steps)]
-        [experiment] = analytics.experiments(analytics_filter("admin_onboarding"))
+        [experiment] = analytics.experiments(analytics_filter("power_user_onboarding"))
         significant = await page.get_attribute(
-            '[data-experiment="welcome-copy"] tr[data-variant="b"]', "data-significant"
+            '[data-experiment="power-user-copy"] tr[data-variant="social_proof"]', "data-significant"
         )
         assert significant == str(experiment.lifts[0].lift.significant).lower()  # type: ignore[union-attr]
         assert await page.locator("[data-cohorts] td[data-share]").count() > 0

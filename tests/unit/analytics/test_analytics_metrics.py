@@ -20,7 +20,9 @@ def analytics() -> OnboardingAnalytics:
 
 def test_duplicates_are_dropped(analytics: OnboardingAnalytics) -> None:
     assert analytics.duplicates == 2
-    assert len(analytics.users["u1"].uses["A Done"]) == 2  # u1-a once, u1-a2
+    # u1 sent "A Done" as u1-a (twice: one copy dropped) and u1-a2: two uses, on two days
+    [a_done] = [r for r in analytics.repeat_usage(Filter(role="admin")) if r.event == "A Done"]
+    assert analytics.user_count() == 5 and (a_done.users, a_done.repeat_users) == (3, 1)
 
 
 def test_time_to_first_value_uses_the_late_first_event(analytics: OnboardingAnalytics) -> None:

@@ -112,3 +112,23 @@ def test_weekly_digest_in_plain_language() -> None:
         ("email", "cs@acme.test"),
     ]
     assert all(m.body == digest.text and m.delivery_id.startswith("digest-20260323") for m in messages)
+
+
+def test_dashboard_on_a_database_file_another_process_keeps_writing(tmp_path: Path) -> None:
+    from nudgeflow.orchestrator.analytics import store
+    from nudgeflow.orchestrator.analytics.ingest import open_when_free
+
+    path = tmp_path / "analytics.duckdb"
+    writer = store.connect(path)
+    store.add_texts(writer, [json.dumps(e) for e in EVENTS], [json.dumps(o) for o in OUTCOMES])
+    writer.close()
+    client = TestClient(create_app(lambda: OnboardingAnalytics([PLAYBOOK], open_when_free(path, read_only=True))))
+    assert [s["reached"] for s in client.get("/api/report").json()["funnels"][0]["steps"]] == [3, 1, 0]
+    # between two requests the file is free: the ingester can commit, and the next request sees it
+    writer = store.connect(path)
+    store.add_texts(
+        writer, [json.dumps(identify("u8", "u8-id", 1, role="admin"))], [json.dumps(completed("u8", 3, "a"))]
+    )
+    writer.close()
+    assert [s["reached"] for s in client.get("/api/report").json()["funnels"][0]["steps"]] == [4, 1, 0]
+    assert client.get("/healthz").json()["users"] == 6

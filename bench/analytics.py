@@ -1,0 +1,121 @@
+"""Analytics benchmarks: `nudgeflow report` on a generated sample, and topic → DuckDB ingestion.
+
+- report: `nudgeflow sample --users N` into a folder, then `nudgeflow report --from DIR --format
+  json` as a child process, timed with its peak RSS (wait4's ru_maxrss). The first run loads the
+  JSONL into DIR/analytics.duckdb ("cold"); the key figure is the next run, which reads that file
+  the way `report --db` reads the ingester's ("warm").
+- ingest: the sample's records produced to an events and an outcomes topic, then the ingester
+  (`nudgeflow.orchestrator.analytics.ingest.Ingester`, in process) from offset 0 until every row is
+  committed: rows / (last commit - start).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from bench import broker as b
+from nudgeflow.orchestrator.analytics.ingest import Ingester
+from nudgeflow.orchestrator.analytics.sample import EVENTS_FILE, OUTCOMES_FILE
+
+NUDGEFLOW = [sys.executable, "-m", "nudgeflow.orchestrator"]
+
+
+def label(users: int) -> str:
+    return f"{users // 1000}k" if users % 1000 == 0 else str(users)
+
+
+def _timed(command: list[str], cwd: Path) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MB) of one child process."""
+    started = time.perf_counter()
+    process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - started
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"{' '.join(command)} failed: {process.stderr.read().decode() if process.stderr else ''}")
+    return seconds, usage.ru_maxrss / 1024
+
+
+def report_costs(users: int, scratch: Path) -> dict[str, Any]:
+    folder = scratch / f"sample-{users}"
+    sample_seconds, _ = _timed([*NUDGEFLOW, "sample", "--users", str(users), "--out", str(folder)], scratch)
+    report = [*NUDGEFLOW, "report", "--from", str(folder), "--format", "json", "--out", str(scratch / "r.json")]
+    cold_seconds, cold_rss = _timed(report, scratch)
+    warm = [_timed(report, scratch) for _ in range(3)]
+    seconds, rss = min(warm)  # best of three: the machine is shared
+    return {
+        "users": users,
+        "events": sum(1 for _ in (folder / EVENTS_FILE).open()),
+        "outcomes": sum(1 for _ in (folder / OUTCOMES_FILE).open()),
+        "jsonl_mb": ((folder / EVENTS_FILE).stat().st_size + (folder / OUTCOMES_FILE).stat().st_size) / 1e6,
+        "duckdb_mb": (folder / "analytics.duckdb").stat().st_size / 1e6,
+        "sample_seconds": sample_seconds,
+        "cold_seconds": cold_seconds,
+        "cold_peak_rss_mb": cold_rss,
+        "seconds": seconds,
+        "peak_rss_mb": rss,
+        "warm_runs": [{"seconds": s, "peak_rss_mb": m} for s, m in warm],
+        "folder": str(folder),
+    }
+
+
+def _lines(path: Path) -> list[tuple[bytes, bytes]]:
+    return [(b"", line.rstrip(b"\n")) for line in path.open("rb")]
+
+
+async def ingest_rate(bootstrap: str, folder: Path, db: Path) -> dict[str, Any]:
+    run = uuid.uuid4().hex[:6]
+    events_topic, outcomes_topic = f"bench-a-events-{run}", f"bench-a-outcomes-{run}"
+    events, outcomes = _lines(folder / EVENTS_FILE), _lines(folder / OUTCOMES_FILE)
+    for topic, records in ((events_topic, events), (outcomes_topic, outcomes)):
+        await b.create_topic(bootstrap, topic)
+        await b.produce_all(bootstrap, topic, records)
+    total = len(events) + len(outcomes)
+    commits: list[float] = []
+    ingester = Ingester(
+        db,
+        events_topic=events_topic,
+        outcomes_topic=outcomes_topic,
+        kafka_options={"bootstrap_servers": bootstrap},
+        flush_rows=100_000,
+        flush_seconds=1.0,
+    )
+
+    def flushed(progress: dict[str, Any]) -> None:
+        commits.append(time.perf_counter())
+        if progress["read"] >= total:
+            ingester.stop()
+
+    ingester.on_flush = flushed
+    started = time.perf_counter()
+    await asyncio.wait_for(ingester.run(), timeout=600)
+    seconds = commits[-1] - started
+    with duckdb.connect(str(db), read_only=True) as connection:
+        row = connection.execute("SELECT (SELECT count(*) FROM events) + (SELECT count(*) FROM outcomes)").fetchone()
+    stored = int(row[0]) if row else 0
+    return {
+        "records": total,
+        "rows": stored,
+        "seconds": seconds,
+        "rows_per_s": stored / seconds,
+        "flushes": len(commits),
+        "write_seconds": ingester.totals["write_seconds"],
+    }
+
+
+def summary(report: dict[str, Any], ingest: dict[str, Any]) -> dict[str, Any]:
+    size = label(report["users"])
+    return {
+        f"report_seconds_{size}": round(report["seconds"], 2),
+        f"report_peak_rss_mb_{size}": round(report["peak_rss_mb"]),
+        f"report_cold_seconds_{size}": round(report["cold_seconds"], 2),
+        "ingest_rows_per_s": round(ingest["rows_per_s"]),
+    }

@@ -1,0 +1,253 @@
+"""The metrics as SQL (DuckDB dialect), over the `events` and `outcomes` tables.
+
+A report first builds a few temporary tables (one row per user, per user and milestone, per
+user and experiment: `SNAPSHOT`), then the filter's users, their playbooks and one row per
+member with the completion time of each ladder step (`SELECTION`, `PLAYBOOK_MEMBERS`,
+`done_sql`), then each metric is one aggregate query over those. Parameters are named (`$as_of`, ...).
+Percentiles are `quantile_cont` (linear interpolation, like a spreadsheet's PERCENTILE.INC).
+Times are TIMESTAMPTZ in a UTC session: weeks are ISO weeks (Monday) and days are UTC days.
+"""
+
+from __future__ import annotations
+
+HOURS = "(greatest(0, datediff('microsecond', {start}, {end})) / 3600e6)"
+
+# Per-user facts that do not depend on the filter.
+SNAPSHOT = """
+-- One pass over the outcomes: per user, playbook and milestone (NULLs included: exposures have no
+-- milestone), the first of each kind of fact, and the first outcome of any kind.
+CREATE OR REPLACE TEMP TABLE _facts AS
+SELECT user_id, playbook_id, milestone_id,
+       min(occurred_at) AS first_at,
+       min(occurred_at) FILTER (kind = 'milestone_completed') AS completed_at,
+       min(occurred_at) FILTER (kind = 'milestone_unlocked') AS unlocked_at,
+       min(occurred_at) FILTER (kind IN ('delivered', 'delivery_requested') AND delivery_kind = 'nudge')
+           AS nudged_at,
+       min(occurred_at) FILTER (kind = 'delivery_suppressed' AND delivery_kind = 'nudge'
+                                AND reason = 'holdout') AS held_out_at,
+       min(due_at) FILTER (kind = 'nudge_scheduled') AS nudge_due
+FROM outcomes
+GROUP BY ALL;
+
+CREATE OR REPLACE TEMP TABLE _in_playbook AS
+SELECT DISTINCT f.user_id, f.playbook_id FROM _facts f SEMI JOIN _playbooks p ON p.playbook_id = f.playbook_id;
+
+CREATE OR REPLACE TEMP TABLE _users AS
+WITH per_user AS (  -- one pass over the events: first event, and the identify calls
+    SELECT user_id, min(ts) AS first_at,
+           count(*) FILTER (type = 'identify' AND json_type(traits) = 'OBJECT') AS n,
+           arg_max(traits, (ts, message_id)) FILTER (type = 'identify' AND json_type(traits) = 'OBJECT') AS last
+    FROM events GROUP BY user_id
+), first_event AS (
+    SELECT user_id, first_at FROM per_user
+), first_outcome AS (
+    SELECT user_id, min(first_at) AS first_at FROM _facts GROUP BY user_id
+), identifies AS (
+    SELECT user_id, n, last FROM per_user WHERE n > 0
+), pairs AS (  -- several identify calls: each trait's latest value (by event time, then messageId)
+    SELECT user_id, ts, message_id, unnest(json_keys(traits)) AS k, traits
+    FROM events JOIN identifies USING (user_id)
+    WHERE identifies.n > 1 AND type = 'identify' AND json_type(traits) = 'OBJECT'
+), latest AS (
+    SELECT user_id, k, arg_max(json_extract(traits, '$."' || replace(k, '"', '\\"') || '"'), (ts, message_id)) AS v
+    FROM pairs GROUP BY user_id, k
+), traits AS (
+    SELECT user_id, '{' || string_agg(to_json(k)::VARCHAR || ':' || v::VARCHAR, ',' ORDER BY k) || '}' AS traits
+    FROM latest GROUP BY user_id
+    UNION ALL
+    SELECT user_id, last::VARCHAR FROM identifies WHERE n = 1 AND last::VARCHAR <> '{}'
+)
+SELECT user_id, coalesce(e.first_at, o.first_at) AS signup_at,
+       coalesce(json_extract_string(t.traits, '$.role'), 'unknown') AS role, t.traits
+FROM first_event e FULL OUTER JOIN first_outcome o USING (user_id) LEFT JOIN traits t USING (user_id);
+
+CREATE OR REPLACE TEMP TABLE _exposures AS
+WITH seen AS (
+    SELECT user_id, experiment, variant, occurred_at AS exposed_at, playbook_id, outcome_id
+    FROM outcomes
+    WHERE kind = 'exposure' AND coalesce(experiment, '') <> '' AND coalesce(variant, '') <> ''
+)
+SELECT user_id, experiment, variant, exposed_at, playbook_id,
+       count(DISTINCT variant) OVER (PARTITION BY user_id, experiment) AS variants_seen
+FROM seen
+QUALIFY row_number() OVER (PARTITION BY user_id, experiment ORDER BY exposed_at, outcome_id) = 1;
+"""
+
+# The filter's users (`_sel`) and which playbooks they are in (`_members`): an outcome of the
+# playbook, or traits matching its audience (`_audience` holds the matching trait sets).
+SELECTION = """
+CREATE OR REPLACE TEMP TABLE _sel AS
+SELECT * FROM _users
+WHERE signup_at IS NOT NULL
+  AND ($role IS NULL OR role = $role)
+  AND ($start IS NULL OR signup_at >= $start)
+  AND ($end IS NULL OR signup_at < $end);
+"""
+PLAYBOOK_MEMBERS = """
+CREATE OR REPLACE TEMP TABLE _members AS
+SELECT i.playbook_id, s.user_id, s.signup_at, s.role FROM _in_playbook i JOIN _sel s USING (user_id)
+UNION
+SELECT a.playbook_id, s.user_id, s.signup_at, s.role
+FROM _sel s JOIN _audience a ON a.traits = s.traits AND (a.user_id IS NULL OR a.user_id = s.user_id);
+"""
+
+MEMBERS = "SELECT playbook_id, count(*) FROM _members GROUP BY ALL"
+
+
+def done_sql(steps: int) -> str:
+    """One row per member: when they completed each step of their ladder (`c1` .. `cN`, NULL if not)."""
+    columns = ", ".join(f"max(f.completed_at) FILTER (s.position = {k}) AS c{k}" for k in range(1, steps + 1))
+    return f"""
+    CREATE OR REPLACE TEMP TABLE _done AS
+    SELECT m.playbook_id, m.user_id, m.signup_at, m.role, date_trunc('week', m.signup_at)::DATE AS week, {columns}
+    FROM _members m
+    LEFT JOIN (_facts f JOIN _steps s USING (playbook_id, milestone_id))
+      ON f.user_id = m.user_id AND f.playbook_id = m.playbook_id AND f.completed_at IS NOT NULL
+    GROUP BY m.playbook_id, m.user_id, m.signup_at, m.role
+    """
+
+
+def _first_value_at(steps: int) -> str:
+    whens = " ".join(f"WHEN {k} THEN d.c{k}" for k in range(1, steps + 1))
+    return f"CASE p.first_position {whens} END"
+
+
+def ttfv_sql(steps: int) -> str:
+    """Signup (first record) to completing the playbook's first value: overall, by cohort, by role,
+    and the histogram's bins."""
+    reached = f"""
+    WITH reached AS (
+        SELECT d.playbook_id, d.role, d.week::VARCHAR AS week,
+               {HOURS.format(start="d.signup_at", end=_first_value_at(steps))} AS hours
+        FROM _done d JOIN _playbooks p USING (playbook_id)
+        WHERE {_first_value_at(steps)} IS NOT NULL
+    )"""
+    return f"""{reached}
+    SELECT playbook_id,
+           CASE WHEN grouping(week) = 0 THEN 'cohort' WHEN grouping(role) = 0 THEN 'role'
+                WHEN grouping(bin) = 0 THEN 'bin' ELSE 'all' END AS grp,
+           coalesce(week, role, bin::VARCHAR, 'all') AS key,
+           count(*), quantile_cont(hours, 0.5), quantile_cont(hours, 0.9)
+    FROM (SELECT *, CASE WHEN hours < 1 THEN 0 WHEN hours < 4 THEN 1 WHEN hours < 24 THEN 2 WHEN hours < 72 THEN 3
+                         WHEN hours < 168 THEN 4 WHEN hours < 720 THEN 5 ELSE 6 END AS bin FROM reached)
+    GROUP BY GROUPING SETS ((playbook_id), (playbook_id, week), (playbook_id, role), (playbook_id, bin))
+    ORDER BY playbook_id, grp, key
+    """
+
+
+def funnel_sql(steps: int) -> str:
+    """Strict ladder: step k counts members who completed steps 1..k (in any time order); per step
+    `reached_k`, `any_k` (completed it at all), `median_k` (hours from the previous step, or signup)."""
+    columns = []
+    for k in range(1, steps + 1):
+        reached = " AND ".join(f"c{i} IS NOT NULL" for i in range(1, k + 1))
+        start = f"c{k - 1}" if k > 1 else "signup_at"
+        columns.append(
+            f"count(*) FILTER ({reached}), count(c{k}), "
+            f"quantile_cont({HOURS.format(start=start, end=f'c{k}')}, 0.5) FILTER ({reached})"
+        )
+    return f"SELECT playbook_id, count(*), {', '.join(columns)} FROM _done GROUP BY playbook_id"
+
+
+def cohorts_sql(steps: int, windows: list[int]) -> str:
+    """Per signup week: users, then for each window `eligible` (its window is over by `$as_of`) and
+    for each step `completed` within the window (among the eligible)."""
+    columns = []
+    for d in windows:
+        deadline = f"signup_at + INTERVAL {d} DAY"
+        columns.append(f"count(*) FILTER ({deadline} <= $as_of)")
+        columns += [f"count(*) FILTER ({deadline} <= $as_of AND c{k} <= {deadline})" for k in range(1, steps + 1)]
+    return f"SELECT playbook_id, week, count(*), {', '.join(columns)} FROM _done GROUP BY ALL ORDER BY ALL"
+
+
+# Of the members who unlocked a milestone: used its event within `$days` after the unlock.
+ADOPTION = """
+WITH unlocked AS (
+    SELECT t.playbook_id, t.milestone_id, t.event, f.user_id, f.unlocked_at,
+           f.unlocked_at + to_days($days) <= $as_of AS decided
+    FROM _targets t JOIN _facts f USING (playbook_id, milestone_id)
+    JOIN _members m ON m.playbook_id = f.playbook_id AND m.user_id = f.user_id
+    WHERE f.unlocked_at IS NOT NULL
+), adopted AS (
+    SELECT DISTINCT u.playbook_id, u.milestone_id, u.user_id
+    FROM unlocked u JOIN events e ON e.user_id = u.user_id AND e.type = 'track' AND e.event = u.event
+    WHERE u.decided AND e.ts BETWEEN u.unlocked_at AND u.unlocked_at + to_days($days)
+)
+SELECT u.playbook_id, u.milestone_id, count(*), count(*) FILTER (u.decided), count(a.user_id)
+FROM unlocked u LEFT JOIN adopted a USING (playbook_id, milestone_id, user_id)
+GROUP BY ALL
+"""
+
+
+def repeat_usage_sql(everyone: bool) -> str:
+    """Uses of each ladder event by the filter's users (all of them: no join): repeat = on two or
+    more UTC days, i.e. the first and the last use fall on different days."""
+    selected = "" if everyone else "SEMI JOIN _sel USING (user_id)"
+    return f"""
+    WITH per_user AS (
+        SELECT e.event, e.user_id, count(*) AS uses, min(e.ts)::DATE <> max(e.ts)::DATE AS repeated
+        FROM events e {selected}
+        WHERE e.type = 'track' AND list_contains($events, e.event)
+        GROUP BY ALL
+    )
+    SELECT event, count(*), count(*) FILTER (repeated), quantile_cont(uses, 0.5) FROM per_user GROUP BY event
+    """
+
+
+# Nudged members vs held-out ones, from the (would-be) nudge on: completed within `$hours`.
+NUDGES = """
+WITH held AS (
+    SELECT DISTINCT user_id, playbook_id FROM _exposures WHERE list_contains($holdout, variant)
+), anchored AS (
+    SELECT m.playbook_id, f.milestone_id, f.completed_at AS done,
+           CASE WHEN f.nudged_at IS NOT NULL THEN 'nudged' ELSE 'holdout' END AS grp,
+           coalesce(f.nudged_at, f.held_out_at,
+                    CASE WHEN ($as_of IS NULL OR f.nudge_due <= $as_of) AND EXISTS (
+                        SELECT 1 FROM held h
+                        WHERE h.user_id = m.user_id AND (h.playbook_id IS NULL OR h.playbook_id = m.playbook_id))
+                    THEN f.nudge_due END) AS anchor
+    FROM _members m JOIN _facts f USING (playbook_id, user_id) JOIN _steps s USING (playbook_id, milestone_id)
+)
+SELECT playbook_id, milestone_id, grp,
+       count(*) FILTER (anchor + to_hours($hours) <= $as_of),
+       count(*) FILTER (anchor + to_hours($hours) <= $as_of AND done <= anchor + to_hours($hours))
+FROM anchored
+WHERE anchor IS NOT NULL AND NOT coalesce(done < anchor, false)
+GROUP BY ALL
+"""
+
+# First exposure per user and experiment; converted = completed the exposure's playbook's first
+# value at or after exposure (within `$within` days when given).
+EXPERIMENTS = """
+WITH exposed AS (
+    SELECT x.*, coalesce(x.playbook_id, $playbook) AS metric_playbook, p.first_value
+    FROM _exposures x JOIN _sel USING (user_id)
+    LEFT JOIN _playbooks p ON p.playbook_id = coalesce(x.playbook_id, $playbook)
+    WHERE $playbook IS NULL OR x.playbook_id IS NULL OR x.playbook_id = $playbook
+)
+SELECT e.experiment, e.variant, count(*),
+       count(*) FILTER (f.completed_at >= e.exposed_at
+                       AND ($within IS NULL OR f.completed_at <= e.exposed_at + to_days($within))),
+       count(*) FILTER (e.variants_seen > 1),
+       list(DISTINCT e.playbook_id) FILTER (e.playbook_id IS NOT NULL),
+       list(DISTINCT e.first_value) FILTER (e.first_value IS NOT NULL)
+FROM exposed e
+LEFT JOIN _facts f ON f.user_id = e.user_id AND f.playbook_id = e.metric_playbook AND f.milestone_id = e.first_value
+GROUP BY ALL ORDER BY e.experiment, e.variant
+"""
+
+# For the digest: members of a playbook who signed up in [$start, $end), and how many of them
+# completed its first value within `$days` of signup.
+SIGNUPS = "SELECT count(*) FROM _users WHERE signup_at >= $start AND signup_at < $end"
+SHARE_WITHIN = """
+SELECT count(*), count(*) FILTER (f.completed_at <= m.signup_at + to_days($days))
+FROM _members m LEFT JOIN _facts f
+  ON f.user_id = m.user_id AND f.playbook_id = m.playbook_id AND f.milestone_id = $milestone
+WHERE m.playbook_id = $playbook AND m.signup_at >= $start AND m.signup_at < $end
+"""
+
+LATEST = "SELECT greatest((SELECT max(ts) FROM events), (SELECT max(occurred_at) FROM outcomes))"
+DUPLICATES = "SELECT coalesce(sum(n), 0) FROM duplicates"
+ROLES = "SELECT DISTINCT role FROM _users ORDER BY role"
+TRAIT_SETS = "SELECT DISTINCT traits FROM _users WHERE traits IS NOT NULL"
+TRAITS_BY_USER = "SELECT user_id, traits FROM _users WHERE traits IS NOT NULL"
