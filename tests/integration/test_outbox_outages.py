@@ -18,8 +18,8 @@ from nudgeflow.channels.standins.sendgrid_server import SendGridStandIn
 from nudgeflow.channels.standins.slack_server import SlackStandIn
 from nudgeflow.orchestrator.broker.embedded import free_port
 from nudgeflow.orchestrator.runtime.worker import Worker
-from tests.integration.test_end_to_end import identify, track
 from tests.integration.test_outbox import outbox_settings, publish_report
+from tests.support.events import identify, track
 from tests.support.kafka import eventually, produce, read_topic
 from tests.support.processes import WorkerProcess, settings_env
 

@@ -22,7 +22,7 @@ import pytest
 
 from nudgeflow.channels.standins.sendgrid_server import SendGridStandIn
 from nudgeflow.orchestrator.broker.embedded import free_port
-from tests.integration.test_end_to_end import identify, track
+from tests.support.events import identify, track
 from tests.support.kafka import eventually, produce
 from tests.support.processes import WorkerProcess
 

@@ -22,7 +22,7 @@ from nudgeflow.rules.contracts.events import parse_product_event
 from nudgeflow.rules.contracts.users import UserProgress
 from nudgeflow.rules.decisions import DeliverySuppressed
 from nudgeflow.rules.templates import RenderError, render
-from tests.integration.test_end_to_end import identify, track
+from tests.support.events import identify, track
 from tests.support.kafka import produce, read_topic
 
 pytestmark = pytest.mark.timeout(60)

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 
-from analytics_helpers import completed, identify, track
-
 from nudgeflow.orchestrator.analytics import store
+from tests.support.analytics import completed, identify, track
 
 
 def test_bad_values_are_skipped_and_good_ones_kept_once() -> None:
