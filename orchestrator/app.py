@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -79,6 +80,8 @@ class NudgeflowApp:
     stats: ProcessingStats
     firing: TimerFiring
     outbox: OutboxSender | None = None
+    loops: dict[str, Callable[[], Awaitable[None]]] = field(default_factory=dict)
+    """Loops that must run until shutdown; the worker runs them under its supervisor."""
 
     @property
     def ready(self) -> bool:
@@ -278,9 +281,7 @@ def build_app(
         if firing.lag_seconds:
             metrics.TIMER_LAG.set(firing.lag_seconds[-1])
 
-    @app.task
-    async def fire_due_timers() -> None:
-        await firing.run(ready=lambda: nudgeflow.ready, load=owned_records)
+    nudgeflow.loops["timer-firing"] = lambda: firing.run(ready=lambda: nudgeflow.ready, load=owned_records)
 
     return nudgeflow
 

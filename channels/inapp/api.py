@@ -39,6 +39,8 @@ log = logging.getLogger(__name__)
 
 PublishPrompt = Callable[[Prompt], Awaitable[None]]
 ReadinessCheck = Callable[[], bool]
+HealthCheck = Callable[[], tuple[bool, dict[str, dict[str, object]]]]
+"""(every background task running?, state of each) for /healthz."""
 STREAM_QUEUE_SIZE = 1000
 
 
@@ -349,6 +351,7 @@ def create_inbox_api(
     allowed_origins: list[str] | None = None,
     heartbeat_seconds: float = 15.0,
     demo_page: bool = False,
+    health: HealthCheck | None = None,
 ) -> FastAPI:
     """The in-app API.
 
@@ -399,8 +402,14 @@ def create_inbox_api(
         )
 
     @api.get("/healthz", tags=["ops"])
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+    async def healthz(response: Response) -> dict[str, object]:
+        """Alive; with `health`, each background task's state, and 503 while one is not running."""
+        if health is None:
+            return {"status": "ok"}
+        ok, tasks = health()
+        if not ok:
+            response.status_code = 503
+        return {"status": "ok" if ok else "degraded", "tasks": tasks}
 
     @api.get("/readyz", tags=["ops"])
     async def readyz(response: Response) -> dict[str, str]:
