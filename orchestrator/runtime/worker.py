@@ -35,6 +35,7 @@ from nudgeflow.orchestrator.settings import Settings
 from nudgeflow.orchestrator.topics import ensure_topics
 
 log = logging.getLogger(__name__)
+CRASH_POLL_SECONDS = 1.0
 
 
 class Worker:
@@ -106,6 +107,7 @@ class Worker:
         for name, loop in self.nudgeflow.loops.items():
             self._stack.push_async_callback(self.supervisor.spawn(name, loop))
         self._stack.push_async_callback(self.supervisor.spawn("rules-watch", RulesWatcher(rules).run))
+        self._stack.push_async_callback(self.supervisor.spawn("stream-processor", self._stream_processor_alive))
         self._background(self._mark_ready(), "ready-watch")
         if self.settings.run_api:
             await self._start_api(kafka)
@@ -182,6 +184,15 @@ class Worker:
     async def _mark_ready(self) -> None:
         self.ready_seconds = await self.wait_ready(timeout=600)
         log.info("worker ready in %.1fs", self.ready_seconds)
+
+    async def _stream_processor_alive(self) -> None:
+        """Faust marks its app crashed (an app task raised, a fatal consumer error) but leaves the process
+        running without it; as a supervised failure that stops the worker, and /healthz, say so."""
+        assert self.nudgeflow is not None
+        app = self.nudgeflow.app
+        while not app.crashed:
+            await asyncio.sleep(CRASH_POLL_SECONDS)
+        raise RuntimeError(f"the stream processor (Faust app) crashed: {app.crash_reason!r}")
 
     def _background(self, coroutine: Coroutine[Any, Any, None], name: str) -> None:
         task = asyncio.ensure_future(coroutine)
