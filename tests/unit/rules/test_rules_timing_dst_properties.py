@@ -3,6 +3,7 @@ checked against a brute-force minute-by-minute scan in UTC."""
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, datetime, time, timedelta
 from functools import cache
 from zoneinfo import ZoneInfo
@@ -10,8 +11,10 @@ from zoneinfo import ZoneInfo
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from nudgeflow.rules.schema import Timing
-from nudgeflow.rules.timing import allowed, next_allowed
+from nudgeflow.rules.decisions import DeliveryRequest
+from nudgeflow.rules.schema import Caps, Timing
+from nudgeflow.rules.state import UserProgress
+from nudgeflow.rules.timing import allowed, next_allowed, schedule
 
 ZONES = (
     "America/New_York",
@@ -130,3 +133,37 @@ def test_the_answer_depends_on_the_instant_only(case: tuple[str, datetime, Timin
     first = next_allowed(due, timing, zone)
     assert next_allowed(due, timing, zone) == first
     assert next_allowed(due.astimezone(zone), timing, zone) == first
+
+
+@st.composite
+def request_bursts(draw: st.DrawFn) -> tuple[str, Timing, int, list[datetime]]:
+    """Several messages for one user around an offset change, under quiet hours and a daily cap."""
+    zone_name, due, timing = draw(anchored())
+    cap = draw(st.integers(1, 3))
+    timing = timing.model_copy(update={"caps": Caps(per_channel_per_day=cap), "default_timezone": zone_name})
+    steps = draw(st.lists(st.integers(0, 12 * 60), min_size=1, max_size=8))
+    nows = [due + sum(steps[: i + 1]) * MINUTE for i in range(len(steps))]
+    return zone_name, timing, cap, nows
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(request_bursts())
+def test_capped_sends_stay_allowed_and_within_the_cap_of_each_local_day(
+    burst: tuple[str, Timing, int, list[datetime]],
+) -> None:
+    zone_name, timing, cap, nows = burst
+    zone = ZoneInfo(zone_name)
+    progress = UserProgress.new("u1")
+    sent: list[datetime] = []
+    for n, now in enumerate(nows):
+        request = DeliveryRequest(
+            delivery_id=f"d{n}", kind="nudge", channel="email", step=0, user_id="u1", playbook_id="pb",
+            playbook_version="v", milestone_id="m", title="t", body="b", send_at=now,
+        )  # fmt: skip
+        scheduled = schedule(progress, timing, request, now)
+        if isinstance(scheduled, DeliveryRequest):
+            at = scheduled.send_at
+            assert at.utcoffset() == timedelta(0) and at >= now and allowed(at.astimezone(zone), timing)
+            sent.append(at)
+    per_day = Counter(at.astimezone(zone).date() for at in sent)
+    assert max(per_day.values(), default=0) <= cap, per_day
