@@ -101,7 +101,7 @@ class Worker:
             self.settings, bootstrap_servers=self.bootstrap_servers, rules=rules, preferences=self.preferences
         )
         await self.nudgeflow.app.start()
-        self._stack.push_async_callback(self.nudgeflow.app.stop)
+        self._stack.push_async_callback(self._stop_stream_processor)
         if self.nudgeflow.outbox is not None:
             self._stack.push_async_callback(self.nudgeflow.outbox.stop)  # runs before app.stop
         for name, loop in self.nudgeflow.loops.items():
@@ -168,6 +168,7 @@ class Worker:
         self.http = HttpServer(api, host=settings.api_host, port=port)
         await self.http.start()
         self._stack.push_async_callback(self.http.stop)
+        self._stack.push_async_callback(self.supervisor.spawn("http-server", self.http.serving))
         self._stack.callback(close_event_streams, api)  # runs first: open streams end, the server stops promptly
 
     def is_ready(self) -> bool:
@@ -184,6 +185,18 @@ class Worker:
     async def _mark_ready(self) -> None:
         self.ready_seconds = await self.wait_ready(timeout=600)
         log.info("worker ready in %.1fs", self.ready_seconds)
+
+    async def _stop_stream_processor(self) -> None:
+        """A crashed Faust app may fail to stop (its consumer thread is gone): the crash was already
+        reported, so the rest of the worker still shuts down."""
+        assert self.nudgeflow is not None
+        app = self.nudgeflow.app
+        try:
+            await app.stop()
+        except Exception:
+            if not app.crashed:
+                raise
+            log.warning("the crashed stream processor did not stop cleanly", exc_info=True)
 
     async def _stream_processor_alive(self) -> None:
         """Faust marks its app crashed (an app task raised, a fatal consumer error) but leaves the process
