@@ -10,8 +10,8 @@ the same agent, so they are applied in order with the user's events.
 from __future__ import annotations
 
 import logging
-from collections.abc import MutableMapping
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 import faust
@@ -64,6 +64,8 @@ class NudgeflowApp:
     firing: TimerFiring
     handler: InputHandler
     outbox: OutboxSender | None = None
+    loops: dict[str, Callable[[], Awaitable[None]]] = field(default_factory=dict)
+    """Loops that must run until shutdown; the worker runs them under its supervisor."""
 
     @property
     def ready(self) -> bool:
@@ -215,5 +217,5 @@ def build_app(
     driver = TimerDriver(nudgeflow, users)
     app.on_rebalance_complete.connect(driver.on_rebalance_complete)
     app.timer(interval=LAG_REPORT_SECONDS, name="report_lag")(driver.report_lag)
-    app.task(driver.fire_due_timers)
+    nudgeflow.loops["timer-firing"] = driver.fire_due_timers  # supervised by the worker
     return nudgeflow

@@ -55,10 +55,12 @@ def worker(
     settings = Settings(**overrides)
     _setup_logging(settings)
     try:
-        asyncio.run(serve_worker(settings, console))
+        code = asyncio.run(serve_worker(settings, console))
     except RulesetError as exc:  # a user mistake: plain words, no traceback
         console.print(f"[red]Cannot start: the playbooks at {settings.rules_path} are not valid.[/red]\n{exc}")
         raise typer.Exit(1) from None
+    if code:
+        raise typer.Exit(code)
 
 
 @app.command()

@@ -1,12 +1,18 @@
 """When a message may go out: quiet hours, send window and daily caps, in the user's time zone.
 
-Pure calendar arithmetic with zoneinfo; local wall-clock rules are evaluated on
-local times so a DST change moves the UTC instant, not the user's 08:00.
+The rules are written in local wall-clock time ("not before 08:00"), but every
+candidate send time is built and compared as a UTC instant. Comparing local
+readings is wrong twice a year: in a repeated autumn hour 01:30 EDT comes
+before 01:15 EST, and aware datetimes of one zone compare by wall clock,
+ignoring `fold`. So both passes of a repeated hour are candidates, and a wall
+time skipped in spring is replaced by the instant the clocks jump (the first
+allowed instant after the gap, not an hour later).
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from collections.abc import Callable, Iterable
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from nudgeflow.rules.contracts.deliveries import DeliveryRequest
@@ -17,6 +23,8 @@ from nudgeflow.rules.schema import Timing
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _SEARCH_DAYS = 15
 _KEEP_DAYS = 8
+_DAY = timedelta(days=1)
+_OFFSET_PROBE = timedelta(hours=1)  # real zones never change offset twice within an hour
 
 
 def user_zone(progress: UserProgress, timing: Timing) -> ZoneInfo:
@@ -30,7 +38,7 @@ def _inside(start: time, end: time, t: time) -> bool:
 
 
 def allowed(local: datetime, timing: Timing) -> bool:
-    """May a message go out at this local wall-clock time?"""
+    """May a message go out at this local wall-clock time (the reading of one instant in the user's zone)?"""
     clock = local.time().replace(tzinfo=None)
     if timing.quiet_hours and _inside(timing.quiet_hours.start, timing.quiet_hours.end, clock):
         return False
@@ -42,16 +50,71 @@ def allowed(local: datetime, timing: Timing) -> bool:
     )
 
 
-def _local(day: date, clock: time, zone: ZoneInfo) -> datetime:
-    """Wall time on a day, normalised through UTC so a DST gap (02:30) moves forward."""
-    return datetime.combine(day, clock, tzinfo=zone).astimezone(ZoneInfo("UTC")).astimezone(zone)
+def instants_at(day: date, clock: time, zone: ZoneInfo) -> list[datetime]:
+    """The UTC instants whose wall time in `zone` reads `clock` on `day`: none in a spring-forward gap,
+    two in a repeated autumn hour, else one."""
+    wall = datetime.combine(day, clock)
+    found = set()
+    for fold in (0, 1):
+        instant = wall.replace(tzinfo=zone, fold=fold).astimezone(UTC)
+        if instant.astimezone(zone).replace(tzinfo=None) == wall:
+            found.add(instant)
+    return sorted(found)
+
+
+def offset_changes(start: datetime, end: datetime, zone: ZoneInfo) -> list[datetime]:
+    """The instants in (start, end] at which the zone's UTC offset changes (to the second)."""
+    changes = []
+    lo = start.astimezone(UTC).replace(microsecond=0)
+    lo_offset = lo.astimezone(zone).utcoffset()
+    while lo < end:
+        hi = min(lo + _OFFSET_PROBE, end)
+        hi_offset = hi.astimezone(zone).utcoffset()
+        if hi_offset != lo_offset:
+            changes.append(_first_with_offset(lo, hi, zone))
+        lo, lo_offset = hi, hi_offset
+    return [c for c in changes if start < c <= end]
+
+
+def _first_with_offset(before: datetime, after: datetime, zone: ZoneInfo) -> datetime:
+    """Bisect (before, after] for the first second already at `after`'s offset."""
+    target = after.astimezone(zone).utcoffset()
+    while after - before > timedelta(seconds=1):
+        middle = before + timedelta(seconds=(after - before).total_seconds() // 2)
+        if middle.astimezone(zone).utcoffset() == target:
+            after = middle
+        else:
+            before = middle
+    return after
+
+
+def earliest(at: datetime, zone: ZoneInfo, ok: Callable[[datetime], bool], clocks: Iterable[time]) -> datetime | None:
+    """The earliest UTC instant >= `at` whose local reading satisfies `ok`, within two weeks.
+
+    `ok` may only turn true when the local reading crosses one of `clocks` (or midnight) or when the
+    zone's offset changes, so those instants are the only candidates to test.
+    """
+    at = at.astimezone(UTC)
+    if ok(at.astimezone(zone)):
+        return at
+    clocks = sorted({time(0), *clocks})
+    start = at
+    for _ in range(_SEARCH_DAYS):
+        end = start + _DAY
+        # A fall-back at midnight can move the local date backwards: look one day earlier too.
+        first_day = start.astimezone(zone).date() - _DAY
+        days = [first_day + timedelta(days=n) for n in range((end.astimezone(zone).date() - first_day).days + 1)]
+        candidates = {i for day in days for clock in clocks for i in instants_at(day, clock, zone)}
+        candidates.update(offset_changes(start, end, zone))
+        for candidate in sorted(c for c in candidates if start < c <= end):
+            if ok(candidate.astimezone(zone)):
+                return candidate
+        start = end
+    return None
 
 
 def next_allowed(at: datetime, timing: Timing, zone: ZoneInfo) -> datetime | None:
-    """The earliest instant >= `at` allowed by quiet hours and the send window."""
-    local = at.astimezone(zone)
-    if allowed(local, timing):
-        return at
+    """The earliest UTC instant >= `at` allowed by quiet hours and the send window."""
     openings = [
         t
         for t in (
@@ -60,12 +123,14 @@ def next_allowed(at: datetime, timing: Timing, zone: ZoneInfo) -> datetime | Non
         )
         if t is not None
     ]
-    candidates = sorted(
-        _local(local.date() + timedelta(days=d), clock, zone)
-        for d in range(_SEARCH_DAYS)
-        for clock in [time(0), *openings]
-    )
-    return next((c.astimezone(at.tzinfo) for c in candidates if c > local and allowed(c, timing)), None)
+    return earliest(at, zone, lambda local: allowed(local, timing), openings)
+
+
+def start_of_next_day(day: date, zone: ZoneInfo, after: datetime) -> datetime:
+    """The first instant after `after` whose local date is later than `day` (midnight may not exist)."""
+    found = earliest(after, zone, lambda local: local.date() > day, [])
+    assert found is not None, "a local day always ends within two weeks"
+    return found
 
 
 def _over_cap(progress: UserProgress, day: str, channel: str, timing: Timing) -> bool:
@@ -87,10 +152,10 @@ def _record(progress: UserProgress, day: str, channel: str) -> None:
 def schedule(
     progress: UserProgress, timing: Timing, request: DeliveryRequest, now: datetime
 ) -> DeliveryRequest | DeliverySuppressed:
-    """Move `send_at` to the next allowed time under caps; record it in the user's daily counts."""
+    """Move `send_at` (a UTC instant) to the next allowed time under caps; record it in the user's daily counts."""
     zone = user_zone(progress, timing)
     timed = request.channel in timing.channels
-    at: datetime | None = max(request.send_at, now)
+    at: datetime | None = max(request.send_at, now).astimezone(UTC)
     for _ in range(_SEARCH_DAYS):
         if timed:
             at = next_allowed(at, timing, zone) if at else None
@@ -102,7 +167,7 @@ def schedule(
             return request.model_copy(update={"send_at": at})
         if timing.caps.when_exceeded == "suppress":
             return _suppressed(request, now, "cap", f"daily cap reached for {day.isoformat()}")
-        at = _local(day + timedelta(days=1), time(0), zone)
+        at = start_of_next_day(day, zone, at)
     return _suppressed(request, now, "cap", "no allowed time within two weeks (caps, quiet hours, send window)")
 
 

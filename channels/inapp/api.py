@@ -66,6 +66,8 @@ USER_ID = Path(
     description="The user's id as in the events' userId, percent-encoded (`/` may stay or be `%2F`).",
 )
 DELIVERY_ID = Path(min_length=1, max_length=MAX_DELIVERY_ID_LENGTH)
+HealthCheck = Callable[[], tuple[bool, dict[str, dict[str, object]]]]
+"""(every background task running?, state of each) for /healthz."""
 
 
 class PromptList(BaseModel):
@@ -312,6 +314,7 @@ def create_inbox_api(
     demo_page: bool = False,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     sendgrid_replay_window_seconds: float = DEFAULT_REPLAY_WINDOW_SECONDS,
+    health: HealthCheck | None = None,
 ) -> FastAPI:
     """The in-app API.
 
@@ -372,8 +375,14 @@ def create_inbox_api(
         )
 
     @api.get("/healthz", tags=["ops"])
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+    async def healthz(response: Response) -> dict[str, object]:
+        """Alive; with `health`, each background task's state, and 503 while one is not running."""
+        if health is None:
+            return {"status": "ok"}
+        ok, tasks = health()
+        if not ok:
+            response.status_code = 503
+        return {"status": "ok" if ok else "degraded", "tasks": tasks}
 
     @api.get("/readyz", tags=["ops"])
     async def readyz(response: Response) -> dict[str, str]:

@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 log = logging.getLogger(__name__)
+
+Loop = Callable[[], Awaitable[None]]
+Spawn = Callable[[str, Loop], Callable[[], Awaitable[None]]]
+"""Runs a named loop in the background (restarting it if it fails); returns how to stop it."""
 
 
 class TopicFollower:
@@ -39,6 +43,7 @@ class TopicFollower:
         self._kafka_options = kafka_options
         self._consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None
+        self._stop_loop: Callable[[], Awaitable[None]] | None = None
 
     def apply(self, topic: str, key: bytes | None, value: bytes | None) -> None:
         raise NotImplementedError
@@ -46,7 +51,13 @@ class TopicFollower:
     def after_batch(self) -> None:
         """Called after each batch of records (e.g. to wake a dashboard)."""
 
-    async def start(self) -> None:
+    @property
+    def task_name(self) -> str:
+        return f"{self.name}:{','.join(self.topics)}"
+
+    async def start(self, spawn: Spawn | None = None) -> None:
+        """Assign every partition from the beginning, then follow in the background: under `spawn`
+        (a supervisor that restarts the loop where it stopped) or as a plain task."""
         consumer = AIOKafkaConsumer(
             enable_auto_commit=False, auto_offset_reset="earliest", group_id=None, **self._kafka_options
         )
@@ -63,7 +74,12 @@ class TopicFollower:
             await consumer.stop()
             self._consumer = None
             raise
-        self._task = asyncio.create_task(self._run(consumer, end_offsets), name=f"{self.name}:{','.join(self.topics)}")
+        if not end_offsets:
+            self.caught_up.set()  # nothing to follow
+        elif spawn is not None:
+            self._stop_loop = spawn(self.task_name, lambda: self._run(consumer, end_offsets))
+        else:
+            self._task = asyncio.create_task(self._run(consumer, end_offsets), name=self.task_name)
 
     async def _partitions(self, consumer: AIOKafkaConsumer) -> list[TopicPartition]:
         loop = asyncio.get_running_loop()
@@ -106,6 +122,8 @@ class TopicFollower:
                 self.after_batch()
 
     async def stop(self) -> None:
+        if self._stop_loop is not None:
+            await self._stop_loop()
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)

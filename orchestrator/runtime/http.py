@@ -38,6 +38,13 @@ class HttpServer:
                 self._task.result()  # raises the bind error, if any
             await asyncio.sleep(0.02)
 
+    async def serving(self) -> None:
+        """Until the server stops; raises if it stopped without being asked to (for the supervisor)."""
+        assert self._task is not None, "start() first"
+        await asyncio.shield(self._task)  # raises the server's own error, if it had one
+        if not self._server.should_exit:
+            raise RuntimeError(f"the HTTP server on {self.url} stopped by itself")
+
     async def stop(self) -> None:
         if self._task is None:
             return

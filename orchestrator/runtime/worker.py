@@ -12,7 +12,6 @@ import logging
 import secrets
 import time
 from collections.abc import Coroutine
-from pathlib import Path
 from typing import Any
 
 from fastapi import Response
@@ -31,13 +30,15 @@ from nudgeflow.orchestrator.feeds.inbox import InboxMaterializer
 from nudgeflow.orchestrator.feeds.preferences import PreferencesMaterializer, preferences_key
 from nudgeflow.orchestrator.rules_holder import RulesHolder
 from nudgeflow.orchestrator.runtime.http import HttpServer
+from nudgeflow.orchestrator.runtime.rules_watch import RulesWatcher
 from nudgeflow.orchestrator.runtime.shutdown import before_forced_exit
+from nudgeflow.orchestrator.runtime.supervise import Supervisor
 from nudgeflow.orchestrator.settings import Settings
 from nudgeflow.orchestrator.topics import ensure_topics
 from nudgeflow.rules.contracts.preferences import Preferences
 
 log = logging.getLogger(__name__)
-RULES_POLL_SECONDS = 2.0
+CRASH_POLL_SECONDS = 1.0
 
 
 class Worker:
@@ -52,6 +53,7 @@ class Worker:
         self.preferences = PreferencesStore()
         self.http: HttpServer | None = None
         self.ready_seconds: float | None = None
+        self.supervisor = Supervisor()  # background loops: restarted when they fail, reported by /healthz
         self._stack = contextlib.AsyncExitStack()
         self._started_at = 0.0
 
@@ -77,8 +79,18 @@ class Worker:
     async def __aexit__(self, *exc_info: object) -> None:
         await self._stack.aclose()
 
+    @property
+    def failed(self) -> asyncio.Event:
+        """Set when a background task failed too often; `failure` says which and why."""
+        return self.supervisor.gave_up
+
+    @property
+    def failure(self) -> str | None:
+        return self.supervisor.reason
+
     async def _start(self) -> None:
         self._started_at = time.monotonic()
+        self._stack.push_async_callback(self.supervisor.stop)  # the last resort; each loop stops before what it uses
         rules = RulesHolder.from_path(self.settings.rules_path)  # invalid playbooks: fail before starting anything
         if self.settings.uses_embedded_broker():
             self.broker = EmbeddedBroker().start()
@@ -93,10 +105,13 @@ class Worker:
             self.settings, bootstrap_servers=self.bootstrap_servers, rules=rules, preferences=self.preferences
         )
         await self.nudgeflow.app.start()
-        self._stack.push_async_callback(self.nudgeflow.app.stop)
+        self._stack.push_async_callback(self._stop_stream_processor)
         if self.nudgeflow.outbox is not None:
             self._stack.push_async_callback(self.nudgeflow.outbox.stop)  # runs before app.stop
-        self._background(self._watch_rules(rules), "rules-watch")
+        for name, loop in self.nudgeflow.loops.items():
+            self._stack.push_async_callback(self.supervisor.spawn(name, loop))
+        self._stack.push_async_callback(self.supervisor.spawn("rules-watch", RulesWatcher(rules).run))
+        self._stack.push_async_callback(self.supervisor.spawn("stream-processor", self._stream_processor_alive))
         self._background(self._mark_ready(), "ready-watch")
         if self.settings.run_api:
             await self._start_api(kafka)
@@ -106,7 +121,7 @@ class Worker:
         self._preferences_follower = PreferencesMaterializer(
             self.preferences, topic=self.settings.preferences_topic, kafka_options=kafka
         )
-        await self._preferences_follower.start()
+        await self._preferences_follower.start(self.supervisor.spawn)
         self._stack.push_async_callback(self._preferences_follower.stop)
 
     async def _start_api(self, kafka: dict[str, object]) -> None:
@@ -123,7 +138,7 @@ class Worker:
                 )
         self.inapp_signing_secret = secret
         materializer = InboxMaterializer(self.inbox, topic=settings.prompts_topic, kafka_options=kafka)
-        await materializer.start()
+        await materializer.start(self.supervisor.spawn)
         self._stack.push_async_callback(materializer.stop)
         preferences = self._preferences_follower
         writer = PromptWriter(topic=settings.prompts_topic, kafka_options=kafka)
@@ -151,6 +166,7 @@ class Worker:
             max_body_bytes=settings.api_max_body_bytes,
             sendgrid_replay_window_seconds=settings.sendgrid_webhook_replay_window,
             ready=lambda: materializer.caught_up.is_set() and preferences.caught_up.is_set() and self.is_ready(),
+            health=self.supervisor.health,
         )
         api.add_api_route(
             "/metrics", lambda: Response(generate_latest(), media_type=CONTENT_TYPE_LATEST), include_in_schema=False
@@ -159,6 +175,7 @@ class Worker:
         self.http = HttpServer(api, host=settings.api_host, port=port)
         await self.http.start()
         self._stack.push_async_callback(self.http.stop)
+        self._stack.push_async_callback(self.supervisor.spawn("http-server", self.http.serving))
         self._stack.callback(close_event_streams, api)  # runs first: open streams end, the server stops promptly
 
     def is_ready(self) -> bool:
@@ -176,18 +193,26 @@ class Worker:
         self.ready_seconds = await self.wait_ready(timeout=600)
         log.info("worker ready in %.1fs", self.ready_seconds)
 
-    async def _watch_rules(self, rules: RulesHolder) -> None:
-        """Hot reload: re-read the playbooks when a file changes; bad files keep the old rules."""
-        path = rules.path
-        assert path is not None
-        seen = _fingerprint(path)
-        while True:
-            await asyncio.sleep(RULES_POLL_SECONDS)
-            current = _fingerprint(path)
-            if current != seen:
-                seen = current
-                # Off the event loop: parsing a large ruleset takes seconds, longer than the session timeout.
-                await asyncio.to_thread(rules.reload)
+    async def _stop_stream_processor(self) -> None:
+        """A crashed Faust app may fail to stop (its consumer thread is gone): the crash was already
+        reported, so the rest of the worker still shuts down."""
+        assert self.nudgeflow is not None
+        app = self.nudgeflow.app
+        try:
+            await app.stop()
+        except Exception:
+            if not app.crashed:
+                raise
+            log.warning("the crashed stream processor did not stop cleanly", exc_info=True)
+
+    async def _stream_processor_alive(self) -> None:
+        """Faust marks its app crashed (an app task raised, a fatal consumer error) but leaves the process
+        running without it; as a supervised failure that stops the worker, and /healthz, say so."""
+        assert self.nudgeflow is not None
+        app = self.nudgeflow.app
+        while not app.crashed:
+            await asyncio.sleep(CRASH_POLL_SECONDS)
+        raise RuntimeError(f"the stream processor (Faust app) crashed: {app.crash_reason!r}")
 
     def _background(self, coroutine: Coroutine[Any, Any, None], name: str) -> None:
         task = asyncio.ensure_future(coroutine)
@@ -198,8 +223,3 @@ class Worker:
             await asyncio.gather(task, return_exceptions=True)
 
         self._stack.push_async_callback(cancel)
-
-
-def _fingerprint(path: Path) -> tuple[tuple[str, float, int], ...]:
-    files = sorted(path.rglob("*.y*ml")) if path.is_dir() else [path]
-    return tuple((str(f), f.stat().st_mtime, f.stat().st_size) for f in files if f.exists())
