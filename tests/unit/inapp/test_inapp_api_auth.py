@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 
-import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from nudgeflow.channels.inapp.api import close_event_streams, create_inbox_api
+from nudgeflow.channels.inapp.api import create_inbox_api
 from nudgeflow.channels.inapp.auth import issue_token, issue_unsubscribe_token
 from nudgeflow.channels.inapp.store import InboxStore
-from nudgeflow.orchestrator.broker.embedded import free_port
-from nudgeflow.orchestrator.runtime.http import HttpServer
 from nudgeflow.rules.contracts.prompts import Prompt
 
 SECRET = "unit-secret"
@@ -99,50 +95,3 @@ def test_unsubscribe_link_with_a_bad_token_says_so() -> None:
 
 def test_sendgrid_webhook_without_a_key_is_unavailable() -> None:
     assert client().post("/v1/webhooks/sendgrid", content=b"[]").status_code == 503
-
-
-async def test_stream_sends_snapshot_then_heartbeats_and_ends_on_close() -> None:
-    store = InboxStore()
-    api = create_inbox_api(store, discard, ready=lambda: True, signing_secret=SECRET, heartbeat_seconds=0.1)
-    server = HttpServer(api, host="127.0.0.1", port=free_port())
-    await server.start()
-    try:
-        async with httpx.AsyncClient(base_url=server.url, timeout=5) as http:
-            async with http.stream(
-                "GET", "/v1/users/ana/prompts/stream", params={"token": issue_token(SECRET, "ana")}
-            ) as response:
-                assert response.headers["content-type"].startswith("text/event-stream")
-                lines: list[str] = []
-
-                async def read() -> None:
-                    async for line in response.aiter_lines():
-                        lines.append(line)
-                        if lines.count(": ping") == 2:
-                            close_event_streams(api)
-
-                await asyncio.wait_for(read(), 5)  # returns because the server ended the stream
-        assert "event: snapshot" in lines and lines.count(": ping") >= 2
-    finally:
-        await server.stop()
-
-
-async def test_a_client_that_goes_away_leaves_no_listener_behind() -> None:
-    store = InboxStore()
-    api = create_inbox_api(store, discard, ready=lambda: True, signing_secret=SECRET, heartbeat_seconds=0.1)
-    server = HttpServer(api, host="127.0.0.1", port=free_port())
-    await server.start()
-    try:
-        for _ in range(3):
-            async with httpx.AsyncClient(base_url=server.url, timeout=5) as http:
-                async with http.stream(
-                    "GET", "/v1/users/ana/prompts/stream", params={"token": issue_token(SECRET, "ana")}
-                ) as response:
-                    async for line in response.aiter_lines():
-                        if line.startswith("data:"):
-                            break
-        deadline = time.monotonic() + 5
-        while (store._listeners or api.state.streams.queues) and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
-        assert not store._listeners and not api.state.streams.queues
-    finally:
-        await server.stop()
