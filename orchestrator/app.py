@@ -26,6 +26,7 @@ from nudgeflow.orchestrator.outbox.sender import OutboxSender
 from nudgeflow.orchestrator.pipeline import PipelineStep
 from nudgeflow.orchestrator.rules_holder import RulesHolder
 from nudgeflow.orchestrator.settings import Settings
+from nudgeflow.orchestrator.tables import store_options
 from nudgeflow.orchestrator.timers.firing import TimerFiring
 
 log = logging.getLogger(__name__)
@@ -122,7 +123,8 @@ def faust_app(settings: Settings, bootstrap_servers: str) -> faust.App:
     return faust.App(
         settings.app_id,
         broker=f"kafka://{bootstrap_servers}",
-        store="memory://",
+        store=settings.state_store,
+        table_standby_replicas=settings.standby_replicas,
         web_enabled=False,
         topic_partitions=settings.topic_partitions,
         topic_replication_factor=settings.replication_factor,
@@ -183,7 +185,9 @@ def build_app(
     clock = clock or SystemClock()
     app = faust_app(settings, bootstrap_servers)
     topics = WorkerTopics.declare(app, settings)
-    users: MutableMapping[str, Any] = app.Table("users", partitions=settings.topic_partitions)
+    users: MutableMapping[str, Any] = app.Table(
+        "users", partitions=settings.topic_partitions, options=store_options(settings)
+    )
     outputs = outputs or topics.outputs()
     firing = TimerFiring(TimerPublisher(outputs.timers), clock=clock)
     handler = InputHandler(

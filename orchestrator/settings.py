@@ -67,7 +67,34 @@ class Settings(BaseSettings):
     dedupe_window: int = Field(
         default=1000, ge=1, description="Recent messageIds remembered per user for de-duplication."
     )
-    table_dir: Path = Field(default=Path(".nudgeflow/tables"), description="Faust table directory.")
+    table_dir: Path = Field(
+        default=Path(".nudgeflow/tables"),
+        description="Where each worker keeps its state (RocksDB, one database per table and partition). Give "
+        "every worker its own; keep it across restarts, so a restart resumes from local state instead of "
+        "replaying the changelog (docs/deploy.md: sizing and backup).",
+    )
+    state_store: str = Field(
+        default="rocksdb://",
+        description="Faust table store: `rocksdb://` (state on disk, in table_dir) or `memory://` "
+        "(state in RAM, rebuilt from the changelog on every start; for experiments only).",
+    )
+    rocksdb_block_cache_bytes: int = Field(
+        default=8 * 1024 * 1024,
+        ge=1024 * 1024,
+        description="RocksDB block cache per table partition (bytes). A worker's state memory is about this "
+        "times the partitions it holds (active and standby) times two tables, whatever the number of users.",
+    )
+    rocksdb_write_buffer_bytes: int = Field(
+        default=4 * 1024 * 1024,
+        ge=1024 * 1024,
+        description="RocksDB memtable size per table partition (bytes), flushed to disk when full.",
+    )
+    standby_replicas: int = Field(
+        default=1,
+        ge=0,
+        description="Standby copies of each table partition kept up to date on other workers, so one takes "
+        "over a failed worker's users without a full restore.",
+    )
     max_event_bytes: int = Field(
         default=256 * 1024,
         ge=1024,

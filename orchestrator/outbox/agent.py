@@ -27,6 +27,7 @@ from nudgeflow.orchestrator.outbox.providers import (
 )
 from nudgeflow.orchestrator.outbox.sender import OutboxSender
 from nudgeflow.orchestrator.settings import Settings
+from nudgeflow.orchestrator.tables import store_options
 from nudgeflow.rules.contracts.deliveries import DeliveryRequest, DeliveryResult, RetryScheduled
 from nudgeflow.rules.contracts.outcomes import Outcome, OutcomeKind
 
@@ -44,7 +45,8 @@ def register_outbox(
     allows: Allows = allow_all,
     clock: Clock | None = None,
 ) -> OutboxSender:
-    table = app.Table("outbox", partitions=settings.topic_partitions)  # delivery id → OutboxEntry as JSON
+    # delivery id → OutboxEntry as JSON
+    table = app.Table("outbox", partitions=settings.topic_partitions, options=store_options(settings))
     clock = clock or SystemClock()
 
     async def publish_attempt(request: DeliveryRequest, attempt: Attempt) -> None:

@@ -47,7 +47,9 @@ class WorkerProcess:
 
     def __init__(self, settings: Settings, log_path: Path) -> None:
         assert settings.api_port, "give the worker process a fixed API port"
-        self.settings = settings
+        # Each worker keeps its state in its own directory (RocksDB locks it), named after its log;
+        # restarting the same WorkerProcess resumes from that local state.
+        self.settings = settings.model_copy(update={"table_dir": settings.table_dir / log_path.stem})
         self.log_path = log_path
         self.process: subprocess.Popen[bytes] | None = None
 
