@@ -88,7 +88,7 @@ def _media_message(**overrides) -> OutboundMessage:
         cta={"label": "Connect a source", "url": "https://app.example.com/sources/new?ws=w1&x=<2>"},
         secondary_cta={"label": "Book a call", "url": "https://cal.example.com/cs"},
         links=[{"label": "Help article", "url": "https://docs.example.com/sources"}],
-        image={"url": "https://cdn.example.com/sources.png", "alt": "The \"sources\" page"},
+        image={"url": "https://cdn.example.com/sources.png", "alt": 'The "sources" page'},
         **overrides,
     )
 
