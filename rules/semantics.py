@@ -7,7 +7,7 @@ from typing import Any
 from nudgeflow.rules.experiments import apply_variant, find_stall
 from nudgeflow.rules.messages import suggest
 from nudgeflow.rules.problems import RuleProblem, dotted
-from nudgeflow.rules.schema import HOLDOUT, SIGNUP, Media, Playbook
+from nudgeflow.rules.schema import HOLDOUT, SIGNUP, Link, Media, Playbook
 from nudgeflow.rules.templates import template_problems
 from nudgeflow.rules.yamlsource import SourceDoc
 
@@ -97,7 +97,7 @@ def _cycles(pb: Playbook, report: _Report) -> None:
 
 def _media_texts(base: Loc, media: Media) -> list[tuple[Loc, str | None]]:
     """The link labels and URLs of a message: templates like its title."""
-    links = [(("cta",), media.cta), (("secondary_cta",), media.secondary_cta)]
+    links: list[tuple[Loc, Link | None]] = [(("cta",), media.cta), (("secondary_cta",), media.secondary_cta)]
     links += [(("links", k), link) for k, link in enumerate(media.links or [])]
     texts: list[tuple[Loc, str | None]] = []
     for loc, link in links:
