@@ -169,3 +169,23 @@ experiment:
         _load(tmp_path, "https://app.example.com/sources/new", variant)
     [problem] = info.value.problems
     assert problem.field == "experiment.variants[0].milestones.first_login.celebrate[0].cta.url"
+
+
+def test_hot_reload_with_an_unsafe_cta_keeps_the_rules_in_force(tmp_path: Path) -> None:
+    from nudgeflow.orchestrator.rules_holder import RulesHolder
+    from tests.support.playbooks import onboarding_playbook
+
+    folder = tmp_path / "playbooks"
+    folder.mkdir()
+    good = onboarding_playbook()
+    (folder / "trial.yaml").write_text(good)
+    holder = RulesHolder.from_path(folder)
+    version, engine = holder.ruleset.version, holder.engine
+    body = 'body: "{{ progress.done }} of {{ progress.total }}"'
+    cta = body + ', cta: {label: "Go", url: "javascript:alert(1)"}'
+    (folder / "trial.yaml").write_text(good.replace(body, cta, 1))
+    assert holder.reload() is False
+    assert holder.ruleset.version == version and holder.engine is engine
+    fixed = cta.replace("javascript:alert(1)", "https://app.example.com/sources")
+    (folder / "trial.yaml").write_text(good.replace(body, fixed, 1))
+    assert holder.reload() is True
