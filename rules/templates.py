@@ -163,21 +163,21 @@ def url_problem(source: str) -> str | None:
         if name not in URL_SCHEMES:
             return f"'{name}:' links are not allowed: use an absolute http(s) URL like https://app.example.com/next"
         if not prefix.lower().startswith(f"{name}://") and not (templated and f"{name}://".startswith(prefix.lower())):
-            return f"{short(prefix)} is not an absolute URL: write {name}://host/path"
+            return f"{_short(prefix)} is not an absolute URL: write {name}://host/path"
         if not templated and not urlsplit(prefix).netloc:
-            return f"{short(prefix)} has no host: write {name}://app.example.com/path"
+            return f"{_short(prefix)} has no host: write {name}://app.example.com/path"
         return None
     if templated and any(f"{name}://".startswith(prefix.lower()) for name in URL_SCHEMES):
         return None
     if prefix.startswith("/"):
         return (
-            f"{short(prefix)} is a relative link, which email and Slack can't open: "
+            f"{_short(prefix)} is a relative link, which email and Slack can't open: "
             f"write the full address, like https://app.example.com{prefix}"
         )
-    return f"{short(prefix)} has no scheme: add https:// (https://{prefix})"
+    return f"{_short(prefix)} has no scheme: add https:// (https://{prefix})"
 
 
-def short(text: str, limit: int = 60) -> str:
+def _short(text: str, limit: int = 60) -> str:
     return repr(text if len(text) <= limit else text[: limit - 1] + "…")
 
 
@@ -186,9 +186,9 @@ def render_url(source: str, context: dict[str, Any]) -> str:
     url = render(source, context)
     parts = urlsplit(url)
     if parts.scheme.lower() not in URL_SCHEMES or not parts.netloc:
-        raise RenderError(f"link rendered as {short(url)}, which is not an absolute http(s) URL")
+        raise RenderError(f"link rendered as {_short(url)}, which is not an absolute http(s) URL")
     if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in url):
-        raise RenderError(f"link rendered as {short(url)}, which contains spaces or control characters")
+        raise RenderError(f"link rendered as {_short(url)}, which contains spaces or control characters")
     return url
 
 
