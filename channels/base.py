@@ -13,12 +13,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from nudgeflow.rules.contracts.deliveries import RenderedImage, RenderedLink
 
 if TYPE_CHECKING:
     from nudgeflow.rules.contracts.deliveries import DeliveryRequest
 
 SendStatus = Literal["sent", "retry", "failed"]
+DEFAULT_CTA_LABEL = "Open"
 
 
 class ChannelError(Exception):
@@ -54,9 +57,27 @@ class OutboundMessage(BaseModel):
     categories: list[str] = Field(default_factory=list)
     custom_args: dict[str, str] = Field(default_factory=dict)
     unsubscribe_url: str | None = None
-    cta_url: str | None = None
+    cta: RenderedLink | None = Field(default=None, description="The primary call to action: a button.")
+    secondary_cta: RenderedLink | None = None
+    links: list[RenderedLink] = Field(default_factory=list, description="Plain links (help article, video).")
+    image: RenderedImage | None = None
     progress_done: int | None = Field(default=None, ge=0)
     progress_total: int | None = Field(default=None, ge=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _cta_url_shorthand(cls, value: Any) -> Any:
+        """`cta_url="https://…"` (the older, label-less form) is a `cta` labelled "Open"."""
+        if isinstance(value, dict) and "cta_url" in value:
+            value = dict(value)
+            url = value.pop("cta_url")
+            if url and value.get("cta") is None:
+                value["cta"] = {"label": DEFAULT_CTA_LABEL, "url": url}
+        return value
+
+    @property
+    def cta_url(self) -> str | None:
+        return self.cta.url if self.cta else None
 
     @classmethod
     def from_delivery(cls, request: DeliveryRequest, **overrides: Any) -> OutboundMessage:
@@ -89,6 +110,11 @@ class OutboundMessage(BaseModel):
             fields["to_email"] = traits["email"]
         if isinstance(traits.get("slack_user_id"), str):
             fields["slack_user_id"] = traits["slack_user_id"]
+        for name, value in request.media().items():
+            if value:
+                fields[name] = value
+        if "cta_url" in data:
+            fields["cta_url"] = data.pop("cta_url")
         if "done" in data:
             fields["progress_done"] = data.pop("done")
         if "total" in data:

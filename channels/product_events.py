@@ -13,6 +13,9 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
+from nudgeflow.channels.inapp.auth import LinkClick
+from nudgeflow.rules.contracts.events import IdentifyEvent, TrackEvent
+from nudgeflow.rules.contracts.outcomes import Outcome, OutcomeKind
 from nudgeflow.rules.contracts.prompts import Prompt, PromptStatus
 
 PublishEvent = Callable[[dict[str, Any]], Awaitable[None]]
@@ -52,11 +55,13 @@ def identify_event(
     }
 
 
-def prompt_status_event(prompt: Prompt) -> dict[str, Any]:
+def prompt_status_event(prompt: Prompt, *, link: str | None = None) -> dict[str, Any]:
     """ "Prompt Seen/Clicked/Dismissed" for a prompt that just reached that status.
 
     The messageId is derived from (delivery, status): status only moves forward, so a
     retried request publishes the same id and the worker's de-duplication drops the copy.
+    A click on one of the prompt's links (`cta`, `secondary_cta`, `links.N`) names it and its
+    URL, with one messageId per link: each link's click-through counts once.
     """
     name = PROMPT_EVENTS[prompt.status]
     properties = {
@@ -67,10 +72,56 @@ def prompt_status_event(prompt: Prompt) -> dict[str, Any]:
         "kind": prompt.kind,
         "channel": "in_app",
     }
-    return track_event(
-        prompt.user_id,
-        name,
-        properties,
-        message_id=f"nudgeflow-prompt:{prompt.delivery_id}:{prompt.status.value}",
-        at=prompt.status_changed_at,
+    message_id = f"nudgeflow-prompt:{prompt.delivery_id}:{prompt.status.value}"
+    target = prompt.link_at(link) if link else None
+    if link and target is not None:
+        properties.update(link=link, url=target.url, label=target.label)
+        message_id += f":{link}"
+    return track_event(prompt.user_id, name, properties, message_id=message_id, at=prompt.status_changed_at)
+
+
+LINK_CLICKED = "Link Clicked"
+
+
+def link_clicked_event(click: LinkClick, *, at: datetime) -> dict[str, Any]:
+    """ "Link Clicked" when a tracked email/Slack link is followed (`GET /v1/r/{token}`); once per link."""
+    properties = {
+        "delivery_id": click.delivery_id,
+        "playbook_id": click.playbook_id,
+        "playbook_version": click.playbook_version,
+        "milestone_id": click.milestone_id,
+        "kind": click.kind,
+        "channel": click.channel,
+        "link": click.link,
+        "url": click.url,
+    }
+    message_id = f"nudgeflow-link:{click.delivery_id}:{click.link}"
+    return track_event(click.user_id, LINK_CLICKED, properties, message_id=message_id, at=at)
+
+
+def link_click_outcome(event: TrackEvent | IdentifyEvent, now: datetime) -> Outcome | None:
+    """The `link_clicked` outcome analytics counts, for a click on a message's link (any channel)."""
+    if not isinstance(event, TrackEvent) or event.event not in (PROMPT_EVENTS[PromptStatus.CLICKED], LINK_CLICKED):
+        return None
+    props = event.properties
+    link, delivery_id = props.get("link"), props.get("delivery_id")
+    if not isinstance(link, str) or not isinstance(delivery_id, str):
+        return None
+
+    def text(name: str) -> str | None:
+        value = props.get(name)
+        return value if isinstance(value, str) and value else None
+
+    return Outcome.of(
+        OutcomeKind.LINK_CLICKED,
+        f"{delivery_id}:{link}",
+        user_id=event.userId,
+        occurred_at=event.timestamp,
+        recorded_at=now,
+        playbook_id=text("playbook_id"),
+        playbook_version=text("playbook_version"),
+        milestone_id=text("milestone_id"),
+        delivery_id=delivery_id,
+        channel=text("channel"),
+        attributes={"link": link, "url": text("url"), "kind": text("kind"), "message_id": event.messageId},
     )

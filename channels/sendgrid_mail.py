@@ -24,8 +24,9 @@ def build_mail(
     """Return the JSON body for POST /v3/mail/send.
 
     With `template_id` the dynamic template renders subject and content (it gets
-    title, body, unsubscribe_url and cta_url next to `template_data`); otherwise the
-    mail has a text/plain and a text/html part, both ending in the unsubscribe link.
+    title, body, unsubscribe_url, cta ({label, url}), secondary_cta, links and image next to
+    `template_data`); otherwise the mail has a text/plain and a text/html part (the CTA as a
+    button, the image with its alt text), both ending in the unsubscribe link.
     """
     if not message.to_email:
         raise ValueError("message has no to_email")
@@ -59,9 +60,11 @@ def build_mail(
 
 
 def plain_text(message: OutboundMessage) -> str:
+    """The body, then every link as `label: url` (text-only mail clients show bare URLs)."""
     parts = [message.body]
-    if message.cta_url:
-        parts.append(message.cta_url)
+    links = [link for link in (message.cta, message.secondary_cta) if link] + message.links
+    if links:
+        parts.append("\n".join(f"{link.label}: {link.url}" for link in links))
     if message.unsubscribe_url:
         parts.append(f"Unsubscribe: {message.unsubscribe_url}")
     return "\n\n".join(parts)
@@ -73,10 +76,7 @@ def html_body(message: OutboundMessage) -> str:
         body = message.html
     else:
         paragraphs = "".join(f"<p>{html_lib.escape(p)}</p>" for p in message.body.split("\n\n") if p)
-        cta = ""
-        if message.cta_url:
-            cta = f'<p><a href="{html_lib.escape(message.cta_url, quote=True)}">Continue</a></p>'
-        body = f"<h1>{html_lib.escape(message.title)}</h1>{paragraphs}{cta}"
+        body = f"<h1>{html_lib.escape(message.title)}</h1>{image_html(message)}{paragraphs}{links_html(message)}"
     if not message.unsubscribe_url:
         return body
     footer = (
@@ -89,12 +89,63 @@ def html_body(message: OutboundMessage) -> str:
     return body[:marker] + footer + body[marker:]
 
 
+# Inline styles: mail clients drop <style> blocks. A table cell keeps the button's padding in Outlook.
+PRIMARY_STYLE = (
+    "display:inline-block;padding:12px 20px;border-radius:6px;background:#3b5bdb;color:#ffffff;"
+    "font-weight:600;text-decoration:none"
+)
+SECONDARY_STYLE = (
+    "display:inline-block;padding:11px 19px;border-radius:6px;border:1px solid #3b5bdb;color:#3b5bdb;"
+    "font-weight:600;text-decoration:none"
+)
+
+
+def _attr(value: str) -> str:
+    return html_lib.escape(value, quote=True)
+
+
+def image_html(message: OutboundMessage) -> str:
+    if message.image is None:
+        return ""
+    return (
+        f'<p><img src="{_attr(message.image.url)}" alt="{_attr(message.image.alt)}" '
+        'style="max-width:100%;height:auto;border:0"></p>'
+    )
+
+
+def _anchor(url: str, label: str, style: str) -> str:
+    return f'<a href="{_attr(url)}" style="{style}">{html_lib.escape(label)}</a>'
+
+
+def links_html(message: OutboundMessage) -> str:
+    """The primary CTA as a button, the secondary as an outlined one, other links as plain links."""
+    buttons = [
+        f'<td style="padding:0 8px 0 0">{_anchor(link.url, link.label, style)}</td>'
+        for link, style in ((message.cta, PRIMARY_STYLE), (message.secondary_cta, SECONDARY_STYLE))
+        if link is not None
+    ]
+    out = ""
+    if buttons:
+        out += f'<table role="presentation" cellspacing="0" cellpadding="0"><tr>{"".join(buttons)}</tr></table>'
+    if message.links:
+        items = "".join(
+            f'<li><a href="{_attr(link.url)}">{html_lib.escape(link.label)}</a></li>' for link in message.links
+        )
+        out += f"<ul>{items}</ul>"
+    return out
+
+
 def _template_data(message: OutboundMessage) -> dict[str, Any]:
     data: dict[str, Any] = {"title": message.title, "body": message.body}
     if message.unsubscribe_url:
         data["unsubscribe_url"] = message.unsubscribe_url
-    if message.cta_url:
-        data["cta_url"] = message.cta_url
+    if message.cta:
+        data["cta_url"] = message.cta.url
+    for name in ("cta", "secondary_cta", "image"):
+        if (value := getattr(message, name)) is not None:
+            data[name] = value.model_dump()
+    if message.links:
+        data["links"] = [link.model_dump() for link in message.links]
     if message.progress_total is not None:
         data["progress"] = {"done": message.progress_done or 0, "total": message.progress_total}
     data.update(message.template_data)

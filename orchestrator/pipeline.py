@@ -19,6 +19,7 @@ from typing import Literal, Protocol
 
 from pydantic import ValidationError
 
+from nudgeflow.channels.product_events import link_click_outcome
 from nudgeflow.orchestrator.decision_outcomes import decision_outcome, delivery_outcome
 from nudgeflow.orchestrator.ingest.decode import Rejected
 from nudgeflow.rules.contracts.deliveries import DeliveryRequest
@@ -105,7 +106,15 @@ class PipelineStep:
         return self.on_event(record, item, now)
 
     def on_event(self, record: UserRecord, event: Event, now: datetime) -> StepResult:
-        """A messageId this user already sent changes nothing (per-user de-duplication window)."""
+        """A messageId this user already sent changes nothing (per-user de-duplication window).
+        A click on a message's link is also recorded as a `link_clicked` outcome (its id is
+        deterministic, so a replay produces the same one)."""
+        step = self._on_event(record, event, now)
+        if step.status != "duplicate" and (click := link_click_outcome(event, now)) is not None:
+            step.outcomes.append(click)
+        return step
+
+    def _on_event(self, record: UserRecord, event: Event, now: datetime) -> StepResult:
         preferences = self._preferences_from(event)
         if record.has_seen(event.messageId):
             return StepResult("duplicate", record, preferences=preferences)

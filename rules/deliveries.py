@@ -1,16 +1,24 @@
-"""Build DeliveryRequests: stable id, rendered title/body, channel data."""
+"""Build DeliveryRequests: stable id, rendered title/body/links, channel data."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from nudgeflow.rules.contracts.deliveries import DeliveryKind, DeliveryRequest, delivery_id_for
+from nudgeflow.rules.contracts.deliveries import (
+    DeliveryKind,
+    DeliveryRequest,
+    MessageMedia,
+    RenderedImage,
+    RenderedLink,
+    delivery_id_for,
+)
 from nudgeflow.rules.contracts.events import TrackEvent
 from nudgeflow.rules.contracts.users import UserProgress
 from nudgeflow.rules.decisions import DeliverySuppressed
 from nudgeflow.rules.ladder import ladder_progress, milestone_view
-from nudgeflow.rules.schema import Message, Milestone, Playbook
-from nudgeflow.rules.templates import RenderError, build_context, render
+from nudgeflow.rules.schema import Link, Media, Message, Milestone, Playbook
+from nudgeflow.rules.templates import RenderError, build_context, render, render_url
 
 
 def build_delivery(
@@ -39,6 +47,7 @@ def build_delivery(
     )
     try:
         title, body = render(message.title, context), render(message.body, context)
+        media = render_media(message, context)
     except RenderError as exc:
         return DeliverySuppressed(
             delivery_id=delivery_id,
@@ -60,5 +69,32 @@ def build_delivery(
         body=body,
         send_at=now,
         data=data,
+        **media.media(),
         **ids,
+    )
+
+
+def render_media(message: Media, context: dict[str, Any]) -> MessageMedia:
+    """Render the links of a message; a URL that renders to anything but http(s) is a RenderError."""
+
+    def link(spec: Link | None, field: str) -> RenderedLink | None:
+        if spec is None:
+            return None
+        try:
+            return RenderedLink(label=render(spec.label, context), url=render_url(spec.url, context))
+        except RenderError as exc:
+            raise RenderError(f"{field}: {exc}") from exc
+
+    links = [link(spec, f"links[{i}]") for i, spec in enumerate(message.links or [])]
+    image = None
+    if message.image is not None:
+        try:
+            image = RenderedImage(url=render_url(message.image.url, context), alt=render(message.image.alt, context))
+        except RenderError as exc:
+            raise RenderError(f"image: {exc}") from exc
+    return MessageMedia(
+        cta=link(message.cta, "cta"),
+        secondary_cta=link(message.secondary_cta, "secondary_cta"),
+        links=[x for x in links if x is not None],
+        image=image,
     )

@@ -15,6 +15,7 @@ from nudgeflow.rules.schema import (
     HOLDOUT,
     Experiment,
     Message,
+    MessageOverride,
     Milestone,
     Nudge,
     Playbook,
@@ -62,8 +63,11 @@ def find_stall(playbook: Playbook, override: StallOverride) -> list[int]:
     ]
 
 
-def _message(message: Message, title: str | None, body: str | None) -> Message:
-    update = {k: v for k, v in (("title", title), ("body", body)) if v is not None}
+OVERRIDABLE = ("title", "body", "cta", "secondary_cta", "links", "image")
+
+
+def _message(message: Message, override: MessageOverride) -> Message:
+    update = {k: v for k in OVERRIDABLE if (v := getattr(override, k)) is not None}
     return message.model_copy(update=update) if update else message
 
 
@@ -75,8 +79,7 @@ def _milestone(milestone: Milestone, variant: Variant) -> Milestone:
     if override.celebrate is not None:
         texts = override.celebrate
         update["celebrate"] = [
-            _message(m, texts[i].title, texts[i].body) if i < len(texts) else m
-            for i, m in enumerate(milestone.celebrate)
+            _message(m, texts[i]) if i < len(texts) else m for i, m in enumerate(milestone.celebrate)
         ]
     if override.unlocks is not None:
         update["unlocks"] = list(override.unlocks)
@@ -94,7 +97,7 @@ def _stall(stall: Stall, override: StallOverride) -> Stall:
         for i, nudge in enumerate(stall.nudges):
             o = override.nudges[i] if i < len(override.nudges) else None
             if o is not None:
-                nudge = _message(nudge, o.title, o.body)  # type: ignore[assignment]
+                nudge = _message(nudge, o)  # type: ignore[assignment]
                 if o.after is not None:
                     nudge = nudge.model_copy(update={"after": o.after})
             nudges.append(nudge)

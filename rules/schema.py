@@ -11,12 +11,13 @@ from datetime import timedelta
 from functools import cached_property
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from nudgeflow.rules.contracts.deliveries import Channel
 from nudgeflow.rules.contracts.timezones import IanaTimezone
 from nudgeflow.rules.durations import ClockTime, Delay, Duration
 from nudgeflow.rules.problems import short_repr
+from nudgeflow.rules.templates import url_problem
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9_\-]*$"
 SIGNUP = "signup"
@@ -87,7 +88,53 @@ class When(_Model):
     after: Id | None = None
 
 
-class Message(_Model):
+MAX_LINKS = 5  # more than a handful of links is a page, not a nudge
+
+
+def _check_url(value: str) -> str:
+    problem = url_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+LinkUrl = Annotated[
+    str,
+    Field(min_length=1, description="Absolute http(s) URL; a Jinja template like the title."),
+    AfterValidator(_check_url),
+]
+
+
+class Link(_Model):
+    """A labelled link (`cta`, `secondary_cta`, `links`): both fields are templates, like the title."""
+
+    label: str = Field(min_length=1)
+    url: LinkUrl
+
+
+class Image(_Model):
+    """An image shown with the message; `alt` is what screen readers and blocked-image mail clients show."""
+
+    url: LinkUrl
+    alt: str = Field(min_length=1)
+
+
+class Media(_Model):
+    """What a message links to: the step it exists to get the user to, further reading, an image."""
+
+    cta: Link | None = Field(default=None, description="The primary call to action: a button on every channel.")
+    secondary_cta: Link | None = Field(default=None, description="A second, less prominent button.")
+    links: list[Link] | None = Field(default=None, max_length=MAX_LINKS, description="Plain links (help, video).")
+    image: Image | None = None
+
+    @model_validator(mode="after")
+    def _secondary_needs_primary(self) -> Media:
+        if self.secondary_cta is not None and self.cta is None:
+            raise ValueError("secondary_cta needs a cta: give the primary call to action first")
+        return self
+
+
+class Message(Media):
     channel: Channel
     title: str
     body: str
@@ -173,8 +220,12 @@ class Timing(_Model):
     )
 
 
-class MessageOverride(_Model):
-    """New text for one message of the playbook; a field left out keeps the playbook's text."""
+class MessageOverride(Media):
+    """New text and links for one message of the playbook; a field left out keeps the playbook's own."""
+
+    @model_validator(mode="after")
+    def _secondary_needs_primary(self) -> MessageOverride:
+        return self  # the playbook's message may have the primary one
 
     title: str | None = None
     body: str | None = None

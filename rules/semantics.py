@@ -7,7 +7,7 @@ from typing import Any
 from nudgeflow.rules.experiments import apply_variant, find_stall
 from nudgeflow.rules.messages import suggest
 from nudgeflow.rules.problems import RuleProblem, dotted
-from nudgeflow.rules.schema import HOLDOUT, SIGNUP, Playbook
+from nudgeflow.rules.schema import HOLDOUT, SIGNUP, Link, Media, Playbook
 from nudgeflow.rules.templates import template_problems
 from nudgeflow.rules.yamlsource import SourceDoc
 
@@ -95,16 +95,31 @@ def _cycles(pb: Playbook, report: _Report) -> None:
             visit(m.id, [m.id])
 
 
+def _media_texts(base: Loc, media: Media) -> list[tuple[Loc, str | None]]:
+    """The link labels and URLs of a message: templates like its title."""
+    links: list[tuple[Loc, Link | None]] = [(("cta",), media.cta), (("secondary_cta",), media.secondary_cta)]
+    links += [(("links", k), link) for k, link in enumerate(media.links or [])]
+    texts: list[tuple[Loc, str | None]] = []
+    for loc, link in links:
+        if link is not None:
+            texts += [((*base, *loc, "label"), link.label), ((*base, *loc, "url"), link.url)]
+    if media.image is not None:
+        texts += [((*base, "image", "url"), media.image.url), ((*base, "image", "alt"), media.image.alt)]
+    return texts
+
+
 def _templates(pb: Playbook, report: _Report) -> None:
     texts: list[tuple[Loc, str]] = []
     for i, m in enumerate(pb.milestones):
         for j, msg in enumerate(m.celebrate):
             base = ("milestones", i, "celebrate", j)
             texts += [((*base, "title"), msg.title), ((*base, "body"), msg.body)]
+            texts += [(loc, text) for loc, text in _media_texts(base, msg) if text is not None]
     for i, stall in enumerate(pb.stalls):
         for j, nudge in enumerate(stall.nudges):
             base = ("stalls", i, "nudges", j)
             texts += [((*base, "title"), nudge.title), ((*base, "body"), nudge.body)]
+            texts += [(loc, text) for loc, text in _media_texts(base, nudge) if text is not None]
     for loc, text in texts:
         block = (*report.prefix, *loc) in report.doc.block_scalars
         for line, message in template_problems(text):
@@ -159,6 +174,7 @@ def _variant(pb: Playbook, k: int, report: _Report) -> None:
                     f"{'' if have == 1 else 's'}; a variant can only change the text of existing ones",
                 )
             texts += [((*loc, "celebrate", j, "title"), message.title), ((*loc, "celebrate", j, "body"), message.body)]
+            texts += _media_texts((*loc, "celebrate", j), message)
         for j, target in enumerate(override.unlocks or []):
             if target not in ids:
                 report.add((*loc, "unlocks", j), f"unknown milestone '{target}'{suggest(target, ids)}")
@@ -186,6 +202,7 @@ def _variant(pb: Playbook, k: int, report: _Report) -> None:
                     "nudge(s); a variant can only change existing ones",
                 )
             texts += [((*loc, "nudges", j, "title"), nudge.title), ((*loc, "nudges", j, "body"), nudge.body)]
+            texts += _media_texts((*loc, "nudges", j), nudge)
     _template_texts(report, texts)
     if variant.order is not None or any(o.unlocks is not None for o in variant.milestones.values()):
         loops = _Report(report.doc, ())

@@ -16,6 +16,7 @@ import difflib
 import re
 from functools import lru_cache
 from typing import Any, NoReturn
+from urllib.parse import urlsplit
 
 from jinja2 import ChainableUndefined, Template, TemplateSyntaxError, meta, nodes
 from jinja2.exceptions import SecurityError
@@ -142,6 +143,53 @@ def render(source: str, context: dict[str, Any]) -> str:
     if len(text) > MAX_OUTPUT_CHARS:
         raise RenderError(f"template output is {len(text):,} characters; the limit is {MAX_OUTPUT_CHARS:,}")
     return text
+
+
+URL_SCHEMES = ("http", "https")
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*):")
+_TEMPLATE_START = re.compile(r"\{[{%#]")
+
+
+def url_problem(source: str) -> str | None:
+    """Why a playbook link can't be sent, judged before any message is: the literal URL, or the literal
+    part before its first `{{`. A fully templated URL is checked when rendered (`render_url`)."""
+    prefix = _TEMPLATE_START.split(source, maxsplit=1)[0].strip()
+    templated = prefix != source.strip()
+    if not prefix:
+        return None
+    scheme = _SCHEME.match(prefix)
+    if scheme and "." not in scheme.group(1):
+        name = scheme.group(1).lower()
+        if name not in URL_SCHEMES:
+            return f"'{name}:' links are not allowed: use an absolute http(s) URL like https://app.example.com/next"
+        if not prefix.lower().startswith(f"{name}://") and not (templated and f"{name}://".startswith(prefix.lower())):
+            return f"{_short(prefix)} is not an absolute URL: write {name}://host/path"
+        if not templated and not urlsplit(prefix).netloc:
+            return f"{_short(prefix)} has no host: write {name}://app.example.com/path"
+        return None
+    if templated and any(f"{name}://".startswith(prefix.lower()) for name in URL_SCHEMES):
+        return None
+    if prefix.startswith("/"):
+        return (
+            f"{_short(prefix)} is a relative link, which email and Slack can't open: "
+            f"write the full address, like https://app.example.com{prefix}"
+        )
+    return f"{_short(prefix)} has no scheme: add https:// (https://{prefix})"
+
+
+def _short(text: str, limit: int = 60) -> str:
+    return repr(text if len(text) <= limit else text[: limit - 1] + "…")
+
+
+def render_url(source: str, context: dict[str, Any]) -> str:
+    """Render a link template; anything but an absolute http(s) URL is a RenderError, never a sent link."""
+    url = render(source, context)
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in URL_SCHEMES or not parts.netloc:
+        raise RenderError(f"link rendered as {_short(url)}, which is not an absolute http(s) URL")
+    if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in url):
+        raise RenderError(f"link rendered as {_short(url)}, which contains spaces or control characters")
+    return url
 
 
 def _private(name: str) -> bool:

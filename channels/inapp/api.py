@@ -20,9 +20,9 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Path, Query, Response, Security
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.security import APIKeyQuery, HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sse_starlette import EventSourceResponse
 
 from nudgeflow.channels.inapp.auth import (
@@ -33,6 +33,7 @@ from nudgeflow.channels.inapp.auth import (
     SigningKeys,
     issue_token,
     signing_keys,
+    verify_click_token,
     verify_token,
 )
 from nudgeflow.channels.inapp.limits import (
@@ -45,7 +46,7 @@ from nudgeflow.channels.inapp.store import InboxStore
 from nudgeflow.channels.inapp.stream import Streams, event_stream_response
 from nudgeflow.channels.preferences.service import PreferencesService, WritePreferences
 from nudgeflow.channels.preferences.store import PreferencesStore
-from nudgeflow.channels.product_events import PublishEvent, prompt_status_event
+from nudgeflow.channels.product_events import PublishEvent, link_clicked_event, prompt_status_event
 from nudgeflow.channels.webhooks.sendgrid import (
     DEFAULT_REPLAY_WINDOW_SECONDS,
     SendGridSignatureVerifier,
@@ -53,6 +54,7 @@ from nudgeflow.channels.webhooks.sendgrid import (
 )
 from nudgeflow.rules.contracts.preferences import Preferences, PreferencesUpdate
 from nudgeflow.rules.contracts.prompts import Prompt, PromptStatus
+from nudgeflow.rules.templates import url_problem
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +68,7 @@ USER_ID = Path(
     description="The user's id as in the events' userId, percent-encoded (`/` may stay or be `%2F`).",
 )
 DELIVERY_ID = Path(min_length=1, max_length=MAX_DELIVERY_ID_LENGTH)
+LINK_REF = r"^(cta|secondary_cta|links\.[0-9]{1,2})$"
 HealthCheck = Callable[[], tuple[bool, dict[str, dict[str, object]]]]
 """(every background task running?, state of each) for /healthz."""
 
@@ -83,6 +86,12 @@ class UnreadCount(BaseModel):
 
 class StatusChange(BaseModel):
     status: Literal["seen", "clicked", "dismissed"]
+    link: str | None = Field(
+        default=None,
+        pattern=LINK_REF,
+        description="With `clicked`: which of the prompt's links was followed (`cta`, `secondary_cta`, `links.N`); "
+        "each link's click is published once, with its URL, and counted as a `link_clicked` outcome.",
+    )
 
 
 class DemoToken(BaseModel):
@@ -222,10 +231,23 @@ def _inbox_router(
         prompt = store.get(user_id, delivery_id)
         if prompt is None:
             raise HTTPException(status_code=404, detail="no such prompt for this user")
+        if change.link is not None:
+            if change.status != "clicked":
+                raise HTTPException(status_code=422, detail="`link` goes with status `clicked`")
+            if prompt.link_at(change.link) is None:
+                raise HTTPException(status_code=404, detail=f"this prompt has no link {change.link!r}")
         updated = prompt.with_status(PromptStatus(change.status), at=datetime.now(UTC))
         if updated.status.rank <= prompt.status.rank:
+            if change.link is None:
+                return prompt
+            # Already clicked: a click on another link still counts (its own messageId).
+            await publish_event(
+                prompt_status_event(prompt.with_status(PromptStatus.CLICKED, at=datetime.now(UTC)), link=change.link)
+            )
             return prompt
-        await publish_event(prompt_status_event(updated))  # first: its messageId makes a retry harmless
+        await publish_event(
+            prompt_status_event(updated, link=change.link)
+        )  # first: its messageId makes a retry harmless
         await publish(updated)
         return store.apply(updated)
 
@@ -290,6 +312,34 @@ def _preferences_router(service: PreferencesService, auth: _Auth, keys: SigningK
     return router
 
 
+def _redirect_router(keys: SigningKeys, publish_event: PublishEvent) -> APIRouter:
+    router = APIRouter(prefix="/v1", tags=["links"])
+
+    @router.get(
+        "/r/{token}",
+        response_class=RedirectResponse,
+        status_code=302,
+        responses={302: {"description": "To the link's URL"}, 400: {"description": "Invalid or expired link"}},
+    )
+    async def follow_link(token: str = Path(max_length=MAX_TOKEN_LENGTH)) -> Response:
+        """A tracked CTA or link of an email or Slack message: records "Link Clicked" and redirects.
+        The token is signed (`issue_click_token`), so it can only lead where the message pointed."""
+        try:
+            click = verify_click_token(keys, token)
+        except InvalidToken:
+            page = _page("This link is invalid or has expired.", "Open the product directly to continue.")
+            return HTMLResponse(page, status_code=400)
+        if url_problem(click.url) is not None:  # signed by us, so never; kept as a last guard against bad links
+            return HTMLResponse(_page("This link can't be opened.", "Open the product directly."), status_code=400)
+        try:
+            await publish_event(link_clicked_event(click, at=datetime.now(UTC)))
+        except Exception:  # the user still gets where they were going; the click goes uncounted
+            log.exception("could not record the click on %s of %s", click.link, click.delivery_id)
+        return RedirectResponse(click.url, status_code=302, headers={"Cache-Control": "no-store"})
+
+    return router
+
+
 def _page(title: str, text: str) -> str:
     return (
         f"<!doctype html><html lang=en><head><meta charset=utf-8><meta name=viewport "
@@ -349,6 +399,7 @@ def create_inbox_api(
         )
     api.include_router(_inbox_router(store, publish, publish_event, auth, streams, heartbeat_seconds))
     api.include_router(_preferences_router(service, auth, keys))
+    api.include_router(_redirect_router(keys, publish_event))
     verifier = None
     if sendgrid_public_key:
         verifier = SendGridSignatureVerifier(sendgrid_public_key, replay_window=sendgrid_replay_window_seconds)

@@ -30,15 +30,20 @@ from pydantic import SecretStr
 
 log = logging.getLogger(__name__)
 
-Purpose = Literal["inapp", "unsubscribe"]
+Purpose = Literal["inapp", "unsubscribe", "click"]
 Secret = str | bytes | SecretStr
 
 ALGORITHM = "HS256"
 MIN_KEY_BYTES = 32  # RFC 7518 §3.2: an HS256 key has at least 256 bits
-AUDIENCES: dict[Purpose, str] = {"inapp": "nudgeflow-inapp", "unsubscribe": "nudgeflow-unsubscribe"}
+AUDIENCES: dict[Purpose, str] = {
+    "inapp": "nudgeflow-inapp",
+    "unsubscribe": "nudgeflow-unsubscribe",
+    "click": "nudgeflow-click",
+}
 DEFAULT_KEY_ID = "k1"
 DEFAULT_TTL_SECONDS = 3600.0
 UNSUBSCRIBE_TTL_SECONDS = 90 * 24 * 3600.0
+CLICK_TTL_SECONDS = 180 * 24 * 3600.0  # links in emails are clicked late; past this the link shows a notice
 MAX_TOKEN_LENGTH = 4096
 
 
@@ -126,6 +131,15 @@ def issue_token(
 
 def verify_token(keys: Keys, token: str, *, purpose: Purpose = "inapp", now: float | None = None) -> TokenClaims:
     """The token's claims; raises `InvalidToken` unless it is genuine, unexpired and for `purpose`."""
+    claims, key_id = _verified(keys, token, purpose, now)
+    user_id, expires = claims.get("sub"), claims.get("exp")
+    if not isinstance(user_id, str) or not user_id:
+        raise InvalidToken("token has no subject (sub)")
+    assert isinstance(expires, int | float)  # PyJWT checked it is a number
+    return TokenClaims(user_id=user_id, expires_at=int(expires), purpose=purpose, key_id=key_id)
+
+
+def _verified(keys: Keys, token: str, purpose: Purpose, now: float | None) -> tuple[dict[str, object], str]:
     if not token or len(token) > MAX_TOKEN_LENGTH:
         raise InvalidToken("malformed token")
     if token.count(".") == 1:
@@ -140,12 +154,7 @@ def verify_token(keys: Keys, token: str, *, purpose: Purpose = "inapp", now: flo
     key = signing_keys(keys).lookup(key_id)
     if key is None:
         raise InvalidToken(f"unknown key id {key_id!r}")
-    claims = _decode(token, key, purpose, now)
-    user_id, expires = claims.get("sub"), claims.get("exp")
-    if not isinstance(user_id, str) or not user_id:
-        raise InvalidToken("token has no subject (sub)")
-    assert isinstance(expires, int | float)  # PyJWT checked it is a number
-    return TokenClaims(user_id=user_id, expires_at=int(expires), purpose=purpose, key_id=key_id)
+    return _decode(token, key, purpose, now), key_id
 
 
 def _decode(token: str, key: bytes, purpose: Purpose, now: float | None) -> dict[str, object]:
@@ -187,3 +196,58 @@ def unsubscribe_url(api_base_url: str, keys: Keys, user_id: str, ttl: float = UN
     """The `GET/POST /v1/unsubscribe?token=...` link to put in an email (`OutboundMessage.unsubscribe_url`)."""
     token = issue_unsubscribe_token(keys, user_id, ttl)
     return f"{api_base_url.rstrip('/')}/v1/unsubscribe?token={quote(token)}"
+
+
+@dataclass(frozen=True)
+class LinkClick:
+    """What a tracked link names: the delivery and which of its links (`cta`, `secondary_cta`, `links.N`)."""
+
+    user_id: str
+    delivery_id: str
+    link: str
+    url: str
+    channel: str
+    playbook_id: str = ""
+    playbook_version: str = ""
+    milestone_id: str = ""
+    kind: str = ""
+
+
+_CLICK_CLAIMS = {
+    "d": "delivery_id",
+    "l": "link",
+    "u": "url",
+    "c": "channel",
+    "p": "playbook_id",
+    "v": "playbook_version",
+    "m": "milestone_id",
+    "k": "kind",
+}
+
+
+def issue_click_token(keys: Keys, click: LinkClick, ttl: float = CLICK_TTL_SECONDS, *, now: float | None = None) -> str:
+    """A token for `GET /v1/r/{token}`: signed, so the redirect can't be pointed anywhere else (no open redirect)."""
+    ring = signing_keys(keys)
+    issued = int(time.time() if now is None else now)
+    claims: dict[str, object] = {
+        "sub": click.user_id,
+        "aud": AUDIENCES["click"],
+        "iat": issued,
+        "exp": int(issued + ttl),
+    }
+    claims.update({short: getattr(click, name) for short, name in _CLICK_CLAIMS.items()})
+    with _quiet_key_length():
+        return jwt.encode(claims, ring.current, algorithm=ALGORITHM, headers={"kid": ring.current_id})
+
+
+def verify_click_token(keys: Keys, token: str, *, now: float | None = None) -> LinkClick:
+    claims, _ = _verified(keys, token, "click", now)
+    values = {name: claims.get(short) for short, name in _CLICK_CLAIMS.items()}
+    if not all(isinstance(v, str) for v in values.values()) or not isinstance(claims.get("sub"), str):
+        raise InvalidToken("malformed link token")
+    return LinkClick(user_id=str(claims["sub"]), **{k: str(v) for k, v in values.items()})
+
+
+def click_url(api_base_url: str, keys: Keys, click: LinkClick) -> str:
+    """The tracked `GET /v1/r/{token}` link that records a click and redirects to `click.url`."""
+    return f"{api_base_url.rstrip('/')}/v1/r/{issue_click_token(keys, click)}"

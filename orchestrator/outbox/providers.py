@@ -8,6 +8,7 @@ from collections.abc import Callable
 from nudgeflow.channels.base import Channel, OutboundMessage
 from nudgeflow.channels.email_sendgrid import SendGridEmailChannel
 from nudgeflow.channels.inapp.auth import unsubscribe_url
+from nudgeflow.channels.inapp.clicks import tracked_links
 from nudgeflow.channels.retry import RetryPolicy
 from nudgeflow.channels.slack import SlackChannel
 from nudgeflow.orchestrator.outbox.breaker import CircuitBreaker
@@ -60,15 +61,19 @@ def circuit_breaker(settings: Settings) -> Callable[[], CircuitBreaker]:
 
 
 def message_builder(settings: Settings) -> Callable[[DeliveryRequest], OutboundMessage]:
-    """Builds each provider message; emails get a signed one-click unsubscribe link when the API's
-    public URL and signing secret are configured."""
+    """Builds each provider message; when the API's public URL and signing secret are configured,
+    emails get a signed one-click unsubscribe link, and CTAs/links go through the API's click redirect."""
     base, secret = settings.public_api_url, settings.inapp_signing_keys()
 
     def build(request: DeliveryRequest) -> OutboundMessage:
-        if request.channel == "email" and base and secret is not None:
-            return OutboundMessage.from_delivery(
+        if not base or secret is None:
+            return OutboundMessage.from_delivery(request)
+        if request.channel == "email":
+            message = OutboundMessage.from_delivery(
                 request, unsubscribe_url=unsubscribe_url(base, secret, request.user_id)
             )
-        return OutboundMessage.from_delivery(request)
+        else:
+            message = OutboundMessage.from_delivery(request)
+        return tracked_links(message, request, base, secret)
 
     return build

@@ -63,7 +63,42 @@ class DeliveryIdentity(BaseModel):
         return {name: getattr(self, name) for name in DeliveryIdentity.model_fields}
 
 
-class DeliveryRequest(DeliveryIdentity):
+class RenderedLink(BaseModel):
+    """A rendered call to action or link: an absolute http(s) URL, checked when it was rendered."""
+
+    label: str
+    url: str
+
+
+class RenderedImage(BaseModel):
+    url: str
+    alt: str
+
+
+class MessageMedia(BaseModel):
+    """A message's calls to action, links and image, rendered (added in version 1: optional, additive)."""
+
+    cta: RenderedLink | None = None
+    secondary_cta: RenderedLink | None = None
+    links: list[RenderedLink] = Field(default_factory=list)
+    image: RenderedImage | None = None
+
+    def media(self) -> dict[str, Any]:
+        """The media fields alone, to copy onto another record."""
+        return {name: getattr(self, name) for name in MessageMedia.model_fields}
+
+    def link_at(self, ref: str) -> RenderedLink | None:
+        """The link a click names: `cta`, `secondary_cta` or `links.N`."""
+        if ref in ("cta", "secondary_cta"):
+            link: RenderedLink | None = getattr(self, ref)
+            return link
+        index = ref.removeprefix("links.")
+        if index.isdigit() and int(index) < len(self.links):
+            return self.links[int(index)]
+        return None
+
+
+class DeliveryRequest(MessageMedia, DeliveryIdentity):
     """One message to send on one channel, at or after `send_at`."""
 
     type: Literal["delivery"] = "delivery"
@@ -71,7 +106,7 @@ class DeliveryRequest(DeliveryIdentity):
     title: str
     body: str
     send_at: AwareDatetime
-    data: dict[str, Any] = Field(default_factory=dict, description="Extra fields for the channel (traits, CTA url...).")
+    data: dict[str, Any] = Field(default_factory=dict, description="Extra fields for the channel (traits...).")
 
 
 class DeliveryResult(BaseModel):

@@ -35,6 +35,7 @@ class OutcomeKind(StrEnum):
     NUDGE_CANCELLED = "nudge_cancelled"
     PROMPT_STATE_CHANGED = "prompt_state_changed"
     EXPOSURE = "exposure"
+    LINK_CLICKED = "link_clicked"  # a call to action or link of a delivered message; attributes say which
 
 
 class Outcome(BaseModel):

@@ -16,9 +16,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import AwareDatetime, Field
 
-from nudgeflow.rules.contracts.deliveries import DeliveryRequest
+from nudgeflow.rules.contracts.deliveries import DeliveryRequest, MessageMedia
 from nudgeflow.rules.contracts.versioning import SchemaVersion
 
 VERSION = 1
@@ -40,7 +40,9 @@ class PromptStatus(StrEnum):
 _RANK = {PromptStatus.PENDING: 0, PromptStatus.SEEN: 1, PromptStatus.CLICKED: 2, PromptStatus.DISMISSED: 3}
 
 
-class Prompt(BaseModel):
+class Prompt(MessageMedia):
+    """One in-app prompt; `cta`, `secondary_cta`, `links` and `image` (optional) come from its delivery."""
+
     version: SchemaVersion = VERSION
     delivery_id: str = Field(description="Idempotency key of the logical message.")
     user_id: str
@@ -69,6 +71,7 @@ class Prompt(BaseModel):
             created_at=now,
             status_changed_at=now,
             data=request.data,
+            **request.media(),
         )
 
     def with_status(self, status: PromptStatus, *, at: datetime) -> Prompt:

@@ -39,6 +39,14 @@
     ".nf-title{font-weight:600}",
     ".nf-meta{font-size:.72rem;color:#667;margin:.15rem 0}",
     ".nf-item button{font-size:.75rem;margin-right:.3rem;cursor:pointer}",
+    ".nf-image{display:block;max-width:100%;height:auto;margin:.3rem 0;border-radius:4px}",
+    ".nf-actions{display:flex;flex-wrap:wrap;gap:.4rem;margin:.4rem 0}",
+    ".nf-cta{display:inline-block;padding:.35rem .8rem;border-radius:6px;font-weight:600;text-decoration:none;",
+    "border:1px solid #3b5bdb}",
+    ".nf-cta-primary{background:#3b5bdb;color:#fff}",
+    ".nf-cta-secondary{background:#fff;color:#3b5bdb}",
+    ".nf-cta:focus-visible,.nf-link:focus-visible{outline:2px solid #1d2330;outline-offset:2px}",
+    ".nf-links{margin:.2rem 0;padding-left:1.1rem;font-size:.85rem}",
     ".nf-toasts{position:fixed;right:1rem;bottom:1rem;display:flex;flex-direction:column;gap:.5rem;z-index:2147483000}",
     ".nf-toast{background:#1d2330;color:#fff;padding:.7rem 1rem;border-radius:8px;box-shadow:0 4px 14px #0004;",
     "max-width:22rem;cursor:pointer;animation:nf-in .25s ease-out}",
@@ -123,12 +131,7 @@
         item.appendChild(el("div", "nf-title", p.title));
         item.appendChild(el("div", "nf-body", p.body));
         item.appendChild(el("div", "nf-meta", p.kind + " · " + p.milestone_id + " · " + p.status));
-        if (p.data && p.data.cta_url) {
-          var link = el("a", "nf-cta", p.data.cta_label || "Open");
-          link.href = p.data.cta_url;
-          link.addEventListener("click", function () { setStatus(p, "clicked"); });
-          item.appendChild(link);
-        }
+        appendMedia(item, p);
         if (p.status === "pending") {
           var seen = el("button", "nf-seen", "seen");
           seen.type = "button";
@@ -143,6 +146,46 @@
         }
         list.appendChild(item);
       });
+    }
+
+    function safeUrl(url) {
+      return typeof url === "string" && /^https?:\/\//i.test(url);
+    }
+
+    // Links are real <a href> elements: keyboard-focusable, middle-clickable, and they work without
+    // this script's click handler, which only reports which link was followed.
+    function linkTo(p, link, ref, className) {
+      var a = el("a", className, link.label);
+      a.href = link.url;
+      a.setAttribute("data-link", ref);
+      a.addEventListener("click", function () { setStatus(p, "clicked", ref).catch(function () {}); });
+      return a;
+    }
+
+    function appendMedia(item, p) {
+      if (p.image && safeUrl(p.image.url)) {
+        var img = el("img", "nf-image");
+        img.src = p.image.url;
+        img.alt = p.image.alt || "";
+        item.insertBefore(img, item.querySelector(".nf-body"));
+      }
+      var actions = el("div", "nf-actions");
+      if (p.cta && safeUrl(p.cta.url)) actions.appendChild(linkTo(p, p.cta, "cta", "nf-cta nf-cta-primary"));
+      if (p.secondary_cta && safeUrl(p.secondary_cta.url)) {
+        actions.appendChild(linkTo(p, p.secondary_cta, "secondary_cta", "nf-cta nf-cta-secondary"));
+      }
+      if (actions.childNodes.length) item.appendChild(actions);
+      var links = (p.links || []).filter(function (l) { return safeUrl(l.url); });
+      if (links.length) {
+        var ul = el("ul", "nf-links");
+        (p.links || []).forEach(function (l, i) {
+          if (!safeUrl(l.url)) return;
+          var li = el("li");
+          li.appendChild(linkTo(p, l, "links." + i, "nf-link"));
+          ul.appendChild(li);
+        });
+        item.appendChild(ul);
+      }
     }
 
     function merge(p) {
@@ -164,11 +207,13 @@
       return { "Authorization": "Bearer " + token, "Content-Type": "application/json" };
     }
 
-    function setStatus(p, status) {
+    function setStatus(p, status, link) {
+      var change = link ? { status: status, link: link } : { status: status };
+      // keepalive: a CTA click navigates away, and the click must still be recorded.
       return fetch(base + "/prompts/" + encodeURIComponent(p.delivery_id) + "/status", {
-        method: "POST", headers: headers(), body: JSON.stringify({ status: status })
+        method: "POST", headers: headers(), body: JSON.stringify(change), keepalive: true
       }).then(function (response) {
-        if (response.status === 401) return refreshToken().then(function () { return setStatus(p, status); });
+        if (response.status === 401) return refreshToken().then(function () { return setStatus(p, status, link); });
         if (!response.ok) throw new Error("status change failed: HTTP " + response.status);
         return response.json().then(function (updated) { merge(updated); recount(); render(); return updated; });
       });

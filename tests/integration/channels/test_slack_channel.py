@@ -118,19 +118,23 @@ async def test_check_uses_auth_test(slack_channel):
 
 async def test_slack_receives_the_block_kit_json_built_with_the_sdk(slack_server, slack_channel, message):
     """The stand-in records exactly what slack_sdk posted: the Block Kit models' JSON, CTA button included."""
-    result = await slack_channel().send(message(slack_channel="C0WINS", cta_url="https://app.example.com/next"))
+    cta = {"label": "Share it", "url": "https://app.example.com/next?ws=w1"}
+    result = await slack_channel().send(message(slack_channel="C0WINS", cta=cta))
     assert result.status == "sent"
     assert slack_server.messages[0]["blocks"] == [
         {"type": "header", "text": {"type": "plain_text", "text": "First dashboard!", "emoji": True}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": "<@U0ADA> You built your first dashboard."}},
         {
-            "type": "section",
-            "text": {"type": "mrkdwn", "text": "<@U0ADA> You built your first dashboard."},
-            "accessory": {
-                "type": "button",
-                "text": {"type": "plain_text", "text": "Open", "emoji": True},
-                "url": "https://app.example.com/next",
-                "action_id": "nudgeflow_cta",
-            },
+            "type": "actions",
+            "elements": [
+                {
+                    "type": "button",
+                    "text": {"type": "plain_text", "text": "Share it", "emoji": True},
+                    "url": "https://app.example.com/next?ws=w1",
+                    "action_id": "nudgeflow_cta",
+                    "style": "primary",
+                }
+            ],
         },
         {"type": "context", "elements": [{"type": "mrkdwn", "text": "Progress: ▰▰▰▰▱▱▱▱▱▱ 2/5"}]},
     ]

@@ -1,3 +1,4 @@
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -72,3 +73,25 @@ def test_send_result_constructors():
     retry = SendResult.retry(reason="429", retry_after_seconds=2.0, status_code=429)
     assert not retry.is_final
     assert retry.retry_after_seconds == 2.0
+
+
+def test_from_delivery_carries_the_rendered_cta_links_and_image():
+    fields = _request().model_dump(mode="json") | {
+        "cta": {"label": "Connect", "url": "https://app.example.com/sources/new"},
+        "links": [{"label": "Help", "url": "https://help.example.com/a"}],
+        "image": {"url": "https://cdn.example.com/i.png", "alt": "Sources"},
+    }
+    request = DeliveryRequest.model_validate_json(json.dumps(fields))  # as read from the deliveries topic
+    message = OutboundMessage.from_delivery(request)
+    assert (message.cta.label, message.cta_url) == ("Connect", "https://app.example.com/sources/new")
+    assert [link.url for link in message.links] == ["https://help.example.com/a"]
+    assert message.image.alt == "Sources" and message.secondary_cta is None
+
+
+def test_a_delivery_written_before_ctas_existed_still_reads():
+    old = _request().model_dump(mode="json")
+    for name in ("cta", "secondary_cta", "links", "image"):
+        old.pop(name)
+    request = DeliveryRequest.model_validate(old)
+    assert request.cta is None and request.links == []
+    assert OutboundMessage.from_delivery(request).cta is None

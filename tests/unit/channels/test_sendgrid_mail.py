@@ -81,3 +81,39 @@ def test_categories_are_deduplicated_and_capped():
 def test_a_message_without_address_cannot_be_built():
     with pytest.raises(ValueError):
         build_mail(_message(to_email=None), from_email="a@b.c")
+
+
+def _media_message(**overrides) -> OutboundMessage:
+    return _message(
+        cta={"label": "Connect a source", "url": "https://app.example.com/sources/new?ws=w1&x=<2>"},
+        secondary_cta={"label": "Book a call", "url": "https://cal.example.com/cs"},
+        links=[{"label": "Help article", "url": "https://docs.example.com/sources"}],
+        image={"url": "https://cdn.example.com/sources.png", "alt": 'The "sources" page'},
+        **overrides,
+    )
+
+
+def test_html_has_the_primary_cta_as_a_button_the_rest_as_links_and_the_image_with_alt_text():
+    mail = build_mail(_media_message(), from_email="hi@nudgeflow.dev")
+    html = mail["content"][1]["value"]
+    primary = '<a href="https://app.example.com/sources/new?ws=w1&amp;x=&lt;2&gt;" style="display:inline-block'
+    assert primary in html and "background:#3b5bdb" in html and ">Connect a source</a>" in html
+    assert '<a href="https://cal.example.com/cs" style="display:inline-block' in html and "border:1px solid" in html
+    assert '<li><a href="https://docs.example.com/sources">Help article</a></li>' in html
+    assert '<img src="https://cdn.example.com/sources.png" alt="The &quot;sources&quot; page"' in html
+    assert validate_mail(mail) == []
+
+
+def test_text_part_lists_every_link_with_its_label():
+    text = build_mail(_media_message(), from_email="hi@nudgeflow.dev")["content"][0]["value"]
+    assert "Connect a source: https://app.example.com/sources/new?ws=w1&x=<2>" in text
+    assert "Book a call: https://cal.example.com/cs" in text
+    assert "Help article: https://docs.example.com/sources" in text
+
+
+def test_dynamic_template_gets_the_structured_cta():
+    mail = build_mail(_media_message(template_id="d-123"), from_email="hi@nudgeflow.dev")
+    data = mail["personalizations"][0]["dynamic_template_data"]
+    assert data["cta"] == {"label": "Connect a source", "url": "https://app.example.com/sources/new?ws=w1&x=<2>"}
+    assert data["links"] == [{"label": "Help article", "url": "https://docs.example.com/sources"}]
+    assert data["image"]["alt"] == 'The "sources" page'

@@ -44,18 +44,55 @@ def test_header_section_context_with_progress() -> None:
 
 def test_no_context_without_progress_and_cta_button_when_given() -> None:
     blocks = _json(_message(cta_url="https://app/next"))
-    assert [b["type"] for b in blocks] == ["header", "section"]
-    assert blocks[1]["accessory"] == {
-        "type": "button",
-        "text": {"type": "plain_text", "text": "Open", "emoji": True},
-        "url": "https://app/next",
-        "action_id": "nudgeflow_cta",
+    assert [b["type"] for b in blocks] == ["header", "section", "actions"]
+    assert blocks[2]["elements"] == [
+        {
+            "type": "button",
+            "text": {"type": "plain_text", "text": "Open", "emoji": True},
+            "url": "https://app/next",
+            "action_id": "nudgeflow_cta",
+            "style": "primary",
+        }
+    ]
+
+
+def test_primary_and_secondary_buttons_links_and_image() -> None:
+    blocks = _json(
+        _message(
+            cta={"label": "Connect a source", "url": "https://app.example.com/sources/new?ws=w1"},
+            secondary_cta={"label": "Book a call", "url": "https://cal.example.com/cs"},
+            links=[
+                {"label": "Help <article>", "url": "https://docs.example.com/a?x=1|2"},
+                {"label": "Video", "url": "https://video.example.com/v"},
+            ],
+            image={"url": "https://cdn.example.com/sources.png", "alt": "The sources page"},
+        )
+    )
+    assert [b["type"] for b in blocks] == ["header", "image", "section", "actions", "context"]
+    assert blocks[1] == {
+        "type": "image",
+        "image_url": "https://cdn.example.com/sources.png",
+        "alt_text": "The sources page",
     }
+    primary, secondary = blocks[3]["elements"]
+    assert (primary["text"]["text"], primary["url"], primary["style"]) == (
+        "Connect a source",
+        "https://app.example.com/sources/new?ws=w1",
+        "primary",
+    )
+    assert (secondary["text"]["text"], secondary["url"], secondary.get("style")) == (
+        "Book a call",
+        "https://cal.example.com/cs",
+        None,
+    )
+    assert blocks[4]["elements"][0]["text"] == (
+        "<https://docs.example.com/a?x=1%7C2|Help &lt;article&gt;>  ·  <https://video.example.com/v|Video>"
+    )
 
 
 def test_a_cta_url_too_long_for_a_button_is_left_out() -> None:
     blocks = _json(_message(cta_url="https://app/" + "x" * URL_LIMIT))
-    assert "accessory" not in blocks[1]
+    assert [b["type"] for b in blocks] == ["header", "section"]
 
 
 def test_team_channel_message_mentions_the_user() -> None:
