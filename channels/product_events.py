@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from nudgeflow.channels.inapp.auth import LinkClick
 from nudgeflow.rules.contracts.events import IdentifyEvent, TrackEvent
 from nudgeflow.rules.contracts.outcomes import Outcome, OutcomeKind
 from nudgeflow.rules.contracts.prompts import Prompt, PromptStatus
@@ -81,6 +81,21 @@ def prompt_status_event(prompt: Prompt, *, link: str | None = None) -> dict[str,
 
 
 LINK_CLICKED = "Link Clicked"
+
+
+@dataclass(frozen=True)
+class LinkClick:
+    """What a tracked link names: the delivery and which of its links (`cta`, `secondary_cta`, `links.N`)."""
+
+    user_id: str
+    delivery_id: str
+    link: str
+    url: str
+    channel: str
+    playbook_id: str = ""
+    playbook_version: str = ""
+    milestone_id: str = ""
+    kind: str = ""
 
 
 def link_clicked_event(click: LinkClick, *, at: datetime) -> dict[str, Any]:

@@ -28,6 +28,8 @@ import jwt
 from jwt.warnings import InsecureKeyLengthWarning
 from pydantic import SecretStr
 
+from nudgeflow.channels.product_events import LinkClick
+
 log = logging.getLogger(__name__)
 
 Purpose = Literal["inapp", "unsubscribe", "click"]
@@ -196,21 +198,6 @@ def unsubscribe_url(api_base_url: str, keys: Keys, user_id: str, ttl: float = UN
     """The `GET/POST /v1/unsubscribe?token=...` link to put in an email (`OutboundMessage.unsubscribe_url`)."""
     token = issue_unsubscribe_token(keys, user_id, ttl)
     return f"{api_base_url.rstrip('/')}/v1/unsubscribe?token={quote(token)}"
-
-
-@dataclass(frozen=True)
-class LinkClick:
-    """What a tracked link names: the delivery and which of its links (`cta`, `secondary_cta`, `links.N`)."""
-
-    user_id: str
-    delivery_id: str
-    link: str
-    url: str
-    channel: str
-    playbook_id: str = ""
-    playbook_version: str = ""
-    milestone_id: str = ""
-    kind: str = ""
 
 
 _CLICK_CLAIMS = {

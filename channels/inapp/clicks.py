@@ -7,7 +7,8 @@ In-app prompts need no rewriting: the widget reports clicks through the prompt s
 from __future__ import annotations
 
 from nudgeflow.channels.base import OutboundMessage
-from nudgeflow.channels.inapp.auth import Keys, LinkClick, click_url
+from nudgeflow.channels.inapp.auth import Keys, click_url
+from nudgeflow.channels.product_events import LinkClick
 from nudgeflow.rules.contracts.deliveries import DeliveryRequest, RenderedLink
 
 

@@ -11,7 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
-from nudgeflow.channels.inapp.auth import LinkClick, click_url
+from nudgeflow.channels.inapp.auth import click_url
+from nudgeflow.channels.product_events import LinkClick
 from nudgeflow.orchestrator.runtime.worker import Worker
 from tests.integration.inapp.inapp_support import SECRET, bearer
 from tests.support.events import identify, track

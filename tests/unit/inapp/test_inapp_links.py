@@ -11,10 +11,10 @@ from fastapi.testclient import TestClient
 
 from nudgeflow.channels.base import OutboundMessage
 from nudgeflow.channels.inapp.api import create_inbox_api
-from nudgeflow.channels.inapp.auth import LinkClick, click_url, issue_click_token, issue_token
+from nudgeflow.channels.inapp.auth import click_url, issue_click_token, issue_token
 from nudgeflow.channels.inapp.clicks import tracked_links
 from nudgeflow.channels.inapp.store import InboxStore
-from nudgeflow.channels.product_events import link_click_outcome
+from nudgeflow.channels.product_events import LinkClick, link_click_outcome
 from nudgeflow.rules.contracts.deliveries import DeliveryRequest
 from nudgeflow.rules.contracts.events import parse_product_event
 from nudgeflow.rules.contracts.outcomes import OutcomeKind
