@@ -22,6 +22,7 @@ from pydantic import ValidationError
 from nudgeflow.channels.inapp.models import prompt_key
 from nudgeflow.channels.preferences.store import Allows, PreferencesStore, allow_all
 from nudgeflow.orchestrator import metrics
+from nudgeflow.orchestrator.broker import faust_patches
 from nudgeflow.orchestrator.broker.clients import faust_credentials
 from nudgeflow.orchestrator.feeds.preferences import preferences_key
 from nudgeflow.orchestrator.ingest.dead_letter import DeadLetter
@@ -91,6 +92,7 @@ def build_app(
 ) -> NudgeflowApp:
     """`preferences` (followed from the preferences topic) are checked at send time on every channel."""
     allows: Allows = preferences.allows if preferences is not None else allow_all
+    faust_patches.apply()  # never commit past an unprocessed record (docs/architecture.md)
     data_dir = settings.table_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     app = faust.App(
