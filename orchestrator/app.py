@@ -24,6 +24,7 @@ from nudgeflow.channels.preferences.store import Allows, PreferencesStore, allow
 from nudgeflow.orchestrator import metrics
 from nudgeflow.orchestrator.broker import faust_patches
 from nudgeflow.orchestrator.broker.clients import faust_credentials
+from nudgeflow.orchestrator.broker.partitioning import partitioner
 from nudgeflow.orchestrator.feeds.preferences import preferences_key
 from nudgeflow.orchestrator.ingest.dead_letter import DeadLetter
 from nudgeflow.orchestrator.ingest.decode import Rejected, decode_event
@@ -107,12 +108,13 @@ def build_app(
         tabledir=str(data_dir),
         consumer_auto_offset_reset="earliest",
         broker_credentials=faust_credentials(settings),
+        producer_partitioner=partitioner,  # the one partitioner of every topic Nudgeflow writes
         **faust_options(settings),
     )
     raw = {"key_serializer": "raw", "value_serializer": "raw"}
-    events = app.topic(settings.events_topic, partitions=settings.topic_partitions, **raw)
+    events = app.topic(settings.user_events_topic, partitions=settings.topic_partitions, **raw)
     timers = app.topic(settings.timers_topic, partitions=settings.topic_partitions, **raw)
-    inputs = app.topic(settings.events_topic, settings.timers_topic, partitions=settings.topic_partitions, **raw)
+    inputs = app.topic(settings.user_events_topic, settings.timers_topic, partitions=settings.topic_partitions, **raw)
     dead_letters = app.topic(settings.dead_letter_topic, **raw)
     outcomes = app.topic(settings.outcomes_topic, **raw)
     prompts = app.topic(settings.prompts_topic, **raw)
@@ -264,7 +266,7 @@ def build_app(
         firing.on_rebalance()
 
     def owned_records() -> tuple[list[tuple[str, Any]], set[int]]:
-        owned = {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == settings.events_topic}
+        owned = {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == settings.user_events_topic}
         return list(users.items()), owned
 
     @app.timer(interval=5.0)

@@ -26,8 +26,10 @@ from nudgeflow.channels.preferences import Preferences, PreferencesStore
 from nudgeflow.orchestrator.app import NudgeflowApp, build_app
 from nudgeflow.orchestrator.broker.clients import aiokafka_options
 from nudgeflow.orchestrator.broker.embedded import EmbeddedBroker, free_port
+from nudgeflow.orchestrator.broker.partitioning import partitioner
 from nudgeflow.orchestrator.feeds.inbox import InboxMaterializer
 from nudgeflow.orchestrator.feeds.preferences import PreferencesMaterializer, preferences_key
+from nudgeflow.orchestrator.ingest.stage import IngestStage
 from nudgeflow.orchestrator.rules_holder import RulesHolder
 from nudgeflow.orchestrator.runtime.http import HttpServer
 from nudgeflow.orchestrator.settings import Settings
@@ -48,6 +50,7 @@ class Worker:
         self.inbox = InboxStore()
         self.preferences = PreferencesStore()
         self.http: HttpServer | None = None
+        self.ingest: IngestStage | None = None
         self.ready_seconds: float | None = None
         self._stack = contextlib.AsyncExitStack()
         self._started_at = 0.0
@@ -92,10 +95,17 @@ class Worker:
         self._stack.push_async_callback(self.nudgeflow.app.stop)
         if self.nudgeflow.outbox is not None:
             self._stack.push_async_callback(self.nudgeflow.outbox.stop)  # runs before app.stop
+        await self._start_ingest(kafka)
         self._background(self._watch_rules(rules), "rules-watch")
         self._background(self._mark_ready(), "ready-watch")
         if self.settings.run_api:
             await self._start_api(kafka)
+
+    async def _start_ingest(self, kafka: dict[str, object]) -> None:
+        """Every valid event reaches the agent through Nudgeflow's partitioning (orchestrator/ingest/stage.py)."""
+        self.ingest = IngestStage(self.settings, kafka)
+        await self.ingest.start()
+        self._stack.push_async_callback(self.ingest.stop)  # stops before the Faust app
 
     async def _follow_preferences(self, kafka: dict[str, object]) -> None:
         """Every worker follows the preferences topic: they are checked at send time on every channel."""
@@ -122,7 +132,7 @@ class Worker:
         await materializer.start()
         self._stack.push_async_callback(materializer.stop)
         preferences = self._preferences_follower
-        writer = PromptWriter(topic=settings.prompts_topic, kafka_options=kafka)
+        writer = PromptWriter(topic=settings.prompts_topic, kafka_options={**kafka, "partitioner": partitioner})
         await writer.start()
         self._stack.push_async_callback(writer.stop)
         events = EventWriter(writer, topic=settings.events_topic)
