@@ -87,6 +87,7 @@ class IngestStage:
             await self._producer.stop()
             raise
         self._task = asyncio.create_task(self._run(), name="ingest")
+        self._task.add_done_callback(_report_end)
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -102,7 +103,12 @@ class IngestStage:
     async def _run(self) -> None:
         """Never ends on its own: a failed batch is read again from the committed offsets."""
         while True:
-            batches = await self._consumer.getmany(timeout_ms=FETCH_WAIT_MS, max_records=MAX_BATCH)
+            try:
+                batches = await self._consumer.getmany(timeout_ms=FETCH_WAIT_MS, max_records=MAX_BATCH)
+            except KafkaError as exc:  # the broker is away: aiokafka reconnects, keep asking
+                log.warning("ingest: fetch failed (%r), retrying", exc)
+                await asyncio.sleep(RETRY_SECONDS)
+                continue
             if not batches:
                 continue
             try:
@@ -171,6 +177,12 @@ class IngestStage:
             self.settings.dead_letter_topic, letter.model_dump_json().encode(), key=record.key
         )
         return future
+
+
+def _report_end(task: asyncio.Task[None]) -> None:
+    """The stage only ends when stopped; anything else is an error the operator must see (and /readyz fails)."""
+    if not task.cancelled() and task.exception() is not None:
+        log.error("ingest stage stopped: no event reaches the rules any more", exc_info=task.exception())
 
 
 def _in_time_order(batches: Iterable[list[ConsumerRecord[Any, Any]]]) -> list[ConsumerRecord[Any, Any]]:

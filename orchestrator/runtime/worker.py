@@ -165,7 +165,8 @@ class Worker:
         self._stack.callback(close_event_streams, api)  # runs first: open streams end, the server stops promptly
 
     def is_ready(self) -> bool:
-        return self.nudgeflow is not None and self.nudgeflow.ready
+        ingesting = self.ingest is None or self.ingest.running
+        return self.nudgeflow is not None and self.nudgeflow.ready and ingesting
 
     async def wait_ready(self, timeout: float = 60.0) -> float:
         deadline = time.monotonic() + timeout
