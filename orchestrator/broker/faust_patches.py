@@ -67,6 +67,9 @@ class ReadOffsets(defaultdict[Any, int | None]):
         # expecting 0 is then right or, after retention, confirmed by one re-seek.
         self._unknown_is_start = unknown_is_start
 
+    def __missing__(self, tp: Any) -> None:
+        return None  # reading an unknown partition is not a seek: don't insert (defaultdict would, via __setitem__)
+
     def __setitem__(self, tp: Any, offset: int | None) -> None:
         super().__setitem__(tp, offset)
         self.expected[tp] = offset if offset is not None else (0 if self._unknown_is_start else None)

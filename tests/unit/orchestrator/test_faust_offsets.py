@@ -176,3 +176,11 @@ def test_refuses_another_faust_version(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(faust.transport.consumer.Consumer, "_nudgeflow_offsets_patched", False, raising=False)
     with pytest.raises(RuntimeError, match="0.15.3"):
         faust_patches.apply()
+
+
+def test_reading_a_read_offset_is_not_a_seek() -> None:
+    offsets = faust_patches.ReadOffsets(unknown_is_start=True)
+    assert offsets[PARTITION] is None
+    assert PARTITION not in offsets.expected and offsets.seeks[PARTITION] == 0
+    offsets.update({PARTITION: None})  # perform_seek without a committed offset: the log start (earliest)
+    assert offsets.expected[PARTITION] == 0 and offsets.seeks[PARTITION] == 1
