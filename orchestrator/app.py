@@ -276,7 +276,10 @@ def build_app(
         metrics.CONSUMER_LAG.clear()
         for tp in app.assignor.assigned_actives():
             read = consumer._read_offset.get(tp)  # Faust keeps no public accessor for it
-            behind = consumer.highwater(tp) - (read + 1 if read is not None else 0)
+            highwater = consumer.highwater(tp)
+            if highwater is None:  # just assigned, nothing fetched yet; raising here would crash the app
+                continue
+            behind = highwater - (read + 1 if read is not None else 0)
             metrics.CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(max(behind, 0))
         metrics.TIMER_BACKLOG.set(len(firing.schedule))
         if firing.lag_seconds:
