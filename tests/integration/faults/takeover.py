@@ -81,6 +81,7 @@ class TakeoverRun:
     outcome_replays: int = 0  # repeated outcome records with an already-seen outcome_id (dropped by consumers)
     inbox_problems: list[str] = field(default_factory=list)
     phases: dict[str, float] = field(default_factory=dict)  # seconds: start, load, catch-up, checks
+    seek_backs: int = 0  # times the Faust patch abandoned records fetched before a seek (Faust 0.15.3 would skip)
     early_nudges: int = 0  # finishers nudged because the takeover held their invite past the stall window
     seconds: float = 0.0
 
@@ -205,6 +206,7 @@ async def run_takeover(
         run.outcome_replays = _replays(outcomes)
         run.takeover_s = _takeover_seconds(outcomes, killed_at)
         run.inbox_problems = await _inbox_problems(survivors[0].api_url, expected, found & allowed)
+        run.seek_backs = sum(p.log_path.read_text(errors="replace").count("seeking back") for p in processes)
         run.seconds = time.monotonic() - started
         phases["checks"] = run.seconds - sum(phases.values())
         return run
