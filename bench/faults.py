@@ -76,7 +76,8 @@ def line(i: int, run: TakeoverRun) -> str:
     return (
         f"workers={run.workers} run={i + 1:>2} rate={run.rate:.0f}/s killed_at={run.killed_after_s:.1f}s "
         f"takeover={takeover} missing={len(run.missing)} unexpected={len(run.unexpected)} "
-        f"inbox_problems={len(run.inbox_problems)} outcome_replays={run.outcome_replays} "
+        f"inbox_problems={len(run.inbox_problems)} double_completions={len(run.double_completions)} "
+        f"outcome_replays={run.outcome_replays} "
         f"early_nudges={run.early_nudges} seek_backs={run.seek_backs} ({run.seconds:.0f}s)"
     )
 

@@ -9,6 +9,7 @@ docs/faults.md).
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import textwrap
 import time
@@ -79,6 +80,7 @@ class TakeoverRun:
     missing: list[Expected] = field(default_factory=list)
     unexpected: list[Expected] = field(default_factory=list)
     outcome_replays: int = 0  # repeated outcome records with an already-seen outcome_id (dropped by consumers)
+    double_completions: list[str] = field(default_factory=list)  # a milestone completed twice (different ids)
     inbox_problems: list[str] = field(default_factory=list)
     phases: dict[str, float] = field(default_factory=dict)  # seconds: start, load, catch-up, checks
     seek_backs: int = 0  # times the Faust patch abandoned records fetched before a seek (Faust 0.15.3 would skip)
@@ -87,7 +89,7 @@ class TakeoverRun:
 
     @property
     def clean(self) -> bool:
-        return not (self.missing or self.unexpected or self.inbox_problems)
+        return not (self.missing or self.unexpected or self.inbox_problems or self.double_completions)
 
 
 def write_playbook(folder: Path) -> Path:
@@ -204,6 +206,7 @@ async def run_takeover(
         run.early_nudges = len(found & allowed)
         outcomes = await read_topic(bootstrap, settings.outcomes_topic, decode=False, timeout=20)
         run.outcome_replays = _replays(outcomes)
+        run.double_completions = _double_completions(outcomes)
         run.takeover_s = _takeover_seconds(outcomes, killed_at)
         run.inbox_problems = await _inbox_problems(survivors[0].api_url, expected, found & allowed)
         run.seek_backs = sum(p.log_path.read_text(errors="replace").count("seeking back") for p in processes)
@@ -224,12 +227,22 @@ async def _wait_for_prompts(bootstrap: str, topic: str, expected: set[Expected],
 
 
 def _replays(records: list[Any]) -> int:
-    import json
 
     ids: dict[str, int] = defaultdict(int)
     for record in records:
         ids[json.loads(record.value)["outcome_id"]] += 1
     return sum(count - 1 for count in ids.values())
+
+
+def _double_completions(records: list[Any]) -> list[str]:
+    """Replays carry the same outcome_id; two different ids for one user's milestone would be a real duplicate."""
+
+    ids: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for record in records:
+        outcome = json.loads(record.value)
+        if outcome["kind"] == "milestone_completed":
+            ids[(outcome["user_id"], outcome["milestone_id"])].add(outcome["outcome_id"])
+    return [f"{user}/{milestone}" for (user, milestone), found in sorted(ids.items()) if len(found) > 1]
 
 
 def _takeover_seconds(records: list[Any], killed_at: float) -> float | None:

@@ -23,4 +23,5 @@ async def test_takeover_loses_nothing(make_settings, tmp_path: Path, workers: in
     assert not run.missing, f"{len(run.missing)} prompts missing, e.g. {run.missing[:5]}"
     assert not run.unexpected, run.unexpected[:5]
     assert not run.inbox_problems, run.inbox_problems[:5]
+    assert not run.double_completions, run.double_completions[:5]
     assert run.takeover_s is not None, "some partition never produced again after the kill"
