@@ -227,7 +227,6 @@ async def _wait_for_prompts(bootstrap: str, topic: str, expected: set[Expected],
 
 
 def _replays(records: list[Any]) -> int:
-
     ids: dict[str, int] = defaultdict(int)
     for record in records:
         ids[json.loads(record.value)["outcome_id"]] += 1
@@ -236,7 +235,6 @@ def _replays(records: list[Any]) -> int:
 
 def _double_completions(records: list[Any]) -> list[str]:
     """Replays carry the same outcome_id; two different ids for one user's milestone would be a real duplicate."""
-
     ids: dict[tuple[str, str], set[str]] = defaultdict(set)
     for record in records:
         outcome = json.loads(record.value)
