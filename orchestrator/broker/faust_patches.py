@@ -31,7 +31,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from typing import Any, cast
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -147,12 +147,11 @@ class _Jumps:
 async def _drain_messages(self: Any, fetcher: Any) -> None:
     """faust-streaming 0.15.3's `Consumer._drain_messages` with position-checked delivery (see module doc)."""
     from faust.transport.consumer import CONSUMER_FETCHING
-    from mode import Service
 
     callback = self.callback
     getmany = self.getmany
-    consumer_should_stop = cast(Service, self)._stopped.is_set
-    fetcher_should_stop = cast(Service, fetcher)._stopped.is_set
+    consumer_should_stop = self._stopped.is_set
+    fetcher_should_stop = fetcher._stopped.is_set
     read_offsets = self._read_offset
     tracked = isinstance(read_offsets, ReadOffsets)
     get_read_offset = read_offsets.__getitem__
