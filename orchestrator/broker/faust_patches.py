@@ -234,12 +234,18 @@ async def _drain_messages(self: Any, fetcher: Any) -> None:
 
 
 async def _seek_back(consumer: Any, tp: Any, expected: int, offset: int) -> None:
-    """A record above the expected offset: abandon it and move the fetcher back to the expected offset."""
+    """A record above the expected offset: abandon it and move the fetcher back to the expected offset.
+
+    Through `seek_wait`, which runs the seek on the consumer's own thread: aiokafka is not thread-safe,
+    and Faust's `Consumer.seek` calls it from the event loop's thread (a partition awaiting its reset
+    then stopped fetching for good, seen in the takeover bench)."""
     log.info("%s: got offset %d while expecting %d (fetched before a seek); seeking back", tp, offset, expected)
     try:
-        await consumer.seek(tp, expected)
+        await consumer.seek_wait({tp: expected})
     except Exception as exc:  # revoked meanwhile: the next assignment seeks to the committed offset anyway
         log.info("%s: seek back to %d failed: %r", tp, expected, exc)
+        return
+    consumer._read_offset[tp] = expected  # `_seek_wait` deletes the read offset for 0: expect 0, not "unknown"
 
 
 async def _deliver_like_upstream(

@@ -79,8 +79,8 @@ class Takeover:
         self.sought.append(COMMITTED)
         return {PARTITION: COMMITTED}
 
-    async def seek(self, tp: TP, offset: int) -> None:
-        self.sought.append(offset)
+    async def seek_wait(self, partitions: Mapping[TP, int]) -> None:
+        self.sought.extend(partitions.values())
 
 
 def message_at(offset: int) -> Message:
@@ -106,7 +106,7 @@ async def run_takeover(
     consumer.callback = takeover.callback
     consumer.getmany = takeover.getmany
     consumer.seek_to_committed = takeover.seek_to_committed
-    consumer._seek = takeover.seek
+    consumer.seek_wait = takeover.seek_wait
     await consumer.perform_seek()  # the assignment's first seek
     await drain(consumer, takeover.fetcher)
     takeover.catch_up()
@@ -162,7 +162,7 @@ async def test_a_gap_the_broker_confirms_is_passed_after_one_seek_back() -> None
     consumer.callback = takeover.callback
     consumer.getmany = takeover.getmany
     consumer.seek_to_committed = takeover.seek_to_committed
-    consumer._seek = takeover.seek
+    consumer.seek_wait = takeover.seek_wait
     await consumer.perform_seek()
     await faust_patches._drain_messages(consumer, takeover.fetcher)
     takeover.catch_up()
