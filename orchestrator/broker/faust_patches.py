@@ -65,14 +65,14 @@ class ReadOffsets(defaultdict[Any, int | None]):
         self.seeks: dict[Any, int] = defaultdict(int)
         # With auto_offset_reset=earliest, "no committed offset" means the fetcher starts at the log start:
         # expecting 0 is then right or, after retention, confirmed by one re-seek.
-        self._unknown_is_start = unknown_is_start
+        self.unknown_is_start = unknown_is_start
 
     def __missing__(self, tp: Any) -> None:
         return None  # reading an unknown partition is not a seek: don't insert (defaultdict would, via __setitem__)
 
     def __setitem__(self, tp: Any, offset: int | None) -> None:
         super().__setitem__(tp, offset)
-        self.expected[tp] = offset if offset is not None else (0 if self._unknown_is_start else None)
+        self.expected[tp] = offset if offset is not None else (0 if self.unknown_is_start else None)
         self.seeks[tp] += 1
 
     def update(self, *args: Any, **kwargs: Any) -> None:
@@ -116,10 +116,39 @@ def apply() -> None:
         earliest = str(self.app.conf.consumer_auto_offset_reset).lower() == "earliest"
         self._read_offset = ReadOffsets(unknown_is_start=earliest)
 
+    original_perform_seek = consumer_class.perform_seek
+
+    async def perform_seek(self: Any) -> None:
+        await original_perform_seek(self)
+        await _rewind_uncommitted(self)
+
     setattr(consumer_class, "__init__", __init__)  # noqa: B010 -- patching a class, on purpose
     setattr(consumer_class, "_drain_messages", _drain_messages)  # noqa: B010
+    setattr(consumer_class, "perform_seek", perform_seek)  # noqa: B010
     setattr(consumer_class, _APPLIED_FLAG, True)
     log.debug("faust offset-tracking patch applied (%s)", ", ".join(UPSTREAM_ISSUES))
+
+
+async def _rewind_uncommitted(consumer: Any) -> None:
+    """`perform_seek` moves nothing for a partition without a committed offset (aiokafka's
+    `seek_to_committed` skips it), so records fetched and then dropped at a rebalance (Faust's `getmany`
+    stops a batch when the generation changes or the flow stops) stay skipped: the fetcher is past them
+    and, once the producers pause, no later record reveals the jump. Such partitions start at the log
+    start (auto_offset_reset=earliest), so seek them there explicitly."""
+    read_offsets = consumer._read_offset
+    if not (isinstance(read_offsets, ReadOffsets) and read_offsets.unknown_is_start):
+        return
+    uncommitted = {
+        tp: 0 for tp in consumer.assignment() if read_offsets.get(tp) is None and not consumer._is_changelog_tp(tp)
+    }
+    if not uncommitted:
+        return
+    try:
+        await consumer.seek_wait(uncommitted)
+    except Exception as exc:  # revoked meanwhile: the next assignment seeks again
+        log.info("seek to the log start of %s failed: %r", sorted(map(str, uncommitted)), exc)
+        return
+    read_offsets.update({tp: None for tp in uncommitted})  # `_seek_wait` deleted them: expect the log start
 
 
 class _Jumps:

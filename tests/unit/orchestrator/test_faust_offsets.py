@@ -107,6 +107,7 @@ async def run_takeover(
     consumer.getmany = takeover.getmany
     consumer.seek_to_committed = takeover.seek_to_committed
     consumer.seek_wait = takeover.seek_wait
+    consumer.assignment = lambda: {PARTITION}
     await consumer.perform_seek()  # the assignment's first seek
     await drain(consumer, takeover.fetcher)
     takeover.catch_up()
@@ -163,6 +164,7 @@ async def test_a_gap_the_broker_confirms_is_passed_after_one_seek_back() -> None
     consumer.getmany = takeover.getmany
     consumer.seek_to_committed = takeover.seek_to_committed
     consumer.seek_wait = takeover.seek_wait
+    consumer.assignment = lambda: {PARTITION}
     await consumer.perform_seek()
     await faust_patches._drain_messages(consumer, takeover.fetcher)
     takeover.catch_up()
@@ -184,3 +186,22 @@ def test_reading_a_read_offset_is_not_a_seek() -> None:
     assert PARTITION not in offsets.expected and offsets.seeks[PARTITION] == 0
     offsets.update({PARTITION: None})  # perform_seek without a committed offset: the log start (earliest)
     assert offsets.expected[PARTITION] == 0 and offsets.seeks[PARTITION] == 1
+
+
+async def test_a_partition_without_a_committed_offset_is_sought_to_the_log_start() -> None:
+    """aiokafka's seek-to-committed leaves such a partition where the fetcher is: records fetched and then
+    dropped at a rebalance (Faust's getmany stops a batch when the generation changes) would stay skipped."""
+    faust_patches.apply()
+    app = faust.App("offsets-uncommitted-test", broker="kafka://127.0.0.1:1", store="memory://")
+    consumer = app.consumer
+    takeover = Takeover(consumer, batches=[], seek_at=-1)
+
+    async def nothing_committed() -> Mapping[TP, int | None]:
+        return {PARTITION: None}
+
+    consumer.seek_to_committed = nothing_committed
+    consumer.seek_wait = takeover.seek_wait
+    consumer.assignment = lambda: {PARTITION}
+    await consumer.perform_seek()
+    assert takeover.sought == [0]
+    assert consumer._read_offset.expected[PARTITION] == 0
