@@ -18,7 +18,9 @@ import faust
 
 from nudgeflow.channels.preferences.store import PreferencesStore, allow_all
 from nudgeflow.orchestrator import metrics
+from nudgeflow.orchestrator.broker import faust_patches
 from nudgeflow.orchestrator.broker.clients import faust_credentials
+from nudgeflow.orchestrator.broker.partitioning import partitioner
 from nudgeflow.orchestrator.clock import Clock, SystemClock
 from nudgeflow.orchestrator.handler import InputHandler, OutputTopics, ProcessingStats, TimerPublisher
 from nudgeflow.orchestrator.outbox.agent import register_outbox
@@ -94,8 +96,9 @@ class WorkerTopics:
 
         partitions = settings.topic_partitions
         return cls(
-            inputs=raw(settings.events_topic, settings.timers_topic, partitions=partitions),
-            events=raw(settings.events_topic, partitions=partitions),
+            # Events arrive through the ingest stage, keyed by user with Nudgeflow's partitioner.
+            inputs=raw(settings.user_events_topic, settings.timers_topic, partitions=partitions),
+            events=raw(settings.user_events_topic, partitions=partitions),
             timers=raw(settings.timers_topic, partitions=partitions),
             dead_letters=raw(settings.dead_letter_topic),
             prompts=raw(settings.prompts_topic),
@@ -133,6 +136,7 @@ def faust_app(settings: Settings, bootstrap_servers: str) -> faust.App:
         tabledir=str(data_dir),
         consumer_auto_offset_reset="earliest",
         broker_credentials=faust_credentials(settings),
+        producer_partitioner=partitioner,  # the one partitioner of every topic Nudgeflow writes
         **faust_options(settings),
     )
 
@@ -146,7 +150,7 @@ class TimerDriver:
         self.users = users
 
     def owned_records(self) -> tuple[list[tuple[str, Any]], set[int]]:
-        app, events_topic = self.nudgeflow.app, self.nudgeflow.settings.events_topic
+        app, events_topic = self.nudgeflow.app, self.nudgeflow.settings.user_events_topic
         owned = {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == events_topic}
         return list(self.users.items()), owned
 
@@ -163,7 +167,10 @@ class TimerDriver:
         metrics.CONSUMER_LAG.clear()
         for tp in app.assignor.assigned_actives():
             read = consumer._read_offset.get(tp)  # Faust keeps no public accessor for it
-            behind = consumer.highwater(tp) - (read + 1 if read is not None else 0)
+            highwater = consumer.highwater(tp)
+            if highwater is None:  # just assigned, nothing fetched yet; raising here would crash the app
+                continue
+            behind = highwater - (read + 1 if read is not None else 0)
             metrics.CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(max(behind, 0))
         metrics.TIMER_BACKLOG.set(len(firing.schedule))
         if firing.lag_seconds:
@@ -183,6 +190,7 @@ def build_app(
     `clock` and `outputs` (where the event agent writes; default: the app's Kafka topics) let tests run
     the wired agent without a broker."""
     clock = clock or SystemClock()
+    faust_patches.apply()  # never commit past an unprocessed record (docs/architecture.md)
     app = faust_app(settings, bootstrap_servers)
     topics = WorkerTopics.declare(app, settings)
     users: MutableMapping[str, Any] = app.Table(

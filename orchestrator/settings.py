@@ -42,6 +42,11 @@ class Settings(BaseSettings):
 
     app_id: str = Field(default="nudgeflow", description="Consumer group id and prefix of internal topics.")
     events_topic: str = Field(default="nudgeflow.events", description="Segment-spec product events, keyed by user id.")
+    events_by_user_topic: str | None = Field(
+        default=None,
+        description="Internal: every valid event re-keyed by user id with Nudgeflow's partitioner (murmur2), "
+        "read by the worker's agent. Unset: `<events topic>.by-user`.",
+    )
     dead_letter_topic: str = Field(default="nudgeflow.events.dlq", description="Rejected events with the reason.")
     outcomes_topic: str = Field(default="nudgeflow.outcomes", description="Completions and deliveries, for analytics.")
     prompts_topic: str = Field(
@@ -201,6 +206,11 @@ class Settings(BaseSettings):
     log_format: Literal["json", "console"] = Field(
         default="json", description="JSON lines (structlog) for log collectors, or readable console lines."
     )
+
+    @property
+    def user_events_topic(self) -> str:
+        """The by-user topic: set explicitly or derived from the events topic."""
+        return self.events_by_user_topic or f"{self.events_topic}.by-user"
 
     def uses_embedded_broker(self) -> bool:
         return not self.kafka_bootstrap_servers

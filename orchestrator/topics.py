@@ -42,6 +42,13 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
             contract="events",
         ),
         TopicSpec(
+            settings.user_events_topic,
+            partitions,
+            "Internal: valid events keyed by userId, partitioned by Nudgeflow (murmur2); the agent's input",
+            {"cleanup.policy": "delete", "retention.ms": WEEK_MS},
+            contract="events",
+        ),
+        TopicSpec(
             settings.dead_letter_topic,
             partitions,
             "Rejected events, original bytes + reason",

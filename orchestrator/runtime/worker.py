@@ -26,8 +26,10 @@ from nudgeflow.channels.preferences import PreferencesStore
 from nudgeflow.orchestrator.app import NudgeflowApp, build_app
 from nudgeflow.orchestrator.broker.clients import aiokafka_options
 from nudgeflow.orchestrator.broker.embedded import EmbeddedBroker, free_port
+from nudgeflow.orchestrator.broker.partitioning import partitioner
 from nudgeflow.orchestrator.feeds.inbox import InboxMaterializer
 from nudgeflow.orchestrator.feeds.preferences import PreferencesMaterializer, preferences_key
+from nudgeflow.orchestrator.ingest.stage import IngestStage
 from nudgeflow.orchestrator.rules_holder import RulesHolder
 from nudgeflow.orchestrator.runtime.http import HttpServer
 from nudgeflow.orchestrator.runtime.rules_watch import RulesWatcher
@@ -52,6 +54,7 @@ class Worker:
         self.inbox = InboxStore()
         self.preferences = PreferencesStore()
         self.http: HttpServer | None = None
+        self.ingest: IngestStage | None = None
         self.ready_seconds: float | None = None
         self.supervisor = Supervisor()  # background loops: restarted when they fail, reported by /healthz
         self._stack = contextlib.AsyncExitStack()
@@ -108,6 +111,7 @@ class Worker:
         self._stack.push_async_callback(self._stop_stream_processor)
         if self.nudgeflow.outbox is not None:
             self._stack.push_async_callback(self.nudgeflow.outbox.stop)  # runs before app.stop
+        await self._start_ingest(kafka)
         for name, loop in self.nudgeflow.loops.items():
             self._stack.push_async_callback(self.supervisor.spawn(name, loop))
         self._stack.push_async_callback(self.supervisor.spawn("rules-watch", RulesWatcher(rules).run))
@@ -115,6 +119,12 @@ class Worker:
         self._background(self._mark_ready(), "ready-watch")
         if self.settings.run_api:
             await self._start_api(kafka)
+
+    async def _start_ingest(self, kafka: dict[str, object]) -> None:
+        """Every valid event reaches the agent through Nudgeflow's partitioning (orchestrator/ingest/stage.py)."""
+        self.ingest = IngestStage(self.settings, kafka)
+        await self.ingest.start()
+        self._stack.push_async_callback(self.ingest.stop)  # stops before the Faust app
 
     async def _follow_preferences(self, kafka: dict[str, object]) -> None:
         """Every worker follows the preferences topic: they are checked at send time on every channel."""
@@ -141,7 +151,7 @@ class Worker:
         await materializer.start(self.supervisor.spawn)
         self._stack.push_async_callback(materializer.stop)
         preferences = self._preferences_follower
-        writer = PromptWriter(topic=settings.prompts_topic, kafka_options=kafka)
+        writer = PromptWriter(topic=settings.prompts_topic, kafka_options={**kafka, "partitioner": partitioner})
         await writer.start()
         self._stack.push_async_callback(writer.stop)
         events = EventWriter(writer, topic=settings.events_topic)
@@ -179,7 +189,8 @@ class Worker:
         self._stack.callback(close_event_streams, api)  # runs first: open streams end, the server stops promptly
 
     def is_ready(self) -> bool:
-        return self.nudgeflow is not None and self.nudgeflow.ready
+        ingesting = self.ingest is None or self.ingest.running
+        return self.nudgeflow is not None and self.nudgeflow.ready and ingesting
 
     async def wait_ready(self, timeout: float = 60.0) -> float:
         deadline = time.monotonic() + timeout

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 
+from nudgeflow.orchestrator.broker.partitioning import partition_for
 from nudgeflow.orchestrator.runtime.worker import Worker
 from tests.support.events import identify, track
 from tests.support.kafka import eventually, produce, read_topic
@@ -69,4 +70,5 @@ async def test_keyless_events_are_routed_to_the_users_partition(worker: Worker) 
     )
     prompts = await eventually(lambda: prompts_of(worker, "hal"))
     assert [p["title"] for p in prompts] == ["Team work!"]
-    assert worker.nudgeflow and worker.nudgeflow.stats.rekeyed == 1
+    forwarded = await read_topic(worker.bootstrap_servers, worker.settings.user_events_topic, decode=False)
+    assert {(r.key, r.partition) for r in forwarded} == {(b"hal", partition_for(b"hal", 4))}, "re-keyed by ingest"
