@@ -114,9 +114,14 @@ def link_clicked_event(click: LinkClick, *, at: datetime) -> dict[str, Any]:
     return track_event(click.user_id, LINK_CLICKED, properties, message_id=message_id, at=at)
 
 
+def is_click(event: TrackEvent | IdentifyEvent) -> bool:
+    """A click on a message or one of its links, from the in-app API or the redirect endpoint."""
+    return isinstance(event, TrackEvent) and event.event in (PROMPT_EVENTS[PromptStatus.CLICKED], LINK_CLICKED)
+
+
 def link_click_outcome(event: TrackEvent | IdentifyEvent, now: datetime) -> Outcome | None:
     """The `link_clicked` outcome analytics counts, for a click on a message's link (any channel)."""
-    if not isinstance(event, TrackEvent) or event.event not in (PROMPT_EVENTS[PromptStatus.CLICKED], LINK_CLICKED):
+    if not isinstance(event, TrackEvent) or not is_click(event):
         return None
     props = event.properties
     link, delivery_id = props.get("link"), props.get("delivery_id")

@@ -19,7 +19,7 @@ from typing import Literal, Protocol
 
 from pydantic import ValidationError
 
-from nudgeflow.channels.product_events import link_click_outcome
+from nudgeflow.channels.product_events import is_click, link_click_outcome
 from nudgeflow.orchestrator.decision_outcomes import decision_outcome, delivery_outcome
 from nudgeflow.orchestrator.ingest.decode import Rejected
 from nudgeflow.rules.contracts.deliveries import DeliveryRequest
@@ -104,6 +104,11 @@ class PipelineStep:
         if isinstance(item, TimerCommand):
             return self.on_timer(record, item, now)
         return self.on_event(record, item, now)
+
+    def reads(self, event: Event) -> bool:
+        """The ingest pre-filter: events no loaded rule reads, and that record no click, are dropped
+        before they reach the user's state (most of a product's stream). Follows hot reloads."""
+        return self.rules.engine.reads(event) or is_click(event)
 
     def on_event(self, record: UserRecord, event: Event, now: datetime) -> StepResult:
         """A messageId this user already sent changes nothing (per-user de-duplication window).

@@ -107,6 +107,12 @@ class Settings(BaseSettings):
         description="Largest event value accepted (bytes). Larger records are dead-lettered with a 4 KiB excerpt, "
         "their size and sha256; the full record stays on the events topic at the offset the dead letter names.",
     )
+    ingest_prefilter: bool = Field(
+        default=True,
+        description="Drop, at ingest, track events no loaded rule reads (counted as `filtered` in "
+        "nudgeflow_events_total); identify calls and clicks always pass. Off: every valid event reaches the "
+        "user's state (a stall `of: signup` then counts from the user's very first event, noise included).",
+    )
     max_event_depth: int = Field(
         default=32,
         ge=2,

@@ -41,6 +41,7 @@ class SimulationReport:
     outcomes: list[Outcome] = field(default_factory=list)
     records: dict[str, UserRecord] = field(default_factory=dict)
     events_processed: int = 0
+    events_filtered: int = 0  # read by no rule: the worker's ingest stage drops them too
     duplicates_skipped: int = 0
     timers_fired: int = 0
 
@@ -79,6 +80,9 @@ class Simulation:
             if until is not None and event.timestamp > until:
                 break
             self.fire_due(before=event.timestamp)
+            if not self.step.reads(event):  # the worker's ingest stage drops it before the pipeline
+                self.report.events_filtered += 1
+                continue
             self.on_event(event)
         self.fire_due(until=until)
         return self.report

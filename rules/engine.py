@@ -102,6 +102,11 @@ class Engine:
             for variant in playbook.experiment.variants
         }
 
+    def reads(self, event: TrackEvent | IdentifyEvent) -> bool:
+        """Whether any loaded rule can react to `event`: identify calls always (traits enter users into
+        playbooks), track calls when a milestone or stall names them. What no rule reads is noise."""
+        return isinstance(event, IdentifyEvent) or event.event in self.by_event or event.event in self.stalls_by_event
+
     def assignment(self, p: UserProgress, playbook: Playbook) -> Assignment | None:
         """The user's variant of the playbook's current experiment, fixed when they entered it.
         None for users who entered before the experiment started (or under another experiment):

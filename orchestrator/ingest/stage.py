@@ -8,8 +8,9 @@ topics). The Faust agent reads only the by-user topic, so a user's state lives o
 Source offsets are committed only after every forward and dead letter of the batch is acknowledged:
 a crash re-forwards (the agent drops repeated messageIds), it never skips.
 
-`admit` is the seam for issue #10's pre-filter (drop events no loaded rule reads); today every valid
-event is admitted.
+`admit` is the pre-filter: the worker passes the pipeline's `reads`, so events no loaded rule reads
+(page views, clicks on nothing a playbook names) are counted and dropped here, in batches, instead of
+paying Faust's per-message cost; identify calls always pass.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ RETRY_SECONDS = 1.0
 
 
 def admit_all(event: Event) -> bool:
-    """Forward every valid event (the pre-filter of issue #10 will replace this)."""
+    """Forward every valid event (`NUDGEFLOW_INGEST_PREFILTER=false`, and tests of the stage alone)."""
     return True
 
 

@@ -29,7 +29,7 @@ from nudgeflow.orchestrator.broker.embedded import EmbeddedBroker, free_port
 from nudgeflow.orchestrator.broker.partitioning import partitioner
 from nudgeflow.orchestrator.feeds.inbox import InboxMaterializer
 from nudgeflow.orchestrator.feeds.preferences import PreferencesMaterializer, preferences_key
-from nudgeflow.orchestrator.ingest.stage import IngestStage
+from nudgeflow.orchestrator.ingest.stage import IngestStage, admit_all
 from nudgeflow.orchestrator.rules_holder import RulesHolder
 from nudgeflow.orchestrator.runtime.http import HttpServer
 from nudgeflow.orchestrator.runtime.rules_watch import RulesWatcher
@@ -122,7 +122,11 @@ class Worker:
 
     async def _start_ingest(self, kafka: dict[str, object]) -> None:
         """Every valid event reaches the agent through Nudgeflow's partitioning (orchestrator/ingest/stage.py)."""
-        self.ingest = IngestStage(self.settings, kafka)
+        assert self.nudgeflow is not None
+        step = self.nudgeflow.handler.step
+        self.ingest = IngestStage(
+            self.settings, kafka, admit=step.reads if self.settings.ingest_prefilter else admit_all
+        )
         await self.ingest.start()
         self._stack.push_async_callback(self.ingest.stop)  # stops before the Faust app
 

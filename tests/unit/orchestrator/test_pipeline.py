@@ -11,11 +11,14 @@ import pytest
 from nudgeflow.channels.preferences.store import PreferencesStore
 from nudgeflow.orchestrator.ingest.decode import Rejected
 from nudgeflow.orchestrator.pipeline import FixedEngine, PipelineStep, StepResult, decode_timer
+from nudgeflow.orchestrator.rules_holder import RulesHolder
 from nudgeflow.rules import Engine
 from nudgeflow.rules.contracts.timers import TimerCommand
 from nudgeflow.rules.contracts.users import SEND_TIMER_PREFIX, UserRecord
 from tests.support.playbooks import onboarding_playbook
 from tests.support.rules import T0, at, identify, ruleset_from, track
+from tests.support.rules import identify as identify_event
+from tests.support.rules import track as track_event
 
 NIGHT = datetime(2026, 3, 2, 22, 30, tzinfo=UTC)  # 23:30 in Paris: inside 21:00-08:00 quiet hours
 
@@ -138,3 +141,18 @@ def test_decode_timer_never_raises() -> None:
     assert isinstance(decode_timer(None), Rejected)
     command = TimerCommand(user_id="u", timer_id="t", due_at=T0)
     assert decode_timer(command.model_dump_json().encode()) == command
+
+
+def test_the_prefilter_reads_what_rules_read_plus_identify_and_clicks(tmp_path: Path) -> None:
+    """What the ingest stage drops: track events no milestone or stall names (the noise of a product)."""
+    (tmp_path / "pb.yaml").write_text(
+        "id: pb\nname: PB\nmilestones:\n  - id: connect\n    title: Connect\n    when: {event: Source Connected}\n"
+        "stalls:\n  - milestone: connect\n    of: Trial Started\n    not_within: 1d\n"
+        "    nudges: [{channel: in_app, title: Connect a source, body: It takes a minute}]\n"
+    )
+    step = PipelineStep(RulesHolder.from_path(tmp_path), dedupe_window=10)
+    assert step.reads(track_event("Source Connected"))
+    assert step.reads(track_event("Trial Started"))  # a stall's start
+    assert step.reads(identify_event())
+    assert step.reads(track_event("Prompt Clicked", delivery_id="d", link="cta"))  # a click outcome
+    assert not step.reads(track_event("Page Viewed"))
