@@ -169,7 +169,7 @@ def pipeline_settings(
         if name in Settings.model_fields:
             values[name] = f"{prefix}.{name.removesuffix('_topic')}"
     values.update(overrides)
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    return Settings(_env_file=None, **values)
 
 
 def _handled(worker: Worker) -> int:
@@ -410,7 +410,7 @@ async def fetch_hop_latency(
                 partition = TopicPartition(topic, 0)
                 consumer.assign([partition])
                 await consumer.seek_to_end(partition)
-                times = []
+                times: list[float] = []
                 for _ in range(samples):
                     await asyncio.sleep(0.05 + (len(times) % 7) * 0.031)  # land at varied points of a fetch
                     sent = time.perf_counter()

@@ -131,6 +131,55 @@ Nudgeflow functions, time including callees:
 """
 
 
+_COMPANIONS = {
+    "noisy_mix_vs_faust": lambda s: f"{s.get('noisy_read_share', 0):.0%} of events read by a rule",
+    "latency_p50_ms": lambda s: f"at {_n(s.get('latency_rate', 0))} events/s offered",
+    "latency_p99_ms": lambda s: (
+        f"at {_n(s.get('latency_rate', 0))} events/s offered, "
+        + ("kept up" if s.get("latency_sustained") else "**did not keep up**")
+    ),
+    "restart_ready_s_1m": lambda s: f"{_n(s.get('restart_ready_users', 0))} users",
+    "restore_records_per_s": lambda s: f"{_n(s.get('restore_records', 0))} records restored",
+    "rss_bytes_per_user_1m": lambda s: f"{_n(s.get('rss_users', 0))} users",
+    "engine_10k_vs_10": lambda s: (
+        f"10,000 in {s.get('engine_10k_playbooks', '?')} playbooks; "
+        f"in one playbook: {s.get('engine_10k_one_playbook_vs_10', float('nan')):.1f}"
+    ),
+    "timer_late_p99_ms": lambda s: f"{_n(s.get('timer_armed', 0))} armed, {_n(s.get('timer_fired', 0))} fired",
+    "soak_rss_growth_pct": lambda s: (
+        f"{_n(s.get('soak_seconds', 0))} s after {_n(s.get('soak_warmup_seconds', 0))} s "
+        f"warm-up at {_n(s.get('soak_rate', 0))} events/s"
+    ),
+}
+HEADLINE = [
+    "pipeline_vs_faust",
+    "noisy_mix_vs_faust",
+    "latency_p50_ms",
+    "latency_p99_ms",
+    "restart_ready_s_1m",
+    "restore_records_per_s",
+    "rss_bytes_per_user_1m",
+    "engine_10k_vs_10",
+    "timer_late_p99_ms",
+    "soak_rss_growth_pct",
+]
+
+
+def summary_table(r: dict[str, Any]) -> str:
+    """The issue's headline keys: value, goal, met, and the size it was measured at."""
+    summary, goals = r.get("summary", {}), r.get("goals", {})
+    rows = ["| key | value | goal | met | measured at |", "|---|---|---|---|---|"]
+    for key in HEADLINE:
+        value = summary.get(key)
+        goal = goals.get(key)
+        shown = "not measured" if value is None else (f"{value:,.3g}" if abs(value) < 10 else _n(value))
+        target = f"{'≥' if goal['op'] == '>=' else '≤'} {goal['target']:,g}" if goal else "—"
+        met = "—" if not goal or goal["met"] is None else ("yes" if goal["met"] else "**no**")
+        where = _COMPANIONS[key](summary) if key in _COMPANIONS else ""
+        rows.append(f"| `{key}` | **{shown}** | {target} | {met} | {where} |")
+    return "\n".join(rows) + "\n"
+
+
 def _latency_verdict(runs: list[dict[str, Any]], sustained: dict[str, Any] | None) -> str:
     requested = _n(float(runs[0]["requested_rate"]))
     if runs[0]["sustained"]:
@@ -144,7 +193,7 @@ def _share(p: dict[str, Any], suffix: str) -> float:
 
 
 def _self_share(p: dict[str, Any], prefix: str) -> float:
-    return sum(share for name, _, share in p.get("top", []) if name.startswith(prefix))
+    return float(sum(share for name, _, share in p.get("top", []) if name.startswith(prefix)))
 
 
 def _findings(r: dict[str, Any]) -> str:
@@ -269,7 +318,7 @@ run is repeated at half the rate.
 {_latency(r)}
 {_latency_verdict(r["latency"], latency_note)}
 
-{_state(r["state"]) if "state" in r else ""}
+{_state(r["state"], r.get("restart")) if "state" in r else ""}
 {_analytics(r["analytics"]) if "analytics" in r else ""}
 ## Profile of the pipeline hot path
 
@@ -277,36 +326,64 @@ run is repeated at half the rate.
 """
 
 
-def _state(g: dict[str, Any]) -> str:
+def _state(g: dict[str, Any], restart: dict[str, Any] | None) -> str:
     per_user = g["table_bytes_per_user"]
     cache_mib = 20_000 * g["cache_bytes_per_user"] / 2**20
     per_million = f"≈ {per_user * 1e6 / 2**30:.1f} GiB per million users"
-    complete = (
-        "every record recovered"
-        if g["recovered_users"] == g["restart_users"]
-        else (f"only {_n(g['recovered_users'])} of {_n(g['restart_users'])} records recovered")
-    )
-    return f"""## What a tracked user costs (g)
+    out = f"""## What a tracked user costs (g)
 
 `bench/state.py`: {_n(g["users"])} users of the example playbooks, each identified and two milestones
-into their ladder (their record: progress, armed stall timers, recent messageIds). For the restart, the
-changelog holds {_n(g["restart_users"])} such records (the same shapes under new user ids), and a fresh worker
-starts on it.
+into their ladder (their record: progress, armed stall timers, recent messageIds), kept as the `memory://`
+store would keep them.
 
 | measure | value |
 |---|---|
 | record as JSON | {g["record_json_bytes"]:,.0f} B |
-| memory per user in the `users` table (memory store, JSON-ready dict) | {g["table_bytes_per_user"]:,.0f} B |
+| memory per user in a `memory://` `users` table (JSON-ready dict) | {g["table_bytes_per_user"]:,.0f} B |
 | memory per user in the parsed-record cache (the 20,000 most recent users) | {g["cache_bytes_per_user"]:,.0f} B |
-| **memory per tracked user** | **{per_user:,.0f} B** ({per_million}), plus ≤ {cache_mib:,.0f} MiB for the cache |
-| restart → ready, {_n(g["restart_users"])} users in the changelog | **{g["ready_seconds"]:.1f} s** ({complete}) |
-| writing that changelog (one record per batch, Tansu) | {g["changelog_write_seconds"]:.1f} s |
-
-Recovery reads the whole changelog of the partitions a worker owns, so restart time grows with the
-users it owns; a run with 100,000 users was ready in 22 s, so the growth is worse than linear here (the
-cause is not profiled yet). To restart faster, spread users over more partitions and workers.
-On Apache Kafka, compaction keeps the changelog at one record per user; Tansu does not compact.
+| memory per tracked user with `memory://` | {per_user:,.0f} B ({per_million}), \
+plus ≤ {cache_mib:,.0f} MiB for the cache |
 """
+    if not restart:
+        return out
+    r = restart
+
+    def complete(n: int) -> str:
+        return "all" if n == r["users"] else f"**only {_n(n)}**"
+
+    restore = (
+        f"**{r['restore_seconds']:.1f} s** ({complete(r['restore_records'])} records, "
+        f"**{_n(r['restore_records'] / r['restore_seconds'])} records/s**), "
+        f"RSS {r['restore_rss_bytes'] / 2**20:,.0f} MiB"
+    )
+    restart_line = (
+        f"**{r['restart_seconds']:.1f} s** ({complete(r['restart_records'])} records), "
+        f"RSS {r['restart_rss_bytes'] / 2**20:,.0f} MiB (**{r['restart_rss_bytes'] / r['users']:,.0f} B/user**)"
+    )
+    return (
+        out
+        + f"""
+### Restore and restart on RocksDB
+
+`bench/restart.py`: the `users` changelog holds {_n(r["users"])} such records (the same shapes under new user ids,
+8 partitions); a worker (default `state_store=rocksdb://`, in a child process so its RSS is its own) starts on an
+empty table_dir and restores them, stops, and starts again on the same table_dir.
+
+| measure | value |
+|---|---|
+| writing that changelog (one record per batch, Tansu) | {r["changelog_write_seconds"]:.1f} s |
+| restore with local state wiped → ready | {restore} |
+| restart with local RocksDB state → ready | {restart_line} |
+| table_dir on disk | {r["table_dir_bytes"] / 2**20:,.0f} MiB ({r["table_dir_bytes"] / r["users"]:,.0f} B/user) |
+"""
+        + (
+            "\nProfile of the restore (pyinstrument, self time, top frames):\n\n| function | share |\n|---|---|\n"
+            + "\n".join(f"| `{name}` | {share:.1%} |" for name, _, share in r["restore_profile"])
+            + "\n"
+            if r.get("restore_profile")
+            else ""
+        )
+    )
 
 
 def _analytics(a: dict[str, Any]) -> str:
