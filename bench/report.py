@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from bench.report_summary import summary_section
+
 
 def _n(value: float, digits: int = 0) -> str:
     return f"{value:,.{digits}f}"
@@ -46,7 +48,7 @@ def _engine(r: dict[str, Any]) -> str:
             f"| **{_n(e['events_per_second'])}** | {e['us_per_event']:,.0f} "
             f"| {e['matched_per_event']:.2f} | {e['load_seconds']:.2f} |"
         )
-    small, many, one = r["engine"]
+    small, many, one = r["engine"][0], r["engine"][1], r["engine"][-1]
     return (
         "\n".join(rows)
         + f"""
@@ -131,55 +133,6 @@ Nudgeflow functions, time including callees:
 """
 
 
-_COMPANIONS = {
-    "noisy_mix_vs_faust": lambda s: f"{s.get('noisy_read_share', 0):.0%} of events read by a rule",
-    "latency_p50_ms": lambda s: f"at {_n(s.get('latency_rate', 0))} events/s offered",
-    "latency_p99_ms": lambda s: (
-        f"at {_n(s.get('latency_rate', 0))} events/s offered, "
-        + ("kept up" if s.get("latency_sustained") else "**did not keep up**")
-    ),
-    "restart_ready_s_1m": lambda s: f"{_n(s.get('restart_ready_users', 0))} users",
-    "restore_records_per_s": lambda s: f"{_n(s.get('restore_records', 0))} records restored",
-    "rss_bytes_per_user_1m": lambda s: f"{_n(s.get('rss_users', 0))} users",
-    "engine_10k_vs_10": lambda s: (
-        f"10,000 in {s.get('engine_10k_playbooks', '?')} playbooks; "
-        f"in one playbook: {s.get('engine_10k_one_playbook_vs_10', float('nan')):.1f}"
-    ),
-    "timer_late_p99_ms": lambda s: f"{_n(s.get('timer_armed', 0))} armed, {_n(s.get('timer_fired', 0))} fired",
-    "soak_rss_growth_pct": lambda s: (
-        f"{_n(s.get('soak_seconds', 0))} s after {_n(s.get('soak_warmup_seconds', 0))} s "
-        f"warm-up at {_n(s.get('soak_rate', 0))} events/s"
-    ),
-}
-HEADLINE = [
-    "pipeline_vs_faust",
-    "noisy_mix_vs_faust",
-    "latency_p50_ms",
-    "latency_p99_ms",
-    "restart_ready_s_1m",
-    "restore_records_per_s",
-    "rss_bytes_per_user_1m",
-    "engine_10k_vs_10",
-    "timer_late_p99_ms",
-    "soak_rss_growth_pct",
-]
-
-
-def summary_table(r: dict[str, Any]) -> str:
-    """The issue's headline keys: value, goal, met, and the size it was measured at."""
-    summary, goals = r.get("summary", {}), r.get("goals", {})
-    rows = ["| key | value | goal | met | measured at |", "|---|---|---|---|---|"]
-    for key in HEADLINE:
-        value = summary.get(key)
-        goal = goals.get(key)
-        shown = "not measured" if value is None else (f"{value:,.3g}" if abs(value) < 10 else _n(value))
-        target = f"{'≥' if goal['op'] == '>=' else '≤'} {goal['target']:,g}" if goal else "—"
-        met = "—" if not goal or goal["met"] is None else ("yes" if goal["met"] else "**no**")
-        where = _COMPANIONS[key](summary) if key in _COMPANIONS else ""
-        rows.append(f"| `{key}` | **{shown}** | {target} | {met} | {where} |")
-    return "\n".join(rows) + "\n"
-
-
 def _latency_verdict(runs: list[dict[str, Any]], sustained: dict[str, Any] | None) -> str:
     requested = _n(float(runs[0]["requested_rate"]))
     if runs[0]["sustained"]:
@@ -198,7 +151,7 @@ def _self_share(p: dict[str, Any], prefix: str) -> float:
 
 def _findings(r: dict[str, Any]) -> str:
     raw, bare, pipe = r["throughput"]
-    small, many, one = r["engine"]
+    small, many, one = r["engine"][0], r["engine"][1], r["engine"][-1]
     t = r["timers"]
     p = r.get("profile", {})
     comp = p.get("components", {})
@@ -245,6 +198,13 @@ def _findings(r: dict[str, Any]) -> str:
 """
 
 
+def _phases(r: dict[str, Any]) -> str:
+    started, seconds = r.get("phase_started_at", {}), r.get("phase_seconds", {})
+    if not seconds:
+        return f"one run started {r['started_at']}, {r['total_seconds']:.0f} s"
+    return ", ".join(f"{name} {started.get(name, '?')} ({s:,.0f} s)" for name, s in seconds.items())
+
+
 def render(r: dict[str, Any]) -> str:
     machine = r["machine"]
     args = r["args"]
@@ -255,15 +215,16 @@ def render(r: dict[str, Any]) -> str:
 
 <!-- Written by `python -m bench` (bench/run.sh); edit bench/report.py, not this file. -->
 
-One run of `python -m bench` on {machine["cpus"]} CPUs, Python {machine["python"]}, {machine["platform"]},
-started {r["started_at"]}, {r["total_seconds"]:.0f} s in all. Everything runs on **one embedded Tansu broker**
-(memory storage) in the same run, client and broker on the same machine. Events are Segment `identify`/`track`
+`python -m bench` on {machine["cpus"]} CPUs, Python {machine["python"]}, {machine["platform"]}; phases (start, seconds):
+{_phases(r)}. Each phase runs on **an embedded Tansu broker** (memory storage), client and broker on the
+same machine; ratios are always of figures from the same phase. Events are Segment `identify`/`track`
 JSON for the three example playbooks (`playbooks/`): each user is identified first, then about 40% of their
 events are milestone events of their role and the rest product noise; keys are user ids, over 4 partitions.
-Re-run with `bench/run.sh` (`--help` for sizes; `--quick` for a one-minute smoke run). Benchmarks are not part of
+Re-run with `bench/run.sh` (`--help` for sizes; `--quick` for a smoke run of under 3 minutes). Benchmarks are not part of
 the test suite.
 
-## Findings
+{summary_section(r)}
+## Findings from the earlier runs' sections
 
 {_findings(r)}
 ## Throughput: raw client, bare Faust, Nudgeflow (a, b, c)

@@ -125,7 +125,7 @@ async def _broker_phases(args: argparse.Namespace, results: dict[str, Any]) -> N
                 f"p99 {latency.p99_ms:.1f} ms, sustained: {sustained}",
                 flush=True,
             )
-            if sustained or rate <= 100 or len(results["latency"]) >= 3:
+            if sustained or rate <= 100 or len(results["latency"]) >= (1 if args.quick else 3):
                 break
             rate = max(100.0, rate / 2)
 
@@ -155,9 +155,9 @@ def _analytics_phase(args: argparse.Namespace, results: dict[str, Any]) -> None:
 
 
 def _engine_phase(args: argparse.Namespace, results: dict[str, Any]) -> None:
+    layouts = [(10, 100), (10_000, 100)] + ([] if args.quick else [(10_000, 10_000)])  # one big playbook: slow load
     results["engine"] = [
-        asdict(inproc.engine_throughput(m, per_playbook=per, events=args.engine_events))
-        for m, per in ((10, 100), (10_000, 100), (10_000, 10_000))
+        asdict(inproc.engine_throughput(m, per_playbook=per, events=args.engine_events)) for m, per in layouts
     ]
     print(
         "(d) engine: "
@@ -267,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
         args.events, args.noisy_events, args.profile_events, args.engine_events = 5_000, 5_000, 2_000, 1_000
         args.timers, args.timer_due, args.timer_window = 100_000, 2_000, 5.0
         args.latency_seconds, args.state_users, args.restart_users = 5.0, 5_000, 5_000
-        args.soak_seconds, args.soak_warmup = 45.0, 15.0
+        args.soak_seconds, args.soak_warmup, args.soak_users = 40.0, 10.0, 2_000
         args.analytics_users, args.ingest_users = 5_000, 2_000
     phases = list(PHASES) if args.only is None else args.only.split(",")
     unknown = set(phases) - set(PHASES)
@@ -290,8 +290,10 @@ def main(argv: list[str] | None = None) -> int:
         }
         results.setdefault("args", {}).update({k: str(v) for k, v in vars(args).items()})
         results.setdefault("phase_seconds", {})
+        results.setdefault("phase_started_at", {})
         for phase in phases:
             phase_started = time.perf_counter()
+            results["phase_started_at"][phase] = datetime.now(UTC).isoformat(timespec="seconds")
             PHASES[phase](args, results)
             results["phase_seconds"][phase] = time.perf_counter() - phase_started
         results["machine"]["load_average_at_end"] = os.getloadavg()
