@@ -216,12 +216,13 @@ def render(r: dict[str, Any]) -> str:
 <!-- Written by `python -m bench` (bench/run.sh); edit bench/report.py, not this file. -->
 
 `python -m bench` on {machine["cpus"]} CPUs, Python {machine["python"]}, {machine["platform"]}; phases (start, seconds):
-{_phases(r)}. Each phase runs on **an embedded Tansu broker** (memory storage), client and broker on the
-same machine; ratios are always of figures from the same phase. Events are Segment `identify`/`track`
+{_phases(r)}.
+Each phase runs on **an embedded Tansu broker** (memory storage), client and broker on the same machine;
+ratios are always of figures from the same phase. Events are Segment `identify`/`track`
 JSON for the three example playbooks (`playbooks/`): each user is identified first, then about 40% of their
 events are milestone events of their role and the rest product noise; keys are user ids, over 4 partitions.
-Re-run with `bench/run.sh` (`--help` for sizes; `--quick` for a smoke run of under 3 minutes). Benchmarks are not part of
-the test suite.
+Re-run with `bench/run.sh` (`--help` for sizes; `--quick` for a smoke run of under 3 minutes).
+Benchmarks are not part of the test suite.
 
 {summary_section(r)}
 ## Findings from the earlier runs' sections
