@@ -339,7 +339,8 @@ empty table_dir and restores them, stops, and starts again on the same table_dir
 | table_dir on disk | {r["table_dir_bytes"] / 2**20:,.0f} MiB ({r["table_dir_bytes"] / r["users"]:,.0f} B/user) |
 """
         + (
-            "\nProfile of the restore (pyinstrument, self time, top frames):\n\n| function | share |\n|---|---|\n"
+            "\nProfile of the restore (pyinstrument sampling every 5 ms during the timed restore; self time, "
+            "top frames):\n\n| function | share |\n|---|---|\n"
             + "\n".join(f"| `{name}` | {share:.1%} |" for name, _, share in r["restore_profile"])
             + "\n"
             if r.get("restore_profile")
