@@ -178,11 +178,13 @@ def _handled(worker: Worker) -> int:
     return stats.processed + stats.duplicates + stats.dead_lettered
 
 
-async def pipeline(bootstrap: str, topic: str, count: int, rules_path: Path, profiler: Any | None = None) -> Throughput:
+async def pipeline(
+    bootstrap: str, topic: str, count: int, rules_path: Path, profiler: Any | None = None, **overrides: Any
+) -> Throughput:
     """(c) the Nudgeflow worker over the topic, from its first processed event to its last."""
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tables:
-        async with Worker(pipeline_settings(bootstrap, topic, rules_path, Path(tables))) as worker:
+        async with Worker(pipeline_settings(bootstrap, topic, rules_path, Path(tables), **overrides)) as worker:
             first = 0.0
             while _handled(worker) < count:
                 if not first and _handled(worker):
