@@ -169,7 +169,7 @@ def pipeline_settings(
         if name in Settings.model_fields:
             values[name] = f"{prefix}.{name.removesuffix('_topic')}"
     values.update(overrides)
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    return Settings(_env_file=None, **values)
 
 
 def _handled(worker: Worker) -> int:
@@ -178,11 +178,13 @@ def _handled(worker: Worker) -> int:
     return stats.processed + stats.duplicates + stats.dead_lettered
 
 
-async def pipeline(bootstrap: str, topic: str, count: int, rules_path: Path, profiler: Any | None = None) -> Throughput:
+async def pipeline(
+    bootstrap: str, topic: str, count: int, rules_path: Path, profiler: Any | None = None, **overrides: Any
+) -> Throughput:
     """(c) the Nudgeflow worker over the topic, from its first processed event to its last."""
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tables:
-        async with Worker(pipeline_settings(bootstrap, topic, rules_path, Path(tables))) as worker:
+        async with Worker(pipeline_settings(bootstrap, topic, rules_path, Path(tables), **overrides)) as worker:
             first = 0.0
             while _handled(worker) < count:
                 if not first and _handled(worker):
@@ -410,7 +412,7 @@ async def fetch_hop_latency(
                 partition = TopicPartition(topic, 0)
                 consumer.assign([partition])
                 await consumer.seek_to_end(partition)
-                times = []
+                times: list[float] = []
                 for _ in range(samples):
                     await asyncio.sleep(0.05 + (len(times) % 7) * 0.031)  # land at varied points of a fetch
                     sent = time.perf_counter()

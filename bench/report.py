@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from bench.report_summary import summary_section
+
 
 def _n(value: float, digits: int = 0) -> str:
     return f"{value:,.{digits}f}"
@@ -46,7 +48,7 @@ def _engine(r: dict[str, Any]) -> str:
             f"| **{_n(e['events_per_second'])}** | {e['us_per_event']:,.0f} "
             f"| {e['matched_per_event']:.2f} | {e['load_seconds']:.2f} |"
         )
-    small, many, one = r["engine"]
+    small, many, one = r["engine"][0], r["engine"][1], r["engine"][-1]
     return (
         "\n".join(rows)
         + f"""
@@ -144,12 +146,12 @@ def _share(p: dict[str, Any], suffix: str) -> float:
 
 
 def _self_share(p: dict[str, Any], prefix: str) -> float:
-    return sum(share for name, _, share in p.get("top", []) if name.startswith(prefix))
+    return float(sum(share for name, _, share in p.get("top", []) if name.startswith(prefix)))
 
 
 def _findings(r: dict[str, Any]) -> str:
     raw, bare, pipe = r["throughput"]
-    small, many, one = r["engine"]
+    small, many, one = r["engine"][0], r["engine"][1], r["engine"][-1]
     t = r["timers"]
     p = r.get("profile", {})
     comp = p.get("components", {})
@@ -196,6 +198,13 @@ def _findings(r: dict[str, Any]) -> str:
 """
 
 
+def _phases(r: dict[str, Any]) -> str:
+    started, seconds = r.get("phase_started_at", {}), r.get("phase_seconds", {})
+    if not seconds:
+        return f"one run started {r['started_at']}, {r['total_seconds']:.0f} s"
+    return ", ".join(f"{name} {started.get(name, '?')} ({s:,.0f} s)" for name, s in seconds.items())
+
+
 def render(r: dict[str, Any]) -> str:
     machine = r["machine"]
     args = r["args"]
@@ -206,15 +215,17 @@ def render(r: dict[str, Any]) -> str:
 
 <!-- Written by `python -m bench` (bench/run.sh); edit bench/report.py, not this file. -->
 
-One run of `python -m bench` on {machine["cpus"]} CPUs, Python {machine["python"]}, {machine["platform"]},
-started {r["started_at"]}, {r["total_seconds"]:.0f} s in all. Everything runs on **one embedded Tansu broker**
-(memory storage) in the same run, client and broker on the same machine. Events are Segment `identify`/`track`
+`python -m bench` on {machine["cpus"]} CPUs, Python {machine["python"]}, {machine["platform"]}; phases (start, seconds):
+{_phases(r)}.
+Each phase runs on **an embedded Tansu broker** (memory storage), client and broker on the same machine;
+ratios are always of figures from the same phase. Events are Segment `identify`/`track`
 JSON for the three example playbooks (`playbooks/`): each user is identified first, then about 40% of their
 events are milestone events of their role and the rest product noise; keys are user ids, over 4 partitions.
-Re-run with `bench/run.sh` (`--help` for sizes; `--quick` for a one-minute smoke run). Benchmarks are not part of
-the test suite.
+Re-run with `bench/run.sh` (`--help` for sizes; `--quick` for a smoke run of under 3 minutes).
+Benchmarks are not part of the test suite.
 
-## Findings
+{summary_section(r)}
+## Findings from the earlier runs' sections
 
 {_findings(r)}
 ## Throughput: raw client, bare Faust, Nudgeflow (a, b, c)
@@ -269,7 +280,7 @@ run is repeated at half the rate.
 {_latency(r)}
 {_latency_verdict(r["latency"], latency_note)}
 
-{_state(r["state"]) if "state" in r else ""}
+{_state(r["state"], r.get("restart")) if "state" in r else ""}
 {_analytics(r["analytics"]) if "analytics" in r else ""}
 ## Profile of the pipeline hot path
 
@@ -277,36 +288,65 @@ run is repeated at half the rate.
 """
 
 
-def _state(g: dict[str, Any]) -> str:
+def _state(g: dict[str, Any], restart: dict[str, Any] | None) -> str:
     per_user = g["table_bytes_per_user"]
     cache_mib = 20_000 * g["cache_bytes_per_user"] / 2**20
     per_million = f"≈ {per_user * 1e6 / 2**30:.1f} GiB per million users"
-    complete = (
-        "every record recovered"
-        if g["recovered_users"] == g["restart_users"]
-        else (f"only {_n(g['recovered_users'])} of {_n(g['restart_users'])} records recovered")
-    )
-    return f"""## What a tracked user costs (g)
+    out = f"""## What a tracked user costs (g)
 
 `bench/state.py`: {_n(g["users"])} users of the example playbooks, each identified and two milestones
-into their ladder (their record: progress, armed stall timers, recent messageIds). For the restart, the
-changelog holds {_n(g["restart_users"])} such records (the same shapes under new user ids), and a fresh worker
-starts on it.
+into their ladder (their record: progress, armed stall timers, recent messageIds), kept as the `memory://`
+store would keep them.
 
 | measure | value |
 |---|---|
 | record as JSON | {g["record_json_bytes"]:,.0f} B |
-| memory per user in the `users` table (memory store, JSON-ready dict) | {g["table_bytes_per_user"]:,.0f} B |
+| memory per user in a `memory://` `users` table (JSON-ready dict) | {g["table_bytes_per_user"]:,.0f} B |
 | memory per user in the parsed-record cache (the 20,000 most recent users) | {g["cache_bytes_per_user"]:,.0f} B |
-| **memory per tracked user** | **{per_user:,.0f} B** ({per_million}), plus ≤ {cache_mib:,.0f} MiB for the cache |
-| restart → ready, {_n(g["restart_users"])} users in the changelog | **{g["ready_seconds"]:.1f} s** ({complete}) |
-| writing that changelog (one record per batch, Tansu) | {g["changelog_write_seconds"]:.1f} s |
-
-Recovery reads the whole changelog of the partitions a worker owns, so restart time grows with the
-users it owns; a run with 100,000 users was ready in 22 s, so the growth is worse than linear here (the
-cause is not profiled yet). To restart faster, spread users over more partitions and workers.
-On Apache Kafka, compaction keeps the changelog at one record per user; Tansu does not compact.
+| memory per tracked user with `memory://` | {per_user:,.0f} B ({per_million}), \
+plus ≤ {cache_mib:,.0f} MiB for the cache |
 """
+    if not restart:
+        return out
+    r = restart
+
+    def complete(n: int) -> str:
+        return "all" if n == r["users"] else f"**only {_n(n)}**"
+
+    restore = (
+        f"**{r['restore_seconds']:.1f} s** ({complete(r['restore_records'])} records, "
+        f"**{_n(r['restore_records'] / r['restore_seconds'])} records/s**), "
+        f"RSS {r['restore_rss_bytes'] / 2**20:,.0f} MiB"
+    )
+    restart_line = (
+        f"**{r['restart_seconds']:.1f} s** ({complete(r['restart_records'])} records), "
+        f"RSS {r['restart_rss_bytes'] / 2**20:,.0f} MiB (**{r['restart_rss_bytes'] / r['users']:,.0f} B/user**)"
+    )
+    return (
+        out
+        + f"""
+### Restore and restart on RocksDB
+
+`bench/restart.py`: the `users` changelog holds {_n(r["users"])} such records (the same shapes under new user ids,
+8 partitions); a worker (default `state_store=rocksdb://`, in a child process so its RSS is its own) starts on an
+empty table_dir and restores them, stops, and starts again on the same table_dir.
+
+| measure | value |
+|---|---|
+| writing that changelog (one record per batch, Tansu) | {r["changelog_write_seconds"]:.1f} s |
+| restore with local state wiped → ready | {restore} |
+| restart with local RocksDB state → ready | {restart_line} |
+| table_dir on disk | {r["table_dir_bytes"] / 2**20:,.0f} MiB ({r["table_dir_bytes"] / r["users"]:,.0f} B/user) |
+"""
+        + (
+            "\nProfile of the restore (pyinstrument sampling every 5 ms during the timed restore; self time, "
+            "top frames):\n\n| function | share |\n|---|---|\n"
+            + "\n".join(f"| `{name}` | {share:.1%} |" for name, _, share in r["restore_profile"])
+            + "\n"
+            if r.get("restore_profile")
+            else ""
+        )
+    )
 
 
 def _analytics(a: dict[str, Any]) -> str:

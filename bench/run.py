@@ -20,8 +20,11 @@ from typing import Any
 from bench import analytics, inproc
 from bench import broker as b
 from bench.report import render
+from bench.soak import run_child as soak_child
 from bench.state import state_costs
-from bench.workload import segment_events
+from bench.summary import apply as apply_summary
+from bench.timer_lateness import timer_lateness
+from bench.workload import noisy_events, read_share, segment_events
 from nudgeflow.orchestrator.broker.embedded import EmbeddedBroker
 
 REPO = Path(__file__).resolve().parent.parent
@@ -67,6 +70,25 @@ async def _broker_phases(args: argparse.Namespace, results: dict[str, Any]) -> N
         print(f"(c) {pipe.name}: {pipe.per_second:,.0f}/s {pipe.extra}", flush=True)
         results["throughput"] = [asdict(t) | {"per_second": t.per_second} for t in (raw, bare, pipe)]
 
+        noisy_topic = f"bench-noisy-{uuid.uuid4().hex[:6]}"
+        noisy_records = noisy_events(args.noisy_events)
+        await b.create_topic(bootstrap, noisy_topic)
+        await b.produce_all(bootstrap, noisy_topic, noisy_records)
+        noisy_bare = await b.bare_faust(bootstrap, noisy_topic, args.noisy_events, Path(scratch) / "bare-noisy")
+        noisy_pipe = await b.pipeline(bootstrap, noisy_topic, args.noisy_events, rules_path)
+        results["noisy"] = {
+            "events": args.noisy_events,
+            "read_share": read_share(noisy_records),
+            "bare_per_second": noisy_bare.per_second,
+            "pipeline_per_second": noisy_pipe.per_second,
+            "pipeline_extra": noisy_pipe.extra,
+        }
+        print(
+            f"(c') noisy mix ({results['noisy']['read_share']:.0%} read by a rule): bare Faust "
+            f"{noisy_bare.per_second:,.0f}/s, pipeline {noisy_pipe.per_second:,.0f}/s",
+            flush=True,
+        )
+
         if not args.skip_profile:
             from pyinstrument import Profiler
 
@@ -103,9 +125,17 @@ async def _broker_phases(args: argparse.Namespace, results: dict[str, Any]) -> N
                 f"p99 {latency.p99_ms:.1f} ms, sustained: {sustained}",
                 flush=True,
             )
-            if sustained or rate <= 100 or len(results["latency"]) >= 3:
+            if sustained or rate <= 100 or len(results["latency"]) >= (1 if args.quick else 3):
                 break
             rate = max(100.0, rate / 2)
+
+        lateness = await timer_lateness(bootstrap, args.timers, due=args.timer_due, window=args.timer_window)
+        results["timer_lateness"] = asdict(lateness)
+        print(
+            f"(e') timers firing with {lateness.armed:,} armed: late p50 {lateness.late_p50_ms:.0f} ms, "
+            f"p99 {lateness.late_p99_ms:.0f} ms",
+            flush=True,
+        )
 
 
 def _analytics_phase(args: argparse.Namespace, results: dict[str, Any]) -> None:
@@ -124,23 +154,99 @@ def _analytics_phase(args: argparse.Namespace, results: dict[str, Any]) -> None:
     results.setdefault("summary", {}).update(analytics.summary(report, ingest))
 
 
+def _engine_phase(args: argparse.Namespace, results: dict[str, Any]) -> None:
+    layouts = [(10, 100), (10_000, 100)] + ([] if args.quick else [(10_000, 10_000)])  # one big playbook: slow load
+    results["engine"] = [
+        asdict(inproc.engine_throughput(m, per_playbook=per, events=args.engine_events)) for m, per in layouts
+    ]
+    print(
+        "(d) engine: "
+        + ", ".join(
+            f"{r['milestones']} in {r['playbooks']}: {r['events_per_second']:,.0f}/s" for r in results["engine"]
+        ),
+        flush=True,
+    )
+    results["timers"] = asdict(inproc.timer_schedule(args.timers))
+    print(
+        f"(e) timers: {results['timers']['traced_mib']:.0f} MiB, pop p50 {results['timers']['pop_p50_us']:.0f} µs",
+        flush=True,
+    )
+
+
+def _state_phase(args: argparse.Namespace, results: dict[str, Any]) -> None:
+    with EmbeddedBroker() as tansu, tempfile.TemporaryDirectory() as scratch:
+        memory, restart = state_costs(
+            tansu.bootstrap_servers,
+            args.state_users,
+            args.restart_users,
+            REPO / "playbooks",
+            Path(scratch),
+            profile=not args.skip_profile,
+        )
+    results["state"], results["restart"] = asdict(memory), asdict(restart)
+    print(
+        f"(g) state: {memory.table_bytes_per_user:,.0f} B/user in memory; {restart.users:,} users on RocksDB: "
+        f"restore {restart.restore_records:,} in {restart.restore_seconds:.1f}s, restart ready in "
+        f"{restart.restart_seconds:.1f}s, worker RSS {restart.restart_rss_bytes / 2**20:,.0f} MiB",
+        flush=True,
+    )
+
+
+def _soak_phase(args: argparse.Namespace, results: dict[str, Any]) -> None:
+    with EmbeddedBroker() as tansu:
+        soak = soak_child(
+            tansu.bootstrap_servers,
+            REPO / "playbooks",
+            rate=args.soak_rate,
+            warmup=args.soak_warmup,
+            seconds=args.soak_seconds,
+            users=args.soak_users,
+        )
+    results["soak"] = asdict(soak)
+    print(
+        f"(h) soak {soak.seconds:.0f}s after {soak.warmup_seconds:.0f}s warm-up at {soak.offered_rate:,.0f}/s: "
+        f"RSS {soak.rss_after_warmup_bytes / 2**20:,.0f} → {soak.rss_end_bytes / 2**20:,.0f} MiB "
+        f"({soak.rss_growth_pct:+.1f}%)",
+        flush=True,
+    )
+
+
+PHASES = {
+    "broker": lambda args, results: asyncio.run(_broker_phases(args, results)),
+    "engine": _engine_phase,
+    "state": _state_phase,
+    "soak": _soak_phase,
+    "analytics": _analytics_phase,
+}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--events", type=int, default=100_000, help="events for (a), (b), (c)")
+    parser.add_argument("--noisy-events", type=int, default=100_000, help="events of the 90%%-noise mix (c')")
     parser.add_argument("--profile-events", type=int, default=20_000)
     parser.add_argument("--engine-events", type=int, default=10_000)
-    parser.add_argument("--timers", type=int, default=1_000_000)
+    parser.add_argument("--timers", type=int, default=1_000_000, help="armed timers for (e) and (e')")
+    parser.add_argument("--timer-due", type=int, default=10_000, help="of those, due during the (e') window")
+    parser.add_argument("--timer-window", type=float, default=20.0, help="seconds over which they come due")
     parser.add_argument("--latency-rate", type=float, default=1000.0, help="offered events/s for (f)")
     parser.add_argument("--latency-seconds", type=float, default=20.0)
     parser.add_argument("--state-users", type=int, default=100_000, help="users for (g) memory")
-    parser.add_argument("--restart-users", type=int, default=1_000_000, help="users for (g) restart to ready")
+    parser.add_argument("--restart-users", type=int, default=1_000_000, help="users for (g) restore and restart")
+    parser.add_argument("--soak-seconds", type=float, default=1800.0, help="(h) soak length after warm-up")
+    parser.add_argument("--soak-warmup", type=float, default=120.0, help="(h) warm-up before the RSS baseline")
+    parser.add_argument("--soak-rate", type=float, default=1000.0, help="(h) offered events/s")
+    parser.add_argument("--soak-users", type=int, default=20_000, help="(h) user population")
     parser.add_argument("--skip-profile", action="store_true")
     parser.add_argument("--analytics-users", type=int, default=200_000, help="users of the sample `report` reads")
     parser.add_argument("--ingest-users", type=int, default=50_000, help="users whose records the ingester reads")
     parser.add_argument(
-        "--only", choices=["analytics"], default=None, help="run one phase and merge it into the --json file"
+        "--only",
+        default=None,
+        help=f"comma-separated phases ({', '.join(PHASES)}) to run and merge into the --json file "
+        "(default bench/last-run.json); the summary and the report are rebuilt from the merged results",
     )
-    parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run (~1 min)")
+    parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run (< 3 min)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="markdown report to write")
     parser.add_argument("--json", type=Path, default=None, help="also write raw results as JSON")
     parser.add_argument(
@@ -152,59 +258,51 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     if args.render:
-        args.out.write_text(render(json.loads(args.render.read_text())))
+        loaded = json.loads(args.render.read_text())
+        apply_summary(loaded)
+        args.out.write_text(render(loaded))
         print(f"wrote {args.out}")
         return 0
     if args.quick:
-        args.events, args.profile_events, args.engine_events = 5_000, 2_000, 1_000
-        args.timers, args.latency_seconds, args.state_users, args.restart_users = 100_000, 5.0, 5_000, 5_000
+        args.events, args.noisy_events, args.profile_events, args.engine_events = 5_000, 5_000, 2_000, 1_000
+        args.timers, args.timer_due, args.timer_window = 100_000, 2_000, 5.0
+        args.latency_seconds, args.state_users, args.restart_users = 5.0, 5_000, 5_000
+        args.soak_seconds, args.soak_warmup, args.soak_users = 40.0, 10.0, 2_000
         args.analytics_users, args.ingest_users = 5_000, 2_000
-    if args.only == "analytics":
-        target = args.json or REPO / "bench" / "last-run.json"
-        merged: dict[str, Any] = json.loads(target.read_text()) if target.exists() else {}
-        _analytics_phase(args, merged)
-        target.write_text(json.dumps(merged, indent=2, default=str))
-        print(json.dumps(merged["summary"], indent=2))
-        return 0
+    phases = list(PHASES) if args.only is None else args.only.split(",")
+    unknown = set(phases) - set(PHASES)
+    if unknown:
+        parser.error(f"unknown phase(s) {sorted(unknown)}; choose from {', '.join(PHASES)}")
+    results: dict[str, Any] = {}
+    if args.only is not None:
+        args.json = args.json or REPO / "bench" / "last-run.json"
+        results = json.loads(args.json.read_text()) if args.json.exists() else {}
     with b.quiet_logs():
         started = time.perf_counter()
-        results: dict[str, Any] = {
+        results |= {
             "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "args": {k: str(v) for k, v in vars(args).items()},
-            "machine": {"python": sys.version.split()[0], "cpus": os.cpu_count(), "platform": platform.platform()},
+            "machine": {
+                "python": sys.version.split()[0],
+                "cpus": os.cpu_count(),
+                "platform": platform.platform(),
+                "load_average_at_start": os.getloadavg(),
+            },
         }
-        asyncio.run(_broker_phases(args, results))
-        results["engine"] = [
-            asdict(inproc.engine_throughput(m, per_playbook=per, events=args.engine_events))
-            for m, per in ((10, 100), (10_000, 100), (10_000, 10_000))
-        ]
-        print(
-            "(d) engine: "
-            + ", ".join(
-                f"{r['milestones']} in {r['playbooks']}: {r['events_per_second']:,.0f}/s" for r in results["engine"]
-            ),
-            flush=True,
-        )
-        results["timers"] = asdict(inproc.timer_schedule(args.timers))
-        print(
-            f"(e) timers: {results['timers']['traced_mib']:.0f} MiB, pop p50 {results['timers']['pop_p50_us']:.0f} µs",
-            flush=True,
-        )
-        with EmbeddedBroker() as tansu, tempfile.TemporaryDirectory() as scratch:
-            results["state"] = asdict(
-                state_costs(
-                    tansu.bootstrap_servers, args.state_users, args.restart_users, REPO / "playbooks", Path(scratch)
-                )
-            )
-        print(
-            f"(g) state: {results['state']['table_bytes_per_user']:,.0f} B/user, restart with "
-            f"{results['state']['recovered_users']:,} users ready in {results['state']['ready_seconds']:.1f}s",
-            flush=True,
-        )
-        _analytics_phase(args, results)
+        results.setdefault("args", {}).update({k: str(v) for k, v in vars(args).items()})
+        results.setdefault("phase_seconds", {})
+        results.setdefault("phase_started_at", {})
+        for phase in phases:
+            phase_started = time.perf_counter()
+            results["phase_started_at"][phase] = datetime.now(UTC).isoformat(timespec="seconds")
+            PHASES[phase](args, results)
+            results["phase_seconds"][phase] = time.perf_counter() - phase_started
+        results["machine"]["load_average_at_end"] = os.getloadavg()
         results["total_seconds"] = time.perf_counter() - started
-    args.out.write_text(render(results))
+        apply_summary(results)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2, default=str))
-    print(f"wrote {args.out} in {results['total_seconds']:.0f}s")
+    print(json.dumps({"summary": results["summary"], "goals": results["goals"]}, indent=2))
+    if all(key in results for key in ("throughput", "engine", "timers", "latency")):
+        args.out.write_text(render(results))
+        print(f"wrote {args.out} in {results['total_seconds']:.0f}s")
     return 0

@@ -1,29 +1,22 @@
 """(g) What a tracked user costs: memory per user in the worker, and restart time to ready.
 
 Memory: the example playbooks' engine runs over identify + milestone events for N users, and the
-records are kept as the `users` table keeps them (JSON-ready dicts) plus the parsed-record cache.
-Restart: N user records are written to the table's changelog, then a worker starts on it; ready
-means partitions assigned and the table recovered (every record is counted back).
+records are kept as the memory store keeps them (JSON-ready dicts) plus the parsed-record cache.
+Restart (bench/restart.py): N user records are written to the table's changelog, then a worker
+restores them on RocksDB and restarts on its local state.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
 import tracemalloc
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-
+from bench.restart import RestartCosts, restart_costs
 from bench.workload import ROLE_EVENTS, ROLES
-from nudgeflow.orchestrator.runtime.worker import Worker
-from nudgeflow.orchestrator.settings import Settings
 from nudgeflow.orchestrator.state import ParsedRecords
 from nudgeflow.rules import Engine, load_ruleset
 from nudgeflow.rules.contracts.events import parse_product_event
@@ -38,10 +31,6 @@ class StateCosts:
     table_bytes_per_user: float
     cache_bytes_per_user: float
     record_json_bytes: float
-    restart_users: int
-    recovered_users: int
-    ready_seconds: float
-    changelog_write_seconds: float
 
 
 def _records(users: int, rules_path: Path) -> list[tuple[str, UserRecord]]:
@@ -103,66 +92,18 @@ def _changelog(records: list[tuple[str, UserRecord]], count: int) -> list[tuple[
     return out
 
 
-async def _restart(
-    bootstrap: str, changelog: list[tuple[bytes, bytes, int]], scratch: Path
-) -> tuple[int, float, float]:
-    prefix = f"bench-state-{uuid.uuid4().hex[:6]}"
-    settings = Settings(
-        kafka_bootstrap_servers=bootstrap,
-        broker_profile="tansu",
-        app_id=prefix,
-        events_topic=f"{prefix}.events",
-        dead_letter_topic=f"{prefix}.dlq",
-        outcomes_topic=f"{prefix}.outcomes",
-        prompts_topic=f"{prefix}.prompts",
-        deliveries_topic=f"{prefix}.deliveries",
-        timers_topic=f"{prefix}.timers",
-        preferences_topic=f"{prefix}.preferences",
-        topic_partitions=PARTITIONS,
-        rules_path=Path("playbooks"),
-        table_dir=scratch / "tables",
-        run_api=False,
-    )
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    await admin.create_topics(
-        [NewTopic(f"{prefix}-users-changelog", PARTITIONS, 1, topic_configs={"cleanup.policy": "compact"})]
-    )
-    await admin.close()
-    # One record per batch: Tansu's ListOffsets is wrong for multi-record batches (see docs/deploy.md).
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, max_batch_size=64, linger_ms=0)
-    await producer.start()
-    started = time.perf_counter()
-    pending = []
-    for key, value, partition in changelog:
-        pending.append(await producer.send(f"{prefix}-users-changelog", value, key=key, partition=partition))
-        if len(pending) >= 2000:
-            await asyncio.gather(*pending)
-            pending.clear()
-    await asyncio.gather(*pending)
-    written = time.perf_counter() - started
-    await producer.stop()
-    async with Worker(settings) as worker:
-        ready = await worker.wait_ready(timeout=1800)
-        assert worker.nudgeflow is not None
-        recovered = len(worker.nudgeflow.app.tables["users"])
-    return recovered, ready, written
-
-
-def state_costs(bootstrap: str, users: int, restart_users: int, rules_path: Path, scratch: Path) -> StateCosts:
+def state_costs(
+    bootstrap: str, users: int, restart_users: int, rules_path: Path, scratch: Path, *, profile: bool = False
+) -> tuple[StateCosts, RestartCosts]:
+    """Memory of `users` records as the memory store keeps them; then restore and restart with
+    `restart_users` records on RocksDB (bench/restart.py)."""
     records = _records(users, rules_path)
     table, cache, size = _memory(records)
-    recovered, ready, written = asyncio.run(_restart(bootstrap, _changelog(records, restart_users), scratch))
-    return StateCosts(
-        users=users,
-        table_bytes_per_user=table,
-        cache_bytes_per_user=cache,
-        record_json_bytes=size,
-        restart_users=restart_users,
-        recovered_users=recovered,
-        ready_seconds=ready,
-        changelog_write_seconds=written,
-    )
+    changelog = _changelog(records, restart_users)
+    del records
+    restart = restart_costs(bootstrap, changelog, scratch, profile=profile)
+    memory = StateCosts(users=users, table_bytes_per_user=table, cache_bytes_per_user=cache, record_json_bytes=size)
+    return memory, restart
 
 
 if __name__ == "__main__":

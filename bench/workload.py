@@ -32,7 +32,7 @@ ROLE_EVENTS: dict[str, list[tuple[str, dict[str, object]]]] = {
     ],
     "viewer": [],  # in no playbook's audience
 }
-NOISE_EVENTS = [
+NOISE_EVENTS: list[tuple[str, dict[str, object]]] = [
     ("Page Viewed", {"path": "/home"}),
     ("Button Clicked", {"button": "save"}),
     ("Search Performed", {"query": "revenue"}),
@@ -100,7 +100,7 @@ def probe_pair(user: str, at: datetime) -> tuple[bytes, bytes]:
 def generated_playbooks(milestones: int, per_playbook: int = 100) -> list[dict[str, object]]:
     """Playbooks with `milestones` milestones in total, each on its own event name, all with
     an in-app celebration and an audience every `role: admin` user matches."""
-    books = []
+    books: list[dict[str, object]] = []
     for p in range(max(1, -(-milestones // per_playbook))):
         size = min(per_playbook, milestones - p * per_playbook)
         books.append(
@@ -140,9 +140,52 @@ def engine_events(
 ) -> Iterator[tuple[str, dict[str, object]]]:
     """(event name, properties) drawn from the generated milestones' events plus noise."""
     rng = random.Random(seed)
-    names = [m["when"]["event"] for b in books for m in b["milestones"]]  # type: ignore[index, attr-defined]
+    names = [m["when"]["event"] for b in books for m in b["milestones"]]  # type: ignore[attr-defined]
     for _ in range(count):
         if rng.random() < relevant:
             yield rng.choice(names), {}
         else:
             yield rng.choice(NOISE_EVENTS)
+
+
+def live_events(users: int, *, relevant: float = 0.4, seed: int = 5) -> Iterator[tuple[bytes, bytes]]:
+    """An endless stream over a fixed population of `users` (identified on first sight), for soaks:
+    state stops growing once every user is known, so memory growth after warm-up is not new users."""
+    rng = random.Random(seed)
+    identified: set[int] = set()
+    n = 0
+    while True:
+        index = n % users if len(identified) < users else rng.randrange(users)
+        n += 1
+        user, role = f"soak-{index:07d}", ROLES[index % len(ROLES)]
+        at = datetime.now(UTC)
+        if index not in identified:
+            identified.add(index)
+            document = identify(user, role, at)
+        else:
+            choices = ROLE_EVENTS[role]
+            pick: tuple[str, dict[str, object]] = (
+                rng.choice(choices) if choices and rng.random() < relevant else rng.choice(NOISE_EVENTS)
+            )
+            document = track(user, *pick, at)
+        yield user.encode(), json.dumps(document).encode()
+
+
+def read_share(records: list[tuple[bytes, bytes]]) -> float:
+    """Share of records some rule reads: identifies, and milestone events of the example playbooks."""
+    milestones = {name for events in ROLE_EVENTS.values() for name, _ in events}
+    read = 0
+    for _, value in records:
+        document = json.loads(value)
+        read += document["type"] == "identify" or document.get("event") in milestones
+    return read / len(records) if records else 0.0
+
+
+def noisy_events(count: int, *, read: float = 0.1, seed: int = 13) -> list[tuple[bytes, bytes]]:
+    """`count` records of which about `read` are read by a rule (identifies + milestone events) and the
+    rest product noise no rule reads. Users send ~100 events each, so identifies are ~1%."""
+    users = max(1, count // 100)
+    identify_share = users / count
+    listening_roles = sum(1 for events in ROLE_EVENTS.values() if events) / len(ROLE_EVENTS)
+    relevant = max(0.0, (read - identify_share) / ((1 - identify_share) * listening_roles))
+    return segment_events(count, users=users, relevant=relevant, seed=seed)
