@@ -122,9 +122,12 @@ async def run_worker(rules: Ruleset, events: list[Event]) -> WorkerRun:
             for command in outputs.timers.take():
                 await handler.handle(command)
 
-    # The product's events, in the order they happened (the topic's order per user).
+    # The product's events, in the order they happened (the topic's order per user), through the
+    # ingest stage's pre-filter as in the worker: what no rule reads never reaches the agent.
     for offset, (_, item) in enumerate(sorted(enumerate(events), key=lambda pair: (pair[1].timestamp, pair[0]))):
         await let_time_pass(item.timestamp)
+        if not handler.step.reads(item):
+            continue
         clock.set(item.timestamp)
         key = item.userId.encode()
         raw = item.model_dump_json(by_alias=True).encode()
