@@ -57,7 +57,7 @@ def _type_name(annotation: Any) -> str:
 def _default(field: FieldInfo) -> str:
     if field.default is PydanticUndefined:
         return "*required*"
-    if field.default is None:
+    if field.default is None or field.default == "":
         return "—"
     value = field.default
     if isinstance(value, bool):
@@ -83,7 +83,7 @@ def settings_table() -> str:
 
 
 def topics_table() -> str:
-    settings = Settings.model_construct()  # defaults only: the docs must not depend on this shell's env
+    settings = Settings.defaults()  # the docs must not depend on this shell's env
     rows = [
         "| topic (default name) | setting | partitions | configs | purpose | records |",
         "|---|---|---|---|---|---|",

@@ -20,6 +20,7 @@ from nudgeflow.channels.preferences.store import PreferencesStore, allow_all
 from nudgeflow.orchestrator import metrics
 from nudgeflow.orchestrator.broker import faust_patches
 from nudgeflow.orchestrator.broker.clients import faust_credentials
+from nudgeflow.orchestrator.broker.faust_fetch_wait import set_fetch_wait
 from nudgeflow.orchestrator.broker.partitioning import partitioner
 from nudgeflow.orchestrator.clock import Clock, SystemClock
 from nudgeflow.orchestrator.handler import InputHandler, OutputTopics, ProcessingStats, TimerPublisher
@@ -123,7 +124,7 @@ class WorkerTopics:
 def faust_app(settings: Settings, bootstrap_servers: str) -> faust.App:
     data_dir = settings.table_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
-    return faust.App(
+    app = faust.App(
         settings.app_id,
         broker=f"kafka://{bootstrap_servers}",
         store=settings.state_store,
@@ -139,6 +140,8 @@ def faust_app(settings: Settings, bootstrap_servers: str) -> faust.App:
         producer_partitioner=partitioner,  # the one partitioner of every topic Nudgeflow writes
         **faust_options(settings),
     )
+    set_fetch_wait(app, settings.fetch_wait_ms)
+    return app
 
 
 class TimerDriver:

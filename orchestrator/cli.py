@@ -48,6 +48,7 @@ def worker(
 ) -> None:
     """Run the stream processor against NUDGEFLOW_KAFKA_BOOTSTRAP_SERVERS, or an embedded broker."""
     from nudgeflow.orchestrator.runtime.serve import serve_worker
+    from nudgeflow.orchestrator.topics import TopicLayoutError
 
     overrides: dict[str, Any] = {"run_api": api}
     if rules is not None:
@@ -58,6 +59,9 @@ def worker(
         code = asyncio.run(serve_worker(settings, console))
     except RulesetError as exc:  # a user mistake: plain words, no traceback
         console.print(f"[red]Cannot start: the playbooks at {settings.rules_path} are not valid.[/red]\n{exc}")
+        raise typer.Exit(1) from None
+    except TopicLayoutError as exc:  # an operator's mistake: plain words, no traceback
+        console.print(f"[red]Cannot start:[/red] {exc}", soft_wrap=True)
         raise typer.Exit(1) from None
     if code:
         raise typer.Exit(code)
@@ -173,14 +177,18 @@ def simulate(
 def topics_create() -> None:
     """Create the topics Nudgeflow needs on NUDGEFLOW_KAFKA_BOOTSTRAP_SERVERS."""
     from nudgeflow.orchestrator.broker.clients import aiokafka_options
-    from nudgeflow.orchestrator.topics import ensure_topics
+    from nudgeflow.orchestrator.topics import TopicLayoutError, ensure_topics
 
     settings = Settings()
     if settings.uses_embedded_broker():
         console.print("[red]Set NUDGEFLOW_KAFKA_BOOTSTRAP_SERVERS first.[/red]")
         raise typer.Exit(2)
     assert settings.kafka_bootstrap_servers
-    created = asyncio.run(ensure_topics(settings, aiokafka_options(settings, settings.kafka_bootstrap_servers)))
+    try:
+        created = asyncio.run(ensure_topics(settings, aiokafka_options(settings, settings.kafka_bootstrap_servers)))
+    except TopicLayoutError as exc:
+        console.print(f"[red]Topics don't fit this deployment:[/red] {exc}", soft_wrap=True)
+        raise typer.Exit(1) from None
     console.print(f"created: {', '.join(created) or 'nothing (all exist)'}")
 
 

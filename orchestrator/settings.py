@@ -6,14 +6,22 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from nudgeflow.channels.inapp.auth import SigningKeys
 
 BrokerProfile = Literal["kafka", "tansu"]
+DEFAULT_APP_ID = "nudgeflow"
+KAFKA_FETCH_WAIT_MS = 500
+TANSU_FETCH_WAIT_MS = 20
+
+
+def timers_topic_of(app_id: str) -> str:
+    """The timers topic of an app that does not name one."""
+    return f"{app_id}.timers"
 
 
 class Settings(BaseSettings):
@@ -40,7 +48,15 @@ class Settings(BaseSettings):
     kafka_sasl_password: SecretStr | None = Field(default=None, description="SASL password (secret).")
     kafka_ssl_cafile: Path | None = Field(default=None, description="CA bundle that signed the brokers' certificates.")
 
-    app_id: str = Field(default="nudgeflow", description="Consumer group id and prefix of internal topics.")
+    kafka_fetch_wait_ms: int | None = Field(
+        default=None,
+        ge=1,
+        le=10_000,
+        description="How long a consumer's fetch may wait for data. Unset: 500 ms on Apache Kafka (it answers as "
+        "soon as data arrives, so this only paces polls of idle partitions), 20 ms on Tansu (it answers only when "
+        "the wait expires, so the wait is added to every hop: event to prompt crosses three).",
+    )
+    app_id: str = Field(default=DEFAULT_APP_ID, description="Consumer group id and prefix of internal topics.")
     events_topic: str = Field(default="nudgeflow.events", description="Segment-spec product events, keyed by user id.")
     events_by_user_topic: str | None = Field(
         default=None,
@@ -56,7 +72,9 @@ class Settings(BaseSettings):
         default="nudgeflow.deliveries", description="Email/Slack deliveries waiting for their channel."
     )
     timers_topic: str = Field(
-        default="nudgeflow.timers", description="Internal: due timers, handed to the partition owning the user."
+        default="",
+        description="Internal: due timers, handed to the partition owning the user. Unset: `<app id>.timers`, "
+        "so two apps (or two deployments) on one cluster never read each other's timers.",
     )
     preferences_topic: str = Field(
         default="nudgeflow.preferences", description="Per-user notification preferences (compacted), keyed by user id."
@@ -212,6 +230,25 @@ class Settings(BaseSettings):
     log_format: Literal["json", "console"] = Field(
         default="json", description="JSON lines (structlog) for log collectors, or readable console lines."
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _derive_timers_topic(cls, data: Any) -> Any:
+        """The timers topic belongs to one app: its name follows `app_id` unless set."""
+        if isinstance(data, dict) and not data.get("timers_topic"):
+            return {**data, "timers_topic": timers_topic_of(data.get("app_id") or DEFAULT_APP_ID)}
+        return data
+
+    @classmethod
+    def defaults(cls) -> Settings:
+        """Every default, derived ones included, without reading the environment (for generated docs)."""
+        return cls.model_construct(timers_topic=timers_topic_of(DEFAULT_APP_ID))
+
+    @property
+    def fetch_wait_ms(self) -> int:
+        if self.kafka_fetch_wait_ms is not None:
+            return self.kafka_fetch_wait_ms
+        return TANSU_FETCH_WAIT_MS if self.broker_profile == "tansu" else KAFKA_FETCH_WAIT_MS
 
     @property
     def user_events_topic(self) -> str:

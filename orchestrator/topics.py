@@ -93,8 +93,19 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
     ]
 
 
+class TopicLayoutError(RuntimeError):
+    """An existing topic the worker reads per user has another partition count than the worker expects."""
+
+
+def co_partitioned(settings: Settings) -> list[str]:
+    """Topics read by the one per-user agent: partition N of each must hold the same users."""
+    return [settings.user_events_topic, settings.timers_topic]
+
+
 async def ensure_topics(settings: Settings, kafka_options: dict[str, Any]) -> list[str]:
-    """Create missing topics; returns the names created. Existing topics are left as they are."""
+    """Create missing topics; returns the names created. Existing topics are left as they are, but the
+    co-partitioned ones must have `topic_partitions` partitions: otherwise timers would land on a
+    partition another worker owns (or none), so the worker refuses to start with the reason."""
     admin = AIOKafkaAdminClient(**kafka_options)
     await admin.start()
     try:
@@ -108,6 +119,7 @@ async def ensure_topics(settings: Settings, kafka_options: dict[str, Any]) -> li
             except TopicAlreadyExistsError:
                 log.info("topic %s was created concurrently", spec.name)
         await _wait_for_metadata(admin, {spec.name for spec in missing})
+        _check_partitions(settings, await admin.describe_topics(co_partitioned(settings)))
         return [spec.name for spec in missing]
     finally:
         await admin.close()
@@ -118,3 +130,18 @@ async def _wait_for_metadata(admin: AIOKafkaAdminClient, names: set[str]) -> Non
         if names <= set(await admin.list_topics()):
             return
         await asyncio.sleep(0.1)
+
+
+def _check_partitions(settings: Settings, described: list[dict[str, Any]]) -> None:
+    wrong = {
+        topic["topic"]: len(topic["partitions"])
+        for topic in described
+        if topic["partitions"] and len(topic["partitions"]) != settings.topic_partitions
+    }
+    if wrong:
+        found = ", ".join(f"{name} has {count}" for name, count in sorted(wrong.items()))
+        raise TopicLayoutError(
+            f"{found} partitions; the worker needs {settings.topic_partitions} (NUDGEFLOW_TOPIC_PARTITIONS) on "
+            f"each of {', '.join(co_partitioned(settings))}. Set NUDGEFLOW_TOPIC_PARTITIONS to match, or give "
+            "this deployment its own topics (NUDGEFLOW_APP_ID, NUDGEFLOW_EVENTS_TOPIC, NUDGEFLOW_TIMERS_TOPIC)."
+        )

@@ -36,6 +36,7 @@ def make_settings(broker: EmbeddedBroker, tmp_path: Path):  # type: ignore[no-un
             outcomes_topic=f"{prefix}.outcomes",
             prompts_topic=f"{prefix}.prompts",
             deliveries_topic=f"{prefix}.deliveries",
+            preferences_topic=f"{prefix}.preferences",
             topic_partitions=4,
             rules_path=rules_path,
             table_dir=tmp_path / "tables",

@@ -26,6 +26,11 @@ def aiokafka_options(settings: Settings, bootstrap_servers: str) -> dict[str, An
     return options
 
 
+def consumer_options(settings: Settings, bootstrap_servers: str) -> dict[str, Any]:
+    """`aiokafka_options` plus what only consumers take: the fetch wait of the broker profile."""
+    return {**aiokafka_options(settings, bootstrap_servers), "fetch_max_wait_ms": settings.fetch_wait_ms}
+
+
 def faust_credentials(settings: Settings) -> Any:
     """The same TLS/SASL settings for Faust's own consumer and producer (None: plaintext)."""
     import faust

@@ -72,6 +72,7 @@ class IngestStage:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_poll_records=MAX_BATCH,
+            fetch_max_wait_ms=settings.fetch_wait_ms,
             **group_timeouts,
             **kafka_options,
         )

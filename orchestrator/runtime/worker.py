@@ -24,7 +24,7 @@ from nudgeflow.channels.inapp.store import InboxStore
 from nudgeflow.channels.inapp.writer import EventWriter, PromptWriter
 from nudgeflow.channels.preferences import PreferencesStore
 from nudgeflow.orchestrator.app import NudgeflowApp, build_app
-from nudgeflow.orchestrator.broker.clients import aiokafka_options
+from nudgeflow.orchestrator.broker.clients import aiokafka_options, consumer_options
 from nudgeflow.orchestrator.broker.embedded import EmbeddedBroker, free_port
 from nudgeflow.orchestrator.broker.partitioning import partitioner
 from nudgeflow.orchestrator.feeds.inbox import InboxMaterializer
@@ -103,7 +103,7 @@ class Worker:
             log.info("embedded Tansu broker on %s", self.broker.bootstrap_servers)
         kafka = aiokafka_options(self.settings, self.bootstrap_servers)
         await ensure_topics(self.settings, kafka)
-        await self._follow_preferences(kafka)
+        await self._follow_preferences()
         self.nudgeflow = build_app(
             self.settings, bootstrap_servers=self.bootstrap_servers, rules=rules, preferences=self.preferences
         )
@@ -130,10 +130,12 @@ class Worker:
         await self.ingest.start()
         self._stack.push_async_callback(self.ingest.stop)  # stops before the Faust app
 
-    async def _follow_preferences(self, kafka: dict[str, object]) -> None:
+    async def _follow_preferences(self) -> None:
         """Every worker follows the preferences topic: they are checked at send time on every channel."""
         self._preferences_follower = PreferencesMaterializer(
-            self.preferences, topic=self.settings.preferences_topic, kafka_options=kafka
+            self.preferences,
+            topic=self.settings.preferences_topic,
+            kafka_options=consumer_options(self.settings, self.bootstrap_servers),
         )
         await self._preferences_follower.start(self.supervisor.spawn)
         self._stack.push_async_callback(self._preferences_follower.stop)
@@ -151,7 +153,9 @@ class Worker:
                     "by your backend is accepted by the in-app API"
                 )
         self.inapp_signing_secret = secret
-        materializer = InboxMaterializer(self.inbox, topic=settings.prompts_topic, kafka_options=kafka)
+        materializer = InboxMaterializer(
+            self.inbox, topic=settings.prompts_topic, kafka_options=consumer_options(settings, self.bootstrap_servers)
+        )
         await materializer.start(self.supervisor.spawn)
         self._stack.push_async_callback(materializer.stop)
         preferences = self._preferences_follower
