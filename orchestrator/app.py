@@ -31,6 +31,7 @@ from nudgeflow.orchestrator.rules_holder import RulesHolder
 from nudgeflow.orchestrator.settings import Settings
 from nudgeflow.orchestrator.tables import store_options
 from nudgeflow.orchestrator.timers.firing import TimerFiring
+from nudgeflow.orchestrator.timers.index import TimerIndex
 
 log = logging.getLogger(__name__)
 LAG_REPORT_SECONDS = 5.0
@@ -145,23 +146,21 @@ def faust_app(settings: Settings, bootstrap_servers: str) -> faust.App:
 
 
 class TimerDriver:
-    """Runs `TimerFiring` in the app: rebuilds its schedule after each rebalance from the table's
-    records of the partitions this worker owns, and reports its backlog and the consumer lag."""
+    """Runs `TimerFiring` in the app over the partitions this worker owns (scanned from their heads
+    again after each rebalance), and reports the timers armed and the consumer lag."""
 
-    def __init__(self, nudgeflow: NudgeflowApp, users: MutableMapping[str, Any]) -> None:
+    def __init__(self, nudgeflow: NudgeflowApp) -> None:
         self.nudgeflow = nudgeflow
-        self.users = users
 
-    def owned_records(self) -> tuple[list[tuple[str, Any]], set[int]]:
+    def owned(self) -> set[int]:
         app, events_topic = self.nudgeflow.app, self.nudgeflow.settings.user_events_topic
-        owned = {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == events_topic}
-        return list(self.users.items()), owned
+        return {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == events_topic}
 
     async def on_rebalance_complete(self, sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
         self.nudgeflow.firing.on_rebalance()
 
     async def fire_due_timers(self) -> None:
-        await self.nudgeflow.firing.run(ready=lambda: self.nudgeflow.ready, load=self.owned_records)
+        await self.nudgeflow.firing.run(ready=lambda: self.nudgeflow.ready, owned=self.owned)
 
     async def report_lag(self) -> None:
         """Prometheus gauges: records behind per owned partition, timers armed and firing lag."""
@@ -175,7 +174,7 @@ class TimerDriver:
                 continue
             behind = highwater - (read + 1 if read is not None else 0)
             metrics.CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(max(behind, 0))
-        metrics.TIMER_BACKLOG.set(len(firing.schedule))
+        metrics.TIMER_BACKLOG.set(firing.index.count(self.owned()))
         if firing.lag_seconds:
             metrics.TIMER_LAG.set(firing.lag_seconds[-1])
 
@@ -199,14 +198,23 @@ def build_app(
     users: MutableMapping[str, Any] = app.Table(
         "users", partitions=settings.topic_partitions, options=store_options(settings)
     )
+    timers = TimerIndex(
+        app.Table(
+            "timers",
+            partitions=settings.topic_partitions,
+            key_type=bytes,  # raw keys: RocksDB keeps them in due-time order
+            value_type=bytes,
+            options=store_options(settings),
+        )
+    )
     outputs = outputs or topics.outputs()
-    firing = TimerFiring(TimerPublisher(outputs.timers), clock=clock)
+    firing = TimerFiring(TimerPublisher(outputs.timers), timers, clock=clock)
     handler = InputHandler(
         PipelineStep(rules, dedupe_window=settings.dedupe_window, preferences=preferences),
         table=users,
         topics=outputs,
         timers_topic=settings.timers_topic,
-        firing=firing,
+        timers=timers,
         clock=clock,
         preferences=preferences,
         max_event_bytes=settings.max_event_bytes,
@@ -229,7 +237,7 @@ def build_app(
         ready=lambda: nudgeflow.ready,
         allows=preferences.allows if preferences is not None else allow_all,
     )
-    driver = TimerDriver(nudgeflow, users)
+    driver = TimerDriver(nudgeflow)
     app.on_rebalance_complete.connect(driver.on_rebalance_complete)
     app.timer(interval=LAG_REPORT_SECONDS, name="report_lag")(driver.report_lag)
     nudgeflow.loops["timer-firing"] = driver.fire_due_timers  # supervised by the worker

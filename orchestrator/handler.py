@@ -1,6 +1,6 @@
 """The event agent's work per record, apart from Faust: decode, dead-letter or re-key, run the
 pipeline step, publish its outputs and wait for the broker's acks, and only then store the user's
-new record and arm its timers. A crash at any point re-processes the record and produces the same
+new record and its timers' index entries. A crash at any point re-processes the record and produces the same
 ids, which every consumer de-duplicates.
 
 Collaborators come in as arguments (topics, the table, the clock), so unit tests drive it with
@@ -22,7 +22,8 @@ from nudgeflow.orchestrator.feeds.preferences import preferences_key
 from nudgeflow.orchestrator.ingest.decode import DEFAULT_MAX_BYTES, DEFAULT_MAX_DEPTH, Rejected, decode_event
 from nudgeflow.orchestrator.pipeline import PipelineStep, StepResult, decode_timer
 from nudgeflow.orchestrator.state import ParsedRecords
-from nudgeflow.orchestrator.timers.firing import TimerFiring, command_for
+from nudgeflow.orchestrator.timers.firing import command_for
+from nudgeflow.orchestrator.timers.index import TimerIndex
 from nudgeflow.orchestrator.timers.schedule import ScheduledTimer
 from nudgeflow.rules.contracts.dead_letters import DeadLetter
 from nudgeflow.rules.contracts.prompts import prompt_key
@@ -128,7 +129,7 @@ class InputHandler:
         table: MutableMapping[str, Any],
         topics: OutputTopics,
         timers_topic: str,
-        firing: TimerFiring,
+        timers: TimerIndex,
         clock: Clock,
         preferences: PreferencesStore | None = None,
         stats: ProcessingStats | None = None,
@@ -141,7 +142,7 @@ class InputHandler:
         self.table = table  # user id → UserRecord as JSON (the Faust table, changelog-backed)
         self.topics = topics
         self.timers_topic = timers_topic
-        self.firing = firing
+        self.timers = timers  # entries of the `timers` table, kept equal to each stored record's timers
         self.clock = clock
         self.preferences = preferences
         self.stats = stats or ProcessingStats()
@@ -166,16 +167,18 @@ class InputHandler:
             metrics.EVENTS.labels("rekeyed").inc()
             self.stats.rekeyed += 1
             return
+        before = self._load(user_id)
         try:
-            result = self.step.on_event(self._load(user_id), decoded, self.clock.now())
+            result = self.step.on_event(before, decoded, self.clock.now())
         except Exception as exc:  # a bug must not stall the partition: park the record instead
             log.exception("processing failed for %s", decoded.messageId)
             await self.dead_letters.park(
                 message, Rejected(reason=f"processing error: {exc!r}", error_type="processing_error")
             )
             return
-        await self._commit(user_id, message.partition, result)
+        await self._commit(user_id, message.partition, result, before)
         if result.status == "duplicate":
+            self.timers.ensure(user_id, message.partition, before.due_times())
             metrics.EVENTS.labels("duplicate").inc()
             self.stats.duplicates += 1
             return
@@ -187,7 +190,8 @@ class InputHandler:
             command = decode_timer(message.value)
             if isinstance(command, Rejected):
                 raise ValueError(command.reason)
-            result = self.step.on_timer(self._load(command.user_id), command, self.clock.now())
+            before = self._load(command.user_id)
+            result = self.step.on_timer(before, command, self.clock.now())
         except Exception as exc:  # as for events: park it, keep the partition moving
             log.exception("timer command failed at %s[%s]@%s", message.topic, message.partition, message.offset)
             await self.dead_letters.park(
@@ -195,16 +199,17 @@ class InputHandler:
             )
             return
         if result.status == "stale":
+            self.timers.discard(command.user_id, command.timer_id, command.due_at)
             metrics.TIMERS.labels("stale").inc()
             return
-        await self._commit(command.user_id, message.partition, result)
+        await self._commit(command.user_id, message.partition, result, before)
         metrics.TIMERS.labels("fired").inc()
         self.stats.timers_fired += 1
 
     def _load(self, user_id: str) -> UserRecord:
         return self.parsed.load(user_id, self.table.get(user_id))
 
-    async def _commit(self, user_id: str, partition: int, result: StepResult) -> None:
+    async def _commit(self, user_id: str, partition: int, result: StepResult, before: UserRecord) -> None:
         """Publish the outputs and wait for the broker's acks; only then store the new state."""
         if result.preferences is not None and self.preferences is not None:
             # Durable before the user's later events run, exactly as a change made through the API.
@@ -236,7 +241,7 @@ class InputHandler:
         stored = record.model_dump(mode="json")
         self.table[user_id] = stored
         self.parsed.remember(user_id, stored, record)
-        self.firing.track(user_id, record)
+        self.timers.sync(user_id, partition, before.due_times(), record.due_times())
         _count_outcomes(result)
 
 

@@ -1,85 +1,68 @@
 """Fires due timers by publishing a command to the partition that owns the user.
 
-Runs in every worker. After each rebalance it rebuilds its schedule from the
-`users` table (the timers' source of truth) for the partitions it now owns; the
-agent keeps it in step as records change. Publishing a command, instead of
-firing in place, lets the agent apply the timer in order with the user's events.
+Runs in every worker, over the partitions it owns. The timers themselves are entries of the
+`timers` table, sorted by due time (see index.py), written by the agent in the same step that
+stores the user's record. Publishing a command, instead of firing in place, lets the agent apply
+the timer in order with the user's events; the agent then deletes the entry.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterable
-from typing import Any
+from collections.abc import Awaitable, Callable
 
 from nudgeflow.orchestrator.clock import Clock, SystemClock
-from nudgeflow.orchestrator.timers.schedule import ScheduledTimer, TimerSchedule
+from nudgeflow.orchestrator.timers.index import TimerIndex
+from nudgeflow.orchestrator.timers.schedule import ScheduledTimer
 from nudgeflow.rules.contracts.timers import TimerCommand
-from nudgeflow.rules.contracts.users import UserRecord
 
 log = logging.getLogger(__name__)
 MAX_SLEEP_SECONDS = 0.2
 
 Publish = Callable[[ScheduledTimer], Awaitable[None]]
-Load = Callable[[], tuple[Iterable[tuple[str, dict[str, Any]]], set[int]]]
-"""The records of the `users` table and the partitions this worker owns."""
+Owned = Callable[[], set[int]]
+"""The partitions this worker owns now."""
 
 
 class TimerFiring:
     """Publishes each due timer once per arming; `fire_due` is one pass, `run` the worker's loop."""
 
-    def __init__(self, publish: Publish, *, clock: Clock | None = None) -> None:
-        self.schedule = TimerSchedule()
+    def __init__(self, publish: Publish, index: TimerIndex, *, clock: Clock | None = None) -> None:
+        self.index = index
         self.clock = clock or SystemClock()
         self._publish = publish
-        self._rebuild_needed = True
         self.fired = 0
         self.lag_seconds: list[float] = []
 
     def on_rebalance(self) -> None:
-        self._rebuild_needed = True
+        self.index.reset()
 
-    def track(self, user_id: str, record: UserRecord) -> None:
-        """Called after every record write: the schedule mirrors the record's timers."""
-        if record.partition is not None:
-            self.schedule.sync_user(user_id, record.partition, record.due_times())
-
-    def rebuild(self, records: Iterable[tuple[str, dict[str, Any]]], owned: set[int]) -> None:
-        self.schedule.clear()
-        for user_id, stored in records:
-            record = UserRecord.model_validate(stored)
-            if record.partition in owned:
-                self.track(user_id, record)
-        log.info("timer schedule rebuilt: %d timers on partitions %s", len(self.schedule), sorted(owned))
-
-    async def fire_due(self, load: Load) -> int:
-        """Rebuild the schedule if a rebalance asked for it, then publish every timer due by now."""
-        if self._rebuild_needed:
-            self._rebuild_needed = False
-            self.rebuild(*load())
+    async def fire_due(self, owned: set[int]) -> int:
+        """Publish every timer of the owned partitions due by now and not already in flight."""
         now = self.clock.now().timestamp()
-        due = self.schedule.pop_due(now)
+        due = self.index.due(now, sorted(owned))
         for timer in due:
             await self._publish(timer)
+            self.index.fired(timer)
             self.fired += 1
             self.lag_seconds = [*self.lag_seconds[-999:], now - timer.due_at.timestamp()]
         return len(due)
 
     def seconds_to_next(self) -> float:
         """How long the loop may wait: until the next timer is due, at most MAX_SLEEP_SECONDS, so a
-        timer armed meanwhile (by the agent, or a rebuild) is picked up promptly."""
-        next_due = self.schedule.next_due()
+        timer armed meanwhile by the agent is picked up promptly."""
+        next_due = self.index.next_due
         if next_due is None:
             return MAX_SLEEP_SECONDS
         return min(max(next_due - self.clock.now().timestamp(), 0.0), MAX_SLEEP_SECONDS)
 
-    async def run(self, *, ready: Callable[[], bool], load: Load) -> None:
+    async def run(self, *, ready: Callable[[], bool], owned: Owned) -> None:
         while True:
             if not ready():
                 await asyncio.sleep(MAX_SLEEP_SECONDS)
                 continue
-            await self.fire_due(load)
+            await self.fire_due(owned())
             await asyncio.sleep(self.seconds_to_next())
 
 

@@ -69,7 +69,8 @@ async def test_the_agent_runs_the_pipeline_and_writes_the_users_table(wired: Wir
     assert [d["channel"] for d in wired.published("deliveries")] == ["email"]
     users = wired.nudgeflow.app.tables["users"]
     assert users["u1"]["progress"]["user_id"] == "u1" and users["u1"]["partition"] == 0
-    assert len(wired.nudgeflow.firing.schedule) == 1, "the stall timer is armed from the stored record"
+    timers = wired.nudgeflow.app.tables["timers"]
+    assert len(list(timers.keys())) == 1, "the stall timer's entry is stored with the record"
     assert wired.nudgeflow.stats.processed == 2 + 2  # and the two idle records
 
 
@@ -86,6 +87,6 @@ async def test_the_app_registers_the_outbox_and_the_timer_task(wired: Wired) -> 
     app = wired.nudgeflow.app
     assert isinstance(wired.nudgeflow.outbox, OutboxSender)
     assert set(app.agents) == {"process-events", "outbox"}
-    assert set(app.tables) == {"users", "outbox"}
+    assert set(app.tables) == {"users", "timers", "outbox"}
     assert wired.nudgeflow.firing.clock is wired.clock and wired.nudgeflow.handler.clock is wired.clock
     assert not wired.nudgeflow.ready, "not ready before partitions are assigned and tables recovered"

@@ -24,6 +24,7 @@ from nudgeflow.orchestrator.handler import InputHandler, TimerPublisher
 from nudgeflow.orchestrator.pipeline import Event, FixedEngine, PipelineStep
 from nudgeflow.orchestrator.simulate import DEDUPE_WINDOW, simulate
 from nudgeflow.orchestrator.timers.firing import TimerFiring
+from nudgeflow.orchestrator.timers.index import TimerIndex
 from nudgeflow.rules import Engine, Ruleset, load_ruleset
 from nudgeflow.rules.contracts.events import IdentifyEvent, TrackEvent
 from tests.support.memory import MemoryBroker, MemoryMessage
@@ -103,22 +104,23 @@ async def run_worker(rules: Ruleset, events: list[Event]) -> WorkerRun:
     clock = ManualClock(T0)
     table: dict[str, Any] = {}
     preferences = PreferencesStore()
-    firing = TimerFiring(TimerPublisher(outputs.timers), clock=clock)
+    timers = TimerIndex({})
+    firing = TimerFiring(TimerPublisher(outputs.timers), timers, clock=clock)
     handler = InputHandler(
         PipelineStep(FixedEngine(Engine(rules)), dedupe_window=DEDUPE_WINDOW, preferences=preferences),
         table=table,
         topics=outputs,
         timers_topic="timers",
-        firing=firing,
+        timers=timers,
         clock=clock,
         preferences=preferences,
     )
 
     async def let_time_pass(to: datetime | None) -> None:
         """Real time passes through each due time: the timer task publishes, the agent consumes."""
-        while (due := firing.schedule.next_due()) is not None and (to is None or due < to.timestamp()):
+        while (due := timers.earliest(range(PARTITIONS))) is not None and (to is None or due < to.timestamp()):
             clock.set(datetime.fromtimestamp(due, UTC))
-            await firing.fire_due(lambda: (list(table.items()), set(range(PARTITIONS))))
+            await firing.fire_due(set(range(PARTITIONS)))
             for command in outputs.timers.take():
                 await handler.handle(command)
 
