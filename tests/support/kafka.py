@@ -10,6 +10,8 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from nudgeflow.orchestrator.settings import TANSU_FETCH_WAIT_MS
+
 
 async def produce(bootstrap: str, topic: str, records: list[tuple[bytes | None, bytes]]) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
@@ -31,7 +33,11 @@ async def read_topic(
 ) -> list[Any]:
     """Every record on `topic` from the beginning; with `until`, waits until it holds (or timeout)."""
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False, auto_offset_reset="earliest"
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        fetch_max_wait_ms=TANSU_FETCH_WAIT_MS,  # Tansu answers a fetch only when the wait is over
     )
     await consumer.start()
     try:
