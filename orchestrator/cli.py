@@ -28,7 +28,7 @@ app.add_typer(topics_app, name="topics")
 inapp_app = typer.Typer(help="In-app channel helpers.", no_args_is_help=True)
 app.add_typer(inapp_app, name="inapp")
 app.add_typer(deliveries_app, name="deliveries")
-console = Console()
+console = Console(soft_wrap=True)  # never break a file path or an error across lines
 
 
 def _setup_logging(settings: Settings, *, level: str | None = None, json: bool | None = None) -> None:
@@ -61,7 +61,7 @@ def worker(
         console.print(f"[red]Cannot start: the playbooks at {settings.rules_path} are not valid.[/red]\n{exc}")
         raise typer.Exit(1) from None
     except TopicLayoutError as exc:  # an operator's mistake: plain words, no traceback
-        console.print(f"[red]Cannot start:[/red] {exc}", soft_wrap=True)
+        console.print(f"[red]Cannot start:[/red] {exc}")
         raise typer.Exit(1) from None
     if code:
         raise typer.Exit(code)
@@ -187,7 +187,7 @@ def topics_create() -> None:
     try:
         created = asyncio.run(ensure_topics(settings, aiokafka_options(settings, settings.kafka_bootstrap_servers)))
     except TopicLayoutError as exc:
-        console.print(f"[red]Topics don't fit this deployment:[/red] {exc}", soft_wrap=True)
+        console.print(f"[red]Topics don't fit this deployment:[/red] {exc}")
         raise typer.Exit(1) from None
     console.print(f"created: {', '.join(created) or 'nothing (all exist)'}")
 

@@ -13,7 +13,7 @@ from rich.table import Table
 from nudgeflow.orchestrator.settings import Settings
 
 deliveries_app = typer.Typer(help="Email/Slack deliveries the outbox gave up on.", no_args_is_help=True)
-console = Console()
+console = Console(soft_wrap=True)  # never break a file path or an error across lines
 
 
 def _bootstrap(settings: Settings) -> str:

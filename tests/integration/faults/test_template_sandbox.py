@@ -203,10 +203,11 @@ async def test_render_failures_at_send_time_are_reported_outcomes_not_blank_mess
 
         def settled(values: list[dict[str, object]]) -> bool:
             kinds = {(v["user_id"], v["kind"]) for v in values}
-            return {("ana", "delivery_sent"), ("ben", "delivery_suppressed"), ("cy", "delivery_suppressed")} <= kinds
+            return {("ana", "delivered"), ("ben", "delivery_suppressed"), ("cy", "delivery_suppressed")} <= kinds
 
         outcomes = await read_topic(worker.bootstrap_servers, worker.settings.outcomes_topic, until=settled, timeout=30)
         prompts = await read_topic(worker.bootstrap_servers, worker.settings.prompts_topic, timeout=5)
+    assert settled(outcomes), "ana's message was not delivered, or ben's and cy's not suppressed"
     by_user = {(o["user_id"], o["kind"]): o for o in outcomes}
     ben, cy = by_user[("ben", "delivery_suppressed")], by_user[("cy", "delivery_suppressed")]
     assert ben["attributes"]["reason"] == "template_error" and "first_name" in ben["attributes"]["detail"]
