@@ -1,8 +1,9 @@
 """The Faust application: topics, the per-user table and the event-processing agent.
 
-Flow per event: decode → (dead-letter | re-key | dedupe) → rules engine →
-publish prompts, deliveries and outcomes and wait for the broker's ack → only
-then store the user's new state (`InputHandler`, around the shared `PipelineStep`).
+Flow per batch of records: per record decode → (dead-letter | re-key | dedupe) →
+rules engine → publish prompts, deliveries and outcomes; then wait once for the
+broker's acks of the batch → only then store the users' new state (`InputHandler`,
+around the shared `PipelineStep`) → Faust acks the records.
 Due timers (stall nudges, deferred sends) come back through the timers topic into
 the same agent, so they are applied in order with the user's events.
 """
@@ -20,6 +21,7 @@ from nudgeflow.channels.preferences.store import PreferencesStore, allow_all
 from nudgeflow.orchestrator import metrics
 from nudgeflow.orchestrator.broker import faust_patches
 from nudgeflow.orchestrator.broker.clients import faust_credentials
+from nudgeflow.orchestrator.broker.faust_context import as_current_event
 from nudgeflow.orchestrator.broker.faust_fetch_wait import set_fetch_wait
 from nudgeflow.orchestrator.broker.partitioning import partitioner
 from nudgeflow.orchestrator.clock import Clock, SystemClock
@@ -219,14 +221,18 @@ def build_app(
         preferences=preferences,
         max_event_bytes=settings.max_event_bytes,
         max_event_depth=settings.max_event_depth,
+        in_context=as_current_event,
     )
     nudgeflow = NudgeflowApp(
         app=app, settings=settings, rules=rules, stats=handler.stats, firing=firing, handler=handler
     )
 
     async def process_events(stream: faust.StreamT[bytes]) -> None:
-        async for event in stream.events():
-            await handler.handle(event.message)
+        # Batches: one wait for the broker's acks per batch; Faust acks the records after it.
+        # (`take_events` is missing from Faust's StreamT interface.)
+        batches = cast(Any, stream).take_events(settings.batch_max_records, within=settings.batch_max_wait_ms / 1000)
+        async for events in batches:
+            await handler.handle_batch([event.message for event in events], origins=events)
 
     app.agent(topics.inputs, name="process-events")(process_events)
     nudgeflow.outbox = register_outbox(

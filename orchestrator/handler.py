@@ -1,6 +1,7 @@
-"""The event agent's work per record, apart from Faust: decode, dead-letter or re-key, run the
-pipeline step, publish its outputs and wait for the broker's acks, and only then store the user's
-new record and its timers' index entries. A crash at any point re-processes the record and produces the same
+"""The event agent's work per batch of records, apart from Faust: decode, dead-letter or re-key,
+run the pipeline step, publish the outputs, wait once for the broker's acks of the whole batch,
+and only then store each changed user's record and its timers' index entries. Faust acks the
+batch's records after that, so a crash at any point re-processes the batch and produces the same
 ids, which every consumer de-duplicates.
 
 Collaborators come in as arguments (topics, the table, the clock), so unit tests drive it with
@@ -11,8 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, MutableMapping
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol
 
 from nudgeflow.channels.preferences.store import PreferencesStore
@@ -101,7 +104,8 @@ class DeadLetters:
         self.stats = stats
         self.max_bytes = max_bytes  # larger values are parked as an excerpt + size + sha256
 
-    async def park(self, message: Message, rejected: Rejected) -> None:
+    async def park(self, message: Message, rejected: Rejected) -> Awaitable[Any]:
+        """Publishes the dead letter; returns its ack, for the batch to wait on."""
         letter = DeadLetter.of(
             reason=rejected.reason,
             error_type=rejected.error_type,
@@ -113,14 +117,46 @@ class DeadLetters:
             rejected_at=self.clock.now(),
             max_bytes=self.max_bytes,
         )
-        await (await self.topic.send(key=letter.kafka_key(), value=letter.model_dump_json().encode()))
+        ack = await self.topic.send(key=letter.kafka_key(), value=letter.model_dump_json().encode())
         metrics.DEAD_LETTERS.labels(rejected.error_type).inc()
         self.stats.dead_lettered += 1
         log.warning("dead-lettered %s[%s]@%s: %s", message.topic, message.partition, message.offset, rejected.reason)
+        return ack
+
+
+InContext = Callable[[Any], AbstractContextManager[Any]]
+"""Runs table reads and writes as part of one consumed record (Faust: its current event, which picks
+the changelog partition); `origin` is what the caller passed along with the record."""
+
+
+def no_context(origin: Any) -> AbstractContextManager[Any]:
+    return nullcontext()
+
+
+@dataclass
+class PendingUser:
+    """One user's state within a batch: as stored before it, and after its records so far."""
+
+    before: UserRecord
+    record: UserRecord
+    partition: int
+    origin: Any  # of the user's latest record in the batch: table writes are made as part of it
+    changed: bool = False
+    replayed: bool = False  # one of its events was a duplicate: maybe a replay after a crash
+
+
+@dataclass
+class Batch:
+    """What a batch publishes (acks to wait for) and will store once they are all in."""
+
+    acks: list[Awaitable[Any]] = field(default_factory=list)
+    users: dict[str, PendingUser] = field(default_factory=dict)
+    discarded: list[tuple[str, str, datetime, Any]] = field(default_factory=list)  # stale timer entries
 
 
 class InputHandler:
-    """Handles one record of the events or timers topic, in order with the user's other records."""
+    """Handles batches of records of the events and timers topics, in order with each user's other
+    records: a user's later record in a batch sees the state its earlier ones left."""
 
     def __init__(
         self,
@@ -135,6 +171,7 @@ class InputHandler:
         stats: ProcessingStats | None = None,
         max_event_bytes: int = DEFAULT_MAX_BYTES,
         max_event_depth: int = DEFAULT_MAX_DEPTH,
+        in_context: InContext = no_context,
     ) -> None:
         self.step = step
         self.max_event_bytes = max_event_bytes
@@ -148,101 +185,130 @@ class InputHandler:
         self.stats = stats or ProcessingStats()
         self.dead_letters = DeadLetters(topics.dead_letters, clock, self.stats, max_bytes=max_event_bytes)
         self.parsed = ParsedRecords()
+        self.in_context = in_context
+        self.batches = 0
+        self.records = 0  # handled and stored, over all batches
 
     async def handle(self, message: Message) -> None:
-        if message.topic == self.timers_topic:
-            await self._timer(message)
-        else:
-            await self._event(message)
+        """One record as a batch of one."""
+        await self.handle_batch([message])
 
-    async def _event(self, message: Message) -> None:
+    async def handle_batch(self, messages: Sequence[Message], origins: Sequence[Any] | None = None) -> None:
+        """Process every record, wait once for all the outputs' acks, then store the new state.
+        `origins[i]` goes with `messages[i]` to `in_context` (default: the message itself)."""
+        batch = Batch()
+        for n, message in enumerate(messages):
+            origin = origins[n] if origins is not None else message
+            with self.in_context(origin):
+                if message.topic == self.timers_topic:
+                    await self._timer(message, batch, origin)
+                else:
+                    await self._event(message, batch, origin)
+        if batch.acks:
+            await asyncio.gather(*batch.acks)
+        self._store(batch)
+        self.batches += 1
+        self.records += len(messages)
+
+    async def _event(self, message: Message, batch: Batch, origin: Any) -> None:
         decoded = decode_event(message.value, max_bytes=self.max_event_bytes, max_depth=self.max_event_depth)
         if isinstance(decoded, Rejected):
-            await self.dead_letters.park(message, decoded)
+            batch.acks.append(await self.dead_letters.park(message, decoded))
             return
         user_id = decoded.userId
         if message.key != user_id.encode():
             # Keyless or mis-keyed: send it to the user's own partition, where their state lives.
-            await (await self.topics.events.send(key=user_id.encode(), value=message.value))
+            batch.acks.append(await self.topics.events.send(key=user_id.encode(), value=message.value))
             metrics.EVENTS.labels("rekeyed").inc()
             self.stats.rekeyed += 1
             return
-        before = self._load(user_id)
+        pending = self._pending(batch, user_id, message.partition, origin)
         try:
-            result = self.step.on_event(before, decoded, self.clock.now())
+            result = self.step.on_event(pending.record, decoded, self.clock.now())
         except Exception as exc:  # a bug must not stall the partition: park the record instead
             log.exception("processing failed for %s", decoded.messageId)
-            await self.dead_letters.park(
-                message, Rejected(reason=f"processing error: {exc!r}", error_type="processing_error")
-            )
+            rejected = Rejected(reason=f"processing error: {exc!r}", error_type="processing_error")
+            batch.acks.append(await self.dead_letters.park(message, rejected))
             return
-        await self._commit(user_id, message.partition, result, before)
+        await self._publish(pending, result, batch)
         if result.status == "duplicate":
-            self.timers.ensure(user_id, message.partition, before.due_times())
+            pending.replayed = True
             metrics.EVENTS.labels("duplicate").inc()
             self.stats.duplicates += 1
             return
         metrics.EVENTS.labels(decoded.type).inc()
         self.stats.processed += 1
 
-    async def _timer(self, message: Message) -> None:
+    async def _timer(self, message: Message, batch: Batch, origin: Any) -> None:
         try:
             command = decode_timer(message.value)
             if isinstance(command, Rejected):
                 raise ValueError(command.reason)
-            before = self._load(command.user_id)
-            result = self.step.on_timer(before, command, self.clock.now())
+            pending = self._pending(batch, command.user_id, message.partition, origin)
+            result = self.step.on_timer(pending.record, command, self.clock.now())
         except Exception as exc:  # as for events: park it, keep the partition moving
             log.exception("timer command failed at %s[%s]@%s", message.topic, message.partition, message.offset)
-            await self.dead_letters.park(
-                message, Rejected(reason=f"timer error: {exc!r}", error_type="processing_error")
-            )
+            rejected = Rejected(reason=f"timer error: {exc!r}", error_type="processing_error")
+            batch.acks.append(await self.dead_letters.park(message, rejected))
             return
         if result.status == "stale":
-            self.timers.discard(command.user_id, command.timer_id, command.due_at)
+            batch.discarded.append((command.user_id, command.timer_id, command.due_at, origin))
             metrics.TIMERS.labels("stale").inc()
             return
-        await self._commit(command.user_id, message.partition, result, before)
+        await self._publish(pending, result, batch)
         metrics.TIMERS.labels("fired").inc()
         self.stats.timers_fired += 1
 
-    def _load(self, user_id: str) -> UserRecord:
-        return self.parsed.load(user_id, self.table.get(user_id))
+    def _pending(self, batch: Batch, user_id: str, partition: int, origin: Any) -> PendingUser:
+        pending = batch.users.get(user_id)
+        if pending is None:
+            stored = self.parsed.load(user_id, self.table.get(user_id))
+            pending = batch.users[user_id] = PendingUser(stored, stored, partition, origin)
+        pending.origin, pending.partition = origin, partition
+        return pending
 
-    async def _commit(self, user_id: str, partition: int, result: StepResult, before: UserRecord) -> None:
-        """Publish the outputs and wait for the broker's acks; only then store the new state."""
+    async def _publish(self, pending: PendingUser, result: StepResult, batch: Batch) -> None:
+        """Send the step's outputs (their acks join the batch) and keep its new record pending."""
         if result.preferences is not None and self.preferences is not None:
-            # Durable before the user's later events run, exactly as a change made through the API.
+            # Applied now, for the user's later records; durable with the batch, before any is acked.
             changed = result.preferences
-            await (
+            batch.acks.append(
                 await self.topics.preferences.send(
-                    key=preferences_key(user_id), value=changed.model_dump_json().encode()
+                    key=preferences_key(changed.user_id), value=changed.model_dump_json().encode()
                 )
             )
             self.preferences.apply(changed)
         topics = self.topics
-        sends = [
-            await topics.prompts.send(key=prompt_key(p.user_id, p.delivery_id), value=p.model_dump_json().encode())
-            for p in result.prompts
-        ]
-        sends += [
-            await topics.deliveries.send(key=d.user_id.encode(), value=d.model_dump_json().encode())
-            for d in result.deliveries
-        ]
-        sends += [
-            await topics.outcomes.send(key=o.user_id.encode(), value=o.model_dump_json().encode())
-            for o in result.outcomes
-        ]
-        if sends:
-            await asyncio.gather(*sends)
-        if not result.changed:
-            return
-        record = result.record.model_copy(update={"partition": partition})
-        stored = record.model_dump(mode="json")
-        self.table[user_id] = stored
-        self.parsed.remember(user_id, stored, record)
-        self.timers.sync(user_id, partition, before.due_times(), record.due_times())
+        for p in result.prompts:
+            batch.acks.append(
+                await topics.prompts.send(key=prompt_key(p.user_id, p.delivery_id), value=p.model_dump_json().encode())
+            )
+        for d in result.deliveries:
+            batch.acks.append(await topics.deliveries.send(key=d.user_id.encode(), value=d.model_dump_json().encode()))
+        for o in result.outcomes:
+            batch.acks.append(await topics.outcomes.send(key=o.user_id.encode(), value=o.model_dump_json().encode()))
+        if result.changed:
+            pending.record = result.record.model_copy(update={"partition": pending.partition})
+            pending.changed = True
         _count_outcomes(result)
+
+    def _store(self, batch: Batch) -> None:
+        """After the acks: stale timers' entries go, then each changed user's record and timers are
+        stored (an unchanged one that saw a duplicate gets any timer entry a crash may have lost, see
+        TimerIndex.ensure)."""
+        for user_id, timer_id, due_at, origin in batch.discarded:
+            with self.in_context(origin):
+                self.timers.discard(user_id, timer_id, due_at)
+        for user_id, pending in batch.users.items():
+            with self.in_context(pending.origin):
+                if not pending.changed:
+                    if pending.replayed:
+                        self.timers.ensure(user_id, pending.partition, pending.record.due_times())
+                    continue
+                stored = pending.record.model_dump(mode="json")
+                self.table[user_id] = stored
+                self.parsed.remember(user_id, stored, pending.record)
+                self.timers.sync(user_id, pending.partition, pending.before.due_times(), pending.record.due_times())
 
 
 def _count_outcomes(result: StepResult) -> None:

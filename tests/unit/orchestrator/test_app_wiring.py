@@ -17,6 +17,7 @@ from nudgeflow.orchestrator.clock import ManualClock
 from nudgeflow.orchestrator.outbox.sender import OutboxSender
 from nudgeflow.orchestrator.rules_holder import RulesHolder
 from nudgeflow.orchestrator.settings import Settings
+from tests.support.kafka import eventually
 from tests.support.memory import MemoryBroker
 from tests.support.playbooks import onboarding_playbook
 from tests.support.rules import T0, identify, track
@@ -30,11 +31,13 @@ class Wired:
     clock: ManualClock
 
     async def put(self, value: bytes, key: bytes | None) -> None:
-        """Returns once the agent has handled the record. (The test context wakes `put` when the agent
-        takes a record, not when it is done with it; it takes the next one only when done, so a
-        record no rule listens to follows.)"""
+        """Returns once the agent has handled the record and stored what it changed. (The test context
+        wakes `put` when the agent takes a record into its batch; a record no rule listens to follows.)"""
+        handler = self.nudgeflow.handler
+        target = handler.records + 2
         await self.agent.put(value, key=key)
         await self.agent.put(track("Page Viewed", T0, user="idle").model_dump_json(by_alias=True).encode(), key=b"idle")
+        await eventually(lambda: handler.records >= target, timeout=5, interval=0.001)
 
     def published(self, topic: str) -> list[dict[str, Any]]:
         return [json.loads(value or b"") for value in self.broker.values(topic)]

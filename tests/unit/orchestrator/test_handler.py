@@ -138,3 +138,48 @@ async def test_preferences_from_identify_traits_are_published_first_and_apply_to
     await worker.send(track("Data Source Connected", T0))
     assert worker.published("prompts") == []
     assert [d["channel"] for d in worker.published("deliveries")] == ["email"]
+
+
+def batch_of(worker: Worker, *events: Event) -> list[MemoryMessage]:
+    messages = []
+    for event in events:
+        key = event.userId.encode()
+        worker.offset += 1
+        raw = event.model_dump_json(by_alias=True).encode()
+        messages.append(MemoryMessage("events", zlib.crc32(key) % 4, worker.offset, key, raw))
+    return messages
+
+
+async def test_a_batch_waits_once_for_every_ack_then_stores_each_user_once(worker: Worker) -> None:
+    """Two users, several records each, in one batch: a user's later record sees what the earlier
+    ones did, and nothing is stored before the broker acknowledged every output of the batch."""
+    held = worker.outputs.outcomes.hold_acks()
+    batch = batch_of(
+        worker,
+        identify(T0, role="admin"),
+        identify(T0, role="admin", user="u2"),
+        track("Data Source Connected", T0),
+        track("Data Source Connected", T0, user="u2"),
+        track("Teammate Invited", T0),
+    )
+    task = asyncio.create_task(worker.handler.handle_batch(batch))
+    await held.reached.wait()
+    assert worker.table == {} and not task.done(), "a crash now re-processes the whole batch"
+    held.release.set()
+    await task
+    assert sorted(worker.table) == ["u1", "u2"] and worker.handler.batches == 1
+    assert [p["title"] for p in worker.published("prompts") if p["user_id"] == "u1"] == ["Connected", "Team work"]
+    assert worker.timers.count({0, 1, 2, 3}) == 1, "u2's stall timer is armed; u1's was cancelled in the batch"
+
+
+async def test_a_batch_replayed_after_a_crash_publishes_the_same_ids_and_stores_the_same_state(
+    worker: Worker, tmp_path: Path
+) -> None:
+    events = (identify(T0, role="admin"), track("Data Source Connected", T0))
+    await worker.handler.handle_batch(batch_of(worker, *events))
+    first_ids = {o["outcome_id"] for o in worker.published("outcomes")}
+    stored = worker.table["u1"]
+    again = Worker(tmp_path)  # a fresh worker over the state as it was before the batch: nothing stored
+    await again.handler.handle_batch(batch_of(again, *events))
+    assert {o["outcome_id"] for o in again.published("outcomes")} == first_ids
+    assert again.table["u1"]["progress"] == stored["progress"]
