@@ -141,6 +141,7 @@ def faust_app(settings: Settings, bootstrap_servers: str) -> faust.App:
         consumer_auto_offset_reset="earliest",
         broker_credentials=faust_credentials(settings),
         producer_partitioner=partitioner,  # the one partitioner of every topic Nudgeflow writes
+        canonical_url=settings.advertised_api_url,  # shared with the group: who owns which partition (serving/)
         **faust_options(settings),
     )
     set_fetch_wait(app, settings.fetch_wait_ms)

@@ -204,6 +204,11 @@ class Settings(BaseSettings):
 
     api_host: str = Field(default="127.0.0.1", description="Interface of the in-app API (0.0.0.0 in a container).")
     api_port: int = Field(default=8080, ge=0, le=65535, description="In-app API port; 0 picks a free one.")
+    api_advertised_url: str | None = Field(
+        default=None,
+        description="How the other workers reach this worker's in-app API, to forward a request about a user whose "
+        "partition this worker owns (e.g. http://10.0.3.7:8080, a pod's address). Unset: http://<api host>:<api port>.",
+    )
     run_api: bool = Field(default=True, description="Serve the in-app API from the worker process.")
     inapp_signing_secret: SecretStr | None = Field(
         default=None,
@@ -263,6 +268,10 @@ class Settings(BaseSettings):
         if self.kafka_fetch_wait_ms is not None:
             return self.kafka_fetch_wait_ms
         return TANSU_FETCH_WAIT_MS if self.broker_profile == "tansu" else KAFKA_FETCH_WAIT_MS
+
+    @property
+    def advertised_api_url(self) -> str:
+        return self.api_advertised_url or f"http://{self.api_host}:{self.api_port}"
 
     @property
     def user_events_topic(self) -> str:

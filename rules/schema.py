@@ -150,6 +150,11 @@ class Milestone(_Model):
     when: When
     unlocks: list[Id] | None = None
     celebrate: list[Message] = Field(default_factory=list)
+    cta: Link | None = Field(
+        default=None,
+        description="The checklist step's button: where the user does this step. Label and URL are templates "
+        "with `user`, `milestone` and `playbook`.",
+    )
 
 
 class Nudge(Message):

@@ -111,6 +111,8 @@ def _media_texts(base: Loc, media: Media) -> list[tuple[Loc, str | None]]:
 def _templates(pb: Playbook, report: _Report) -> None:
     texts: list[tuple[Loc, str]] = []
     for i, m in enumerate(pb.milestones):
+        if m.cta is not None:
+            texts += [(("milestones", i, "cta", "label"), m.cta.label), (("milestones", i, "cta", "url"), m.cta.url)]
         for j, msg in enumerate(m.celebrate):
             base = ("milestones", i, "celebrate", j)
             texts += [((*base, "title"), msg.title), ((*base, "body"), msg.body)]

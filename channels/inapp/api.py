@@ -13,12 +13,12 @@ from __future__ import annotations
 import html
 import logging
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from importlib import resources
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Path, Query, Response, Security
+from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Path, Query, Request, Response, Security
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.security import APIKeyQuery, HTTPAuthorizationCredentials, HTTPBearer
@@ -53,6 +53,7 @@ from nudgeflow.channels.webhooks.sendgrid import (
     sendgrid_webhook_router,
 )
 from nudgeflow.rules.contracts.preferences import Preferences, PreferencesUpdate
+from nudgeflow.rules.contracts.progress import UserChecklist
 from nudgeflow.rules.contracts.prompts import Prompt, PromptStatus
 from nudgeflow.rules.templates import url_problem
 
@@ -71,6 +72,16 @@ DELIVERY_ID = Path(min_length=1, max_length=MAX_DELIVERY_ID_LENGTH)
 LINK_REF = r"^(cta|secondary_cta|links\.[0-9]{1,2})$"
 HealthCheck = Callable[[], tuple[bool, dict[str, dict[str, object]]]]
 """(every background task running?, state of each) for /healthz."""
+
+
+ReadProgress = Callable[[str, Mapping[str, str]], Awaitable[tuple[UserChecklist, str]]]
+"""A user's checklist and the URL of the worker that read it; gets the request's headers, to forward
+them to the worker holding the user."""
+SERVED_BY_HEADER = "X-Nudgeflow-Served-By"
+
+
+class ProgressUnavailable(Exception):
+    """The user's state can't be read right now (its worker is unreachable): 503, try again."""
 
 
 class PromptList(BaseModel):
@@ -254,6 +265,33 @@ def _inbox_router(
     return router
 
 
+def _progress_router(read_progress: ReadProgress, auth: _Auth) -> APIRouter:
+    router = APIRouter(prefix="/v1", tags=["in-app"])
+    authorized = Depends(auth.header_dependency())
+
+    @router.get(
+        "/users/{user_id:path}/progress",
+        response_model=UserChecklist,
+        responses={
+            401: {"description": "Missing, invalid or expired token"},
+            403: {"description": "Token of another user"},
+            503: {"description": "The worker holding this user did not answer; retry (Retry-After)"},
+        },
+    )
+    async def progress(request: Request, response: Response, user_id: str = authorized) -> UserChecklist:
+        """The user's onboarding checklist: per playbook they are in, the steps in order (done, next,
+        todo, locked), percent done, when each was done, what is due or overdue, and each open step's
+        button. Any worker answers: it reads the user's state where it lives."""
+        try:
+            checklist, served_by = await read_progress(user_id, request.headers)
+        except ProgressUnavailable as exc:
+            raise HTTPException(status_code=503, detail=str(exc), headers={"Retry-After": "1"}) from exc
+        response.headers[SERVED_BY_HEADER] = served_by
+        return checklist
+
+    return router
+
+
 def _preferences_router(service: PreferencesService, auth: _Auth, keys: SigningKeys) -> APIRouter:
     router = APIRouter(prefix="/v1", tags=["preferences"])
     authorized = Depends(auth.header_dependency())
@@ -365,6 +403,7 @@ def create_inbox_api(
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     sendgrid_replay_window_seconds: float = DEFAULT_REPLAY_WINDOW_SECONDS,
     health: HealthCheck | None = None,
+    read_progress: ReadProgress | None = None,
 ) -> FastAPI:
     """The in-app API.
 
@@ -374,6 +413,7 @@ def create_inbox_api(
     Without it a random one is used: only tokens from `api.state.issue_token` (the demo's) work.
     `demo_page` adds the demo's browser page and its demo-only user and token routes. Every request
     body is capped at `max_body_bytes` (413).
+    `read_progress` serves `/v1/users/{id}/progress` (the worker's: from the state of the user's partition).
     `close_event_streams(api)` ends open SSE streams before the server stops.
     """
     keys = signing_keys(signing_secret if signing_secret is not None else secrets.token_urlsafe(32))
@@ -399,6 +439,8 @@ def create_inbox_api(
         )
     api.include_router(_inbox_router(store, publish, publish_event, auth, streams, heartbeat_seconds))
     api.include_router(_preferences_router(service, auth, keys))
+    if read_progress is not None:
+        api.include_router(_progress_router(read_progress, auth))
     api.include_router(_redirect_router(keys, publish_event))
     verifier = None
     if sendgrid_public_key:

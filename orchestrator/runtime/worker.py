@@ -27,6 +27,7 @@ from nudgeflow.orchestrator.app import NudgeflowApp, build_app
 from nudgeflow.orchestrator.broker.clients import aiokafka_options, consumer_options
 from nudgeflow.orchestrator.broker.embedded import EmbeddedBroker, free_port
 from nudgeflow.orchestrator.broker.partitioning import partitioner
+from nudgeflow.orchestrator.clock import SystemClock
 from nudgeflow.orchestrator.feeds.inbox import InboxMaterializer
 from nudgeflow.orchestrator.feeds.preferences import PreferencesMaterializer, preferences_key
 from nudgeflow.orchestrator.ingest.stage import IngestStage, admit_all
@@ -35,6 +36,8 @@ from nudgeflow.orchestrator.runtime.http import HttpServer
 from nudgeflow.orchestrator.runtime.rules_watch import RulesWatcher
 from nudgeflow.orchestrator.runtime.shutdown import before_forced_exit
 from nudgeflow.orchestrator.runtime.supervise import Supervisor
+from nudgeflow.orchestrator.serving.owners import Owners
+from nudgeflow.orchestrator.serving.progress import ProgressReader
 from nudgeflow.orchestrator.settings import Settings
 from nudgeflow.orchestrator.topics import ensure_topics
 from nudgeflow.rules.contracts.preferences import Preferences
@@ -101,6 +104,8 @@ class Worker:
             self._stack.callback(self.broker.stop)
             self.settings = self.settings.model_copy(update={"broker_profile": "tansu"})
             log.info("embedded Tansu broker on %s", self.broker.bootstrap_servers)
+        if self.settings.run_api and not self.settings.api_port:  # known before the group learns our address
+            self.settings = self.settings.model_copy(update={"api_port": free_port(self.settings.api_host)})
         kafka = aiokafka_options(self.settings, self.bootstrap_servers)
         await ensure_topics(self.settings, kafka)
         await self._follow_preferences()
@@ -169,6 +174,10 @@ class Worker:
                 settings.preferences_topic, record.model_dump_json().encode(), key=preferences_key(record.user_id)
             )
 
+        assert self.nudgeflow is not None
+        app = self.nudgeflow.app
+        progress = ProgressReader(app.tables["users"], Owners(app, settings), self.nudgeflow.rules, SystemClock())
+        self._stack.push_async_callback(progress.close)
         origins = [origin.strip() for origin in settings.inapp_allowed_origins.split(",") if origin.strip()]
         keys = SigningKeys.of(secret, settings.inapp_signing_key_id, dict(settings.inapp_previous_signing_keys))
         api = create_inbox_api(
@@ -185,12 +194,12 @@ class Worker:
             sendgrid_replay_window_seconds=settings.sendgrid_webhook_replay_window,
             ready=lambda: materializer.caught_up.is_set() and preferences.caught_up.is_set() and self.is_ready(),
             health=self.supervisor.health,
+            read_progress=progress,
         )
         api.add_api_route(
             "/metrics", lambda: Response(generate_latest(), media_type=CONTENT_TYPE_LATEST), include_in_schema=False
         )
-        port = settings.api_port or free_port(settings.api_host)
-        self.http = HttpServer(api, host=settings.api_host, port=port)
+        self.http = HttpServer(api, host=settings.api_host, port=settings.api_port)
         await self.http.start()
         self._stack.push_async_callback(self.http.stop)
         self._stack.push_async_callback(self.supervisor.spawn("http-server", self.http.serving))
