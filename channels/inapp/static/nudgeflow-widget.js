@@ -51,6 +51,19 @@
     ".nf-toast{background:#1d2330;color:#fff;padding:.7rem 1rem;border-radius:8px;box-shadow:0 4px 14px #0004;",
     "max-width:22rem;cursor:pointer;animation:nf-in .25s ease-out}",
     ".nf-toast strong{display:block}",
+    ".nf-checklist{margin:0 0 .6rem}",
+    ".nf-sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}",
+    ".nf-playbook{margin:.3rem 0 .6rem}",
+    ".nf-playbook-name{font-weight:600;display:flex;justify-content:space-between}",
+    ".nf-bar{height:8px;background:#e4e7f0;border-radius:4px;overflow:hidden;margin:.3rem 0}",
+    ".nf-bar-fill{height:100%;background:#3a7;transition:width .3s}",
+    ".nf-steps{list-style:none;margin:.2rem 0;padding:0}",
+    ".nf-step{display:flex;align-items:center;gap:.4rem;padding:.15rem 0}",
+    ".nf-step-mark{width:1.2rem;text-align:center}",
+    ".nf-step-done .nf-step-title{color:#667;text-decoration:line-through}",
+    ".nf-step-locked{color:#99a}",
+    ".nf-step-next .nf-step-title{font-weight:600}",
+    ".nf-overdue{font-size:.7rem;color:#b35c00;border:1px solid #e90;border-radius:4px;padding:0 .3rem}",
     "@keyframes nf-in{from{transform:translateY(1rem);opacity:0}to{transform:none;opacity:1}}"
   ].join("");
   var RANK = { pending: 0, seen: 1, clicked: 2, dismissed: 3 };
@@ -105,8 +118,10 @@
     head.appendChild(badge);
     var state = el("span", "nf-state", "connecting…");
     head.appendChild(state);
+    var checklistNode = el("div", "nf-checklist");
     var list = el("div", "nf-list");
     root.appendChild(head);
+    root.appendChild(checklistNode);
     root.appendChild(list);
     options.element.innerHTML = "";
     options.element.appendChild(root);
@@ -231,6 +246,57 @@
       return Promise.resolve(options.onTokenExpired()).then(function (fresh) { token = fresh; });
     }
 
+    var MARKS = { done: "\u2713", next: "\u2192", todo: "\u25CB", locked: "\uD83D\uDD12" };
+
+    function renderChecklist(progress) {
+      checklistNode.innerHTML = "";
+      (progress.playbooks || []).forEach(function (pb) {
+        var node = el("section", "nf-playbook");
+        node.setAttribute("aria-label", pb.name);
+        var name = el("div", "nf-playbook-name");
+        name.appendChild(el("span", "", pb.name));
+        name.appendChild(el("span", "nf-count", pb.done + " of " + pb.total));
+        node.appendChild(name);
+        var bar = el("div", "nf-bar");
+        bar.setAttribute("role", "progressbar");
+        bar.setAttribute("aria-valuemin", "0");
+        bar.setAttribute("aria-valuemax", "100");
+        bar.setAttribute("aria-valuenow", String(pb.percent));
+        bar.setAttribute("aria-label", pb.name + ": " + pb.percent + "% done");
+        var fill = el("div", "nf-bar-fill");
+        fill.style.width = pb.percent + "%";
+        bar.appendChild(fill);
+        node.appendChild(bar);
+        var steps = el("ul", "nf-steps");
+        pb.steps.forEach(function (step) {
+          var item = el("li", "nf-step nf-step-" + step.state);
+          item.setAttribute("data-milestone-id", step.milestone_id);
+          var mark = el("span", "nf-step-mark", MARKS[step.state] || "");
+          mark.setAttribute("aria-hidden", "true");
+          item.appendChild(mark);
+          item.appendChild(el("span", "nf-step-title", step.title));
+          item.appendChild(el("span", "nf-sr", " (" + (step.state === "todo" ? "to do" : step.state) + ")"));
+          if (step.overdue) item.appendChild(el("span", "nf-overdue", "overdue"));
+          if (step.state === "next" && step.cta && safeUrl(step.cta.url)) {
+            var button = el("a", "nf-cta nf-cta-primary", step.cta.label);
+            button.href = step.cta.url;
+            item.appendChild(button);
+          }
+          steps.appendChild(item);
+        });
+        node.appendChild(steps);
+        checklistNode.appendChild(node);
+      });
+    }
+
+    function loadProgress() {
+      return fetch(base + "/progress", { headers: headers() }).then(function (response) {
+        if (response.status === 401) return refreshToken().then(loadProgress);
+        if (!response.ok) return null;
+        return response.json().then(renderChecklist);
+      }).catch(function () {});
+    }
+
     function connect() {
       if (stopped) return;
       // EventSource cannot send headers: the token goes in the query string (stream endpoint only).
@@ -249,7 +315,10 @@
         merge(data.prompt);
         unread = data.unread;
         render();
-        if (isNew && data.change === "created") toast(data.prompt);
+        if (isNew && data.change === "created") {
+          toast(data.prompt);
+          loadProgress();  // a celebration means a step got done
+        }
       });
       source.addEventListener("error", function () {
         if (stopped) return;
@@ -265,6 +334,7 @@
     }
 
     render();
+    loadProgress();
     connect();
 
     return {
@@ -276,7 +346,8 @@
       },
       setStatus: function (deliveryId, status) { return setStatus(prompts[deliveryId], status); },
       prompts: function () { return sorted(); },
-      unread: function () { return unread; }
+      unread: function () { return unread; },
+      refreshProgress: function () { return loadProgress(); }
     };
   }
 
