@@ -149,11 +149,18 @@ def schema(
 
 
 @rules_app.command("check")
-def rules_check(path: Annotated[Path, typer.Argument(help="Playbook file or folder")]) -> None:
+def rules_check(
+    path: Annotated[Path, typer.Argument(help="Playbook file or folder")],
+    catalog: Annotated[
+        Path | None,
+        typer.Option(help="Event catalog (YAML: events with their properties) the playbooks' event names must be in"),
+    ] = None,
+    warn_only: Annotated[bool, typer.Option(help="Report unknown event names without failing the check")] = False,
+) -> None:
     """Validate playbooks: every problem with file, line and field. Exit code 0 when all are valid."""
     from nudgeflow.rules.check import run_check
 
-    raise typer.Exit(run_check(path, console))
+    raise typer.Exit(run_check(path, console, catalog=catalog, warn_only=warn_only))
 
 
 @app.command()

@@ -1,4 +1,6 @@
-"""`nudgeflow rules check PATH`: validate playbooks and explain problems without tracebacks."""
+"""`nudgeflow rules check PATH [--catalog FILE] [--warn-only]`: validate playbooks and explain problems
+without tracebacks. Event names are checked against the event catalog when one is given (else for
+likely typos among the playbooks' own names); `--warn-only` reports those without failing."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.text import Text
 
+from nudgeflow.rules.event_catalog import event_problems, load_catalog
 from nudgeflow.rules.loader import check_files, load_ruleset, playbook_files
 from nudgeflow.rules.problems import RuleProblem
 
@@ -25,10 +28,25 @@ def check_paths(paths: Iterable[Path]) -> list[RuleProblem]:
             problems.append(RuleProblem(str(path), 0, "", "no .yaml or .yml playbook files in this folder"))
         files += [f for f in found if f not in files]
     problems += check_files(files)[1]
+    return _sorted(problems)
+
+
+def _sorted(problems: list[RuleProblem]) -> list[RuleProblem]:
     return sorted(set(problems), key=lambda p: (p.file, p.line, p.field, p.message))
 
 
-def _print_problems(problems: list[RuleProblem], console: Console) -> None:
+def check_events(path: Path, catalog_path: Path | None) -> list[RuleProblem]:
+    """Event and property names the playbooks read that the catalog doesn't know (or likely typos)."""
+    catalog = None
+    if catalog_path is not None:
+        catalog, problems = load_catalog(catalog_path)
+        if problems:
+            return problems
+    found = check_files(playbook_files(path))[0]
+    return _sorted(event_problems(found, catalog))
+
+
+def _print_problems(problems: list[RuleProblem], console: Console, *, summary: bool = True) -> None:
     for problem in problems:
         line = Text()
         line.append(f"{problem.file}:{problem.line}" if problem.line else problem.file, style="bold")
@@ -38,18 +56,21 @@ def _print_problems(problems: list[RuleProblem], console: Console) -> None:
         line.append("  ")
         line.append(problem.message)
         console.print(line, soft_wrap=True)
-    count = len(problems)
-    console.print(Text(f"{count} problem{'s' if count != 1 else ''} found; nothing was loaded.", style="bold red"))
+    if summary:
+        count = len(problems)
+        console.print(Text(f"{count} problem{'s' if count != 1 else ''} found; nothing was loaded.", style="bold red"))
 
 
-def run_check(path: Path, console: Console) -> int:
-    """Print problems in plain words; exit code 0 when the playbooks are usable, else 1."""
+def run_check(path: Path, console: Console, *, catalog: Path | None = None, warn_only: bool = False) -> int:
+    """Print problems in plain words; exit code 0 when the playbooks are usable, else 1. Unknown event
+    names fail the check too, unless `warn_only`."""
     try:
         problems = check_paths([path])
         if problems:
             _print_problems(problems, console)
             return 1
         ruleset = load_ruleset(Path(path))
+        unknown_events = check_events(Path(path), catalog)
     except Exception as exc:  # the CLI promise: never a traceback
         console.print(Text(f"Could not check {path}: {exc}", style="bold red"))
         return 1
@@ -65,4 +86,10 @@ def run_check(path: Path, console: Console) -> int:
     for playbook in ruleset.playbooks:
         ladder = " → ".join(m.id for m in playbook.milestones)
         console.print(Text(f"  {playbook.id}: {ladder}"), soft_wrap=True)
-    return 0
+    if not unknown_events:
+        return 0
+    _print_problems(unknown_events, console, summary=False)
+    count = len(unknown_events)
+    verdict = "warnings only (--warn-only)" if warn_only else "the check fails (--warn-only to only warn)"
+    console.print(Text(f"{count} event name problem{'s' if count != 1 else ''}: {verdict}", style="bold yellow"))
+    return 0 if warn_only else 1
