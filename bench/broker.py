@@ -173,9 +173,13 @@ def pipeline_settings(
 
 
 def _handled(worker: Worker) -> int:
+    """Every event of the topic, wherever it ended: processed, a duplicate, dead-lettered (by the agent
+    or at ingest), or dropped at ingest because no rule reads it (the pre-filter)."""
     assert worker.nudgeflow is not None
     stats = worker.nudgeflow.stats
-    return stats.processed + stats.duplicates + stats.dead_lettered
+    ingest = worker.ingest.counts if worker.ingest is not None else None
+    at_ingest = ingest.filtered + ingest.dead_lettered if ingest is not None else 0
+    return stats.processed + stats.duplicates + stats.dead_lettered + at_ingest
 
 
 async def pipeline(

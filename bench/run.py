@@ -132,8 +132,9 @@ async def _broker_phases(args: argparse.Namespace, results: dict[str, Any]) -> N
         lateness = await timer_lateness(bootstrap, args.timers, due=args.timer_due, window=args.timer_window)
         results["timer_lateness"] = asdict(lateness)
         print(
-            f"(e') timers firing with {lateness.armed:,} armed: late p50 {lateness.late_p50_ms:.0f} ms, "
-            f"p99 {lateness.late_p99_ms:.0f} ms",
+            f"(e') timers firing with {lateness.armed:,} armed in RocksDB (armed in {lateness.arm_seconds:.1f}s): "
+            f"late p50 {lateness.late_p50_ms:.0f} ms, p99 {lateness.late_p99_ms:.0f} ms, "
+            f"max {lateness.late_max_ms:.0f} ms; {lateness.deleted:,} entries deleted",
             flush=True,
         )
 
@@ -166,9 +167,11 @@ def _engine_phase(args: argparse.Namespace, results: dict[str, Any]) -> None:
         ),
         flush=True,
     )
-    results["timers"] = asdict(inproc.timer_schedule(args.timers))
+    results["timers"] = timers = asdict(inproc.timer_index(args.timers))
     print(
-        f"(e) timers: {results['timers']['traced_mib']:.0f} MiB, pop p50 {results['timers']['pop_p50_us']:.0f} µs",
+        f"(e) {timers['timers']:,} timers in RocksDB: armed in {timers['arm_seconds']:.1f}s, RSS "
+        f"+{timers['rss_mib']:.0f} MiB, disk {timers['disk_mib']:.0f} MiB, due() pass p50 "
+        f"{timers['pass_p50_us']:.0f} µs (nothing due), {timers['due_p50_us']:.0f} µs ({timers['due_per_pass']} due)",
         flush=True,
     )
 

@@ -19,6 +19,7 @@ from nudgeflow.rules.contracts.timers import TimerCommand
 
 log = logging.getLogger(__name__)
 MAX_SLEEP_SECONDS = 0.2
+PUBLISH_CHUNK = 100
 
 Publish = Callable[[ScheduledTimer], Awaitable[None]]
 Owned = Callable[[], set[int]]
@@ -42,11 +43,13 @@ class TimerFiring:
         """Publish every timer of the owned partitions due by now and not already in flight."""
         now = self.clock.now().timestamp()
         due = self.index.due(now, sorted(owned))
-        for timer in due:
-            await self._publish(timer)
-            self.index.fired(timer)
-            self.fired += 1
-            self.lag_seconds = [*self.lag_seconds[-999:], now - timer.due_at.timestamp()]
+        for start in range(0, len(due), PUBLISH_CHUNK):  # acks awaited together, not one round trip each
+            chunk = due[start : start + PUBLISH_CHUNK]
+            await asyncio.gather(*(self._publish(timer) for timer in chunk))
+            for timer in chunk:
+                self.index.fired(timer)
+            self.fired += len(chunk)
+        self.lag_seconds = [*self.lag_seconds, *(now - timer.due_at.timestamp() for timer in due)][-1000:]
         return len(due)
 
     def seconds_to_next(self) -> float:

@@ -23,6 +23,7 @@ from nudgeflow.orchestrator.timers.schedule import ScheduledTimer
 DUE_DIGITS = 17
 LENGTH_DIGITS = 4
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MAX_DUE_PER_PASS = 1_000
 MICROSECOND = timedelta(microseconds=1)
 
 
@@ -81,9 +82,10 @@ class TimerIndex:
 
     # The firing loop's side.
 
-    def due(self, now: float, owned: Iterable[int]) -> list[ScheduledTimer]:
+    def due(self, now: float, owned: Iterable[int], limit: int = MAX_DUE_PER_PASS) -> list[ScheduledTimer]:
         """Entries due by `now` on the owned partitions that are not in flight, earliest first per
-        partition; records the earliest entry not yet due in `next_due`."""
+        partition, at most `limit` (a backlog drains over several passes without blocking the loop);
+        records the earliest entry not yet due in `next_due`."""
         now_key = b"%017d" % (now * 1_000_000)
         found: list[ScheduledTimer] = []
         next_due: float | None = None
@@ -98,6 +100,9 @@ class TimerIndex:
                 if key in self.in_flight:
                     continue
                 head = key if head is None else head
+                if len(found) >= limit:
+                    next_due = now  # more is due: come back at once
+                    break
                 found.append(parse_key(key, partition))
             if head is not None:
                 self._low[partition] = head
@@ -106,12 +111,13 @@ class TimerIndex:
 
     def earliest(self, owned: Iterable[int]) -> float | None:
         """Epoch seconds of the earliest entry not in flight on the owned partitions."""
-        heads = [
-            int(key[:DUE_DIGITS]) / 1_000_000
-            for partition in owned
-            for key in self._keys_from(partition, self._low.get(partition, b""))
-            if key not in self.in_flight
-        ]
+        heads = []
+        for partition in owned:
+            head = next(
+                (k for k in self._keys_from(partition, self._low.get(partition, b"")) if k not in self.in_flight), None
+            )
+            if head is not None:
+                heads.append(int(head[:DUE_DIGITS]) / 1_000_000)
         return min(heads, default=None)
 
     def fired(self, timer: ScheduledTimer) -> None:

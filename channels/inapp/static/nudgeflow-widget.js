@@ -297,6 +297,17 @@
       }).catch(function () {});
     }
 
+    // The worker publishes a prompt before it stores the user's new state (a crash then replays the
+    // event instead of losing the prompt), so a checklist read at once may be a moment behind: read it
+    // now and once more shortly after. A slow refresh keeps due and overdue steps current.
+    var progressTimers = [];
+    function progressSoon() {
+      loadProgress();
+      progressTimers.forEach(clearTimeout);
+      progressTimers = [setTimeout(loadProgress, 1500), setTimeout(loadProgress, 5000)];
+    }
+    var progressRefresh = setInterval(loadProgress, 60000);
+
     function connect() {
       if (stopped) return;
       // EventSource cannot send headers: the token goes in the query string (stream endpoint only).
@@ -317,7 +328,7 @@
         render();
         if (isNew && data.change === "created") {
           toast(data.prompt);
-          loadProgress();  // a celebration means a step got done
+          progressSoon();  // a celebration means a step got done
         }
       });
       source.addEventListener("error", function () {
@@ -341,6 +352,8 @@
       unmount: function () {
         stopped = true;
         if (retryTimer) clearTimeout(retryTimer);
+        progressTimers.forEach(clearTimeout);
+        clearInterval(progressRefresh);
         if (source) source.close();
         options.element.innerHTML = "";
       },

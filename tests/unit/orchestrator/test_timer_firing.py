@@ -145,3 +145,16 @@ def test_a_manual_clock_moves_only_when_told_and_needs_a_time_zone() -> None:
     assert clock.now() == T0 and clock.advance(timedelta(days=1)) == T0 + timedelta(days=1)
     with pytest.raises(ValueError):
         ManualClock(datetime(2026, 1, 1))
+
+
+async def test_a_backlog_drains_a_thousand_at_a_time_without_blocking_the_loop(
+    clock: ManualClock, index: TimerIndex
+) -> None:
+    for n in range(2_500):
+        index.sync(f"u{n:04d}", n % 4, {}, {"stall": T0 - timedelta(seconds=n)})
+    firing = firing_on(MemoryBroker(), index, clock)
+    assert await firing.fire_due({0, 1, 2, 3}) == 1_000
+    assert firing.seconds_to_next() == 0, "more is due: the loop comes back at once"
+    assert await firing.fire_due({0, 1, 2, 3}) == 1_000
+    assert await firing.fire_due({0, 1, 2, 3}) == 500
+    assert await firing.fire_due({0, 1, 2, 3}) == 0 and firing.fired == 2_500
