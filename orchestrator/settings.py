@@ -96,20 +96,6 @@ class Settings(BaseSettings):
         "every worker its own; keep it across restarts, so a restart resumes from local state instead of "
         "replaying the changelog (docs/deploy.md: sizing and backup).",
     )
-    batch_max_records: int = Field(
-        default=500,
-        ge=1,
-        le=100_000,
-        description="The event agent handles up to this many records at a time and waits once for the broker's "
-        "acks of all their outputs before storing state (1: a wait per record).",
-    )
-    batch_max_wait_ms: int = Field(
-        default=5,
-        ge=1,
-        le=10_000,
-        description="How long the agent lets a batch fill before handling what it has: added to each event's "
-        "latency at most.",
-    )
     state_store: str = Field(
         default="rocksdb://",
         description="Faust table store: `rocksdb://` (state on disk, in table_dir) or `memory://` "
