@@ -39,10 +39,11 @@ milestones:
 
 
 @pytest.fixture
-def rules_path(tmp_path: Path) -> Path:
+def rules_path(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
+    """A folder with one playbook: the test module's own `PLAYBOOK` if it has one, else the one above."""
     path = tmp_path / "playbooks"
     path.mkdir()
-    (path / "admin.yaml").write_text(textwrap.dedent(PLAYBOOK))
+    (path / "admin.yaml").write_text(textwrap.dedent(getattr(request.module, "PLAYBOOK", PLAYBOOK)))
     return path
 
 

@@ -1,4 +1,6 @@
-"""A worker with a known signing secret, its own preferences topic and a SendGrid verification key."""
+"""Workers for the in-app tests: one with a known signing secret, its own preferences topic and a SendGrid
+verification key; one serving the demo page (for the browser tests). A test module's `PLAYBOOK` is what
+they run (see the `rules_path` fixture)."""
 
 from __future__ import annotations
 
@@ -21,5 +23,12 @@ async def inapp_worker(make_settings, rules_path: Path) -> AsyncIterator[Worker]
         preferences_topic=f"p{uuid.uuid4().hex[:8]}.preferences",
     )
     async with Worker(settings) as running:
+        await running.wait_ready(timeout=60)
+        yield running
+
+
+@pytest.fixture
+async def demo_worker(make_settings, rules_path: Path) -> AsyncIterator[Worker]:  # type: ignore[no-untyped-def]
+    async with Worker(make_settings(rules_path), demo_page=True) as running:
         await running.wait_ready(timeout=60)
         yield running

@@ -4,12 +4,9 @@ come back as events and become `link_clicked` outcomes on the outcomes topic."""
 
 from __future__ import annotations
 
-import textwrap
-from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from nudgeflow.channels.inapp.auth import click_url
 from nudgeflow.channels.product_events import LinkClick
@@ -39,14 +36,6 @@ milestones:
         links:
           - {label: "How to connect", url: "https://help.example.com/connect"}
 """
-
-
-@pytest.fixture
-def rules_path(tmp_path: Path) -> Path:
-    path = tmp_path / "playbooks"
-    path.mkdir()
-    (path / "admin.yaml").write_text(textwrap.dedent(PLAYBOOK))
-    return path
 
 
 async def link_clicks(worker: Worker, count: int) -> list[dict[str, Any]]:

@@ -4,12 +4,7 @@ next step's button rendered from the user's traits, and a live update when a ste
 from __future__ import annotations
 
 import shutil
-import textwrap
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
-
-import pytest
 
 from nudgeflow.orchestrator.runtime.worker import Worker
 from tests.integration.test_demo_page import ARGS, CHROMIUM, pytestmark  # noqa: F401  (skip without Chromium)
@@ -37,21 +32,6 @@ milestones:
     title: Build a dashboard
     when: {event: Dashboard Created, after: invite_teammate}
 """
-
-
-@pytest.fixture
-def rules_path(tmp_path: Path) -> Path:
-    path = tmp_path / "playbooks"
-    path.mkdir()
-    (path / "admin.yaml").write_text(textwrap.dedent(PLAYBOOK))
-    return path
-
-
-@pytest.fixture
-async def demo_worker(make_settings, rules_path: Path) -> AsyncIterator[Worker]:  # type: ignore[no-untyped-def]
-    async with Worker(make_settings(rules_path), demo_page=True) as running:
-        await running.wait_ready(timeout=60)
-        yield running
 
 
 async def test_the_checklist_shows_progress_and_the_next_steps_button_and_follows_live(demo_worker: Worker) -> None:

@@ -5,12 +5,7 @@ from the user's traits, and following it with the keyboard records which link wa
 from __future__ import annotations
 
 import shutil
-import textwrap
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
-
-import pytest
 
 from nudgeflow.orchestrator.runtime.worker import Worker
 from tests.integration.test_demo_page import ARGS, CHROMIUM, pytestmark  # noqa: F401  (skip without Chromium)
@@ -39,21 +34,6 @@ milestones:
           - {label: "How to connect", url: "https://help.example.com/connect"}
         image: {url: "https://cdn.example.com/sources.png", alt: "The sources page"}
 """
-
-
-@pytest.fixture
-def rules_path(tmp_path: Path) -> Path:
-    path = tmp_path / "playbooks"
-    path.mkdir()
-    (path / "admin.yaml").write_text(textwrap.dedent(PLAYBOOK))
-    return path
-
-
-@pytest.fixture
-async def demo_worker(make_settings, rules_path: Path) -> AsyncIterator[Worker]:  # type: ignore[no-untyped-def]
-    async with Worker(make_settings(rules_path), demo_page=True) as running:
-        await running.wait_ready(timeout=60)
-        yield running
 
 
 async def test_the_cta_is_a_link_and_a_keyboard_click_is_recorded(demo_worker: Worker) -> None:
