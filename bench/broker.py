@@ -22,10 +22,10 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from bench.workload import NOISE_EVENTS, probe_pair, track
+from nudgeflow.channels.inapp.feed import FeedEntry
 from nudgeflow.orchestrator.app import faust_options
 from nudgeflow.orchestrator.runtime.worker import Worker
 from nudgeflow.orchestrator.settings import Settings
-from nudgeflow.rules.contracts.prompts import Prompt
 
 log = logging.getLogger("bench")
 PARTITIONS = 4
@@ -236,21 +236,21 @@ async def prompt_latency(
     bootstrap: str, rules_path: Path, *, rate: float, seconds: float, probe_share: float = 0.1
 ) -> Latency:
     """(f) events at a fixed rate; for a share of them (an operator's first dashboard view) the
-    time from handing the record to the producer to the prompt appearing in worker.inbox."""
+    time from handing the record to the producer to the prompt reaching the live streams (worker.inbox_feed)."""
     topic = f"bench-latency-{uuid.uuid4().hex[:6]}"
     await create_topic(bootstrap, topic)
     sent_at: dict[str, float] = {}
     seen_at: dict[str, float] = {}
 
-    def on_change(prompt: Prompt, change: str) -> None:
-        if change == "created" and prompt.user_id.startswith("probe-"):
-            seen_at.setdefault(prompt.user_id, time.perf_counter())
+    def on_change(entry: FeedEntry) -> None:
+        if entry.change == "created" and entry.prompt.user_id.startswith("probe-"):
+            seen_at.setdefault(entry.prompt.user_id, time.perf_counter())
 
     with tempfile.TemporaryDirectory() as tables:
         settings = pipeline_settings(bootstrap, topic, rules_path, Path(tables), run_api=True)
         async with Worker(settings) as worker:
             await worker.wait_ready(timeout=120)
-            unsubscribe = worker.inbox.subscribe(on_change)
+            unsubscribe = worker.inbox_feed.subscribe(on_change)
             producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=0)
             await producer.start()
             try:

@@ -26,6 +26,8 @@ from nudgeflow.orchestrator.broker.faust_fetch_wait import set_fetch_wait
 from nudgeflow.orchestrator.broker.partitioning import partitioner
 from nudgeflow.orchestrator.clock import Clock, SystemClock
 from nudgeflow.orchestrator.handler import InputHandler, OutputTopics, ProcessingStats, TimerPublisher
+from nudgeflow.orchestrator.inbox.agent import register_inbox
+from nudgeflow.orchestrator.inbox.applied import AppliedPrompts
 from nudgeflow.orchestrator.outbox.agent import register_outbox
 from nudgeflow.orchestrator.outbox.sender import OutboxSender
 from nudgeflow.orchestrator.pipeline import PipelineStep
@@ -70,6 +72,8 @@ class NudgeflowApp:
     stats: ProcessingStats
     firing: TimerFiring
     handler: InputHandler
+    inbox: Any = None  # the Faust `inbox` table (inbox/agent.py)
+    applied: AppliedPrompts = field(default_factory=AppliedPrompts)  # status changes read back (inbox/applied.py)
     outbox: OutboxSender | None = None
     loops: dict[str, Callable[[], Awaitable[None]]] = field(default_factory=dict)
     """Loops that must run until shutdown; the worker runs them under its supervisor."""
@@ -105,7 +109,7 @@ class WorkerTopics:
             events=raw(settings.user_events_topic, partitions=partitions),
             timers=raw(settings.timers_topic, partitions=partitions),
             dead_letters=raw(settings.dead_letter_topic),
-            prompts=raw(settings.prompts_topic),
+            prompts=raw(settings.prompts_topic, partitions=partitions),  # on the user's partition (inbox/agent.py)
             deliveries=raw(settings.deliveries_topic, partitions=partitions),
             outcomes=raw(settings.outcomes_topic),
             preferences=raw(settings.preferences_topic),
@@ -237,6 +241,7 @@ def build_app(
             await handler.handle_batch([event.message], origins=[event])
 
     app.agent(topics.inputs, name="process-events")(process_events)
+    nudgeflow.inbox = register_inbox(app, settings, prompts=topics.prompts, applied=nudgeflow.applied)
     nudgeflow.outbox = register_outbox(
         app,
         settings,

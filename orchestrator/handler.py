@@ -281,7 +281,11 @@ class InputHandler:
         topics = self.topics
         for p in result.prompts:
             batch.acks.append(
-                await topics.prompts.send(key=prompt_key(p.user_id, p.delivery_id), value=p.model_dump_json().encode())
+                await topics.prompts.send(
+                    key=prompt_key(p.user_id, p.delivery_id),
+                    value=p.model_dump_json().encode(),
+                    partition=pending.partition,  # the user's: the inbox lives with the user (inbox/agent.py)
+                )
             )
         for d in result.deliveries:
             batch.acks.append(await topics.deliveries.send(key=d.user_id.encode(), value=d.model_dump_json().encode()))

@@ -25,6 +25,7 @@ from fastapi.security import APIKeyQuery, HTTPAuthorizationCredentials, HTTPBear
 from pydantic import BaseModel, Field
 from sse_starlette import EventSourceResponse
 
+from nudgeflow.channels.inapp.access import InboxAccess
 from nudgeflow.channels.inapp.auth import (
     DEFAULT_TTL_SECONDS,
     MAX_TOKEN_LENGTH,
@@ -36,13 +37,14 @@ from nudgeflow.channels.inapp.auth import (
     verify_click_token,
     verify_token,
 )
+from nudgeflow.channels.inapp.feed import InboxFeed
 from nudgeflow.channels.inapp.limits import (
     DEFAULT_MAX_BODY_BYTES,
     MAX_DELIVERY_ID_LENGTH,
     MAX_USER_ID_LENGTH,
     BodySizeLimit,
 )
-from nudgeflow.channels.inapp.store import InboxStore
+from nudgeflow.channels.inapp.listing import PromptList
 from nudgeflow.channels.inapp.stream import Streams, event_stream_response
 from nudgeflow.channels.preferences.service import PreferencesService, WritePreferences
 from nudgeflow.channels.preferences.store import PreferencesStore
@@ -80,14 +82,23 @@ them to the worker holding the user."""
 SERVED_BY_HEADER = "X-Nudgeflow-Served-By"
 
 
-class ProgressUnavailable(Exception):
+class UserStateUnavailable(Exception):
     """The user's state can't be read right now (its worker is unreachable): 503, try again."""
 
 
-class PromptList(BaseModel):
-    user_id: str
-    unread: int
-    prompts: list[Prompt]
+UNAVAILABLE: dict[int | str, dict[str, Any]] = {
+    503: {"description": "The worker holding this user did not answer; retry (Retry-After)"}
+}
+
+
+async def _read(inbox_access: InboxAccess, user_id: str, request: Request, response: Response) -> PromptList:
+    """A user's whole inbox, from the worker holding the user (503 while none answers)."""
+    try:
+        inbox, served_by = await inbox_access.read(user_id, request.headers)
+    except UserStateUnavailable as exc:
+        raise HTTPException(status_code=503, detail=str(exc), headers={"Retry-After": "1"}) from exc
+    response.headers[SERVED_BY_HEADER] = served_by
+    return inbox
 
 
 class UnreadCount(BaseModel):
@@ -175,7 +186,8 @@ class _Auth:
 
 
 def _inbox_router(
-    store: InboxStore,
+    feed: InboxFeed,
+    inbox_access: InboxAccess,
     publish: PublishPrompt,
     publish_event: PublishEvent,
     auth: _Auth,
@@ -193,18 +205,25 @@ def _inbox_router(
     authorized = Depends(auth.header_dependency())
     authorized_stream = Depends(auth.header_or_query_dependency())
 
-    @router.get("/users/{user_id:path}/prompts", response_model=PromptList)
+    @router.get("/users/{user_id:path}/prompts", response_model=PromptList, responses=UNAVAILABLE)
     async def list_prompts(
-        user_id: str = authorized, status: list[PromptStatus] | None = Query(default=None, max_length=8)
+        request: Request,
+        response: Response,
+        user_id: str = authorized,
+        status: list[PromptStatus] | None = Query(default=None, max_length=8),
     ) -> PromptList:
-        """A user's prompts, newest first; `status` filters (repeatable)."""
-        prompts = store.prompts(user_id, set(status) if status else None)
-        return PromptList(user_id=user_id, unread=store.unread_count(user_id), prompts=prompts)
+        """A user's prompts, newest first; `status` filters (repeatable). Any worker answers: it reads
+        the user's inbox where it lives (`X-Nudgeflow-Served-By` says which worker that was)."""
+        inbox = await _read(inbox_access, user_id, request, response)
+        if status:
+            inbox.prompts = [p for p in inbox.prompts if p.status in set(status)]
+        return inbox
 
-    @router.get("/users/{user_id:path}/prompts/unread", response_model=UnreadCount)
-    async def unread(user_id: str = authorized) -> UnreadCount:
+    @router.get("/users/{user_id:path}/prompts/unread", response_model=UnreadCount, responses=UNAVAILABLE)
+    async def unread(request: Request, response: Response, user_id: str = authorized) -> UnreadCount:
         """How many prompts the user has not seen yet (for a badge)."""
-        return UnreadCount(user_id=user_id, unread=store.unread_count(user_id))
+        inbox = await _read(inbox_access, user_id, request, response)
+        return UnreadCount(user_id=user_id, unread=inbox.unread)
 
     @router.get(
         "/users/{user_id:path}/prompts/stream",
@@ -219,6 +238,7 @@ def _inbox_router(
         },
     )
     async def stream_prompts(
+        request: Request,
         user_id: str = authorized_stream,
         last_event_id: str | None = Header(
             default=None, alias="Last-Event-ID", max_length=64, description="Sent by EventSource on reconnect."
@@ -226,20 +246,48 @@ def _inbox_router(
     ) -> EventSourceResponse:
         """Live inbox over server-sent events: a new prompt shows up without polling."""
         return event_stream_response(
-            store, user_id, streams, last_event_id=last_event_id, heartbeat_seconds=heartbeat_seconds
+            feed,
+            inbox_access.read,
+            user_id,
+            streams,
+            headers=request.headers,
+            last_event_id=last_event_id,
+            heartbeat_seconds=heartbeat_seconds,
         )
 
     @router.post(
         "/users/{user_id:path}/prompts/{delivery_id}/status",
         response_model=Prompt,
-        responses={404: {"description": "No such prompt for this user"}},
+        responses={404: {"description": "No such prompt for this user"}, **UNAVAILABLE},
     )
-    async def change_status(change: StatusChange, delivery_id: str = DELIVERY_ID, user_id: str = authorized) -> Prompt:
+    async def change_status(
+        request: Request,
+        response: Response,
+        change: StatusChange,
+        delivery_id: str = DELIVERY_ID,
+        user_id: str = authorized,
+    ) -> Response | Prompt:
         """Mark a prompt seen, clicked or dismissed. Status never moves backwards.
 
         A real change is also published to the events topic as a track event ("Prompt Seen",
-        "Prompt Clicked", "Prompt Dismissed") keyed by user id, for rules and analytics."""
-        prompt = store.get(user_id, delivery_id)
+        "Prompt Clicked", "Prompt Dismissed") keyed by user id, for rules and analytics.
+        Any worker answers: the worker holding the user makes the change and answers once its inbox
+        shows it, so the user's next read shows it too."""
+        try:
+            forwarded = await inbox_access.forward(
+                user_id, request.headers, f"prompts/{delivery_id}/status", change.model_dump(exclude_none=True)
+            )
+        except UserStateUnavailable as exc:
+            raise HTTPException(status_code=503, detail=str(exc), headers={"Retry-After": "1"}) from exc
+        if forwarded is not None:
+            return Response(
+                forwarded.content,
+                status_code=forwarded.status_code,
+                media_type="application/json",
+                headers={SERVED_BY_HEADER: forwarded.served_by},
+            )
+        inbox = await _read(inbox_access, user_id, request, response)
+        prompt = next((p for p in inbox.prompts if p.delivery_id == delivery_id), None)
         if prompt is None:
             raise HTTPException(status_code=404, detail="no such prompt for this user")
         if change.link is not None:
@@ -260,7 +308,8 @@ def _inbox_router(
             prompt_status_event(updated, link=change.link)
         )  # first: its messageId makes a retry harmless
         await publish(updated)
-        return store.apply(updated)
+        await inbox_access.settled(updated)
+        return prompt.merge(updated)
 
     return router
 
@@ -275,7 +324,7 @@ def _progress_router(read_progress: ReadProgress, auth: _Auth) -> APIRouter:
         responses={
             401: {"description": "Missing, invalid or expired token"},
             403: {"description": "Token of another user"},
-            503: {"description": "The worker holding this user did not answer; retry (Retry-After)"},
+            **UNAVAILABLE,
         },
     )
     async def progress(request: Request, response: Response, user_id: str = authorized) -> UserChecklist:
@@ -284,7 +333,7 @@ def _progress_router(read_progress: ReadProgress, auth: _Auth) -> APIRouter:
         button. Any worker answers: it reads the user's state where it lives."""
         try:
             checklist, served_by = await read_progress(user_id, request.headers)
-        except ProgressUnavailable as exc:
+        except UserStateUnavailable as exc:
             raise HTTPException(status_code=503, detail=str(exc), headers={"Retry-After": "1"}) from exc
         response.headers[SERVED_BY_HEADER] = served_by
         return checklist
@@ -388,7 +437,8 @@ def _page(title: str, text: str) -> str:
 
 
 def create_inbox_api(
-    store: InboxStore,
+    feed: InboxFeed,
+    inbox_access: InboxAccess,
     publish: PublishPrompt,
     *,
     ready: ReadinessCheck,
@@ -407,6 +457,9 @@ def create_inbox_api(
 ) -> FastAPI:
     """The in-app API.
 
+    `inbox_access` reads a user's whole inbox where it lives and forwards status changes there (the
+    worker's: its own `inbox` table, or the worker holding the user); `feed` is this replica's
+    stream of inbox changes, for live streams.
     `publish` writes a prompt to the prompts topic; `publish_event` a Segment event to the events
     topic; `write_preferences` a record to the preferences topic (each returns once acknowledged).
     `signing_secret` is a secret or a `SigningKeys` (current key id plus previous keys still accepted).
@@ -437,7 +490,7 @@ def create_inbox_api(
             allow_headers=["Authorization", "Content-Type"],
             max_age=600,
         )
-    api.include_router(_inbox_router(store, publish, publish_event, auth, streams, heartbeat_seconds))
+    api.include_router(_inbox_router(feed, inbox_access, publish, publish_event, auth, streams, heartbeat_seconds))
     api.include_router(_preferences_router(service, auth, keys))
     if read_progress is not None:
         api.include_router(_progress_router(read_progress, auth))
@@ -493,8 +546,8 @@ def create_inbox_api(
 
         @api.get("/v1/demo/users", tags=["demo"])
         async def demo_users() -> list[str]:
-            """Demo only: every user with prompts, so the page can show them all."""
-            return store.users()
+            """Demo only: the users with recent prompts, so the page can show them all."""
+            return feed.recent_users()
 
         @api.get("/v1/demo/users/{user_id:path}/token", tags=["demo"], response_model=DemoToken)
         async def demo_token(user_id: str = USER_ID) -> DemoToken:

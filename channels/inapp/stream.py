@@ -1,35 +1,37 @@
 """The live inbox as server-sent events (sse-starlette does the framing, pings and disconnects).
 
-Wire format (docs/inapp.md): every event has an id `<epoch>-<sequence>` of the inbox store.
-A new connection starts with `snapshot` (the whole inbox); then one `prompt` event per change.
-A browser that reconnects sends `Last-Event-ID`: when the id is from this store and its journal
-still reaches back, the stream replays only the changes after it (no snapshot, no duplicate),
-else it starts over with a snapshot. `: ping` comments keep proxies from closing an idle stream.
+Wire format (docs/inapp.md): every event has an id `<epoch>-<sequence>` of this replica's feed.
+A new connection starts with `snapshot` (the whole inbox, read where the user's state lives); then
+one `prompt` event per change. A browser that reconnects sends `Last-Event-ID`: when the id is from
+this feed and its journal still reaches back, the stream replays only the changes after it (no
+snapshot), else it starts over with a snapshot. A change the snapshot already shows is not sent
+again. `: ping` comments keep proxies from closing an idle stream.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
-from nudgeflow.channels.inapp.store import Change, InboxStore
-from nudgeflow.rules.contracts.prompts import Prompt
+from nudgeflow.channels.inapp.feed import FeedEntry, InboxFeed
+from nudgeflow.channels.inapp.listing import PromptList
 
 STREAM_QUEUE_SIZE = 1000
 RECONNECT_MILLISECONDS = 3000
-Item = tuple[int, Prompt, Change]
+ReadInbox = Callable[[str, Mapping[str, str]], Awaitable[tuple[PromptList, str]]]
+"""A user's whole inbox and the worker that read it (the one holding the user, or this one)."""
 
 
 @dataclass
 class Streams:
     """Open SSE streams; `close_all` ends them so the HTTP server can shut down promptly."""
 
-    queues: set[asyncio.Queue[Item | None]] = field(default_factory=set)
+    queues: set[asyncio.Queue[FeedEntry | None]] = field(default_factory=set)
     closing: bool = False
 
     def close_all(self) -> None:
@@ -43,64 +45,64 @@ class Streams:
                     queue.get_nowait()
 
 
-def event_id(store: InboxStore, sequence: int) -> str:
-    return f"{store.epoch}-{sequence}"
-
-
-def resume_point(store: InboxStore, last_event_id: str | None) -> int | None:
-    """The sequence a reconnecting client saw last, if its id comes from this store."""
-    if not last_event_id:
-        return None
-    epoch, _, sequence = last_event_id.strip().rpartition("-")
-    if epoch != store.epoch or not sequence.isdigit() or len(sequence) > 18:
-        return None
-    return int(sequence)
-
-
 def _json(data: Any) -> str:
     return json.dumps(data, separators=(",", ":"), default=str)
 
 
-def _prompt_event(store: InboxStore, sequence: int, prompt: Prompt, change: Change) -> ServerSentEvent:
-    data = {"change": change, "unread": store.unread_count(prompt.user_id), "prompt": prompt.model_dump(mode="json")}
-    return ServerSentEvent(_json(data), event="prompt", id=event_id(store, sequence), sep="\n")
+def _prompt_event(feed: InboxFeed, entry: FeedEntry) -> ServerSentEvent:
+    data = {"change": entry.change, "unread": entry.unread, "prompt": entry.prompt.model_dump(mode="json")}
+    return ServerSentEvent(_json(data), event="prompt", id=feed.event_id(entry.sequence), sep="\n")
 
 
-def _snapshot_event(store: InboxStore, user_id: str, *, retry: int | None = None) -> ServerSentEvent:
-    prompts = [p.model_dump(mode="json") for p in store.prompts(user_id)]
-    data = {"user_id": user_id, "unread": store.unread_count(user_id), "prompts": prompts}
-    return ServerSentEvent(_json(data), event="snapshot", id=event_id(store, store.sequence), retry=retry, sep="\n")
+def _snapshot_event(feed: InboxFeed, inbox: PromptList, sequence: int, *, retry: int | None = None) -> ServerSentEvent:
+    prompts = [p.model_dump(mode="json") for p in inbox.prompts]
+    data = {"user_id": inbox.user_id, "unread": inbox.unread, "prompts": prompts}
+    return ServerSentEvent(_json(data), event="snapshot", id=feed.event_id(sequence), retry=retry, sep="\n")
 
 
 async def prompt_events(
-    store: InboxStore, user_id: str, streams: Streams, last_event_id: str | None = None
+    feed: InboxFeed,
+    read: ReadInbox,
+    user_id: str,
+    streams: Streams,
+    *,
+    headers: Mapping[str, str],
+    last_event_id: str | None = None,
 ) -> AsyncIterator[ServerSentEvent]:
-    queue: asyncio.Queue[Item | None] = asyncio.Queue(maxsize=STREAM_QUEUE_SIZE)
+    queue: asyncio.Queue[FeedEntry | None] = asyncio.Queue(maxsize=STREAM_QUEUE_SIZE)
     overflowed = False
+    shown: dict[str, int] = {}  # delivery id → status rank the client has: what a snapshot showed is not resent
 
-    def listener(prompt: Prompt, change: Change) -> None:
+    def listener(entry: FeedEntry) -> None:
         nonlocal overflowed
-        if prompt.user_id != user_id:
+        if entry.prompt.user_id != user_id:
             return
         try:
-            queue.put_nowait((store.sequence, prompt, change))
+            queue.put_nowait(entry)
         except asyncio.QueueFull:
             overflowed = True
 
-    # Subscribe, then read the snapshot or the missed changes, with no await in between: nothing falls in a gap.
-    unsubscribe = store.subscribe(listener)
+    async def snapshot(retry: int | None = None) -> ServerSentEvent:
+        sequence = feed.sequence  # changes after it are queued already: none falls in a gap
+        inbox, _ = await read(user_id, headers)
+        shown.clear()
+        shown.update({p.delivery_id: p.status.rank for p in inbox.prompts})
+        return _snapshot_event(feed, inbox, sequence, retry=retry)
+
+    # Subscribe first, then read the snapshot or the missed changes: nothing falls in a gap.
+    unsubscribe = feed.subscribe(listener)
     streams.queues.add(queue)
     try:
         if streams.closing:
             return
-        resumed = resume_point(store, last_event_id)
-        missed = store.changes_since(user_id, resumed) if resumed is not None else None
+        resumed = feed.resume_point(last_event_id)
+        missed = feed.changes_since(user_id, resumed) if resumed is not None else None
         if missed is None:
-            yield _snapshot_event(store, user_id, retry=RECONNECT_MILLISECONDS)
+            yield await snapshot(retry=RECONNECT_MILLISECONDS)
         else:
             yield ServerSentEvent(retry=RECONNECT_MILLISECONDS, sep="\n")
             for entry in missed:
-                yield _prompt_event(store, entry.sequence, entry.prompt, entry.change)
+                yield _prompt_event(feed, entry)
         while True:
             item = await queue.get()
             if item is None:
@@ -110,9 +112,12 @@ async def prompt_events(
                 while not queue.empty():
                     if queue.get_nowait() is None:
                         return
-                yield _snapshot_event(store, user_id)
+                yield await snapshot()
                 continue
-            yield _prompt_event(store, *item)
+            if shown.get(item.prompt.delivery_id, -1) >= item.prompt.status.rank:
+                continue
+            shown.pop(item.prompt.delivery_id, None)
+            yield _prompt_event(feed, item)
     finally:
         unsubscribe()
         streams.queues.discard(queue)
@@ -123,10 +128,17 @@ def _ping() -> ServerSentEvent:
 
 
 def event_stream_response(
-    store: InboxStore, user_id: str, streams: Streams, *, last_event_id: str | None, heartbeat_seconds: float
+    feed: InboxFeed,
+    read: ReadInbox,
+    user_id: str,
+    streams: Streams,
+    *,
+    headers: Mapping[str, str],
+    last_event_id: str | None,
+    heartbeat_seconds: float,
 ) -> EventSourceResponse:
     return EventSourceResponse(
-        prompt_events(store, user_id, streams, last_event_id),
+        prompt_events(feed, read, user_id, streams, headers=headers, last_event_id=last_event_id),
         ping=heartbeat_seconds,
         ping_message_factory=_ping,
         sep="\n",

@@ -7,6 +7,7 @@ confirmed is durable.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
@@ -26,20 +27,25 @@ class RecordWriter:
     async def stop(self) -> None:
         await self._producer.stop()
 
-    async def send(self, topic: str, value: bytes | None, *, key: bytes) -> None:
-        await self._producer.send_and_wait(topic, value, key=key)
+    async def send(self, topic: str, value: bytes | None, *, key: bytes, partition: int | None = None) -> None:
+        await self._producer.send_and_wait(topic, value, key=key, partition=partition)
 
 
 class PromptWriter(RecordWriter):
-    """Writes prompts to the prompts topic, keyed `user_id/delivery_id` (compaction key)."""
+    """Writes prompts to the prompts topic, keyed `user_id/delivery_id` (compaction key), on the
+    partition of the user (`user_partition`): the worker holding the user applies it to their inbox."""
 
-    def __init__(self, *, topic: str, kafka_options: dict[str, Any]) -> None:
+    def __init__(self, *, topic: str, kafka_options: dict[str, Any], user_partition: Callable[[str], int]) -> None:
         super().__init__(kafka_options=kafka_options)
         self.topic = topic
+        self.user_partition = user_partition
 
     async def write(self, prompt: Prompt) -> None:
         await self.send(
-            self.topic, prompt.model_dump_json().encode(), key=prompt_key(prompt.user_id, prompt.delivery_id)
+            self.topic,
+            prompt.model_dump_json().encode(),
+            key=prompt_key(prompt.user_id, prompt.delivery_id),
+            partition=self.user_partition(prompt.user_id),
         )
 
 

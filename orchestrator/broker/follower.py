@@ -1,9 +1,10 @@
-"""Follow whole topics from the beginning, without a consumer group.
+"""Follow whole topics, without a consumer group.
 
-Every process that keeps a full view (an API replica's inbox and preferences, a
-dashboard's analytics) reads every partition itself, so it never depends on
+Every process that keeps a full view (an API replica's preferences, a dashboard's
+analytics) reads every partition from the beginning itself, so it never depends on
 which worker owns which partition, and a restart is a rebuild. `caught_up` is
-set once the records present at start-up have been applied.
+set once the records present at start-up have been applied. A follower that only
+reacts to what happens next (live streams) starts at the end (`from_end`).
 """
 
 from __future__ import annotations
@@ -34,8 +35,10 @@ class TopicFollower:
         kafka_options: dict[str, Any],
         topic_wait: float = 10.0,
         missing_is_empty: bool = False,
+        from_end: bool = False,
     ) -> None:
         self.topics = tuple(topics)
+        self.from_end = from_end
         self.topic_wait = topic_wait
         self.missing_is_empty = missing_is_empty
         self.caught_up = asyncio.Event()
@@ -68,8 +71,12 @@ class TopicFollower:
             end_offsets: dict[TopicPartition, int] = {}
             if partitions:
                 consumer.assign(partitions)
-                await consumer.seek_to_beginning(*partitions)
-                end_offsets = await consumer.end_offsets(partitions)
+                if self.from_end:
+                    await consumer.seek_to_end(*partitions)
+                    end_offsets = {tp: 0 for tp in partitions}  # nothing to catch up on
+                else:
+                    await consumer.seek_to_beginning(*partitions)
+                    end_offsets = await consumer.end_offsets(partitions)
         except BaseException:
             await consumer.stop()
             self._consumer = None

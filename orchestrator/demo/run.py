@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from aiokafka import AIOKafkaProducer
@@ -13,7 +14,7 @@ from pydantic import SecretStr
 from rich.console import Console
 from rich.table import Table
 
-from nudgeflow.channels.inapp.store import Change
+from nudgeflow.channels.inapp.feed import FeedEntry
 from nudgeflow.channels.standins.sendgrid_server import SendGridStandIn
 from nudgeflow.channels.standins.slack_server import SlackStandIn
 from nudgeflow.orchestrator.broker.clients import aiokafka_options
@@ -39,12 +40,13 @@ def _port_or_free(settings: Settings) -> Settings:
     return settings.model_copy(update={"api_port": free_port(settings.api_host)})
 
 
-def _celebration_printer(console: Console, started: float) -> tuple[list[Prompt], object]:
+def _celebration_printer(console: Console, started: float) -> tuple[list[Prompt], Callable[[FeedEntry], None]]:
     seen: list[Prompt] = []
 
-    def on_change(prompt: Prompt, change: Change) -> None:
-        if change != "created":
+    def on_change(entry: FeedEntry) -> None:
+        if entry.change != "created":
             return
+        prompt = entry.prompt
         seen.append(prompt)
         icon = "🎉" if prompt.kind == "celebration" else "👉"
         console.print(
@@ -128,7 +130,7 @@ async def _run(
 ) -> int:
     async with Worker(settings, demo_page=True) as worker:
         prompts, printer = _celebration_printer(console, started)
-        worker.inbox.subscribe(printer)  # type: ignore[arg-type]
+        worker.inbox_feed.subscribe(printer)
         ready_task = asyncio.ensure_future(worker.wait_ready(timeout=120))
         stopped = asyncio.ensure_future(stop.wait())
         await asyncio.wait({ready_task, stopped}, return_when=asyncio.FIRST_COMPLETED)

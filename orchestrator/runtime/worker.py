@@ -20,24 +20,26 @@ from pydantic import SecretStr
 
 from nudgeflow.channels.inapp.api import close_event_streams, create_inbox_api
 from nudgeflow.channels.inapp.auth import SigningKeys
-from nudgeflow.channels.inapp.store import InboxStore
+from nudgeflow.channels.inapp.feed import InboxFeed
 from nudgeflow.channels.inapp.writer import EventWriter, PromptWriter
 from nudgeflow.channels.preferences import PreferencesStore
 from nudgeflow.orchestrator.app import NudgeflowApp, build_app
 from nudgeflow.orchestrator.broker.clients import aiokafka_options, consumer_options
 from nudgeflow.orchestrator.broker.embedded import EmbeddedBroker, free_port
-from nudgeflow.orchestrator.broker.partitioning import partitioner
+from nudgeflow.orchestrator.broker.partitioning import partition_for, partitioner
 from nudgeflow.orchestrator.clock import SystemClock
-from nudgeflow.orchestrator.feeds.inbox import InboxMaterializer
 from nudgeflow.orchestrator.feeds.preferences import PreferencesMaterializer, preferences_key
+from nudgeflow.orchestrator.inbox.changes import InboxChanges
 from nudgeflow.orchestrator.ingest.stage import IngestStage, admit_all
 from nudgeflow.orchestrator.rules_holder import RulesHolder
 from nudgeflow.orchestrator.runtime.http import HttpServer
 from nudgeflow.orchestrator.runtime.rules_watch import RulesWatcher
 from nudgeflow.orchestrator.runtime.shutdown import before_forced_exit
 from nudgeflow.orchestrator.runtime.supervise import Supervisor
+from nudgeflow.orchestrator.serving.inbox import RoutedInbox
 from nudgeflow.orchestrator.serving.owners import Owners
 from nudgeflow.orchestrator.serving.progress import ProgressReader
+from nudgeflow.orchestrator.serving.routing import OwnerRouter
 from nudgeflow.orchestrator.settings import Settings
 from nudgeflow.orchestrator.topics import ensure_topics
 from nudgeflow.rules.contracts.preferences import Preferences
@@ -54,7 +56,8 @@ class Worker:
         self.demo_page = demo_page
         self.broker: EmbeddedBroker | None = None
         self.nudgeflow: NudgeflowApp | None = None
-        self.inbox = InboxStore()
+        self.inbox_feed = InboxFeed()  # inbox changes as they happen, for live streams (and the demo's printer)
+        self.inbox_changes: InboxChanges | None = None
         self.preferences = PreferencesStore()
         self.http: HttpServer | None = None
         self.ingest: IngestStage | None = None
@@ -158,13 +161,12 @@ class Worker:
                     "by your backend is accepted by the in-app API"
                 )
         self.inapp_signing_secret = secret
-        materializer = InboxMaterializer(
-            self.inbox, topic=settings.prompts_topic, kafka_options=consumer_options(settings, self.bootstrap_servers)
-        )
-        await materializer.start(self.supervisor.spawn)
-        self._stack.push_async_callback(materializer.stop)
         preferences = self._preferences_follower
-        writer = PromptWriter(topic=settings.prompts_topic, kafka_options={**kafka, "partitioner": partitioner})
+        writer = PromptWriter(
+            topic=settings.prompts_topic,
+            kafka_options={**kafka, "partitioner": partitioner},
+            user_partition=lambda user_id: partition_for(user_id.encode(), settings.topic_partitions),
+        )
         await writer.start()
         self._stack.push_async_callback(writer.stop)
         events = EventWriter(writer, topic=settings.events_topic)
@@ -176,12 +178,14 @@ class Worker:
 
         assert self.nudgeflow is not None
         app = self.nudgeflow.app
-        progress = ProgressReader(app.tables["users"], Owners(app, settings), self.nudgeflow.rules, SystemClock())
-        self._stack.push_async_callback(progress.close)
+        router = OwnerRouter(Owners(app, settings))
+        self._stack.push_async_callback(router.close)
+        progress = ProgressReader(app.tables["users"], router, self.nudgeflow.rules, SystemClock())
         origins = [origin.strip() for origin in settings.inapp_allowed_origins.split(",") if origin.strip()]
         keys = SigningKeys.of(secret, settings.inapp_signing_key_id, dict(settings.inapp_previous_signing_keys))
         api = create_inbox_api(
-            self.inbox,
+            self.inbox_feed,
+            RoutedInbox(self.nudgeflow.inbox, router, self.nudgeflow.applied),
             writer.write,
             signing_secret=keys,
             publish_event=events.publish,
@@ -192,7 +196,7 @@ class Worker:
             demo_page=self.demo_page,
             max_body_bytes=settings.api_max_body_bytes,
             sendgrid_replay_window_seconds=settings.sendgrid_webhook_replay_window,
-            ready=lambda: materializer.caught_up.is_set() and preferences.caught_up.is_set() and self.is_ready(),
+            ready=lambda: self.inbox_changes is not None and preferences.caught_up.is_set() and self.is_ready(),
             health=self.supervisor.health,
             read_progress=progress,
         )
@@ -219,7 +223,21 @@ class Worker:
 
     async def _mark_ready(self) -> None:
         self.ready_seconds = await self.wait_ready(timeout=600)
+        await self._follow_inbox_changes()
         log.info("worker ready in %.1fs", self.ready_seconds)
+
+    async def _follow_inbox_changes(self) -> None:
+        """Live streams hear of inbox changes from the `inbox` changelog (inbox/changes.py); Faust has
+        created it once the worker is ready."""
+        assert self.nudgeflow is not None
+        changes = InboxChanges(
+            self.inbox_feed,
+            changelog_topic=self.nudgeflow.inbox.changelog_topic.get_topic_name(),
+            kafka_options=consumer_options(self.settings, self.bootstrap_servers),
+        )
+        await changes.start(self.supervisor.spawn)
+        self._stack.push_async_callback(changes.stop)
+        self.inbox_changes = changes
 
     async def _stop_stream_processor(self) -> None:
         """A crashed Faust app may fail to stop (its consumer thread is gone): the crash was already

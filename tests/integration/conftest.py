@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import textwrap
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
 from nudgeflow.orchestrator.runtime.worker import Worker
+from tests.support.processes import STARTED
 
 PLAYBOOK = """\
 id: admin_onboarding
@@ -36,6 +37,18 @@ milestones:
         title: "Team work!"
         body: "{{ progress.done }} of {{ progress.total }} done"
 """
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[pytest.TestReport]:
+    """A failing test's report carries the log tail of every worker process it started."""
+    report: pytest.TestReport = yield
+    if report.failed:
+        for worker in STARTED:
+            report.sections.append((f"worker process {worker.log_path.name}", worker.log_tail()))
+    if call.when == "teardown":
+        STARTED.clear()
+    return report
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ EXPECTED_TASKS = {
     "stream-processor",
     "http-server",
     "preferences-materializer",
-    "inbox-materializer",
+    "inbox-changes",
 }
 
 

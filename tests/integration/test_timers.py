@@ -113,7 +113,7 @@ async def test_timers_of_a_killed_worker_fire_on_the_other_once(make_settings, t
         first.kill()  # half of the users' timers were armed there
 
         async def everyone_nudged() -> bool:
-            listings = [await list_prompts(second.api_url, user) for user in users]
+            listings = [await list_prompts(second.api_url, user, retry_later=True) for user in users]
             return all(listings)
 
         await eventually(everyone_nudged, timeout=40, interval=0.5)

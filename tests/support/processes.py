@@ -42,6 +42,11 @@ def tansu_listening_on(port: int) -> list[int]:
     return pids
 
 
+STARTED: list[WorkerProcess] = []
+"""Worker processes started by the running test: a failing test's report carries their log tails
+(tests/integration/conftest.py), since a worker that died says why only in its log."""
+
+
 class WorkerProcess:
     """`python -m orchestrator worker` with the given settings; the API port must be fixed."""
 
@@ -57,7 +62,14 @@ class WorkerProcess:
     def api_url(self) -> str:
         return f"http://{self.settings.api_host}:{self.settings.api_port}"
 
+    def log_tail(self, chars: int = 4000) -> str:
+        alive = self.process is not None and self.process.poll() is None
+        status = "running" if alive else f"exited {self.process.returncode if self.process else None}"
+        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        return f"[{status}] {self.api_url}\n{text[-chars:]}"
+
     async def start(self, timeout: float = 60.0) -> None:
+        STARTED.append(self)
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "nudgeflow.orchestrator", "worker"],

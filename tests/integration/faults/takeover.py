@@ -258,7 +258,8 @@ def _takeover_seconds(records: list[Any], killed_at: float) -> float | None:
 
 async def _inbox_problems(api_url: str, expected: set[Expected], also: set[Expected]) -> list[str]:
     """Every user's inbox on a surviving worker's API holds exactly the expected prompts (plus the early
-    nudges seen on the topic), once each. The API follows the prompts topic, so it may lag a little."""
+    nudges seen on the topic), once each. The inbox agent follows the prompts topic, so it may lag a
+    little, and a user's worker may be taking over (503, retry)."""
     by_user: dict[str, list[tuple[str, str]]] = defaultdict(list)
     for user, kind, milestone in expected | also:
         by_user[user].append((kind, milestone))
@@ -269,8 +270,10 @@ async def _inbox_problems(api_url: str, expected: set[Expected], also: set[Expec
         async with limit:
             while True:
                 response = await client.get(f"/v1/users/{user}/prompts", headers=auth_headers(user))
-                response.raise_for_status()
-                got = sorted((str(p["kind"]), str(p["milestone_id"])) for p in response.json()["prompts"])
+                if response.status_code != 503:
+                    response.raise_for_status()
+                listed = response.json()["prompts"] if response.status_code == 200 else []
+                got = sorted((str(p["kind"]), str(p["milestone_id"])) for p in listed)
                 if got == sorted(wanted):
                     return None
                 if time.monotonic() > deadline:

@@ -102,10 +102,14 @@ def test_worker_stops_within_10s_with_its_broker_paused_and_the_broker_dies_with
     process.send_signal(signal.SIGTERM)
     took = seconds_to_exit(process)
     assert took < PROMISE, f"took {took:.1f}s"
-    # Either every service stopped in time (exit 0), or the watchdog cut the stop short and says so (exit 1).
+    # Either every service stopped in time (exit 0), or the stop was cut short and the log says so (exit 1):
+    # cancelled at 3/4 of the grace period, or ended by the watchdog.
     assert process.returncode in (0, 1), log.read_text()[-2000:]
     if process.returncode == 1:
-        assert "exiting without finishing shutdown" in log.read_text()
+        text = log.read_text()
+        assert "still stopping after 6s: cancelling" in text or "exiting without finishing shutdown" in text, text[
+            -2000:
+        ]
     deadline = time.monotonic() + 5
     while alive(broker) and time.monotonic() < deadline:
         time.sleep(0.05)

@@ -8,12 +8,12 @@ import time
 
 import httpx
 
-from nudgeflow.channels.inapp.api import close_event_streams, create_inbox_api
+from nudgeflow.channels.inapp.api import close_event_streams
 from nudgeflow.channels.inapp.auth import issue_token
-from nudgeflow.channels.inapp.store import InboxStore
 from nudgeflow.orchestrator.broker.embedded import free_port
 from nudgeflow.orchestrator.runtime.http import HttpServer
 from nudgeflow.rules.contracts.prompts import Prompt
+from tests.support.inbox import InboxStore, inbox_api
 
 SECRET = "unit-secret"
 
@@ -24,7 +24,7 @@ async def discard(prompt: Prompt) -> None:
 
 async def test_stream_sends_snapshot_then_heartbeats_and_ends_on_close() -> None:
     store = InboxStore()
-    api = create_inbox_api(store, discard, ready=lambda: True, signing_secret=SECRET, heartbeat_seconds=0.1)
+    api = inbox_api(store, discard, ready=lambda: True, signing_secret=SECRET, heartbeat_seconds=0.1)
     server = HttpServer(api, host="127.0.0.1", port=free_port())
     await server.start()
     try:
@@ -49,7 +49,7 @@ async def test_stream_sends_snapshot_then_heartbeats_and_ends_on_close() -> None
 
 async def test_a_client_that_goes_away_leaves_no_listener_behind() -> None:
     store = InboxStore()
-    api = create_inbox_api(store, discard, ready=lambda: True, signing_secret=SECRET, heartbeat_seconds=0.1)
+    api = inbox_api(store, discard, ready=lambda: True, signing_secret=SECRET, heartbeat_seconds=0.1)
     server = HttpServer(api, host="127.0.0.1", port=free_port())
     await server.start()
     try:
@@ -62,8 +62,8 @@ async def test_a_client_that_goes_away_leaves_no_listener_behind() -> None:
                         if line.startswith("data:"):
                             break
         deadline = time.monotonic() + 5
-        while (store._listeners or api.state.streams.queues) and time.monotonic() < deadline:
+        while (store.feed.listening or api.state.streams.queues) and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
-        assert not store._listeners and not api.state.streams.queues
+        assert not store.feed.listening and not api.state.streams.queues
     finally:
         await server.stop()

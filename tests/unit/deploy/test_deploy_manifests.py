@@ -15,10 +15,9 @@ import yaml
 from fastapi.testclient import TestClient
 from packaging.requirements import Requirement
 
-from nudgeflow.channels.inapp.api import create_inbox_api
-from nudgeflow.channels.inapp.store import InboxStore
 from nudgeflow.orchestrator.cli import app as cli_app
 from nudgeflow.orchestrator.settings import Settings
+from tests.support.inbox import InboxStore, inbox_api
 
 REPO = Path(__file__).resolve().parents[3]
 DEPLOY = REPO / "deploy"
@@ -117,7 +116,7 @@ def _served_paths() -> set[str]:
     async def publish(prompt: object) -> None:
         return None
 
-    api = create_inbox_api(InboxStore(), publish, ready=lambda: True)
+    api = inbox_api(InboxStore(), publish, ready=lambda: True)
     client = TestClient(api)
     served = {path for path in ("/healthz", "/readyz") if client.get(path).status_code == 200}
     worker_source = (REPO / "orchestrator" / "runtime" / "worker.py").read_text()
@@ -149,7 +148,7 @@ def test_readyz_says_503_until_ready() -> None:
     async def publish(prompt: object) -> None:
         return None
 
-    client = TestClient(create_inbox_api(InboxStore(), publish, ready=lambda: False))
+    client = TestClient(inbox_api(InboxStore(), publish, ready=lambda: False))
     assert client.get("/readyz").status_code == 503
     assert client.get("/healthz").status_code == 200
 

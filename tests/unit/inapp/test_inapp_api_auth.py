@@ -7,10 +7,9 @@ import time
 import pytest
 from fastapi.testclient import TestClient
 
-from nudgeflow.channels.inapp.api import create_inbox_api
 from nudgeflow.channels.inapp.auth import issue_token, issue_unsubscribe_token
-from nudgeflow.channels.inapp.store import InboxStore
 from nudgeflow.rules.contracts.prompts import Prompt
+from tests.support.inbox import InboxStore, inbox_api
 
 SECRET = "unit-secret"
 
@@ -20,9 +19,7 @@ async def discard(prompt: Prompt) -> None:
 
 
 def client(demo_page: bool = False) -> TestClient:
-    return TestClient(
-        create_inbox_api(InboxStore(), discard, ready=lambda: True, signing_secret=SECRET, demo_page=demo_page)
-    )
+    return TestClient(inbox_api(InboxStore(), discard, ready=lambda: True, signing_secret=SECRET, demo_page=demo_page))
 
 
 def bearer(token: str) -> dict[str, str]:

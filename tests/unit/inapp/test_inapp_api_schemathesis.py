@@ -13,10 +13,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 
-from nudgeflow.channels.inapp.api import close_event_streams, create_inbox_api
+from nudgeflow.channels.inapp.api import close_event_streams
 from nudgeflow.channels.inapp.auth import issue_token
-from nudgeflow.channels.inapp.store import InboxStore
 from nudgeflow.rules.contracts.prompts import Prompt
+from tests.support.inbox import InboxStore, inbox_api
 
 SECRET = "schemathesis-secret-of-at-least-32-bytes"
 SENDGRID = base64.b64encode(
@@ -30,7 +30,7 @@ async def discard(prompt: Prompt) -> None:
     return None
 
 
-app = create_inbox_api(
+app = inbox_api(
     InboxStore(), discard, ready=lambda: True, signing_secret=SECRET, sendgrid_public_key=SENDGRID, demo_page=True
 )
 close_event_streams(app)  # a stream opened in-process would never end: it answers its headers, then closes

@@ -10,15 +10,14 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from nudgeflow.channels.base import OutboundMessage
-from nudgeflow.channels.inapp.api import create_inbox_api
 from nudgeflow.channels.inapp.auth import click_url, issue_click_token, issue_token
 from nudgeflow.channels.inapp.clicks import tracked_links
-from nudgeflow.channels.inapp.store import InboxStore
 from nudgeflow.channels.product_events import LinkClick, link_click_outcome
 from nudgeflow.rules.contracts.deliveries import DeliveryRequest
 from nudgeflow.rules.contracts.events import parse_product_event
 from nudgeflow.rules.contracts.outcomes import OutcomeKind
 from nudgeflow.rules.contracts.prompts import Prompt, PromptStatus
+from tests.support.inbox import InboxStore, inbox_api
 
 SECRET = "unit-secret-of-at-least-thirty-two-bytes"
 NOW = datetime(2026, 11, 24, 12, tzinfo=UTC)
@@ -53,9 +52,7 @@ class Api:
         async def publish_event(event: dict[str, Any]) -> None:
             self.events.append(event)
 
-        api = create_inbox_api(
-            self.store, publish, ready=lambda: True, signing_secret=SECRET, publish_event=publish_event
-        )
+        api = inbox_api(self.store, publish, ready=lambda: True, signing_secret=SECRET, publish_event=publish_event)
         self.client = TestClient(api, follow_redirects=False)
         self.headers = {"Authorization": f"Bearer {issue_token(SECRET, 'ana')}"}
 

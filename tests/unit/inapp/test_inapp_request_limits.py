@@ -18,11 +18,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi.testclient import TestClient
 
-from nudgeflow.channels.inapp.api import create_inbox_api
 from nudgeflow.channels.inapp.auth import SigningKeys, issue_token, issue_unsubscribe_token
-from nudgeflow.channels.inapp.store import InboxStore
 from nudgeflow.rules.contracts.events import TrackEvent
 from nudgeflow.rules.contracts.prompts import Prompt
+from tests.support.inbox import InboxStore, inbox_api
 
 SECRET = "unit-secret-of-at-least-thirty-two-bytes"
 LIMIT = 64 * 1024
@@ -79,7 +78,7 @@ def store() -> InboxStore:
 
 @pytest.fixture
 def http(store: InboxStore) -> Iterator[TestClient]:
-    api = create_inbox_api(
+    api = inbox_api(
         store, discard, ready=lambda: True, signing_secret=SECRET, max_body_bytes=LIMIT, sendgrid_public_key=SENDGRID
     )
     with TestClient(api, raise_server_exceptions=False) as client:
@@ -222,10 +221,10 @@ def test_bad_tokens_get_a_401_json_error_with_the_reason(http: TestClient, token
 def test_tokens_of_a_previous_key_work_while_it_is_listed(store: InboxStore) -> None:
     old = SigningKeys.of("old-secret-of-at-least-thirty-two-bytes", "2026-01")
     rotated = SigningKeys.of(SECRET, "2026-11", {"2026-01": "old-secret-of-at-least-thirty-two-bytes"})
-    http = TestClient(create_inbox_api(store, discard, ready=lambda: True, signing_secret=rotated))
+    http = TestClient(inbox_api(store, discard, ready=lambda: True, signing_secret=rotated))
     headers = {"Authorization": f"Bearer {issue_token(old, 'ana')}"}
     assert http.get("/v1/users/ana/prompts", headers=headers).status_code == 200
     retired = TestClient(
-        create_inbox_api(store, discard, ready=lambda: True, signing_secret=SigningKeys.of(SECRET, "2026-11"))
+        inbox_api(store, discard, ready=lambda: True, signing_secret=SigningKeys.of(SECRET, "2026-11"))
     )
     assert retired.get("/v1/users/ana/prompts", headers=headers).status_code == 401

@@ -14,12 +14,12 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from nudgeflow.channels.inapp.api import close_event_streams, create_inbox_api
+from nudgeflow.channels.inapp.api import close_event_streams
 from nudgeflow.channels.inapp.auth import issue_token
-from nudgeflow.channels.inapp.store import InboxStore
 from nudgeflow.orchestrator.broker.embedded import free_port
 from nudgeflow.orchestrator.runtime.http import HttpServer
 from nudgeflow.rules.contracts.prompts import Prompt, PromptStatus
+from tests.support.inbox import InboxStore, inbox_api
 
 SECRET = "unit-secret-of-at-least-thirty-two-bytes"
 NOW = datetime(2026, 11, 24, 12, tzinfo=UTC)
@@ -56,7 +56,7 @@ async def discard(item: Prompt) -> None:
 @pytest.fixture
 async def served() -> AsyncIterator[tuple[InboxStore, httpx.AsyncClient]]:
     store = InboxStore(journal_size=5)
-    api = create_inbox_api(store, discard, ready=lambda: True, signing_secret=SECRET, heartbeat_seconds=0.2)
+    api = inbox_api(store, discard, ready=lambda: True, signing_secret=SECRET, heartbeat_seconds=0.2)
     server = HttpServer(api, host="127.0.0.1", port=free_port())
     await server.start()
     try:
@@ -100,16 +100,16 @@ async def test_every_event_has_an_id_from_the_inbox_sequence(served: tuple[Inbox
     async with stream(http, "ana") as response:
         source = events(response)
         snapshot = await next_event(source)
-        assert (snapshot.name, snapshot.id, snapshot.retry) == ("snapshot", f"{store.epoch}-1", 3000)
+        assert (snapshot.name, snapshot.id, snapshot.retry) == ("snapshot", f"{store.feed.epoch}-1", 3000)
         assert [p["delivery_id"] for p in snapshot.data["prompts"]] == ["d0"]  # type: ignore[index]
         store.apply(prompt("bob", "other"))  # someone else's: not on ana's stream
         store.apply(prompt("ana", "d1", 1))
         created = await next_event(source)
-        assert (created.name, created.id) == ("prompt", f"{store.epoch}-3")
+        assert (created.name, created.id) == ("prompt", f"{store.feed.epoch}-3")
         assert created.data == {"change": "created", "unread": 2, "prompt": created.data["prompt"]}  # type: ignore[index]
         store.apply(store.get("ana", "d1").with_status(PromptStatus.SEEN, at=NOW))  # type: ignore[union-attr]
         updated = await next_event(source)
-        assert (updated.id, updated.data["change"], updated.data["unread"]) == (f"{store.epoch}-4", "updated", 1)  # type: ignore[index]
+        assert (updated.id, updated.data["change"], updated.data["unread"]) == (f"{store.feed.epoch}-4", "updated", 1)  # type: ignore[index]
 
 
 async def test_a_reconnect_with_last_event_id_gets_only_what_it_missed(
@@ -133,10 +133,10 @@ async def test_a_reconnect_with_last_event_id_gets_only_what_it_missed(
             ("prompt", "d2", "created"),
             ("prompt", "d1", "updated"),
         ]
-        assert [e.id for e in missed] == [f"{store.epoch}-2", f"{store.epoch}-4"]
+        assert [e.id for e in missed] == [f"{store.feed.epoch}-2", f"{store.feed.epoch}-4"]
         store.apply(prompt("ana", "d3", 2))
         live = await next_event(source)
-        assert live.data["prompt"]["delivery_id"] == "d3" and live.id == f"{store.epoch}-5"  # type: ignore[index]
+        assert live.data["prompt"]["delivery_id"] == "d3" and live.id == f"{store.feed.epoch}-5"  # type: ignore[index]
 
 
 @pytest.mark.parametrize("last_event_id", ["another-replica-7", "garbage", "{epoch}-99", "{epoch}-0"])
@@ -146,9 +146,9 @@ async def test_an_id_from_elsewhere_or_too_old_starts_over_with_a_snapshot(
     store, http = served
     for n in range(8):  # the journal keeps the last 5 changes: sequence 0 is out of reach
         store.apply(prompt("ana", f"d{n}", n))
-    async with stream(http, "ana", last_event_id=last_event_id.format(epoch=store.epoch)) as response:
+    async with stream(http, "ana", last_event_id=last_event_id.format(epoch=store.feed.epoch)) as response:
         first = await next_event(events(response))
-    assert first.name == "snapshot" and len(first.data["prompts"]) == 8 and first.id == f"{store.epoch}-8"  # type: ignore[index]
+    assert first.name == "snapshot" and len(first.data["prompts"]) == 8 and first.id == f"{store.feed.epoch}-8"  # type: ignore[index]
 
 
 async def test_heartbeats_are_ping_comments(served: tuple[InboxStore, httpx.AsyncClient]) -> None:

@@ -89,7 +89,25 @@ async def test_the_agent_dead_letters_with_the_injected_clock_and_re_keys(wired:
 async def test_the_app_registers_the_outbox_and_the_timer_task(wired: Wired) -> None:
     app = wired.nudgeflow.app
     assert isinstance(wired.nudgeflow.outbox, OutboxSender)
-    assert set(app.agents) == {"process-events", "outbox"}
-    assert set(app.tables) == {"users", "timers", "outbox"}
+    assert set(app.agents) == {"process-events", "outbox", "inbox"}
+    assert set(app.tables) == {"users", "timers", "outbox", "inbox"}
     assert wired.nudgeflow.firing.clock is wired.clock and wired.nudgeflow.handler.clock is wired.clock
     assert not wired.nudgeflow.ready, "not ready before partitions are assigned and tables recovered"
+
+
+async def test_the_inbox_agent_keeps_each_users_prompts_in_the_inbox_table(wired: Wired) -> None:
+    for event in (identify(T0, role="admin"), track("Data Source Connected", T0)):
+        await wired.put(event.model_dump_json(by_alias=True).encode(), key=b"u1")
+    [published] = wired.broker.topic("prompts").take()
+    record, key = published.value, published.key
+    inbox = wired.nudgeflow.app.tables["inbox"]
+    async with wired.nudgeflow.app.agents["inbox"].test_context() as agent:
+        await agent.put(record, key=key, partition=0)
+        seen = json.loads(record or b"") | {"status": "seen"}
+        await agent.put(json.dumps(seen).encode(), key=key, partition=0)
+        await agent.put(record, key=key, partition=0)  # the creation read again after a crash
+        await eventually(lambda: inbox.get("u1") is not None, timeout=5, interval=0.001)
+    row = inbox["u1"]
+    [prompt] = row["prompts"].values()
+    assert prompt["title"] == "Connected" and prompt["status"] == "seen", "a replayed creation resets nothing"
+    assert row["last"]["change"] == "updated"

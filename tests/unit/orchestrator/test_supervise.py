@@ -11,10 +11,9 @@ from typing import Any
 import httpx
 import pytest
 
-from nudgeflow.channels.inapp.api import create_inbox_api
-from nudgeflow.channels.inapp.store import InboxStore
 from nudgeflow.orchestrator.runtime.supervise import Supervisor, TaskState
 from nudgeflow.rules.contracts.prompts import Prompt
+from tests.support.inbox import InboxStore, inbox_api
 
 
 class FakeTime:
@@ -180,7 +179,7 @@ async def test_healthz_reports_each_task_and_503_once_one_is_down() -> None:
 
     tasks.spawn("inbox-follower", follower)
     tasks.spawn("timer-firing", timers)
-    api = create_inbox_api(InboxStore(), discard, ready=lambda: True, health=tasks.health)
+    api = inbox_api(InboxStore(), discard, ready=lambda: True, health=tasks.health)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=api), base_url="http://worker") as http:
         await wait(up)
         healthy = await http.get("/healthz")

@@ -12,9 +12,7 @@ SERVE_AND_BREAK = textwrap.dedent(
     import asyncio, socket
 
     import httpx
-
-    from nudgeflow.channels.inapp.api import create_inbox_api
-    from nudgeflow.channels.inapp.store import InboxStore
+    from tests.support.inbox import InboxStore, inbox_api
     from nudgeflow.orchestrator.broker.embedded import free_port
     from nudgeflow.orchestrator.logs import configure_logging
     from nudgeflow.orchestrator.runtime.http import HttpServer
@@ -30,7 +28,7 @@ SERVE_AND_BREAK = textwrap.dedent(
 
     async def main():
         configure_logging("INFO", json=True)
-        api = create_inbox_api(InboxStore(), discard, ready=lambda: True, signing_secret="s" * 32)
+        api = inbox_api(InboxStore(), discard, ready=lambda: True, signing_secret="s" * 32)
         api.add_api_route("/explode", explode)
         server = HttpServer(api, host="127.0.0.1", port=free_port("127.0.0.1"))
         await server.start()

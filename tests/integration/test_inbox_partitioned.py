@@ -1,0 +1,117 @@
+"""The inbox lives with each user's partition: two worker processes, each holding some users' inboxes
+in RocksDB; any worker answers any user's inbox (the same answer, read where the user lives), a
+status change made through the other worker shows in the very next read, a browser connected to
+the worker that does not hold its user still gets prompts live, and after the holder is killed -9
+the survivor serves every inbox."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from nudgeflow.orchestrator.broker.embedded import free_port
+from tests.support.events import identify, track
+from tests.support.inapp import auth_headers
+from tests.support.kafka import eventually, produce
+from tests.support.processes import WorkerProcess
+
+pytestmark = pytest.mark.timeout(180)
+SERVED_BY = "x-nudgeflow-served-by"
+
+
+async def inbox(api_url: str, user: str, *, retry_later: bool = False) -> tuple[list[dict[str, Any]], str]:
+    async with httpx.AsyncClient(base_url=api_url, timeout=10) as client:
+        response = await client.get(f"/v1/users/{user}/prompts", headers=auth_headers(user))
+    if retry_later and response.status_code == 503:
+        return [], ""
+    assert response.status_code == 200, (response.status_code, response.text)
+    return response.json()["prompts"], response.headers[SERVED_BY]
+
+
+async def connected(records: list[tuple[bytes, bytes]], users: list[str], bootstrap: str, topic: str) -> None:
+    for user in users:
+        records += [
+            (user.encode(), identify(user, {"role": "admin"})),
+            (user.encode(), track(user, "Data Source Connected", {"status": "ok", "source": "Postgres"})),
+        ]
+    await produce(bootstrap, topic, records)
+
+
+async def test_each_worker_holds_its_users_inboxes_and_any_worker_serves_any_user(  # type: ignore[no-untyped-def]
+    make_settings, rules_path: Path, tmp_path: Path
+) -> None:
+    base = make_settings(rules_path)
+    assert base.kafka_bootstrap_servers
+    workers = [
+        WorkerProcess(base.model_copy(update={"api_port": free_port()}), tmp_path / f"worker-{n}.log") for n in range(2)
+    ]
+    users = [f"inbox-{n:02d}" for n in range(10)]
+    try:
+        for worker in workers:
+            await worker.start(timeout=60)
+        await connected([], users, base.kafka_bootstrap_servers, base.events_topic)
+
+        async def everyone_celebrated() -> bool:
+            answers = [await inbox(workers[0].api_url, user) for user in users]
+            return all(len(prompts) == 1 for prompts, _ in answers)
+
+        await eventually(everyone_celebrated, timeout=60, interval=0.5)
+        holder: dict[str, str] = {}
+        for user in users:
+            (first, first_by), (second, second_by) = [await inbox(w.api_url, user) for w in workers]
+            assert first == second and first_by == second_by, "one inbox per user, read where it lives"
+            holder[user] = first_by
+        assert set(holder.values()) == {w.api_url for w in workers}, f"each worker holds some inboxes: {holder}"
+
+        # A status change through the worker that does not hold the user shows in the next read, anywhere.
+        user = users[0]
+        other = next(w.api_url for w in workers if w.api_url != holder[user])
+        [prompt], _ = await inbox(other, user)
+        async with httpx.AsyncClient(base_url=other, timeout=10) as client:
+            url = f"/v1/users/{user}/prompts/{prompt['delivery_id']}/status"
+            answer = await client.post(url, json={"status": "dismissed"}, headers=auth_headers(user))
+            assert answer.status_code == 200 and answer.json()["status"] == "dismissed"
+            again = await client.post(url, json={"status": "seen"}, headers=auth_headers(user))
+            assert again.json()["status"] == "dismissed", "a status never moves back"
+        for worker in workers:
+            [read_back], _ = await inbox(worker.api_url, user)
+            assert read_back["status"] == "dismissed"
+
+        # Live: a stream on the worker that does not hold the user hears of the user's new prompt.
+        async with httpx.AsyncClient(base_url=other, timeout=30) as client:
+            url = f"/v1/users/{user}/prompts/stream"
+            async with client.stream("GET", url, headers=auth_headers(user)) as stream:
+                lines = stream.aiter_lines()
+                async for line in lines:
+                    if line.startswith("data:"):
+                        assert len(json.loads(line.removeprefix("data:"))["prompts"]) == 1, "the snapshot first"
+                        break
+                await produce(
+                    base.kafka_bootstrap_servers,
+                    base.events_topic,
+                    [(user.encode(), track(user, "Teammate Invited", {}))],
+                )
+                async for line in lines:
+                    if line.startswith("data:") and '"change"' in line:
+                        live = json.loads(line.removeprefix("data:"))
+                        assert live["change"] == "created" and live["prompt"]["title"] == "Team work!"
+                        assert live["unread"] == 1, "the dismissed one is read; the new one is not"
+                        break
+
+        # The holder of half the users is killed: the survivor serves every inbox.
+        doomed = next(w for w in workers if w.api_url == holder[users[1]])
+        doomed.kill()
+        survivor = next(w for w in workers if w is not doomed).api_url
+
+        async def survivor_serves_all() -> bool:
+            answers = [await inbox(survivor, u, retry_later=True) for u in users]
+            return all(len(prompts) >= 1 and by == survivor for prompts, by in answers)
+
+        await eventually(survivor_serves_all, timeout=60, interval=0.5)
+    finally:
+        for worker in workers:
+            worker.stop()

@@ -1,0 +1,65 @@
+"""An in-memory inbox for API tests: rows in a dict and changes on an `InboxFeed`, standing where the
+worker's `inbox` table and its changelog stand; a written prompt is applied at once, as the inbox
+agent applies what the API writes to the prompts topic."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from fastapi import FastAPI
+
+from nudgeflow.channels.inapp.access import Forwarded
+from nudgeflow.channels.inapp.api import create_inbox_api
+from nudgeflow.channels.inapp.feed import JOURNAL_SIZE, InboxFeed
+from nudgeflow.channels.inapp.inbox import UserInbox
+from nudgeflow.channels.inapp.listing import PromptList
+from nudgeflow.rules.contracts.prompts import Prompt, PromptStatus
+
+
+class InboxStore:
+    def __init__(self, *, journal_size: int = JOURNAL_SIZE) -> None:
+        self.rows: dict[str, UserInbox] = {}
+        self.feed = InboxFeed(journal_size=journal_size)
+
+    def apply(self, prompt: Prompt) -> Prompt:
+        row = self.rows.setdefault(prompt.user_id, UserInbox(user_id=prompt.user_id))
+        change = row.apply(prompt)
+        merged = row.prompts[prompt.delivery_id]
+        if change is not None:
+            self.feed.publish(merged, change, row.unread)
+        return merged
+
+    async def read(self, user_id: str, headers: Mapping[str, str]) -> tuple[PromptList, str]:
+        return PromptList.of(self.rows.get(user_id) or UserInbox(user_id=user_id)), "memory"
+
+    async def forward(
+        self, user_id: str, headers: Mapping[str, str], resource: str, body: dict[str, Any]
+    ) -> Forwarded | None:
+        return None  # one process holds every user
+
+    async def settled(self, prompt: Prompt) -> None:
+        """Written prompts are applied at once (`inbox_api`)."""
+
+    def prompts(self, user_id: str, statuses: set[PromptStatus] | None = None) -> list[Prompt]:
+        row = self.rows.get(user_id)
+        return row.listing(statuses) if row else []
+
+    def get(self, user_id: str, delivery_id: str) -> Prompt | None:
+        row = self.rows.get(user_id)
+        return row.prompts.get(delivery_id) if row else None
+
+    def unread_count(self, user_id: str) -> int:
+        row = self.rows.get(user_id)
+        return row.unread if row else 0
+
+
+def inbox_api(store: InboxStore, publish: Callable[[Prompt], Awaitable[None]] | None = None, **options: Any) -> FastAPI:
+    """The in-app API over `store`; what it writes to the prompts topic (`publish`) is applied back."""
+
+    async def write(prompt: Prompt) -> None:
+        if publish is not None:
+            await publish(prompt)
+        store.apply(prompt)
+
+    return create_inbox_api(store.feed, store, write, **options)
