@@ -24,6 +24,7 @@ PROMPT_EVENTS = {
     PromptStatus.SEEN: "Prompt Seen",
     PromptStatus.CLICKED: "Prompt Clicked",
     PromptStatus.DISMISSED: "Prompt Dismissed",
+    PromptStatus.ARCHIVED: "Prompt Archived",
 }
 SOURCE = {"library": {"name": "nudgeflow", "version": "1"}}
 
@@ -56,7 +57,7 @@ def identify_event(
 
 
 def prompt_status_event(prompt: Prompt, *, link: str | None = None) -> dict[str, Any]:
-    """ "Prompt Seen/Clicked/Dismissed" for a prompt that just reached that status.
+    """ "Prompt Seen/Clicked/Dismissed/Archived" for a prompt that just reached that status.
 
     The messageId is derived from (delivery, status): status only moves forward, so a
     retried request publishes the same id and the worker's de-duplication drops the copy.

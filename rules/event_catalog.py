@@ -30,7 +30,8 @@ from nudgeflow.rules.yamlsource import SourceDoc, read_documents
 
 Found = Iterable[tuple[Playbook, SourceDoc, tuple[Any, ...]]]
 TYPO_CUTOFF = 0.9  # names this similar (one or two characters apart) are most likely one name misspelled
-BUILTIN_EVENTS = ("Prompt Seen", "Prompt Clicked", "Prompt Dismissed", "Link Clicked")  # Nudgeflow's own
+# Nudgeflow's own
+BUILTIN_EVENTS = ("Prompt Seen", "Prompt Clicked", "Prompt Dismissed", "Prompt Archived", "Link Clicked")
 
 
 class CatalogEvent(BaseModel):

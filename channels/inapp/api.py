@@ -16,14 +16,12 @@ import secrets
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from importlib import resources
-from typing import Any, Literal
+from typing import Any
 
-from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Path, Query, Request, Response, Security
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse, RedirectResponse
-from fastapi.security import APIKeyQuery, HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, Field
-from sse_starlette import EventSourceResponse
+from pydantic import BaseModel
 
 from nudgeflow.channels.inapp.access import InboxAccess
 from nudgeflow.channels.inapp.auth import (
@@ -38,17 +36,22 @@ from nudgeflow.channels.inapp.auth import (
     verify_token,
 )
 from nudgeflow.channels.inapp.feed import InboxFeed
+from nudgeflow.channels.inapp.inbox_routes import (
+    SERVED_BY_HEADER,
+    UNAVAILABLE,
+    PublishPrompt,
+    UserStateUnavailable,
+    inbox_router,
+)
 from nudgeflow.channels.inapp.limits import (
     DEFAULT_MAX_BODY_BYTES,
-    MAX_DELIVERY_ID_LENGTH,
-    MAX_USER_ID_LENGTH,
     BodySizeLimit,
 )
-from nudgeflow.channels.inapp.listing import PromptList
-from nudgeflow.channels.inapp.stream import Streams, event_stream_response
+from nudgeflow.channels.inapp.stream import Streams
+from nudgeflow.channels.inapp.user_auth import USER_ID, UserAuth
 from nudgeflow.channels.preferences.service import PreferencesService, WritePreferences
 from nudgeflow.channels.preferences.store import PreferencesStore
-from nudgeflow.channels.product_events import PublishEvent, link_clicked_event, prompt_status_event
+from nudgeflow.channels.product_events import PublishEvent, link_clicked_event
 from nudgeflow.channels.webhooks.sendgrid import (
     DEFAULT_REPLAY_WINDOW_SECONDS,
     SendGridSignatureVerifier,
@@ -56,22 +59,11 @@ from nudgeflow.channels.webhooks.sendgrid import (
 )
 from nudgeflow.rules.contracts.preferences import Preferences, PreferencesUpdate
 from nudgeflow.rules.contracts.progress import UserChecklist
-from nudgeflow.rules.contracts.prompts import Prompt, PromptStatus
 from nudgeflow.rules.templates import url_problem
 
 log = logging.getLogger(__name__)
 
-PublishPrompt = Callable[[Prompt], Awaitable[None]]
 ReadinessCheck = Callable[[], bool]
-# User ids are opaque (what the events' userId accepts, up to 256 characters): `{user_id:path}` lets an id
-# with `/` through, percent-encoded or not. Each route ends in its own literal suffix, so the match is unique.
-USER_ID = Path(
-    min_length=1,
-    max_length=MAX_USER_ID_LENGTH,
-    description="The user's id as in the events' userId, percent-encoded (`/` may stay or be `%2F`).",
-)
-DELIVERY_ID = Path(min_length=1, max_length=MAX_DELIVERY_ID_LENGTH)
-LINK_REF = r"^(cta|secondary_cta|links\.[0-9]{1,2})$"
 HealthCheck = Callable[[], tuple[bool, dict[str, dict[str, object]]]]
 """(every background task running?, state of each) for /healthz."""
 
@@ -79,41 +71,6 @@ HealthCheck = Callable[[], tuple[bool, dict[str, dict[str, object]]]]
 ReadProgress = Callable[[str, Mapping[str, str]], Awaitable[tuple[UserChecklist, str]]]
 """A user's checklist and the URL of the worker that read it; gets the request's headers, to forward
 them to the worker holding the user."""
-SERVED_BY_HEADER = "X-Nudgeflow-Served-By"
-
-
-class UserStateUnavailable(Exception):
-    """The user's state can't be read right now (its worker is unreachable): 503, try again."""
-
-
-UNAVAILABLE: dict[int | str, dict[str, Any]] = {
-    503: {"description": "The worker holding this user did not answer; retry (Retry-After)"}
-}
-
-
-async def _read(inbox_access: InboxAccess, user_id: str, request: Request, response: Response) -> PromptList:
-    """A user's whole inbox, from the worker holding the user (503 while none answers)."""
-    try:
-        inbox, served_by = await inbox_access.read(user_id, request.headers)
-    except UserStateUnavailable as exc:
-        raise HTTPException(status_code=503, detail=str(exc), headers={"Retry-After": "1"}) from exc
-    response.headers[SERVED_BY_HEADER] = served_by
-    return inbox
-
-
-class UnreadCount(BaseModel):
-    user_id: str
-    unread: int
-
-
-class StatusChange(BaseModel):
-    status: Literal["seen", "clicked", "dismissed"]
-    link: str | None = Field(
-        default=None,
-        pattern=LINK_REF,
-        description="With `clicked`: which of the prompt's links was followed (`cta`, `secondary_cta`, `links.N`); "
-        "each link's click is published once, with its URL, and counted as a `link_clicked` outcome.",
-    )
 
 
 class DemoToken(BaseModel):
@@ -129,192 +86,7 @@ async def _discard_preferences(preferences: Preferences) -> None:
     return None
 
 
-_BEARER = HTTPBearer(
-    auto_error=False,
-    scheme_name="userToken",
-    bearerFormat="JWT",
-    description="Per-user JWT (HS256; sub, aud, exp, kid) minted by your backend (docs/inapp.md).",
-)
-_QUERY = APIKeyQuery(
-    name="token",
-    auto_error=False,
-    scheme_name="userTokenQuery",
-    description="The same token as a query parameter, for EventSource (stream only).",
-)
-_FROM_HEADER = Security(_BEARER)
-_FROM_QUERY = Security(_QUERY)
-
-
-class _Auth:
-    """Token checks as FastAPI dependencies; the security schemes show up in the OpenAPI document."""
-
-    def __init__(self, keys: SigningKeys) -> None:
-        self.keys = keys
-
-    def check(self, user_id: str, token: str | None) -> str:
-        if not token:
-            raise HTTPException(status_code=401, detail="missing token", headers={"WWW-Authenticate": "Bearer"})
-        try:
-            claims = verify_token(self.keys, token)
-        except InvalidToken as exc:
-            raise HTTPException(
-                status_code=401,
-                detail=f"invalid token: {exc}",
-                headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
-            ) from exc
-        if claims.user_id != user_id:
-            raise HTTPException(status_code=403, detail="this token is for another user")
-        return user_id
-
-    def header_dependency(self) -> Callable[..., Awaitable[str]]:
-        async def user_from_header(
-            user_id: str = USER_ID, credentials: HTTPAuthorizationCredentials | None = _FROM_HEADER
-        ) -> str:
-            return self.check(user_id, credentials.credentials if credentials else None)
-
-        return user_from_header
-
-    def header_or_query_dependency(self) -> Callable[..., Awaitable[str]]:
-        async def user_from_header_or_query(
-            user_id: str = USER_ID,
-            credentials: HTTPAuthorizationCredentials | None = _FROM_HEADER,
-            token: str | None = _FROM_QUERY,
-        ) -> str:
-            return self.check(user_id, credentials.credentials if credentials else token)
-
-        return user_from_header_or_query
-
-
-def _inbox_router(
-    feed: InboxFeed,
-    inbox_access: InboxAccess,
-    publish: PublishPrompt,
-    publish_event: PublishEvent,
-    auth: _Auth,
-    streams: Streams,
-    heartbeat_seconds: float,
-) -> APIRouter:
-    router = APIRouter(
-        prefix="/v1",
-        tags=["in-app"],
-        responses={
-            401: {"description": "Missing, invalid or expired token"},
-            403: {"description": "Token of another user"},
-        },
-    )
-    authorized = Depends(auth.header_dependency())
-    authorized_stream = Depends(auth.header_or_query_dependency())
-
-    @router.get("/users/{user_id:path}/prompts", response_model=PromptList, responses=UNAVAILABLE)
-    async def list_prompts(
-        request: Request,
-        response: Response,
-        user_id: str = authorized,
-        status: list[PromptStatus] | None = Query(default=None, max_length=8),
-    ) -> PromptList:
-        """A user's prompts, newest first; `status` filters (repeatable). Any worker answers: it reads
-        the user's inbox where it lives (`X-Nudgeflow-Served-By` says which worker that was)."""
-        inbox = await _read(inbox_access, user_id, request, response)
-        if status:
-            inbox.prompts = [p for p in inbox.prompts if p.status in set(status)]
-        return inbox
-
-    @router.get("/users/{user_id:path}/prompts/unread", response_model=UnreadCount, responses=UNAVAILABLE)
-    async def unread(request: Request, response: Response, user_id: str = authorized) -> UnreadCount:
-        """How many prompts the user has not seen yet (for a badge)."""
-        inbox = await _read(inbox_access, user_id, request, response)
-        return UnreadCount(user_id=user_id, unread=inbox.unread)
-
-    @router.get(
-        "/users/{user_id:path}/prompts/stream",
-        response_class=EventSourceResponse,
-        responses={
-            200: {
-                "content": {"text/event-stream": {}},
-                "description": "Server-sent events, each with an id: `snapshot` (the whole inbox, first and after "
-                "a resync), `prompt` ({change, unread, prompt}) on every creation or status change, and `: ping` "
-                "comments as heartbeats. A reconnect with `Last-Event-ID` gets only the changes it missed.",
-            }
-        },
-    )
-    async def stream_prompts(
-        request: Request,
-        user_id: str = authorized_stream,
-        last_event_id: str | None = Header(
-            default=None, alias="Last-Event-ID", max_length=64, description="Sent by EventSource on reconnect."
-        ),
-    ) -> EventSourceResponse:
-        """Live inbox over server-sent events: a new prompt shows up without polling."""
-        return event_stream_response(
-            feed,
-            inbox_access.read,
-            user_id,
-            streams,
-            headers=request.headers,
-            last_event_id=last_event_id,
-            heartbeat_seconds=heartbeat_seconds,
-        )
-
-    @router.post(
-        "/users/{user_id:path}/prompts/{delivery_id}/status",
-        response_model=Prompt,
-        responses={404: {"description": "No such prompt for this user"}, **UNAVAILABLE},
-    )
-    async def change_status(
-        request: Request,
-        response: Response,
-        change: StatusChange,
-        delivery_id: str = DELIVERY_ID,
-        user_id: str = authorized,
-    ) -> Response | Prompt:
-        """Mark a prompt seen, clicked or dismissed. Status never moves backwards.
-
-        A real change is also published to the events topic as a track event ("Prompt Seen",
-        "Prompt Clicked", "Prompt Dismissed") keyed by user id, for rules and analytics.
-        Any worker answers: the worker holding the user makes the change and answers once its inbox
-        shows it, so the user's next read shows it too."""
-        try:
-            forwarded = await inbox_access.forward(
-                user_id, request.headers, f"prompts/{delivery_id}/status", change.model_dump(exclude_none=True)
-            )
-        except UserStateUnavailable as exc:
-            raise HTTPException(status_code=503, detail=str(exc), headers={"Retry-After": "1"}) from exc
-        if forwarded is not None:
-            return Response(
-                forwarded.content,
-                status_code=forwarded.status_code,
-                media_type="application/json",
-                headers={SERVED_BY_HEADER: forwarded.served_by},
-            )
-        inbox = await _read(inbox_access, user_id, request, response)
-        prompt = next((p for p in inbox.prompts if p.delivery_id == delivery_id), None)
-        if prompt is None:
-            raise HTTPException(status_code=404, detail="no such prompt for this user")
-        if change.link is not None:
-            if change.status != "clicked":
-                raise HTTPException(status_code=422, detail="`link` goes with status `clicked`")
-            if prompt.link_at(change.link) is None:
-                raise HTTPException(status_code=404, detail=f"this prompt has no link {change.link!r}")
-        updated = prompt.with_status(PromptStatus(change.status), at=datetime.now(UTC))
-        if updated.status.rank <= prompt.status.rank:
-            if change.link is None:
-                return prompt
-            # Already clicked: a click on another link still counts (its own messageId).
-            await publish_event(
-                prompt_status_event(prompt.with_status(PromptStatus.CLICKED, at=datetime.now(UTC)), link=change.link)
-            )
-            return prompt
-        await publish_event(
-            prompt_status_event(updated, link=change.link)
-        )  # first: its messageId makes a retry harmless
-        await publish(updated)
-        await inbox_access.settled(updated)
-        return prompt.merge(updated)
-
-    return router
-
-
-def _progress_router(read_progress: ReadProgress, auth: _Auth) -> APIRouter:
+def _progress_router(read_progress: ReadProgress, auth: UserAuth) -> APIRouter:
     router = APIRouter(prefix="/v1", tags=["in-app"])
     authorized = Depends(auth.header_dependency())
 
@@ -341,7 +113,7 @@ def _progress_router(read_progress: ReadProgress, auth: _Auth) -> APIRouter:
     return router
 
 
-def _preferences_router(service: PreferencesService, auth: _Auth, keys: SigningKeys) -> APIRouter:
+def _preferences_router(service: PreferencesService, auth: UserAuth, keys: SigningKeys) -> APIRouter:
     router = APIRouter(prefix="/v1", tags=["preferences"])
     authorized = Depends(auth.header_dependency())
     auth_errors: dict[int | str, dict[str, Any]] = {
@@ -475,7 +247,7 @@ def create_inbox_api(
     service = PreferencesService(
         preferences, write=write_preferences or _discard_preferences, publish_event=publish_event
     )
-    auth = _Auth(keys)
+    auth = UserAuth(keys)
     streams = Streams()
 
     api = FastAPI(title="Nudgeflow in-app API", version="1", description=__doc__)
@@ -490,7 +262,7 @@ def create_inbox_api(
             allow_headers=["Authorization", "Content-Type"],
             max_age=600,
         )
-    api.include_router(_inbox_router(feed, inbox_access, publish, publish_event, auth, streams, heartbeat_seconds))
+    api.include_router(inbox_router(feed, inbox_access, publish, publish_event, auth, streams, heartbeat_seconds))
     api.include_router(_preferences_router(service, auth, keys))
     if read_progress is not None:
         api.include_router(_progress_router(read_progress, auth))

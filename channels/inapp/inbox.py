@@ -7,7 +7,6 @@ without holding anyone's inbox itself.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -16,7 +15,7 @@ from nudgeflow.rules.contracts.prompts import Prompt, PromptStatus
 
 Change = Literal["created", "updated"]
 MAX_PROMPTS_PER_USER = 500
-"""Beyond this, the oldest dismissed prompts go first, then the oldest of all (a row stays small)."""
+"""Beyond this, the oldest archived or dismissed prompts go first, then the oldest of all."""
 
 
 class LastChange(BaseModel):
@@ -53,25 +52,19 @@ class UserInbox(BaseModel):
     def changed_prompt(self) -> Prompt | None:
         return self.prompts.get(self.last.delivery_id) if self.last is not None else None
 
-    def listing(self, statuses: Iterable[PromptStatus] | None = None) -> list[Prompt]:
-        """Newest first, optionally only some statuses."""
-        wanted = set(statuses) if statuses else None
-        selected = [p for p in self.prompts.values() if wanted is None or p.status in wanted]
-        return sorted(selected, key=lambda p: (p.created_at, p.delivery_id), reverse=True)
-
-    @property
-    def unread(self) -> int:
-        return sum(1 for p in self.prompts.values() if p.status is PromptStatus.PENDING)
+    def listing(self) -> list[Prompt]:
+        """Every prompt, newest first (channels/inapp/listing.py picks what is in view)."""
+        return sorted(self.prompts.values(), key=lambda p: (p.created_at, p.delivery_id), reverse=True)
 
     def _trim(self) -> None:
         excess = len(self.prompts) - MAX_PROMPTS_PER_USER
         if excess <= 0:
             return
-        # Dismissed first, then by age; the prompt just applied stays.
+        # Archived and dismissed first, then by age; the prompt just applied stays.
         keep = self.last.delivery_id if self.last else None
         candidates = sorted(
             (p for p in self.prompts.values() if p.delivery_id != keep),
-            key=lambda p: (p.status is not PromptStatus.DISMISSED, p.created_at),
+            key=lambda p: (p.status.rank < PromptStatus.DISMISSED.rank, p.created_at),
         )
         for prompt in candidates[:excess]:
             del self.prompts[prompt.delivery_id]

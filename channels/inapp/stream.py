@@ -1,7 +1,8 @@
 """The live inbox as server-sent events (sse-starlette does the framing, pings and disconnects).
 
 Wire format (docs/inapp.md): every event has an id `<epoch>-<sequence>` of this replica's feed.
-A new connection starts with `snapshot` (the whole inbox, read where the user's state lives); then
+A new connection starts with `snapshot` (the inbox view: archived and snoozed prompts aside, read
+where the user's state lives); then
 one `prompt` event per change. A browser that reconnects sends `Last-Event-ID`: when the id is from
 this feed and its journal still reaches back, the stream replays only the changes after it (no
 snapshot), else it starts over with a snapshot. A change the snapshot already shows is not sent
@@ -14,12 +15,14 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from nudgeflow.channels.inapp.feed import FeedEntry, InboxFeed
-from nudgeflow.channels.inapp.listing import PromptList
+from nudgeflow.channels.inapp.listing import PromptList, in_view, unread
+from nudgeflow.rules.contracts.prompts import Prompt
 
 STREAM_QUEUE_SIZE = 1000
 RECONNECT_MILLISECONDS = 3000
@@ -71,7 +74,7 @@ async def prompt_events(
 ) -> AsyncIterator[ServerSentEvent]:
     queue: asyncio.Queue[FeedEntry | None] = asyncio.Queue(maxsize=STREAM_QUEUE_SIZE)
     overflowed = False
-    shown: dict[str, int] = {}  # delivery id → status rank the client has: what a snapshot showed is not resent
+    shown: dict[str, Prompt] = {}  # what the client has of each prompt: a change a snapshot showed is not resent
 
     def listener(entry: FeedEntry) -> None:
         nonlocal overflowed
@@ -84,9 +87,13 @@ async def prompt_events(
 
     async def snapshot(retry: int | None = None) -> ServerSentEvent:
         sequence = feed.sequence  # changes after it are queued already: none falls in a gap
-        inbox, _ = await read(user_id, headers)
+        everything, _ = await read(user_id, headers)
         shown.clear()
-        shown.update({p.delivery_id: p.status.rank for p in inbox.prompts})
+        shown.update({p.delivery_id: p for p in everything.prompts})
+        now = datetime.now(UTC)
+        inbox = PromptList(
+            user_id=user_id, unread=unread(everything.prompts, now), prompts=in_view(everything.prompts, now=now)
+        )
         return _snapshot_event(feed, inbox, sequence, retry=retry)
 
     # Subscribe first, then read the snapshot or the missed changes: nothing falls in a gap.
@@ -114,9 +121,10 @@ async def prompt_events(
                         return
                 yield await snapshot()
                 continue
-            if shown.get(item.prompt.delivery_id, -1) >= item.prompt.status.rank:
-                continue
-            shown.pop(item.prompt.delivery_id, None)
+            known = shown.get(item.prompt.delivery_id)
+            if known is not None and known.merge(item.prompt) is known:
+                continue  # the client has this state already
+            shown[item.prompt.delivery_id] = item.prompt if known is None else known.merge(item.prompt)
             yield _prompt_event(feed, item)
     finally:
         unsubscribe()

@@ -14,32 +14,32 @@ SETTLE_TIMEOUT_SECONDS = 5.0
 
 class AppliedPrompts:
     def __init__(self) -> None:
-        self._waiters: dict[tuple[str, str], list[tuple[int, asyncio.Future[None]]]] = defaultdict(list)
+        self._waiters: dict[tuple[str, str], list[tuple[Prompt, asyncio.Future[None]]]] = defaultdict(list)
 
     def applied(self, prompt: Prompt) -> None:
-        """The inbox agent stored `prompt` (merged): wake the writers waiting for this status or less."""
+        """The inbox agent stored `prompt` (merged): wake the writers whose change it already shows."""
         key = (prompt.user_id, prompt.delivery_id)
         waiting = self._waiters.get(key)
         if not waiting:
             return
         keep = []
-        for rank, future in waiting:
-            if rank <= prompt.status.rank:
+        for written, future in waiting:
+            if prompt.merge(written) is prompt:  # nothing of `written` is missing from the stored prompt
                 if not future.done():
                     future.set_result(None)
             else:
-                keep.append((rank, future))
+                keep.append((written, future))
         if keep:
             self._waiters[key] = keep
         else:
             del self._waiters[key]
 
     async def wait(self, prompt: Prompt, timeout: float = SETTLE_TIMEOUT_SECONDS) -> bool:
-        """Until the agent applied `prompt`'s status (or a further one); False after `timeout` (the
+        """Until the agent stored `prompt`'s change (or a later one); False after `timeout` (the
         change is durable in the prompts topic either way, it only shows later)."""
         key = (prompt.user_id, prompt.delivery_id)
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        entry = (prompt.status.rank, future)
+        entry = (prompt, future)
         self._waiters[key].append(entry)
         try:
             await asyncio.wait_for(asyncio.shield(future), timeout)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -41,5 +42,11 @@ class InboxChanges(TopicFollower):
         except ValidationError as exc:
             log.warning("inbox-changes: skipping unreadable row: %s", exc)
             return
-        unread = sum(1 for p in prompts.values() if p.get("status") == PromptStatus.PENDING.value)
+        now = datetime.now(UTC)
+        unread = sum(
+            1
+            for p in prompts.values()
+            if p.get("status") == PromptStatus.PENDING.value
+            and not (p.get("snoozed_until") and datetime.fromisoformat(p["snoozed_until"]) > now)
+        )
         self.feed.publish(prompt, last["change"], unread)

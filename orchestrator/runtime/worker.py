@@ -11,7 +11,7 @@ import contextlib
 import logging
 import secrets
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from fastapi import Response
@@ -185,7 +185,7 @@ class Worker:
         keys = SigningKeys.of(secret, settings.inapp_signing_key_id, dict(settings.inapp_previous_signing_keys))
         api = create_inbox_api(
             self.inbox_feed,
-            RoutedInbox(self.nudgeflow.inbox, router, self.nudgeflow.applied),
+            RoutedInbox(self.nudgeflow.inbox, router, self.nudgeflow.applied, SystemClock()),
             writer.write,
             signing_secret=keys,
             publish_event=events.publish,
@@ -196,7 +196,7 @@ class Worker:
             demo_page=self.demo_page,
             max_body_bytes=settings.api_max_body_bytes,
             sendgrid_replay_window_seconds=settings.sendgrid_webhook_replay_window,
-            ready=lambda: self.inbox_changes is not None and preferences.caught_up.is_set() and self.is_ready(),
+            ready=lambda: preferences.caught_up.is_set() and self.is_ready(),
             health=self.supervisor.health,
             read_progress=progress,
         )
@@ -210,20 +210,28 @@ class Worker:
         self._stack.callback(close_event_streams, api)  # runs first: open streams end, the server stops promptly
 
     def is_ready(self) -> bool:
+        """Processing (partitions assigned, tables recovered, ingest running) and live streams following."""
+        return self._processing() and self.inbox_changes is not None
+
+    def _processing(self) -> bool:
         ingesting = self.ingest is None or self.ingest.running
         return self.nudgeflow is not None and self.nudgeflow.ready and ingesting
 
     async def wait_ready(self, timeout: float = 60.0) -> float:
+        return await self._wait(self.is_ready, timeout)
+
+    async def _wait(self, condition: Callable[[], bool], timeout: float) -> float:
         deadline = time.monotonic() + timeout
-        while not self.is_ready():
+        while not condition():
             if time.monotonic() > deadline:
                 raise TimeoutError(f"worker not ready after {timeout:.0f}s")
             await asyncio.sleep(0.05)
         return time.monotonic() - self._started_at
 
     async def _mark_ready(self) -> None:
-        self.ready_seconds = await self.wait_ready(timeout=600)
+        await self._wait(self._processing, timeout=600)
         await self._follow_inbox_changes()
+        self.ready_seconds = time.monotonic() - self._started_at
         log.info("worker ready in %.1fs", self.ready_seconds)
 
     async def _follow_inbox_changes(self) -> None:

@@ -10,7 +10,8 @@ from typing import Any
 
 from nudgeflow.channels.inapp.access import Forwarded
 from nudgeflow.channels.inapp.inbox import UserInbox
-from nudgeflow.channels.inapp.listing import PromptList
+from nudgeflow.channels.inapp.listing import MAX_PAGE, PromptList
+from nudgeflow.orchestrator.clock import Clock
 from nudgeflow.orchestrator.inbox.applied import AppliedPrompts
 from nudgeflow.orchestrator.serving.routing import OwnerRouter
 from nudgeflow.rules.contracts.prompts import Prompt
@@ -19,17 +20,18 @@ log = logging.getLogger(__name__)
 
 
 class RoutedInbox:
-    def __init__(self, inbox: Any, router: OwnerRouter, applied: AppliedPrompts) -> None:
+    def __init__(self, inbox: Any, router: OwnerRouter, applied: AppliedPrompts, clock: Clock) -> None:
         self.inbox = inbox  # the Faust `inbox` table
         self.router = router
         self.applied = applied
+        self.clock = clock
 
     async def read(self, user_id: str, headers: Mapping[str, str]) -> tuple[PromptList, str]:
         return await self.router.read(
             user_id,
             headers,
-            resource="prompts",
-            local=lambda: PromptList.of(UserInbox.load(user_id, self.inbox.get(user_id))),
+            resource=f"prompts?view=all&limit={MAX_PAGE}",  # the whole row: a row holds at most that many
+            local=lambda: PromptList.of(UserInbox.load(user_id, self.inbox.get(user_id)), self.clock.now()),
             held_here=lambda: self.inbox.get(user_id) is not None,
             parse=PromptList.model_validate_json,
         )

@@ -17,7 +17,7 @@ from urllib.parse import quote
 import httpx
 
 from nudgeflow.channels.inapp.access import Forwarded
-from nudgeflow.channels.inapp.api import SERVED_BY_HEADER, UserStateUnavailable
+from nudgeflow.channels.inapp.inbox_routes import SERVED_BY_HEADER, UserStateUnavailable
 from nudgeflow.orchestrator.serving.owners import Owners
 
 log = logging.getLogger(__name__)

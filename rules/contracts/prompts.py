@@ -25,19 +25,27 @@ VERSION = 1
 
 
 class PromptStatus(StrEnum):
-    """Lifecycle of a prompt. Status only moves forward (see `rank`)."""
+    """Lifecycle of a prompt. Status only moves forward (see `rank`): archived is the last
+    resting place of any prompt (kept, out of the inbox), dismissed means "not for me"."""
 
     PENDING = "pending"
     SEEN = "seen"
     CLICKED = "clicked"
     DISMISSED = "dismissed"
+    ARCHIVED = "archived"
 
     @property
     def rank(self) -> int:
         return _RANK[self]
 
 
-_RANK = {PromptStatus.PENDING: 0, PromptStatus.SEEN: 1, PromptStatus.CLICKED: 2, PromptStatus.DISMISSED: 3}
+_RANK = {
+    PromptStatus.PENDING: 0,
+    PromptStatus.SEEN: 1,
+    PromptStatus.CLICKED: 2,
+    PromptStatus.DISMISSED: 3,
+    PromptStatus.ARCHIVED: 4,
+}
 
 
 class Prompt(MessageMedia):
@@ -55,6 +63,10 @@ class Prompt(MessageMedia):
     created_at: AwareDatetime
     status: PromptStatus = PromptStatus.PENDING
     status_changed_at: AwareDatetime
+    snoozed_until: AwareDatetime | None = Field(
+        default=None, description="Hidden from the inbox and its counts until then (the user snoozed it)."
+    )
+    snoozed_at: AwareDatetime | None = Field(default=None, description="When the latest snooze was set or lifted.")
     data: dict[str, Any] = Field(default_factory=dict)
 
     @classmethod
@@ -77,12 +89,34 @@ class Prompt(MessageMedia):
     def with_status(self, status: PromptStatus, *, at: datetime) -> Prompt:
         return self.model_copy(update={"status": status, "status_changed_at": at})
 
+    def snoozed(self, until: datetime | None, *, at: datetime) -> Prompt:
+        """Snoozed until `until` (None: snooze lifted), as of `at`."""
+        return self.model_copy(update={"snoozed_until": until, "snoozed_at": at})
+
+    def hidden_at(self, now: datetime) -> bool:
+        """Snoozed past `now`: out of the inbox listing and its counts for now."""
+        return self.snoozed_until is not None and self.snoozed_until > now
+
     def merge(self, incoming: Prompt) -> Prompt:
-        """Combine two versions of one prompt: the further status wins, so a replayed
-        creation never resets a prompt the user already saw or dismissed."""
-        if incoming.status.rank > self.status.rank:
-            return incoming.model_copy(update={"created_at": self.created_at})
-        return self
+        """Combine two versions of one prompt, in any order with the same result: the further status
+        wins (at equal status, the first time it was reached), so a replayed creation never resets a
+        prompt the user already saw or dismissed; the latest snooze wins; the first creation time
+        stays. Returns `self` itself when `incoming` adds nothing."""
+        update: dict[str, Any] = {}
+        if (incoming.status.rank, self.status_changed_at) > (self.status.rank, incoming.status_changed_at):
+            update |= {"status": incoming.status, "status_changed_at": incoming.status_changed_at}
+        if incoming.created_at < self.created_at:
+            update["created_at"] = incoming.created_at
+        if incoming.snoozed_at is not None and (
+            self.snoozed_at is None
+            or (incoming.snoozed_at, _instant(incoming.snoozed_until)) > (self.snoozed_at, _instant(self.snoozed_until))
+        ):
+            update |= {"snoozed_until": incoming.snoozed_until, "snoozed_at": incoming.snoozed_at}
+        return self.model_copy(update=update) if update else self
+
+
+def _instant(moment: datetime | None) -> float:
+    return moment.timestamp() if moment is not None else float("-inf")
 
 
 def prompt_key(user_id: str, delivery_id: str) -> bytes:

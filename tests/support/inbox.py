@@ -5,6 +5,7 @@ agent applies what the API writes to the prompts topic."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import FastAPI
@@ -13,7 +14,7 @@ from nudgeflow.channels.inapp.access import Forwarded
 from nudgeflow.channels.inapp.api import create_inbox_api
 from nudgeflow.channels.inapp.feed import JOURNAL_SIZE, InboxFeed
 from nudgeflow.channels.inapp.inbox import UserInbox
-from nudgeflow.channels.inapp.listing import PromptList
+from nudgeflow.channels.inapp.listing import PromptList, unread
 from nudgeflow.rules.contracts.prompts import Prompt, PromptStatus
 
 
@@ -27,11 +28,11 @@ class InboxStore:
         change = row.apply(prompt)
         merged = row.prompts[prompt.delivery_id]
         if change is not None:
-            self.feed.publish(merged, change, row.unread)
+            self.feed.publish(merged, change, unread(row.listing(), datetime.now(UTC)))
         return merged
 
     async def read(self, user_id: str, headers: Mapping[str, str]) -> tuple[PromptList, str]:
-        return PromptList.of(self.rows.get(user_id) or UserInbox(user_id=user_id)), "memory"
+        return PromptList.of(self.rows.get(user_id) or UserInbox(user_id=user_id), datetime.now(UTC)), "memory"
 
     async def forward(
         self, user_id: str, headers: Mapping[str, str], resource: str, body: dict[str, Any]
@@ -43,15 +44,14 @@ class InboxStore:
 
     def prompts(self, user_id: str, statuses: set[PromptStatus] | None = None) -> list[Prompt]:
         row = self.rows.get(user_id)
-        return row.listing(statuses) if row else []
+        return [p for p in row.listing() if not statuses or p.status in statuses] if row else []
 
     def get(self, user_id: str, delivery_id: str) -> Prompt | None:
         row = self.rows.get(user_id)
         return row.prompts.get(delivery_id) if row else None
 
     def unread_count(self, user_id: str) -> int:
-        row = self.rows.get(user_id)
-        return row.unread if row else 0
+        return unread(self.prompts(user_id), datetime.now(UTC))
 
 
 def inbox_api(store: InboxStore, publish: Callable[[Prompt], Awaitable[None]] | None = None, **options: Any) -> FastAPI:

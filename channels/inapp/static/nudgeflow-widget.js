@@ -64,9 +64,21 @@
     ".nf-step-locked{color:#99a}",
     ".nf-step-next .nf-step-title{font-weight:600}",
     ".nf-overdue{font-size:.7rem;color:#b35c00;border:1px solid #e90;border-radius:4px;padding:0 .3rem}",
+    ".nf-mark-all{font-size:.75rem;cursor:pointer}",
+    ".nf-item button:focus-visible,.nf-mark-all:focus-visible{outline:2px solid #3b5bdb;outline-offset:1px}",
+    ".nf-dark{color:#e6e9f2;background:#161a22}",
+    ".nf-dark .nf-item{background:#1f2a24}",
+    ".nf-dark .nf-item.nf-nudge{background:#2b2418}",
+    ".nf-dark .nf-meta,.nf-dark .nf-empty,.nf-dark .nf-step-done .nf-step-title{color:#a7adbd}",
+    ".nf-dark .nf-bar{background:#313849}",
+    ".nf-dark .nf-cta-secondary{background:#161a22;color:#9db0ff}",
+    "@media (prefers-color-scheme: dark){.nf-auto{color:#e6e9f2;background:#161a22}",
+    ".nf-auto .nf-item{background:#1f2a24}.nf-auto .nf-item.nf-nudge{background:#2b2418}",
+    ".nf-auto .nf-meta,.nf-auto .nf-empty{color:#a7adbd}.nf-auto .nf-bar{background:#313849}}",
     "@keyframes nf-in{from{transform:translateY(1rem);opacity:0}to{transform:none;opacity:1}}"
   ].join("");
-  var RANK = { pending: 0, seen: 1, clicked: 2, dismissed: 3 };
+  var RANK = { pending: 0, seen: 1, clicked: 2, dismissed: 3, archived: 4 };
+  var SNOOZE_HOURS = 24;
 
   function injectStyle() {
     if (document.getElementById(STYLE_ID)) return;
@@ -111,11 +123,18 @@
     var retryTimer = null;
     var base = apiUrl + "/v1/users/" + encodeURIComponent(userId);
 
-    var root = el("div", "nf-widget");
+    // theme: "light", "dark", or "auto" (the default: follows the user's system setting).
+    var theme = options.theme === "dark" ? " nf-dark" : options.theme === "light" ? "" : " nf-auto";
+    var root = el("div", "nf-widget" + theme);
     var head = el("div", "nf-head");
     head.appendChild(el("h3", "", options.title || "Your progress"));
     var badge = el("span", "nf-badge", "0");
+    badge.setAttribute("aria-label", "unread");
     head.appendChild(badge);
+    var markAll = el("button", "nf-mark-all", "mark all read");
+    markAll.type = "button";
+    markAll.addEventListener("click", function () { markAllSeen(); });
+    head.appendChild(markAll);
     var state = el("span", "nf-state", "connecting…");
     head.appendChild(state);
     var checklistNode = el("div", "nf-checklist");
@@ -131,11 +150,25 @@
         .sort(function (a, b) { return a.created_at < b.created_at ? 1 : a.created_at > b.created_at ? -1 : 0; });
     }
 
+    // In view: what is neither archived nor snoozed past now (as the API's `inbox` view).
+    function visible(p) {
+      return p.status !== "archived" && !(p.snoozed_until && Date.parse(p.snoozed_until) > Date.now());
+    }
+
+    function button(className, label, description, onClick) {
+      var node = el("button", className, label);
+      node.type = "button";
+      node.setAttribute("aria-label", description);
+      node.addEventListener("click", onClick);
+      return node;
+    }
+
     function render() {
       badge.textContent = String(unread);
       badge.setAttribute("data-count", String(unread));
+      markAll.disabled = unread === 0;
       list.innerHTML = "";
-      var items = sorted();
+      var items = sorted().filter(visible);
       if (!items.length) {
         list.appendChild(el("p", "nf-empty", "Nothing yet — your milestones will show up here."));
         return;
@@ -148,17 +181,19 @@
         item.appendChild(el("div", "nf-meta", p.kind + " · " + p.milestone_id + " · " + p.status));
         appendMedia(item, p);
         if (p.status === "pending") {
-          var seen = el("button", "nf-seen", "seen");
-          seen.type = "button";
-          seen.addEventListener("click", function () { setStatus(p, "seen"); });
-          item.appendChild(seen);
+          item.appendChild(button("nf-seen", "seen", "Mark “" + p.title + "” seen", function () { setStatus(p, "seen"); }));
         }
         if (p.status !== "dismissed") {
-          var dismiss = el("button", "nf-dismiss", "dismiss");
-          dismiss.type = "button";
-          dismiss.addEventListener("click", function () { setStatus(p, "dismissed"); });
-          item.appendChild(dismiss);
+          item.appendChild(button("nf-dismiss", "dismiss", "Dismiss “" + p.title + "”", function () {
+            setStatus(p, "dismissed");
+          }));
         }
+        item.appendChild(button("nf-snooze", "snooze 1 day", "Snooze “" + p.title + "” for a day", function () {
+          snooze(p, new Date(Date.now() + SNOOZE_HOURS * 3600 * 1000).toISOString());
+        }));
+        item.appendChild(button("nf-archive", "archive", "Archive “" + p.title + "”", function () {
+          setStatus(p, "archived");
+        }));
         list.appendChild(item);
       });
     }
@@ -205,7 +240,8 @@
 
     function merge(p) {
       var known = prompts[p.delivery_id];
-      if (!known || RANK[p.status] >= RANK[known.status]) prompts[p.delivery_id] = p;
+      if (!known || RANK[p.status] > RANK[known.status] || (RANK[p.status] === RANK[known.status] &&
+          (p.snoozed_at || "") >= (known.snoozed_at || ""))) prompts[p.delivery_id] = p;
     }
 
     function toast(p) {
@@ -235,7 +271,33 @@
     }
 
     function recount() {
-      unread = sorted().filter(function (p) { return p.status === "pending"; }).length;
+      unread = sorted().filter(function (p) { return p.status === "pending" && visible(p); }).length;
+    }
+
+    function post(path, body) {
+      return fetch(base + path, { method: "POST", headers: headers(), body: JSON.stringify(body) })
+        .then(function (response) {
+          if (response.status === 401) return refreshToken().then(function () { return post(path, body); });
+          if (!response.ok) throw new Error("POST " + path + " failed: HTTP " + response.status);
+          return response.json();
+        });
+    }
+
+    function snooze(p, until) {
+      return post("/prompts/" + encodeURIComponent(p.delivery_id) + "/snooze", { until: until })
+        .then(function (updated) { merge(updated); recount(); render(); return updated; });
+    }
+
+    function markAllSeen() {
+      var now = new Date().toISOString();
+      return post("/prompts/mark-all", { status: "seen", before: now }).then(function (result) {
+        sorted().forEach(function (p) {
+          if (p.status === "pending" && Date.parse(p.created_at) <= Date.parse(now)) merge(Object.assign({}, p, { status: "seen" }));
+        });
+        unread = result.unread;
+        render();
+        return result;
+      });
     }
 
     function refreshToken() {
@@ -359,6 +421,8 @@
       },
       setStatus: function (deliveryId, status) { return setStatus(prompts[deliveryId], status); },
       prompts: function () { return sorted(); },
+      snooze: function (deliveryId, until) { return snooze(prompts[deliveryId], until); },
+      markAllSeen: function () { return markAllSeen(); },
       unread: function () { return unread; },
       refreshProgress: function () { return loadProgress(); }
     };

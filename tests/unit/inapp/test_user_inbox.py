@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from nudgeflow.channels.inapp.feed import InboxFeed
 from nudgeflow.channels.inapp.inbox import MAX_PROMPTS_PER_USER, UserInbox
+from nudgeflow.channels.inapp.listing import in_view, unread
 from nudgeflow.rules.contracts.prompts import Prompt, PromptStatus
 
 NOW = datetime(2026, 11, 24, 12, tzinfo=UTC)
@@ -45,8 +46,8 @@ def test_listing_is_newest_first_with_unread_count_and_survives_the_table_round_
     inbox.apply(prompt("old").with_status(PromptStatus.SEEN, at=NOW))
     stored = UserInbox.load("ana", inbox.dump())
     assert [p.delivery_id for p in stored.listing()] == ["new", "old"]
-    assert [p.delivery_id for p in stored.listing({PromptStatus.PENDING})] == ["new"]
-    assert stored.unread == 1
+    assert [p.delivery_id for p in in_view(stored.listing(), now=NOW, statuses=[PromptStatus.PENDING])] == ["new"]
+    assert unread(stored.listing(), NOW) == 1
     assert stored.changed_prompt() == stored.prompts["old"]
     assert UserInbox.load("ben", None).listing() == []
 

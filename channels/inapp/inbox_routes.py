@@ -1,0 +1,274 @@
+"""The inbox routes of the in-app API: list (views, pages), unread count, live stream, and the
+user's changes (status, snooze, mark all).
+
+Any worker answers any user: reads go to the worker holding the user's partition (its `inbox`
+table), and so do changes, which that worker answers once its own inbox shows them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Request, Response
+from pydantic import AwareDatetime, BaseModel, Field
+from sse_starlette import EventSourceResponse
+
+from nudgeflow.channels.inapp.access import Forwarded, InboxAccess
+from nudgeflow.channels.inapp.feed import InboxFeed
+from nudgeflow.channels.inapp.limits import MAX_DELIVERY_ID_LENGTH
+from nudgeflow.channels.inapp.listing import DEFAULT_PAGE, MAX_PAGE, BadCursor, PromptList, View, in_view, page, unread
+from nudgeflow.channels.inapp.stream import Streams, event_stream_response
+from nudgeflow.channels.inapp.user_auth import UserAuth
+from nudgeflow.channels.product_events import PublishEvent, prompt_status_event
+from nudgeflow.rules.contracts.prompts import Prompt, PromptStatus
+
+PublishPrompt = Callable[[Prompt], Awaitable[None]]
+DELIVERY_ID = Path(min_length=1, max_length=MAX_DELIVERY_ID_LENGTH)
+LINK_REF = r"^(cta|secondary_cta|links\.[0-9]{1,2})$"
+SERVED_BY_HEADER = "X-Nudgeflow-Served-By"
+
+
+class UserStateUnavailable(Exception):
+    """The user's state can't be read right now (its worker is unreachable): 503, try again."""
+
+
+UNAVAILABLE: dict[int | str, dict[str, Any]] = {
+    503: {"description": "The worker holding this user did not answer; retry (Retry-After)"}
+}
+
+
+async def _read(inbox_access: InboxAccess, user_id: str, request: Request, response: Response) -> PromptList:
+    """A user's whole inbox, from the worker holding the user (503 while none answers)."""
+    try:
+        inbox, served_by = await inbox_access.read(user_id, request.headers)
+    except UserStateUnavailable as exc:
+        raise HTTPException(status_code=503, detail=str(exc), headers={"Retry-After": "1"}) from exc
+    response.headers[SERVED_BY_HEADER] = served_by
+    return inbox
+
+
+class UnreadCount(BaseModel):
+    user_id: str
+    unread: int
+
+
+class StatusChange(BaseModel):
+    status: Literal["seen", "clicked", "dismissed", "archived"]
+    link: str | None = Field(
+        default=None,
+        pattern=LINK_REF,
+        description="With `clicked`: which of the prompt's links was followed (`cta`, `secondary_cta`, `links.N`); "
+        "each link's click is published once, with its URL, and counted as a `link_clicked` outcome.",
+    )
+
+
+class Snooze(BaseModel):
+    until: AwareDatetime | None = Field(description="Hide the prompt until then; null (or a past time) brings it back.")
+
+
+class MarkAll(BaseModel):
+    status: Literal["seen", "dismissed", "archived"]
+    before: AwareDatetime | None = Field(
+        default=None,
+        description="Only prompts created up to then (default: now), so a prompt that arrives while the user "
+        "clicks 'mark all' keeps its status.",
+    )
+
+
+class MarkAllResult(BaseModel):
+    user_id: str
+    changed: int = Field(description="Prompts whose status moved.")
+    unread: int
+
+
+def _forwarded_answer(forwarded: Forwarded) -> Response:
+    return Response(
+        forwarded.content,
+        status_code=forwarded.status_code,
+        media_type="application/json",
+        headers={SERVED_BY_HEADER: forwarded.served_by},
+    )
+
+
+def inbox_router(
+    feed: InboxFeed,
+    inbox_access: InboxAccess,
+    publish: PublishPrompt,
+    publish_event: PublishEvent,
+    auth: UserAuth,
+    streams: Streams,
+    heartbeat_seconds: float,
+) -> APIRouter:
+    router = APIRouter(
+        prefix="/v1",
+        tags=["in-app"],
+        responses={
+            401: {"description": "Missing, invalid or expired token"},
+            403: {"description": "Token of another user"},
+            **UNAVAILABLE,
+        },
+    )
+    authorized = Depends(auth.header_dependency())
+    authorized_stream = Depends(auth.header_or_query_dependency())
+
+    async def forward(request: Request, user_id: str, resource: str, body: BaseModel) -> Response | None:
+        """A change goes to the worker holding the user; None when that is this one."""
+        try:
+            forwarded = await inbox_access.forward(
+                user_id, request.headers, resource, body.model_dump(mode="json", exclude_none=True)
+            )
+        except UserStateUnavailable as exc:
+            raise HTTPException(status_code=503, detail=str(exc), headers={"Retry-After": "1"}) from exc
+        return _forwarded_answer(forwarded) if forwarded is not None else None
+
+    async def find(request: Request, response: Response, user_id: str, delivery_id: str) -> Prompt:
+        inbox = await _read(inbox_access, user_id, request, response)
+        prompt = next((p for p in inbox.prompts if p.delivery_id == delivery_id), None)
+        if prompt is None:
+            raise HTTPException(status_code=404, detail="no such prompt for this user")
+        return prompt
+
+    async def write(prompt: Prompt, updated: Prompt) -> Prompt:
+        """Publish a change and answer once reads show it."""
+        await publish(updated)
+        await inbox_access.settled(updated)
+        return prompt.merge(updated)
+
+    @router.get("/users/{user_id:path}/prompts", response_model=PromptList)
+    async def list_prompts(
+        request: Request,
+        response: Response,
+        user_id: str = authorized,
+        status: list[PromptStatus] | None = Query(default=None, max_length=8),
+        view: View = Query(default="inbox", description="`inbox`: all but archived and snoozed; `all`: every one."),
+        limit: int = Query(default=DEFAULT_PAGE, ge=1, le=MAX_PAGE),
+        cursor: str | None = Query(default=None, max_length=200, description="`next_cursor` of the page before."),
+    ) -> PromptList:
+        """A user's prompts, newest first, a page at a time; `status` filters (repeatable). Any worker
+        answers: it reads the user's inbox where it lives (`X-Nudgeflow-Served-By` says which worker)."""
+        inbox = await _read(inbox_access, user_id, request, response)
+        now = datetime.now(UTC)
+        try:
+            chosen, next_cursor = page(
+                in_view(inbox.prompts, now=now, view=view, statuses=status), limit=limit, cursor=cursor
+            )
+        except BadCursor as exc:
+            raise HTTPException(status_code=422, detail=str(exc)) from exc
+        return PromptList(user_id=user_id, unread=unread(inbox.prompts, now), prompts=chosen, next_cursor=next_cursor)
+
+    @router.get("/users/{user_id:path}/prompts/unread", response_model=UnreadCount)
+    async def unread_count(request: Request, response: Response, user_id: str = authorized) -> UnreadCount:
+        """How many prompts the user has not seen yet, snoozed ones aside (for a badge)."""
+        inbox = await _read(inbox_access, user_id, request, response)
+        return UnreadCount(user_id=user_id, unread=unread(inbox.prompts, datetime.now(UTC)))
+
+    @router.get(
+        "/users/{user_id:path}/prompts/stream",
+        response_class=EventSourceResponse,
+        responses={
+            200: {
+                "content": {"text/event-stream": {}},
+                "description": "Server-sent events, each with an id: `snapshot` (the whole inbox, first and after "
+                "a resync), `prompt` ({change, unread, prompt}) on every creation or status change, and `: ping` "
+                "comments as heartbeats. A reconnect with `Last-Event-ID` gets only the changes it missed.",
+            }
+        },
+    )
+    async def stream_prompts(
+        request: Request,
+        user_id: str = authorized_stream,
+        last_event_id: str | None = Header(
+            default=None, alias="Last-Event-ID", max_length=64, description="Sent by EventSource on reconnect."
+        ),
+    ) -> EventSourceResponse:
+        """Live inbox over server-sent events: a new prompt shows up without polling."""
+        return event_stream_response(
+            feed,
+            inbox_access.read,
+            user_id,
+            streams,
+            headers=request.headers,
+            last_event_id=last_event_id,
+            heartbeat_seconds=heartbeat_seconds,
+        )
+
+    @router.post(
+        "/users/{user_id:path}/prompts/{delivery_id}/status",
+        response_model=Prompt,
+        responses={404: {"description": "No such prompt for this user"}},
+    )
+    async def change_status(
+        request: Request,
+        response: Response,
+        change: StatusChange,
+        delivery_id: str = DELIVERY_ID,
+        user_id: str = authorized,
+    ) -> Response | Prompt:
+        """Mark a prompt seen, clicked, dismissed or archived. Status never moves backwards.
+
+        A real change is also published to the events topic as a track event ("Prompt Seen",
+        "Prompt Clicked", "Prompt Dismissed", "Prompt Archived") keyed by user id, for rules and
+        analytics. The worker holding the user makes the change and answers once its inbox shows
+        it, so the user's next read, through any worker, shows it too."""
+        forwarded = await forward(request, user_id, f"prompts/{delivery_id}/status", change)
+        if forwarded is not None:
+            return forwarded
+        prompt = await find(request, response, user_id, delivery_id)
+        if change.link is not None:
+            if change.status != "clicked":
+                raise HTTPException(status_code=422, detail="`link` goes with status `clicked`")
+            if prompt.link_at(change.link) is None:
+                raise HTTPException(status_code=404, detail=f"this prompt has no link {change.link!r}")
+        updated = prompt.with_status(PromptStatus(change.status), at=datetime.now(UTC))
+        if updated.status.rank <= prompt.status.rank:
+            if change.link is None:
+                return prompt
+            # Already clicked: a click on another link still counts (its own messageId).
+            await publish_event(
+                prompt_status_event(prompt.with_status(PromptStatus.CLICKED, at=datetime.now(UTC)), link=change.link)
+            )
+            return prompt
+        await publish_event(
+            prompt_status_event(updated, link=change.link)
+        )  # first: its messageId makes a retry harmless
+        return await write(prompt, updated)
+
+    @router.post(
+        "/users/{user_id:path}/prompts/{delivery_id}/snooze",
+        response_model=Prompt,
+        responses={404: {"description": "No such prompt for this user"}},
+    )
+    async def snooze(
+        request: Request, response: Response, body: Snooze, delivery_id: str = DELIVERY_ID, user_id: str = authorized
+    ) -> Response | Prompt:
+        """Hide a prompt from the inbox and its unread count until a time (null: bring it back now). The
+        latest snooze wins; the prompt's status is untouched."""
+        forwarded = await forward(request, user_id, f"prompts/{delivery_id}/snooze", body)
+        if forwarded is not None:
+            return forwarded
+        prompt = await find(request, response, user_id, delivery_id)
+        return await write(prompt, prompt.snoozed(body.until, at=datetime.now(UTC)))
+
+    @router.post("/users/{user_id:path}/prompts/mark-all", response_model=MarkAllResult)
+    async def mark_all(
+        request: Request, response: Response, body: MarkAll, user_id: str = authorized
+    ) -> Response | MarkAllResult:
+        """Mark every prompt created up to `before` (default: now) seen, dismissed or archived; prompts
+        already further along keep their status. One track event per prompt changed, as for one."""
+        forwarded = await forward(request, user_id, "prompts/mark-all", body)
+        if forwarded is not None:
+            return forwarded
+        inbox = await _read(inbox_access, user_id, request, response)
+        now = datetime.now(UTC)
+        before, status = body.before or now, PromptStatus(body.status)
+        moving = [p for p in inbox.prompts if p.created_at <= before and p.status.rank < status.rank]
+        after = {p.delivery_id: p for p in inbox.prompts}
+        for prompt in moving:
+            updated = prompt.with_status(status, at=now)
+            await publish_event(prompt_status_event(updated))
+            after[prompt.delivery_id] = await write(prompt, updated)
+        return MarkAllResult(user_id=user_id, changed=len(moving), unread=unread(after.values(), now))
+
+    return router
