@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Request, Response
 from pydantic import AwareDatetime, BaseModel, Field
@@ -17,6 +17,7 @@ from sse_starlette import EventSourceResponse
 
 from nudgeflow.channels.inapp.access import Forwarded, InboxAccess
 from nudgeflow.channels.inapp.feed import InboxFeed
+from nudgeflow.channels.inapp.idempotency import MAX_KEY_LENGTH, Answer, IdempotencyKeys, KeyReused
 from nudgeflow.channels.inapp.limits import MAX_DELIVERY_ID_LENGTH
 from nudgeflow.channels.inapp.listing import DEFAULT_PAGE, MAX_PAGE, BadCursor, PromptList, View, in_view, page, unread
 from nudgeflow.channels.inapp.stream import Streams, event_stream_response
@@ -28,6 +29,15 @@ PublishPrompt = Callable[[Prompt], Awaitable[None]]
 DELIVERY_ID = Path(min_length=1, max_length=MAX_DELIVERY_ID_LENGTH)
 LINK_REF = r"^(cta|secondary_cta|links\.[0-9]{1,2})$"
 SERVED_BY_HEADER = "X-Nudgeflow-Served-By"
+REPLAYED = "Idempotent-Replayed"
+IDEMPOTENCY_KEY = Header(
+    default=None,
+    alias="Idempotency-Key",
+    min_length=1,
+    max_length=MAX_KEY_LENGTH,
+    description="Retrying with the same key within 24 h answers the first answer again (`Idempotent-Replayed: true`).",
+)
+ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
 class UserStateUnavailable(Exception):
@@ -100,7 +110,9 @@ def inbox_router(
     auth: UserAuth,
     streams: Streams,
     heartbeat_seconds: float,
+    keys: IdempotencyKeys | None = None,
 ) -> APIRouter:
+    keys = keys or IdempotencyKeys()
     router = APIRouter(
         prefix="/v1",
         tags=["in-app"],
@@ -194,10 +206,33 @@ def inbox_router(
             heartbeat_seconds=heartbeat_seconds,
         )
 
+    async def replay_or_forward(
+        request: Request, user_id: str, resource: str, body: BaseModel, key: str | None
+    ) -> Response | None:
+        """The holder's answer (forwarded), the first answer to a repeated `Idempotency-Key`, or None: act here."""
+        forwarded = await forward(request, user_id, resource, body)
+        if forwarded is not None or key is None:
+            return forwarded
+        try:
+            answer = keys.answer(user_id, key, keys.fingerprint(resource, body.model_dump_json().encode()))
+        except KeyReused as exc:
+            raise HTTPException(status_code=422, detail=str(exc)) from exc
+        if answer is None:
+            return None
+        return Response(
+            answer.body, status_code=answer.status_code, media_type="application/json", headers={REPLAYED: "true"}
+        )
+
+    def remembered(user_id: str, resource: str, body: BaseModel, key: str | None, result: ModelT) -> ModelT:
+        if key is not None:
+            fingerprint = keys.fingerprint(resource, body.model_dump_json().encode())
+            keys.remember(user_id, key, fingerprint, Answer(200, result.model_dump_json().encode()))
+        return result
+
     @router.post(
         "/users/{user_id:path}/prompts/{delivery_id}/status",
         response_model=Prompt,
-        responses={404: {"description": "No such prompt for this user"}},
+        responses={404: {"description": "No such prompt for this user"}, 422: {"description": "Bad change"}},
     )
     async def change_status(
         request: Request,
@@ -205,6 +240,7 @@ def inbox_router(
         change: StatusChange,
         delivery_id: str = DELIVERY_ID,
         user_id: str = authorized,
+        key: str | None = IDEMPOTENCY_KEY,
     ) -> Response | Prompt:
         """Mark a prompt seen, clicked, dismissed or archived. Status never moves backwards.
 
@@ -212,10 +248,14 @@ def inbox_router(
         "Prompt Clicked", "Prompt Dismissed", "Prompt Archived") keyed by user id, for rules and
         analytics. The worker holding the user makes the change and answers once its inbox shows
         it, so the user's next read, through any worker, shows it too."""
-        forwarded = await forward(request, user_id, f"prompts/{delivery_id}/status", change)
-        if forwarded is not None:
-            return forwarded
+        resource = f"prompts/{delivery_id}/status"
+        early = await replay_or_forward(request, user_id, resource, change, key)
+        if early is not None:
+            return early
         prompt = await find(request, response, user_id, delivery_id)
+        return remembered(user_id, resource, change, key, await apply_status(prompt, change))
+
+    async def apply_status(prompt: Prompt, change: StatusChange) -> Prompt:
         if change.link is not None:
             if change.status != "clicked":
                 raise HTTPException(status_code=422, detail="`link` goes with status `clicked`")
@@ -241,25 +281,37 @@ def inbox_router(
         responses={404: {"description": "No such prompt for this user"}},
     )
     async def snooze(
-        request: Request, response: Response, body: Snooze, delivery_id: str = DELIVERY_ID, user_id: str = authorized
+        request: Request,
+        response: Response,
+        body: Snooze,
+        delivery_id: str = DELIVERY_ID,
+        user_id: str = authorized,
+        key: str | None = IDEMPOTENCY_KEY,
     ) -> Response | Prompt:
         """Hide a prompt from the inbox and its unread count until a time (null: bring it back now). The
         latest snooze wins; the prompt's status is untouched."""
-        forwarded = await forward(request, user_id, f"prompts/{delivery_id}/snooze", body)
-        if forwarded is not None:
-            return forwarded
+        resource = f"prompts/{delivery_id}/snooze"
+        early = await replay_or_forward(request, user_id, resource, body, key)
+        if early is not None:
+            return early
         prompt = await find(request, response, user_id, delivery_id)
-        return await write(prompt, prompt.snoozed(body.until, at=datetime.now(UTC)))
+        snoozed = await write(prompt, prompt.snoozed(body.until, at=datetime.now(UTC)))
+        return remembered(user_id, resource, body, key, snoozed)
 
     @router.post("/users/{user_id:path}/prompts/mark-all", response_model=MarkAllResult)
     async def mark_all(
-        request: Request, response: Response, body: MarkAll, user_id: str = authorized
+        request: Request,
+        response: Response,
+        body: MarkAll,
+        user_id: str = authorized,
+        key: str | None = IDEMPOTENCY_KEY,
     ) -> Response | MarkAllResult:
         """Mark every prompt created up to `before` (default: now) seen, dismissed or archived; prompts
         already further along keep their status. One track event per prompt changed, as for one."""
-        forwarded = await forward(request, user_id, "prompts/mark-all", body)
-        if forwarded is not None:
-            return forwarded
+        resource = "prompts/mark-all"
+        early = await replay_or_forward(request, user_id, resource, body, key)
+        if early is not None:
+            return early
         inbox = await _read(inbox_access, user_id, request, response)
         now = datetime.now(UTC)
         before, status = body.before or now, PromptStatus(body.status)
@@ -269,6 +321,7 @@ def inbox_router(
             updated = prompt.with_status(status, at=now)
             await publish_event(prompt_status_event(updated))
             after[prompt.delivery_id] = await write(prompt, updated)
-        return MarkAllResult(user_id=user_id, changed=len(moving), unread=unread(after.values(), now))
+        result = MarkAllResult(user_id=user_id, changed=len(moving), unread=unread(after.values(), now))
+        return remembered(user_id, resource, body, key, result)
 
     return router

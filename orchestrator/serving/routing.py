@@ -70,6 +70,8 @@ class OwnerRouter:
             return None
         url = f"{owner.rstrip('/')}/v1/users/{quote(user_id, safe='')}/{resource}"
         forward = {FORWARDED_HEADER: "1", "authorization": headers.get("authorization", "")}
+        if "idempotency-key" in headers:  # the holder remembers it
+            forward["idempotency-key"] = headers["idempotency-key"]
         try:
             response = await self._http.post(url, headers=forward, json=body)
         except httpx.HTTPError as exc:

@@ -1,6 +1,7 @@
 """The inbox API under concurrent use by one user: marks, mark-all, archives, snoozes and new prompts
 race each other; after every round the unread count the API gives equals the pending prompts it
-lists, and every route (list, pages, unread, status, snooze, mark-all) answers as documented."""
+lists, and every route (list, pages, unread, status, snooze, mark-all, Idempotency-Key) answers as
+documented."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from nudgeflow.channels.inapp.auth import issue_token
+from nudgeflow.channels.inapp.idempotency import Answer, IdempotencyKeys
 from nudgeflow.rules.contracts.prompts import Prompt
 from tests.support.inbox import InboxStore, inbox_api
 
@@ -115,3 +117,31 @@ async def test_snooze_hides_a_prompt_until_then_and_mark_all_leaves_newer_ones_a
     unread, prompts = await listed(client)
     assert unread == 1 and [p["delivery_id"] for p in prompts if p["status"] == "pending"] == ["d003"]
     assert (await client.get(f"/v1/users/{USER}/prompts", params={"cursor": "bogus"})).status_code == 422
+
+
+async def test_a_retried_write_with_its_idempotency_key_gets_the_first_answer_and_acts_once(api) -> None:  # type: ignore[no-untyped-def]
+    store, client = api
+    for n in range(3):
+        store.apply(new_prompt(n))
+    once = {"Idempotency-Key": "click-7f3a"}
+    first = await client.post(f"/v1/users/{USER}/prompts/mark-all", json={"status": "seen"}, headers=once)
+    store.apply(new_prompt(3))  # a new prompt arrives before the client's retry
+    again = await client.post(f"/v1/users/{USER}/prompts/mark-all", json={"status": "seen"}, headers=once)
+    assert first.json() == again.json() == {"user_id": USER, "changed": 3, "unread": 0}
+    assert again.headers["idempotent-replayed"] == "true" and "idempotent-replayed" not in first.headers
+    unread, _ = await listed(client)
+    assert unread == 1, "the retry did not mark the newer prompt"
+    reused = await client.post(f"/v1/users/{USER}/prompts/mark-all", json={"status": "archived"}, headers=once)
+    assert reused.status_code == 422 and "another request" in reused.json()["detail"]
+
+
+def test_keys_expire_after_a_day_and_the_oldest_go_first_when_full() -> None:
+    now = [0.0]
+    keys = IdempotencyKeys(limit=2, clock=lambda: now[0])
+    answer = Answer(200, b"{}")
+    for key in ("a", "b", "c"):
+        keys.remember(USER, key, "f", answer)
+    assert keys.answer(USER, "a", "f") is None, "over the limit: the oldest went"
+    assert keys.answer(USER, "c", "f") == answer
+    now[0] = 24 * 3600 + 1
+    assert keys.answer(USER, "c", "f") is None
