@@ -1,12 +1,13 @@
 """The live inbox as server-sent events (sse-starlette does the framing, pings and disconnects).
 
-Wire format (docs/inapp.md): every event has an id `<epoch>-<sequence>` of this replica's feed.
-A new connection starts with `snapshot` (the inbox view: archived and snoozed prompts aside, read
-where the user's state lives); then
-one `prompt` event per change. A browser that reconnects sends `Last-Event-ID`: when the id is from
-this feed and its journal still reaches back, the stream replays only the changes after it (no
-snapshot), else it starts over with a snapshot. A change the snapshot already shows is not sent
-again. `: ping` comments keep proxies from closing an idle stream.
+Wire format (docs/inapp.md): every event has an id `<partition>-<offset>`, the change's position
+in the `inbox` table's changelog, the same on every replica (channels/inapp/feed.py). A new
+connection starts with `snapshot` (the inbox view: archived and snoozed prompts aside, read where
+the user's state lives); then one `prompt` event per change. A browser that reconnects — to this
+replica or another — sends `Last-Event-ID`: when the replica's journal reaches back to it, the
+stream replays only the changes after it (no snapshot), else it starts over with a snapshot. A
+change the client already has is never sent again. `: ping` comments keep proxies from closing an
+idle stream.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
-from nudgeflow.channels.inapp.feed import FeedEntry, InboxFeed
+from nudgeflow.channels.inapp.feed import FeedEntry, InboxFeed, Position
 from nudgeflow.channels.inapp.listing import PromptList, in_view, unread
 from nudgeflow.rules.contracts.prompts import Prompt
 
@@ -52,15 +53,15 @@ def _json(data: Any) -> str:
     return json.dumps(data, separators=(",", ":"), default=str)
 
 
-def _prompt_event(feed: InboxFeed, entry: FeedEntry) -> ServerSentEvent:
+def _prompt_event(entry: FeedEntry) -> ServerSentEvent:
     data = {"change": entry.change, "unread": entry.unread, "prompt": entry.prompt.model_dump(mode="json")}
-    return ServerSentEvent(_json(data), event="prompt", id=feed.event_id(entry.sequence), sep="\n")
+    return ServerSentEvent(_json(data), event="prompt", id=entry.position.event_id, sep="\n")
 
 
-def _snapshot_event(feed: InboxFeed, inbox: PromptList, sequence: int, *, retry: int | None = None) -> ServerSentEvent:
+def _snapshot_event(inbox: PromptList, position: Position, *, retry: int | None = None) -> ServerSentEvent:
     prompts = [p.model_dump(mode="json") for p in inbox.prompts]
     data = {"user_id": inbox.user_id, "unread": inbox.unread, "prompts": prompts}
-    return ServerSentEvent(_json(data), event="snapshot", id=feed.event_id(sequence), retry=retry, sep="\n")
+    return ServerSentEvent(_json(data), event="snapshot", id=position.event_id, retry=retry, sep="\n")
 
 
 async def prompt_events(
@@ -74,7 +75,8 @@ async def prompt_events(
 ) -> AsyncIterator[ServerSentEvent]:
     queue: asyncio.Queue[FeedEntry | None] = asyncio.Queue(maxsize=STREAM_QUEUE_SIZE)
     overflowed = False
-    shown: dict[str, Prompt] = {}  # what the client has of each prompt: a change a snapshot showed is not resent
+    shown: dict[str, Prompt] = {}  # what the client has of each prompt (from a snapshot): not resent
+    seen_up_to = -1  # offset, on the user's partition, of the latest change the client has
 
     def listener(entry: FeedEntry) -> None:
         nonlocal overflowed
@@ -86,15 +88,17 @@ async def prompt_events(
             overflowed = True
 
     async def snapshot(retry: int | None = None) -> ServerSentEvent:
-        sequence = feed.sequence  # changes after it are queued already: none falls in a gap
+        nonlocal seen_up_to
+        position = feed.position_of(user_id)  # the holder's row shows at least this much
         everything, _ = await read(user_id, headers)
         shown.clear()
         shown.update({p.delivery_id: p for p in everything.prompts})
+        seen_up_to = position.offset
         now = datetime.now(UTC)
         inbox = PromptList(
             user_id=user_id, unread=unread(everything.prompts, now), prompts=in_view(everything.prompts, now=now)
         )
-        return _snapshot_event(feed, inbox, sequence, retry=retry)
+        return _snapshot_event(inbox, position, retry=retry)
 
     # Subscribe first, then read the snapshot or the missed changes: nothing falls in a gap.
     unsubscribe = feed.subscribe(listener)
@@ -102,14 +106,16 @@ async def prompt_events(
     try:
         if streams.closing:
             return
-        resumed = feed.resume_point(last_event_id)
+        resumed = Position.parse(last_event_id)
         missed = feed.changes_since(user_id, resumed) if resumed is not None else None
-        if missed is None:
+        if resumed is None or missed is None:
             yield await snapshot(retry=RECONNECT_MILLISECONDS)
         else:
+            seen_up_to = resumed.offset
             yield ServerSentEvent(retry=RECONNECT_MILLISECONDS, sep="\n")
             for entry in missed:
-                yield _prompt_event(feed, entry)
+                seen_up_to = entry.position.offset
+                yield _prompt_event(entry)
         while True:
             item = await queue.get()
             if item is None:
@@ -121,11 +127,14 @@ async def prompt_events(
                         return
                 yield await snapshot()
                 continue
+            if item.position.offset <= seen_up_to:
+                continue  # replayed above, or older than the snapshot
+            seen_up_to = item.position.offset
             known = shown.get(item.prompt.delivery_id)
             if known is not None and known.merge(item.prompt) is known:
-                continue  # the client has this state already
-            shown[item.prompt.delivery_id] = item.prompt if known is None else known.merge(item.prompt)
-            yield _prompt_event(feed, item)
+                continue  # the snapshot showed it already
+            shown.pop(item.prompt.delivery_id, None)
+            yield _prompt_event(item)
     finally:
         unsubscribe()
         streams.queues.discard(queue)

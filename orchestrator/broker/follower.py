@@ -51,6 +51,13 @@ class TopicFollower:
     def apply(self, topic: str, key: bytes | None, value: bytes | None) -> None:
         raise NotImplementedError
 
+    def apply_record(self, topic: str, partition: int, offset: int, key: bytes | None, value: bytes | None) -> None:
+        """Like `apply`, for followers that need the record's position."""
+        self.apply(topic, key, value)
+
+    def following_from(self, positions: dict[TopicPartition, int]) -> None:
+        """Where a `from_end` follower starts on each partition (the next offset it reads)."""
+
     def after_batch(self) -> None:
         """Called after each batch of records (e.g. to wake a dashboard)."""
 
@@ -73,6 +80,7 @@ class TopicFollower:
                 consumer.assign(partitions)
                 if self.from_end:
                     await consumer.seek_to_end(*partitions)
+                    self.following_from({tp: await consumer.position(tp) for tp in partitions})
                     end_offsets = {tp: 0 for tp in partitions}  # nothing to catch up on
                 else:
                     await consumer.seek_to_beginning(*partitions)
@@ -115,7 +123,7 @@ class TopicFollower:
             for tp, records in batches.items():
                 for record in records:
                     try:
-                        self.apply(tp.topic, record.key, record.value)
+                        self.apply_record(tp.topic, tp.partition, record.offset, record.key, record.value)
                     except Exception:  # one bad record must not stop the follower
                         log.exception("%s: cannot apply record at %s:%s", self.name, tp, record.offset)
                 self.records += len(records)

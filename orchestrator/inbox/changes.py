@@ -14,9 +14,10 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
+from aiokafka import TopicPartition
 from pydantic import ValidationError
 
-from nudgeflow.channels.inapp.feed import InboxFeed
+from nudgeflow.channels.inapp.feed import InboxFeed, Position
 from nudgeflow.orchestrator.broker.follower import TopicFollower
 from nudgeflow.rules.contracts.prompts import Prompt, PromptStatus
 
@@ -30,7 +31,11 @@ class InboxChanges(TopicFollower):
         super().__init__(topics=[changelog_topic], kafka_options=kafka_options, from_end=True)
         self.feed = feed
 
-    def apply(self, topic: str, key: bytes | None, value: bytes | None) -> None:
+    def following_from(self, positions: dict[TopicPartition, int]) -> None:
+        for tp, offset in positions.items():
+            self.feed.start(tp.partition, offset)
+
+    def apply_record(self, topic: str, partition: int, offset: int, key: bytes | None, value: bytes | None) -> None:
         if value is None:
             return
         row = json.loads(value)  # only the changed prompt is validated: rows hold up to 500 prompts
@@ -49,4 +54,4 @@ class InboxChanges(TopicFollower):
             if p.get("status") == PromptStatus.PENDING.value
             and not (p.get("snoozed_until") and datetime.fromisoformat(p["snoozed_until"]) > now)
         )
-        self.feed.publish(prompt, last["change"], unread)
+        self.feed.publish(prompt, last["change"], unread, Position(partition, offset))

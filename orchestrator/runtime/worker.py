@@ -56,7 +56,8 @@ class Worker:
         self.demo_page = demo_page
         self.broker: EmbeddedBroker | None = None
         self.nudgeflow: NudgeflowApp | None = None
-        self.inbox_feed = InboxFeed()  # inbox changes as they happen, for live streams (and the demo's printer)
+        # Inbox changes as they happen, for live streams (and the demo's printer); positions per user partition.
+        self.inbox_feed = InboxFeed(lambda user_id: partition_for(user_id.encode(), settings.topic_partitions))
         self.inbox_changes: InboxChanges | None = None
         self.preferences = PreferencesStore()
         self.http: HttpServer | None = None

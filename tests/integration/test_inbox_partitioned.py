@@ -1,8 +1,8 @@
 """The inbox lives with each user's partition: two worker processes, each holding some users' inboxes
 in RocksDB; any worker answers any user's inbox (the same answer, read where the user lives), a
 status change made through the other worker shows in the very next read, a browser connected to
-the worker that does not hold its user still gets prompts live, and after the holder is killed -9
-the survivor serves every inbox."""
+the worker that does not hold its user still gets prompts live and resumes on the other worker with
+its Last-Event-ID, and after the holder is killed -9 the survivor serves every inbox."""
 
 from __future__ import annotations
 
@@ -95,12 +95,34 @@ async def test_each_worker_holds_its_users_inboxes_and_any_worker_serves_any_use
                     base.events_topic,
                     [(user.encode(), track(user, "Teammate Invited", {}))],
                 )
+                last_id = ""
                 async for line in lines:
+                    if line.startswith("id:"):
+                        last_id = line.removeprefix("id:").strip()
                     if line.startswith("data:") and '"change"' in line:
                         live = json.loads(line.removeprefix("data:"))
                         assert live["change"] == "created" and live["prompt"]["title"] == "Team work!"
                         assert live["unread"] == 1, "the dismissed one is read; the new one is not"
                         break
+
+        # The browser goes away; a prompt arrives meanwhile; it reconnects to the OTHER worker with the
+        # last id it saw: it gets just what it missed, no snapshot (ids are changelog positions).
+        [invited] = [p for p in (await inbox(other, user))[0] if p["title"] == "Team work!"]
+        async with httpx.AsyncClient(base_url=other, timeout=10) as client:
+            url = f"/v1/users/{user}/prompts/{invited['delivery_id']}/status"
+            assert (await client.post(url, json={"status": "seen"}, headers=auth_headers(user))).status_code == 200
+        async with httpx.AsyncClient(base_url=holder[user], timeout=30) as client:
+            headers = {**auth_headers(user), "Last-Event-ID": last_id}
+            async with client.stream("GET", f"/v1/users/{user}/prompts/stream", headers=headers) as stream:
+                events = []
+                async for line in stream.aiter_lines():
+                    if line.startswith("event:"):
+                        events.append(line.removeprefix("event:").strip())
+                    if line.startswith("data:"):
+                        missed = json.loads(line.removeprefix("data:"))
+                        break
+        assert events == ["prompt"], "a resume, not a snapshot"
+        assert (missed["change"], missed["prompt"]["status"], missed["unread"]) == ("updated", "seen", 0)
 
         # The holder of half the users is killed: the survivor serves every inbox.
         doomed = next(w for w in workers if w.api_url == holder[users[1]])

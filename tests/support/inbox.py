@@ -12,7 +12,7 @@ from fastapi import FastAPI
 
 from nudgeflow.channels.inapp.access import Forwarded
 from nudgeflow.channels.inapp.api import create_inbox_api
-from nudgeflow.channels.inapp.feed import JOURNAL_SIZE, InboxFeed
+from nudgeflow.channels.inapp.feed import JOURNAL_SIZE, InboxFeed, Position
 from nudgeflow.channels.inapp.inbox import UserInbox
 from nudgeflow.channels.inapp.listing import PromptList, unread
 from nudgeflow.rules.contracts.prompts import Prompt, PromptStatus
@@ -21,14 +21,17 @@ from nudgeflow.rules.contracts.prompts import Prompt, PromptStatus
 class InboxStore:
     def __init__(self, *, journal_size: int = JOURNAL_SIZE) -> None:
         self.rows: dict[str, UserInbox] = {}
-        self.feed = InboxFeed(journal_size=journal_size)
+        self.feed = InboxFeed(lambda user_id: 0, journal_size=journal_size)  # one partition
+        self.feed.start(0, 0)
+        self.offset = -1  # of the latest change on the one partition
 
     def apply(self, prompt: Prompt) -> Prompt:
         row = self.rows.setdefault(prompt.user_id, UserInbox(user_id=prompt.user_id))
         change = row.apply(prompt)
         merged = row.prompts[prompt.delivery_id]
         if change is not None:
-            self.feed.publish(merged, change, unread(row.listing(), datetime.now(UTC)))
+            self.offset += 1
+            self.feed.publish(merged, change, unread(row.listing(), datetime.now(UTC)), Position(0, self.offset))
         return merged
 
     async def read(self, user_id: str, headers: Mapping[str, str]) -> tuple[PromptList, str]:

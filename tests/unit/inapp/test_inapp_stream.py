@@ -94,22 +94,24 @@ async def next_event(source: AsyncIterator[Event]) -> Event:
     return await asyncio.wait_for(anext(source), 5)
 
 
-async def test_every_event_has_an_id_from_the_inbox_sequence(served: tuple[InboxStore, httpx.AsyncClient]) -> None:
+async def test_every_event_has_an_id_from_its_place_in_the_changelog(
+    served: tuple[InboxStore, httpx.AsyncClient],
+) -> None:
     store, http = served
     store.apply(prompt("ana", "d0"))
     async with stream(http, "ana") as response:
         source = events(response)
         snapshot = await next_event(source)
-        assert (snapshot.name, snapshot.id, snapshot.retry) == ("snapshot", f"{store.feed.epoch}-1", 3000)
+        assert (snapshot.name, snapshot.id, snapshot.retry) == ("snapshot", "0-0", 3000)
         assert [p["delivery_id"] for p in snapshot.data["prompts"]] == ["d0"]  # type: ignore[index]
         store.apply(prompt("bob", "other"))  # someone else's: not on ana's stream
         store.apply(prompt("ana", "d1", 1))
         created = await next_event(source)
-        assert (created.name, created.id) == ("prompt", f"{store.feed.epoch}-3")
+        assert (created.name, created.id) == ("prompt", "0-2")
         assert created.data == {"change": "created", "unread": 2, "prompt": created.data["prompt"]}  # type: ignore[index]
         store.apply(store.get("ana", "d1").with_status(PromptStatus.SEEN, at=NOW))  # type: ignore[union-attr]
         updated = await next_event(source)
-        assert (updated.id, updated.data["change"], updated.data["unread"]) == (f"{store.feed.epoch}-4", "updated", 1)  # type: ignore[index]
+        assert (updated.id, updated.data["change"], updated.data["unread"]) == ("0-3", "updated", 1)  # type: ignore[index]
 
 
 async def test_a_reconnect_with_last_event_id_gets_only_what_it_missed(
@@ -133,22 +135,22 @@ async def test_a_reconnect_with_last_event_id_gets_only_what_it_missed(
             ("prompt", "d2", "created"),
             ("prompt", "d1", "updated"),
         ]
-        assert [e.id for e in missed] == [f"{store.feed.epoch}-2", f"{store.feed.epoch}-4"]
+        assert [e.id for e in missed] == ["0-1", "0-3"]
         store.apply(prompt("ana", "d3", 2))
         live = await next_event(source)
-        assert live.data["prompt"]["delivery_id"] == "d3" and live.id == f"{store.feed.epoch}-5"  # type: ignore[index]
+        assert live.data["prompt"]["delivery_id"] == "d3" and live.id == "0-4"  # type: ignore[index]
 
 
-@pytest.mark.parametrize("last_event_id", ["another-replica-7", "garbage", "{epoch}-99", "{epoch}-0"])
+@pytest.mark.parametrize("last_event_id", ["1-7", "garbage", "0-1", "0--5"])
 async def test_an_id_from_elsewhere_or_too_old_starts_over_with_a_snapshot(
     served: tuple[InboxStore, httpx.AsyncClient], last_event_id: str
 ) -> None:
     store, http = served
-    for n in range(8):  # the journal keeps the last 5 changes: sequence 0 is out of reach
+    for n in range(8):  # the journal keeps the last 5 changes (offsets 3-7): 0-1 is out of reach
         store.apply(prompt("ana", f"d{n}", n))
-    async with stream(http, "ana", last_event_id=last_event_id.format(epoch=store.feed.epoch)) as response:
+    async with stream(http, "ana", last_event_id=last_event_id) as response:
         first = await next_event(events(response))
-    assert first.name == "snapshot" and len(first.data["prompts"]) == 8 and first.id == f"{store.feed.epoch}-8"  # type: ignore[index]
+    assert first.name == "snapshot" and len(first.data["prompts"]) == 8 and first.id == "0-7"  # type: ignore[index]
 
 
 async def test_heartbeats_are_ping_comments(served: tuple[InboxStore, httpx.AsyncClient]) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from nudgeflow.channels.inapp.feed import InboxFeed
+from nudgeflow.channels.inapp.feed import InboxFeed, Position
 from nudgeflow.channels.inapp.inbox import MAX_PROMPTS_PER_USER, UserInbox
 from nudgeflow.channels.inapp.listing import in_view, unread
 from nudgeflow.rules.contracts.prompts import Prompt, PromptStatus
@@ -63,18 +63,33 @@ def test_a_full_inbox_drops_dismissed_prompts_first_then_the_oldest() -> None:
     assert "p0000" not in inbox.prompts and "one-more" in inbox.prompts
 
 
-def test_the_feed_replays_only_what_a_stream_missed_and_knows_when_it_cannot() -> None:
-    feed = InboxFeed(journal_size=3)
+def test_the_feed_replays_only_what_a_stream_missed_on_any_replica_and_knows_when_it_cannot() -> None:
+    partitions = {"ana": 0, "ben": 1}
+    here, there = (InboxFeed(partitions.__getitem__, journal_size=4) for _ in range(2))
+    for feed in (here, there):
+        feed.start(0, 10)
+        feed.start(1, 4)
     heard: list[str] = []
-    unsubscribe = feed.subscribe(lambda entry: heard.append(entry.prompt.delivery_id))
-    first = feed.publish(prompt("a"), "created", 1)
-    feed.publish(prompt("b", user="ben"), "created", 1)
-    feed.publish(prompt("c"), "created", 2)
+    unsubscribe = here.subscribe(lambda entry: heard.append(entry.prompt.delivery_id))
+    changes = [("a", "ana", 0, 10), ("b", "ben", 1, 4), ("c", "ana", 0, 11)]
+    for feed in (here, there):  # both replicas tail the same changelog
+        for delivery, user, partition, offset in changes:
+            feed.publish(prompt(delivery, user=user), "created", 1, Position(partition, offset))
+    first = here.position_of("ana")
+    assert first == Position(0, 11) and heard == ["a", "b", "c"]
     unsubscribe()
-    feed.publish(prompt("d"), "created", 3)
+    for feed in (here, there):
+        feed.publish(prompt("d"), "created", 3, Position(0, 12))
     assert heard == ["a", "b", "c"]
-    assert feed.resume_point(feed.event_id(first.sequence)) == first.sequence
-    assert [e.prompt.delivery_id for e in feed.changes_since("ana", first.sequence) or []] == ["c", "d"]
-    assert feed.changes_since("ana", 0) is None, "the journal no longer reaches back to the start"
-    assert feed.resume_point("another-replica-7") is None
-    assert feed.recent_users() == ["ana", "ben"]
+    seen = Position.parse(Position(0, 10).event_id)
+    assert seen == Position(0, 10)
+    assert [e.prompt.delivery_id for e in there.changes_since("ana", seen) or []] == ["c", "d"], "any replica"
+    from_start = there.changes_since("ana", Position(0, 9)) or []
+    assert [e.prompt.delivery_id for e in from_start] == ["a", "c", "d"], "it heard everything from offset 10"
+    assert there.changes_since("ana", Position(0, 8)) is None, "offset 9 is before what it heard"
+    there.publish(prompt("e"), "created", 4, Position(0, 13))  # the journal of 4 drops offset 10
+    assert there.changes_since("ana", Position(0, 9)) is None, "offset 10 is no longer in the journal"
+    assert [e.prompt.delivery_id for e in there.changes_since("ana", Position(0, 10)) or []] == ["c", "d", "e"]
+    assert there.changes_since("ana", Position(1, 4)) is None, "a position on another user's partition"
+    assert Position.parse("garbage") is None and Position.parse("another-replica-7") is None
+    assert here.recent_users() == ["ana", "ben"]
