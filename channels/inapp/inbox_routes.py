@@ -196,12 +196,16 @@ def inbox_router(
         ),
     ) -> EventSourceResponse:
         """Live inbox over server-sent events: a new prompt shows up without polling."""
+        headers = dict(request.headers)
+        token = request.query_params.get("token")
+        if token and "authorization" not in headers:  # EventSource's token: the holder needs it too
+            headers["authorization"] = f"Bearer {token}"
         return event_stream_response(
             feed,
             inbox_access.read,
             user_id,
             streams,
-            headers=request.headers,
+            headers=headers,
             last_event_id=last_event_id,
             heartbeat_seconds=heartbeat_seconds,
         )
