@@ -47,6 +47,7 @@ from nudgeflow.channels.inapp.limits import (
     DEFAULT_MAX_BODY_BYTES,
     BodySizeLimit,
 )
+from nudgeflow.channels.inapp.progress_feed import ProgressFeed
 from nudgeflow.channels.inapp.stream import Streams
 from nudgeflow.channels.inapp.user_auth import USER_ID, UserAuth
 from nudgeflow.channels.preferences.service import PreferencesService, WritePreferences
@@ -226,6 +227,7 @@ def create_inbox_api(
     sendgrid_replay_window_seconds: float = DEFAULT_REPLAY_WINDOW_SECONDS,
     health: HealthCheck | None = None,
     read_progress: ReadProgress | None = None,
+    progress_feed: ProgressFeed | None = None,
 ) -> FastAPI:
     """The in-app API.
 
@@ -238,7 +240,8 @@ def create_inbox_api(
     Without it a random one is used: only tokens from `api.state.issue_token` (the demo's) work.
     `demo_page` adds the demo's browser page and its demo-only user and token routes. Every request
     body is capped at `max_body_bytes` (413).
-    `read_progress` serves `/v1/users/{id}/progress` (the worker's: from the state of the user's partition).
+    `read_progress` serves `/v1/users/{id}/progress` (the worker's: from the state of the user's partition);
+    `progress_feed` brings checklist changes to the live streams.
     `close_event_streams(api)` ends open SSE streams before the server stops.
     """
     keys = signing_keys(signing_secret if signing_secret is not None else secrets.token_urlsafe(32))
@@ -262,7 +265,11 @@ def create_inbox_api(
             allow_headers=["Authorization", "Content-Type"],
             max_age=600,
         )
-    api.include_router(inbox_router(feed, inbox_access, publish, publish_event, auth, streams, heartbeat_seconds))
+    api.include_router(
+        inbox_router(
+            feed, inbox_access, publish, publish_event, auth, streams, heartbeat_seconds, progress=progress_feed
+        )
+    )
     api.include_router(_preferences_router(service, auth, keys))
     if read_progress is not None:
         api.include_router(_progress_router(read_progress, auth))

@@ -20,6 +20,7 @@ from nudgeflow.channels.inapp.feed import InboxFeed
 from nudgeflow.channels.inapp.idempotency import MAX_KEY_LENGTH, Answer, IdempotencyKeys, KeyReused
 from nudgeflow.channels.inapp.limits import MAX_DELIVERY_ID_LENGTH
 from nudgeflow.channels.inapp.listing import DEFAULT_PAGE, MAX_PAGE, BadCursor, PromptList, View, in_view, page, unread
+from nudgeflow.channels.inapp.progress_feed import ProgressFeed
 from nudgeflow.channels.inapp.stream import Streams, event_stream_response
 from nudgeflow.channels.inapp.user_auth import UserAuth
 from nudgeflow.channels.product_events import PublishEvent, prompt_status_event
@@ -111,6 +112,7 @@ def inbox_router(
     streams: Streams,
     heartbeat_seconds: float,
     keys: IdempotencyKeys | None = None,
+    progress: ProgressFeed | None = None,
 ) -> APIRouter:
     keys = keys or IdempotencyKeys()
     router = APIRouter(
@@ -183,7 +185,8 @@ def inbox_router(
             200: {
                 "content": {"text/event-stream": {}},
                 "description": "Server-sent events, each with an id: `snapshot` (the whole inbox, first and after "
-                "a resync), `prompt` ({change, unread, prompt}) on every creation or status change, and `: ping` "
+                "a resync), `prompt` ({change, unread, prompt}) on every creation or status change, `progress` (the "
+                "checklist, as `/progress` answers it) when it may have changed, and `: ping` "
                 "comments as heartbeats. A reconnect with `Last-Event-ID` gets only the changes it missed.",
             }
         },
@@ -208,6 +211,7 @@ def inbox_router(
             headers=headers,
             last_event_id=last_event_id,
             heartbeat_seconds=heartbeat_seconds,
+            progress=progress,
         )
 
     async def replay_or_forward(

@@ -3,7 +3,8 @@
 Wire format (docs/inapp.md): every event has an id `<partition>-<offset>`, the change's position
 in the `inbox` table's changelog, the same on every replica (channels/inapp/feed.py). A new
 connection starts with `snapshot` (the inbox view: archived and snoozed prompts aside, read where
-the user's state lives); then one `prompt` event per change. A browser that reconnects — to this
+the user's state lives); then one `prompt` event per change, and a `progress` event (the whole
+checklist, no id) whenever the user's checklist may have changed. A browser that reconnects — to this
 replica or another — sends `Last-Event-ID`: when the replica's journal reaches back to it, the
 stream replays only the changes after it (no snapshot), else it starts over with a snapshot. A
 change the client already has is never sent again. `: ping` comments keep proxies from closing an
@@ -13,6 +14,7 @@ idle stream.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -23,6 +25,8 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from nudgeflow.channels.inapp.feed import FeedEntry, InboxFeed, Position
 from nudgeflow.channels.inapp.listing import PromptList, in_view, unread
+from nudgeflow.channels.inapp.progress_feed import ProgressFeed
+from nudgeflow.rules.contracts.progress import UserChecklist
 from nudgeflow.rules.contracts.prompts import Prompt
 
 STREAM_QUEUE_SIZE = 1000
@@ -35,7 +39,7 @@ ReadInbox = Callable[[str, Mapping[str, str]], Awaitable[tuple[PromptList, str]]
 class Streams:
     """Open SSE streams; `close_all` ends them so the HTTP server can shut down promptly."""
 
-    queues: set[asyncio.Queue[FeedEntry | None]] = field(default_factory=set)
+    queues: set[asyncio.Queue[FeedEntry | UserChecklist | None]] = field(default_factory=set)
     closing: bool = False
 
     def close_all(self) -> None:
@@ -72,8 +76,9 @@ async def prompt_events(
     *,
     headers: Mapping[str, str],
     last_event_id: str | None = None,
+    progress: ProgressFeed | None = None,
 ) -> AsyncIterator[ServerSentEvent]:
-    queue: asyncio.Queue[FeedEntry | None] = asyncio.Queue(maxsize=STREAM_QUEUE_SIZE)
+    queue: asyncio.Queue[FeedEntry | UserChecklist | None] = asyncio.Queue(maxsize=STREAM_QUEUE_SIZE)
     overflowed = False
     shown: dict[str, Prompt] = {}  # what the client has of each prompt (from a snapshot): not resent
     seen_up_to = -1  # offset, on the user's partition, of the latest change the client has
@@ -100,8 +105,13 @@ async def prompt_events(
         )
         return _snapshot_event(inbox, position, retry=retry)
 
+    def on_progress(checklist: UserChecklist) -> None:
+        with contextlib.suppress(asyncio.QueueFull):  # the next change brings the whole checklist again
+            queue.put_nowait(checklist)
+
     # Subscribe first, then read the snapshot or the missed changes: nothing falls in a gap.
     unsubscribe = feed.subscribe(listener)
+    unsubscribe_progress = progress.subscribe(user_id, on_progress) if progress is not None else None
     streams.queues.add(queue)
     try:
         if streams.closing:
@@ -120,6 +130,9 @@ async def prompt_events(
             item = await queue.get()
             if item is None:
                 return
+            if isinstance(item, UserChecklist):
+                yield ServerSentEvent(_json(item.model_dump(mode="json")), event="progress", sep="\n")
+                continue
             if overflowed:  # a slow client missed changes: start over from the whole inbox
                 overflowed = False
                 while not queue.empty():
@@ -137,6 +150,8 @@ async def prompt_events(
             yield _prompt_event(item)
     finally:
         unsubscribe()
+        if unsubscribe_progress is not None:
+            unsubscribe_progress()
         streams.queues.discard(queue)
 
 
@@ -153,9 +168,10 @@ def event_stream_response(
     headers: Mapping[str, str],
     last_event_id: str | None,
     heartbeat_seconds: float,
+    progress: ProgressFeed | None = None,
 ) -> EventSourceResponse:
     return EventSourceResponse(
-        prompt_events(feed, read, user_id, streams, headers=headers, last_event_id=last_event_id),
+        prompt_events(feed, read, user_id, streams, headers=headers, last_event_id=last_event_id, progress=progress),
         ping=heartbeat_seconds,
         ping_message_factory=_ping,
         sep="\n",

@@ -21,6 +21,7 @@ from pydantic import SecretStr
 from nudgeflow.channels.inapp.api import close_event_streams, create_inbox_api
 from nudgeflow.channels.inapp.auth import SigningKeys
 from nudgeflow.channels.inapp.feed import InboxFeed
+from nudgeflow.channels.inapp.progress_feed import ProgressFeed
 from nudgeflow.channels.inapp.writer import EventWriter, PromptWriter
 from nudgeflow.channels.preferences import PreferencesStore
 from nudgeflow.orchestrator.app import NudgeflowApp, build_app
@@ -30,6 +31,7 @@ from nudgeflow.orchestrator.broker.partitioning import partition_for, partitione
 from nudgeflow.orchestrator.clock import SystemClock
 from nudgeflow.orchestrator.feeds.preferences import PreferencesMaterializer, preferences_key
 from nudgeflow.orchestrator.inbox.changes import InboxChanges
+from nudgeflow.orchestrator.inbox.progress_changes import ProgressChanges
 from nudgeflow.orchestrator.ingest.stage import IngestStage, admit_all
 from nudgeflow.orchestrator.rules_holder import RulesHolder
 from nudgeflow.orchestrator.runtime.http import HttpServer
@@ -59,6 +61,8 @@ class Worker:
         # Inbox changes as they happen, for live streams (and the demo's printer); positions per user partition.
         self.inbox_feed = InboxFeed(lambda user_id: partition_for(user_id.encode(), settings.topic_partitions))
         self.inbox_changes: InboxChanges | None = None
+        self.progress_feed = ProgressFeed()  # checklist changes of the users with a stream open here
+        self.progress: ProgressReader | None = None
         self.preferences = PreferencesStore()
         self.http: HttpServer | None = None
         self.ingest: IngestStage | None = None
@@ -181,7 +185,7 @@ class Worker:
         app = self.nudgeflow.app
         router = OwnerRouter(Owners(app, settings))
         self._stack.push_async_callback(router.close)
-        progress = ProgressReader(app.tables["users"], router, self.nudgeflow.rules, SystemClock())
+        progress = self.progress = ProgressReader(app.tables["users"], router, self.nudgeflow.rules, SystemClock())
         origins = [origin.strip() for origin in settings.inapp_allowed_origins.split(",") if origin.strip()]
         keys = SigningKeys.of(secret, settings.inapp_signing_key_id, dict(settings.inapp_previous_signing_keys))
         api = create_inbox_api(
@@ -200,6 +204,7 @@ class Worker:
             ready=lambda: preferences.caught_up.is_set() and self.is_ready(),
             health=self.supervisor.health,
             read_progress=progress,
+            progress_feed=self.progress_feed,
         )
         api.add_api_route(
             "/metrics", lambda: Response(generate_latest(), media_type=CONTENT_TYPE_LATEST), include_in_schema=False
@@ -246,6 +251,15 @@ class Worker:
         )
         await changes.start(self.supervisor.spawn)
         self._stack.push_async_callback(changes.stop)
+        if self.progress is not None:  # the API runs: its streams get checklist changes too
+            progress = ProgressChanges(
+                self.progress_feed,
+                self.progress.checklist_of,
+                changelog_topic=self.nudgeflow.app.tables["users"].changelog_topic.get_topic_name(),
+                kafka_options=consumer_options(self.settings, self.bootstrap_servers),
+            )
+            await progress.start(self.supervisor.spawn)
+            self._stack.push_async_callback(progress.stop)
         self.inbox_changes = changes
 
     async def _stop_stream_processor(self) -> None:

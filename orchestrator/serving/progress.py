@@ -34,5 +34,7 @@ class ProgressReader:
 
     def local(self, user_id: str) -> UserChecklist:
         stored = self.users.get(user_id)
-        record = UserRecord.model_validate(stored) if stored is not None else UserRecord.new(user_id)
+        return self.checklist_of(UserRecord.model_validate(stored) if stored is not None else UserRecord.new(user_id))
+
+    def checklist_of(self, record: UserRecord) -> UserChecklist:
         return checklist(self.rules.ruleset, record.progress, self.clock.now())

@@ -1,7 +1,8 @@
 """The inbox lives with each user's partition: three worker processes, each holding some users' inboxes
 in RocksDB; any worker answers any user's inbox (the same answer, read where the user lives), a
 status change made through the other worker shows in the very next read, a browser connected to
-the worker that does not hold its user still gets prompts live and resumes on the other worker with
+the worker that does not hold its user still gets prompts and checklist changes live and resumes on
+the other worker with
 its Last-Event-ID, and after one of them is killed -9 the other two serve every inbox."""
 
 from __future__ import annotations
@@ -110,15 +111,23 @@ async def test_each_worker_holds_its_users_inboxes_and_any_worker_serves_any_use
                     base.events_topic,
                     [(user.encode(), track(user, "Teammate Invited", {}))],
                 )
-                last_id = ""
+                last_id, kind, live, checklist = "", "", None, None
                 async for line in lines:
                     if line.startswith("id:"):
                         last_id = line.removeprefix("id:").strip()
-                    if line.startswith("data:") and '"change"' in line:
+                    kind = line.removeprefix("event:").strip() if line.startswith("event:") else kind
+                    if line.startswith("data:") and kind == "prompt":
                         live = json.loads(line.removeprefix("data:"))
-                        assert live["change"] == "created" and live["prompt"]["title"] == "Team work!"
-                        assert live["unread"] == 1, "the dismissed one is read; the new one is not"
+                    if line.startswith("data:") and kind == "progress":
+                        checklist = json.loads(line.removeprefix("data:"))
+                        steps = {s["milestone_id"]: s["state"] for pb in checklist["playbooks"] for s in pb["steps"]}
+                        if steps.get("invite_teammate") != "done":
+                            checklist = None  # an earlier change of the user's record
+                    if live is not None and checklist is not None:
                         break
+                assert live["change"] == "created" and live["prompt"]["title"] == "Team work!"
+                assert live["unread"] == 1, "the dismissed one is read; the new one is not"
+                assert checklist["user_id"] == user, "the checklist, pushed on the stream as it changes"
 
         # The browser goes away; a prompt arrives meanwhile; it reconnects to the OTHER worker with the
         # last id it saw: it gets just what it missed, no snapshot (ids are changelog positions).

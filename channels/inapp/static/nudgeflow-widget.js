@@ -393,6 +393,8 @@
           progressSoon();  // a celebration means a step got done
         }
       });
+      // The checklist, pushed whenever it may have changed (no polling needed while connected).
+      source.addEventListener("progress", function (event) { renderChecklist(JSON.parse(event.data)); });
       source.addEventListener("error", function () {
         if (stopped) return;
         state.textContent = "reconnecting…";
