@@ -21,6 +21,7 @@ EXPECTED_TASKS = {
     "http-server",
     "preferences-materializer",
     "inbox-changes",
+    "progress-changes",
 }
 
 
