@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Request, Response
 from pydantic import AwareDatetime, BaseModel, Field
@@ -130,9 +131,7 @@ def inbox_router(
     async def forward(request: Request, user_id: str, resource: str, body: BaseModel) -> Response | None:
         """A change goes to the worker holding the user; None when that is this one."""
         try:
-            forwarded = await inbox_access.forward(
-                user_id, request.headers, resource, body.model_dump(mode="json", exclude_none=True)
-            )
+            forwarded = await inbox_access.forward(user_id, request.headers, resource, body.model_dump(mode="json"))
         except UserStateUnavailable as exc:
             raise HTTPException(status_code=503, detail=str(exc), headers={"Retry-After": "1"}) from exc
         return _forwarded_answer(forwarded) if forwarded is not None else None
@@ -256,7 +255,7 @@ def inbox_router(
         "Prompt Clicked", "Prompt Dismissed", "Prompt Archived") keyed by user id, for rules and
         analytics. The worker holding the user makes the change and answers once its inbox shows
         it, so the user's next read, through any worker, shows it too."""
-        resource = f"prompts/{delivery_id}/status"
+        resource = f"prompts/{quote(delivery_id, safe='')}/status"
         early = await replay_or_forward(request, user_id, resource, change, key)
         if early is not None:
             return early
@@ -298,7 +297,7 @@ def inbox_router(
     ) -> Response | Prompt:
         """Hide a prompt from the inbox and its unread count until a time (null: bring it back now). The
         latest snooze wins; the prompt's status is untouched."""
-        resource = f"prompts/{delivery_id}/snooze"
+        resource = f"prompts/{quote(delivery_id, safe='')}/snooze"
         early = await replay_or_forward(request, user_id, resource, body, key)
         if early is not None:
             return early

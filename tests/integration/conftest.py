@@ -44,8 +44,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     """A failing test's report carries the log tail of every worker process it started."""
     report: pytest.TestReport = yield
     if report.failed:
+        shown = {name for name, _ in report.sections}
         for worker in STARTED:
-            report.sections.append((f"worker process {worker.log_path.name}", worker.log_tail()))
+            name = f"worker process {worker.log_path}"
+            if name not in shown:  # once per test, whichever phase failed
+                report.sections.append((name, worker.log_tail()))
     if call.when == "teardown":
         STARTED.clear()
     return report

@@ -8,6 +8,7 @@ its Last-Event-ID, and after one of them is killed -9 the other two serve every 
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -96,6 +97,16 @@ async def test_each_worker_holds_its_users_inboxes_and_any_worker_serves_any_use
         for worker in workers:
             [read_back], _ = await inbox(worker.api_url, user)
             assert read_back["status"] == "dismissed"
+
+        # Snooze and un-snooze through a worker that does not hold the user, too.
+        async with httpx.AsyncClient(base_url=other, timeout=10) as client:
+            url = f"/v1/users/{user}/prompts/{prompt['delivery_id']}/snooze"
+            later = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+            assert (await client.post(url, json={"until": later}, headers=auth_headers(user))).status_code == 200
+            assert (await inbox(holder[user], user))[0] == [], "snoozed: out of the inbox view"
+            back = await client.post(url, json={"until": None}, headers=auth_headers(user))
+            assert back.status_code == 200 and back.json()["snoozed_until"] is None
+            assert len((await inbox(holder[user], user))[0]) == 1
 
         # Live: a stream on the worker that does not hold the user hears of the user's new prompt.
         async with httpx.AsyncClient(base_url=other, timeout=30) as client:

@@ -68,6 +68,18 @@ class WorkerProcess:
         text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
         return f"[{status}] {self.api_url}\n{text[-chars:]}"
 
+    async def diagnosis(self) -> str:
+        """Consumer lag per partition and the supervised tasks, as the worker reports them: for a
+        failing test's message (which partition stopped, which task died)."""
+        try:
+            async with httpx.AsyncClient(base_url=self.api_url, timeout=5) as client:
+                metrics = (await client.get("/metrics")).text
+                health = (await client.get("/healthz")).text
+        except httpx.HTTPError as exc:
+            return f"worker API unreachable: {exc!r}"
+        lag = [line for line in metrics.splitlines() if line.startswith("nudgeflow_consumer_lag_records{")]
+        return "\n".join([*lag, health])
+
     async def start(self, timeout: float = 60.0) -> None:
         STARTED.append(self)
         log = self.log_path.open("ab")

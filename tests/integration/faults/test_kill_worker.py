@@ -36,7 +36,10 @@ async def test_kill_9_twice_under_load(make_settings, rules_path: Path, tmp_path
         await load.finish()
 
         found = await wait_for_all_completions(bootstrap, settings.outcomes_topic, users)
-        assert_each_milestone_completed_once(found, users)
+        try:
+            assert_each_milestone_completed_once(found, users)
+        except AssertionError as failure:
+            raise AssertionError(f"{failure}\n{await worker.diagnosis()}") from failure
         await assert_one_prompt_per_milestone(worker.api_url, users)
     finally:
         worker.stop()
