@@ -58,8 +58,11 @@ class Worker:
         self.demo_page = demo_page
         self.broker: EmbeddedBroker | None = None
         self.nudgeflow: NudgeflowApp | None = None
+        self.user_partition: Callable[[str], int] = lambda user_id: partition_for(
+            user_id.encode(), settings.topic_partitions
+        )
         # Inbox changes as they happen, for live streams (and the demo's printer); positions per user partition.
-        self.inbox_feed = InboxFeed(lambda user_id: partition_for(user_id.encode(), settings.topic_partitions))
+        self.inbox_feed = InboxFeed(self.user_partition)
         self.inbox_changes: InboxChanges | None = None
         self.progress_feed = ProgressFeed()  # checklist changes of the users with a stream open here
         self.progress: ProgressReader | None = None
@@ -170,7 +173,7 @@ class Worker:
         writer = PromptWriter(
             topic=settings.prompts_topic,
             kafka_options={**kafka, "partitioner": partitioner},
-            user_partition=lambda user_id: partition_for(user_id.encode(), settings.topic_partitions),
+            user_partition=self.user_partition,
         )
         await writer.start()
         self._stack.push_async_callback(writer.stop)
