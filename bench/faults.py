@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import json
 import logging
+import shutil
 import statistics
 import tempfile
 import time
@@ -52,7 +53,10 @@ def fresh_settings(bootstrap: str, workdir: Path) -> Settings:
     )
 
 
-async def repeat(runs: int, workers: list[int], users: int, rate: float) -> dict[int, list[TakeoverRun]]:
+async def repeat(
+    runs: int, workers: list[int], users: int, rate: float, logs: Path | None = None
+) -> dict[int, list[TakeoverRun]]:
+    """`logs`: a folder that keeps the worker logs of every run that is not clean."""
     results: dict[int, list[TakeoverRun]] = {n: [] for n in workers}
     with EmbeddedBroker() as broker, tempfile.TemporaryDirectory(prefix="nudgeflow-faults-") as tmp:
         for n in workers:
@@ -68,6 +72,13 @@ async def repeat(runs: int, workers: list[int], users: int, rate: float) -> dict
                 )
                 results[n].append(run)
                 print(line(i, run), flush=True)
+                for where in run.lost_where:
+                    print(f"    {where}", flush=True)
+                if logs is not None and not run.clean:
+                    kept = logs / f"w{n}-run{i}"
+                    kept.mkdir(parents=True, exist_ok=True)
+                    for log_file in workdir.glob("worker-*.log"):
+                        shutil.copy(log_file, kept / log_file.name)
     return results
 
 
@@ -138,10 +149,11 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=300.0)
     parser.add_argument("--report", type=Path, default=Path("docs/faults.md"))
     parser.add_argument("--json", type=Path, default=None, help="also write every run as JSON")
+    parser.add_argument("--logs", type=Path, default=None, help="keep the worker logs of runs that are not clean")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     started = time.monotonic()
-    results = asyncio.run(repeat(args.runs, args.workers or [2, 3], args.users, args.rate))
+    results = asyncio.run(repeat(args.runs, args.workers or [2, 3], args.users, args.rate, args.logs))
     commit = _commit()
     args.report.write_text(report(results, users=args.users, rate=args.rate, commit=commit))
     if args.json:

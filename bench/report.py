@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bench.inbox_serving import report as inbox_report
 from bench.report_summary import summary_section
 
 
@@ -303,6 +304,7 @@ run is repeated at half the rate.
 
 {_state(r["state"], r.get("restart")) if "state" in r else ""}
 {_analytics(r["analytics"]) if "analytics" in r else ""}
+{inbox_report(r["inbox"]) if "inbox" in r else ""}
 ## Profile of the pipeline hot path
 
 {profile}

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import analytics, inproc
+from bench import analytics, inbox_serving, inproc
 from bench import broker as b
 from bench.report import render
 from bench.soak import run_child as soak_child
@@ -214,12 +214,20 @@ def _soak_phase(args: argparse.Namespace, results: dict[str, Any]) -> None:
     )
 
 
+def _inbox_phase(args: argparse.Namespace, results: dict[str, Any]) -> None:
+    """inbox_* keys: the in-app inbox read by three worker processes (bench/inbox_serving.py)."""
+    results["inbox"] = inbox_serving.inbox_serving(
+        args.inbox_users, args.inbox_per_user, args.inbox_rate, args.inbox_seconds, args.inbox_probes
+    )
+
+
 PHASES = {
     "broker": lambda args, results: asyncio.run(_broker_phases(args, results)),
     "engine": _engine_phase,
     "state": _state_phase,
     "soak": _soak_phase,
     "analytics": _analytics_phase,
+    "inbox": _inbox_phase,
 }
 
 
@@ -243,6 +251,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-profile", action="store_true")
     parser.add_argument("--analytics-users", type=int, default=200_000, help="users of the sample `report` reads")
     parser.add_argument("--ingest-users", type=int, default=50_000, help="users whose records the ingester reads")
+    parser.add_argument("--inbox-users", type=int, default=10_000, help="users whose inboxes are read")
+    parser.add_argument("--inbox-per-user", type=int, default=3, help="prompts in each of those inboxes")
+    parser.add_argument("--inbox-rate", type=float, default=2000.0, help="offered reads/s (capped at half capacity)")
+    parser.add_argument("--inbox-seconds", type=float, default=15.0, help="length of each inbox read measurement")
+    parser.add_argument("--inbox-probes", type=int, default=500, help="one-at-a-time reads, local and forwarded each")
     parser.add_argument(
         "--only",
         default=None,
@@ -272,6 +285,7 @@ def main(argv: list[str] | None = None) -> int:
         args.latency_seconds, args.state_users, args.restart_users = 5.0, 5_000, 5_000
         args.soak_seconds, args.soak_warmup, args.soak_users = 40.0, 10.0, 2_000
         args.analytics_users, args.ingest_users = 5_000, 2_000
+        args.inbox_users, args.inbox_seconds, args.inbox_probes = 1_000, 4.0, 150
     phases = list(PHASES) if args.only is None else args.only.split(",")
     unknown = set(phases) - set(PHASES)
     if unknown:

@@ -33,6 +33,10 @@ GOALS: dict[str, Goal] = {
     "engine_10k_vs_10": Goal("<=", 2.0),
     "timer_late_p99_ms": Goal("<=", 1_000.0),
     "soak_rss_growth_pct": Goal("<=", 5.0),
+    "inbox_read_p99_ms": Goal("<=", 20.0),
+    "inbox_vs_bare_http": Goal(">=", 0.5),
+    "inbox_forward_extra_ms": Goal("<=", 5.0),
+    "inbox_rss_ratio": Goal("<=", 0.4),  # inbox_rss_mb_per_replica / inbox_rss_mb_one_replica
 }
 
 
@@ -112,11 +116,34 @@ def _soak(r: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def inbox_keys(i: dict[str, Any]) -> dict[str, Any]:
+    """The inbox keys of bench/last-run.json's `summary`."""
+    return {
+        "inbox_read_p99_ms": round(i["p99_ms"], 1),
+        "inbox_read_p50_ms": round(i["p50_ms"], 1),
+        "inbox_read_rate": round(i["offered_rate"]),
+        "inbox_read_failures": i["failures"],
+        "inbox_vs_bare_http": round(i["inbox_reads_per_s"] / i["bare_reads_per_s"], 3),
+        "inbox_reads_per_s": round(i["inbox_reads_per_s"]),
+        "inbox_bare_http_reads_per_s": round(i["bare_reads_per_s"]),
+        "inbox_forward_extra_ms": round(i["forwarded_p50_ms"] - i["local_p50_ms"], 2),
+        "inbox_rss_mb_per_replica": round(i["rss_mb_per_replica"], 1),
+        "inbox_rss_mb_one_replica": round(i["rss_mb_one_replica"], 1),
+        "inbox_rss_ratio": round(i["rss_mb_per_replica"] / i["rss_mb_one_replica"], 2),
+        "inbox_users": i["users"],
+        "inbox_prompts": i["prompts"],
+    }
+
+
+def _inbox(r: dict[str, Any]) -> dict[str, Any]:
+    return inbox_keys(r["inbox"]) if "inbox" in r else {}
+
+
 def build(results: dict[str, Any]) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
     """(summary, goals): the summary's headline keys with their companion fields (sizes actually
     used), and per goal its operator, target and `met` (None when the figure was not measured)."""
     summary: dict[str, Any] = {}
-    for part in (_throughput, _latency, _restart, _engine, _timers, _soak):
+    for part in (_throughput, _latency, _restart, _engine, _timers, _soak, _inbox):
         summary.update(part(results))
     goals = {
         key: {"op": goal.op, "target": goal.target, "met": goal.met(summary[key]) if key in summary else None}

@@ -25,6 +25,11 @@ class InboxAccess(Protocol):
         """The user's whole inbox and the URL of the worker that read it."""
         ...
 
+    async def forward_read(self, user_id: str, headers: Mapping[str, str], resource: str) -> Forwarded | None:
+        """A read sent on to the worker holding the user (`GET /v1/users/{id}/{resource}`), its answer
+        passed back unparsed; None when this worker answers it."""
+        ...
+
     async def forward(
         self, user_id: str, headers: Mapping[str, str], resource: str, body: dict[str, Any]
     ) -> Forwarded | None:

@@ -95,6 +95,14 @@ class MarkAllResult(BaseModel):
     unread: int
 
 
+def _json(model: BaseModel, response: Response) -> Response:
+    """The model's JSON as the answer, with the headers set on `response` (such as the serving worker):
+    serialized once, where FastAPI's `response_model` would validate the model again first (the
+    declared `response_model` still documents the answer)."""
+    headers = {name: value for name, value in response.headers.items() if name != "content-length"}
+    return Response(model.model_dump_json(), media_type="application/json", headers=headers)
+
+
 def _forwarded_answer(forwarded: Forwarded) -> Response:
     return Response(
         forwarded.content,
@@ -149,6 +157,17 @@ def inbox_router(
         await inbox_access.settled(updated)
         return prompt.merge(updated)
 
+    async def forward_read(request: Request, user_id: str, resource: str) -> Response | None:
+        """A read answered by the worker holding the user, its bytes passed on; None when that is this one."""
+        query = request.url.query
+        try:
+            forwarded = await inbox_access.forward_read(
+                user_id, request.headers, f"{resource}?{query}" if query else resource
+            )
+        except UserStateUnavailable as exc:
+            raise HTTPException(status_code=503, detail=str(exc), headers={"Retry-After": "1"}) from exc
+        return _forwarded_answer(forwarded) if forwarded is not None else None
+
     @router.get("/users/{user_id:path}/prompts", response_model=PromptList)
     async def list_prompts(
         request: Request,
@@ -158,9 +177,12 @@ def inbox_router(
         view: View = Query(default="inbox", description="`inbox`: all but archived and snoozed; `all`: every one."),
         limit: int = Query(default=DEFAULT_PAGE, ge=1, le=MAX_PAGE),
         cursor: str | None = Query(default=None, max_length=200, description="`next_cursor` of the page before."),
-    ) -> PromptList:
+    ) -> Response:
         """A user's prompts, newest first, a page at a time; `status` filters (repeatable). Any worker
         answers: it reads the user's inbox where it lives (`X-Nudgeflow-Served-By` says which worker)."""
+        forwarded = await forward_read(request, user_id, "prompts")
+        if forwarded is not None:
+            return forwarded
         inbox = await _read(inbox_access, user_id, request, response)
         now = datetime.now(UTC)
         try:
@@ -169,13 +191,17 @@ def inbox_router(
             )
         except BadCursor as exc:
             raise HTTPException(status_code=422, detail=str(exc)) from exc
-        return PromptList(user_id=user_id, unread=unread(inbox.prompts, now), prompts=chosen, next_cursor=next_cursor)
+        listed = PromptList(user_id=user_id, unread=unread(inbox.prompts, now), prompts=chosen, next_cursor=next_cursor)
+        return _json(listed, response)
 
     @router.get("/users/{user_id:path}/prompts/unread", response_model=UnreadCount)
-    async def unread_count(request: Request, response: Response, user_id: str = authorized) -> UnreadCount:
+    async def unread_count(request: Request, response: Response, user_id: str = authorized) -> Response:
         """How many prompts the user has not seen yet, snoozed ones aside (for a badge)."""
+        forwarded = await forward_read(request, user_id, "prompts/unread")
+        if forwarded is not None:
+            return forwarded
         inbox = await _read(inbox_access, user_id, request, response)
-        return UnreadCount(user_id=user_id, unread=unread(inbox.prompts, datetime.now(UTC)))
+        return _json(UnreadCount(user_id=user_id, unread=unread(inbox.prompts, datetime.now(UTC))), response)
 
     @router.get(
         "/users/{user_id:path}/prompts/stream",

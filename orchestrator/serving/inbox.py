@@ -36,6 +36,11 @@ class RoutedInbox:
             parse=PromptList.model_validate_json,
         )
 
+    async def forward_read(self, user_id: str, headers: Mapping[str, str], resource: str) -> Forwarded | None:
+        return await self.router.forward_get(
+            user_id, headers, resource=resource, held_here=lambda: self.inbox.get(user_id) is not None
+        )
+
     async def forward(
         self, user_id: str, headers: Mapping[str, str], resource: str, body: dict[str, Any]
     ) -> Forwarded | None:

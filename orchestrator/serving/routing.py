@@ -60,6 +60,30 @@ class OwnerRouter:
         self.forwarded += 1
         return parse(response.content), response.headers.get(SERVED_BY_HEADER, owner)
 
+    async def forward_get(
+        self, user_id: str, headers: Mapping[str, str], *, resource: str, held_here: Callable[[], bool]
+    ) -> Forwarded | None:
+        """A read passed to the worker holding the user and its answer passed back as bytes, without
+        parsing it here; None when this worker answers (it holds the user, nobody does right now, the
+        request was forwarded to it, or the holder is away and a standby copy is here)."""
+        owner = self.owners.owner_of(user_id)
+        if owner is None or self.owners.is_local(owner) or FORWARDED_HEADER in headers:
+            return None
+        url = f"{owner.rstrip('/')}/v1/users/{quote(user_id, safe='')}/{resource}"
+        forward = {FORWARDED_HEADER: "1", "authorization": headers.get("authorization", "")}
+        try:
+            response = await self._http.get(url, headers=forward)
+        except httpx.HTTPError as exc:
+            if held_here():
+                return None
+            raise UserStateUnavailable(f"the worker holding this user ({owner}) did not answer: {exc!r}") from exc
+        if response.status_code >= 500:
+            if held_here():
+                return None
+            raise UserStateUnavailable(f"the worker holding this user ({owner}) answered {response.status_code}")
+        self.forwarded += 1
+        return Forwarded(response.status_code, response.content, response.headers.get(SERVED_BY_HEADER, owner))
+
     async def forward_post(
         self, user_id: str, headers: Mapping[str, str], *, resource: str, body: dict[str, Any]
     ) -> Forwarded | None:

@@ -178,7 +178,7 @@ async def test_worker_killed_mid_burst_loses_no_email_and_duplicates_only_in_fli
         worker.kill()
         sent_before_kill = len(sendgrid.requests)
         await worker.start()
-        await eventually(lambda: {m["custom_args"]["user_id"] for m in sendgrid.messages} == set(users), timeout=60)
+        await _every_user_emailed(worker, sendgrid, users)
         per_user = {user: 0 for user in users}
         for message in sendgrid.messages:
             per_user[message["custom_args"]["user_id"]] += 1
@@ -190,6 +190,22 @@ async def test_worker_killed_mid_burst_loses_no_email_and_duplicates_only_in_fli
             assert len(prompts) == 1, (user, prompts)
     finally:
         worker.stop()
+
+
+async def _every_user_emailed(worker: WorkerProcess, sendgrid: SendGridStandIn, users: list[str]) -> None:
+    """Waits for an email to each user; on failure says who lacks one and whether their event was processed."""
+
+    def unsent() -> set[str]:
+        return set(users) - {m["custom_args"]["user_id"] for m in sendgrid.messages}
+
+    try:
+        await eventually(lambda: not unsent(), timeout=60)
+    except AssertionError:
+        lacking = sorted(unsent())
+        prompted = [user for user in lacking if await list_prompts(worker.api_url, user)]
+        raise AssertionError(
+            f"no email for {lacking} (in-app prompt there for {prompted}); {await worker.diagnosis()}"
+        ) from None
 
 
 async def test_preferences_are_checked_at_send_time_on_every_channel(

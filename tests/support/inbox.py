@@ -37,10 +37,13 @@ class InboxStore:
     async def read(self, user_id: str, headers: Mapping[str, str]) -> tuple[PromptList, str]:
         return PromptList.of(self.rows.get(user_id) or UserInbox(user_id=user_id), datetime.now(UTC)), "memory"
 
+    async def forward_read(self, user_id: str, headers: Mapping[str, str], resource: str) -> Forwarded | None:
+        return None  # one process holds every user
+
     async def forward(
         self, user_id: str, headers: Mapping[str, str], resource: str, body: dict[str, Any]
     ) -> Forwarded | None:
-        return None  # one process holds every user
+        return None
 
     async def settled(self, prompt: Prompt) -> None:
         """Written prompts are applied at once (`inbox_api`)."""

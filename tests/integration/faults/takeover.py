@@ -24,6 +24,7 @@ from aiokafka import AIOKafkaProducer
 
 from nudgeflow.orchestrator.broker.embedded import free_port
 from nudgeflow.orchestrator.settings import Settings
+from tests.integration.faults.where_lost import where_lost
 from tests.support.events import identify, track
 from tests.support.inapp import auth_headers
 from tests.support.kafka import read_topic
@@ -85,6 +86,7 @@ class TakeoverRun:
     phases: dict[str, float] = field(default_factory=dict)  # seconds: start, load, catch-up, checks
     seek_backs: int = 0  # times the Faust patch abandoned records fetched before a seek (Faust 0.15.3 would skip)
     early_nudges: int = 0  # finishers nudged because the takeover held their invite past the stall window
+    lost_where: list[str] = field(default_factory=list)  # where missing users' records stopped (where_lost.py)
     seconds: float = 0.0
 
     @property
@@ -209,6 +211,8 @@ async def run_takeover(
         run.double_completions = _double_completions(outcomes)
         run.takeover_s = _takeover_seconds(outcomes, killed_at)
         run.inbox_problems = await _inbox_problems(survivors[0].api_url, expected, found & allowed)
+        if run.missing:
+            run.lost_where = await where_lost(settings, {user for user, _, _ in run.missing})
         run.seek_backs = sum(p.log_path.read_text(errors="replace").count("seeking back") for p in processes)
         run.seconds = time.monotonic() - started
         phases["checks"] = run.seconds - sum(phases.values())

@@ -30,7 +30,7 @@ async def test_takeover_loses_nothing(make_settings, tmp_path: Path, workers: in
     run = await run_takeover(base, tmp_path, workers=workers, seed=random.randrange(1 << 30))
     print(f"takeover run: {run}")
     assert run.rate >= 250, f"load too slow to mean anything: {run.rate:.0f} events/s"
-    assert not run.missing, f"{len(run.missing)} prompts missing, e.g. {run.missing[:5]}"
+    assert not run.missing, f"{len(run.missing)} prompts missing, e.g. {run.missing[:5]}; " + "; ".join(run.lost_where)
     assert not run.unexpected, run.unexpected[:5]
     assert not run.inbox_problems, run.inbox_problems[:5]
     assert not run.double_completions, run.double_completions[:5]
