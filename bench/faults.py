@@ -29,7 +29,8 @@ from tests.support.inapp import TEST_SIGNING_SECRET
 log = logging.getLogger("bench.faults")
 HEADER = (
     "| workers | runs | runs not clean | prompts missing | outcome replays | early nudges | patch seek-backs "
-    "| takeover p50 (s) | takeover max (s) | slowest load (events/s) |\n|---|---|---|---|---|---|---|---|---|---|"
+    "| partitions unstuck | takeover p50 (s) | takeover max (s) | slowest load (events/s) |\n"
+    "|---|---|---|---|---|---|---|---|---|---|---|"
 )
 
 
@@ -89,7 +90,7 @@ def line(i: int, run: TakeoverRun) -> str:
         f"takeover={takeover} missing={len(run.missing)} unexpected={len(run.unexpected)} "
         f"inbox_problems={len(run.inbox_problems)} double_completions={len(run.double_completions)} "
         f"outcome_replays={run.outcome_replays} "
-        f"early_nudges={run.early_nudges} seek_backs={run.seek_backs} ({run.seconds:.0f}s)"
+        f"early_nudges={run.early_nudges} seek_backs={run.seek_backs} unstuck={run.unstuck} ({run.seconds:.0f}s)"
     )
 
 
@@ -103,6 +104,7 @@ def report(results: dict[int, list[TakeoverRun]], *, users: int, rate: float, co
             f"| {n} | {len(runs)} | {sum(not r.clean for r in runs)} | {sum(len(r.missing) for r in runs)} | "
             f"{sum(r.outcome_replays for r in runs)} | {sum(r.early_nudges for r in runs)} | "
             f"{sum(r.seek_backs for r in runs)} in {sum(r.seek_backs > 0 for r in runs)} runs | "
+            f"{sum(r.unstuck for r in runs)} in {sum(r.unstuck > 0 for r in runs)} runs | "
             f"{p50} | {worst} | {min(r.rate for r in runs):.0f} |"
         )
     runs_detail = "\n".join(line(i, run) for runs in results.values() for i, run in enumerate(runs))
@@ -130,6 +132,9 @@ prompts topic and over a surviving worker's API: each celebration and stall nudg
 - **patch seek-backs**: records of a batch fetched before a seek that the Faust patch
   (orchestrator/broker/faust_patches.py) abandoned and fetched again; at each of them Faust 0.15.3's
   own drain would have recorded a gap and could commit past unprocessed records.
+- **partitions unstuck**: partitions the stall watch (orchestrator/broker/stall_watch.py) found
+  assigned, with records waiting and no read for `partition_stall_seconds`, and read again from their
+  next offset; without it those runs lose the partition's events until the next rebalance.
 - **takeover**: from the kill to the moment every partition published an outcome again (the group's
   session timeout, the rebalance and table recovery).
 

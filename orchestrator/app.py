@@ -11,6 +11,7 @@ the same agent, so they are applied in order with the user's events.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -24,6 +25,7 @@ from nudgeflow.orchestrator.broker.clients import faust_credentials
 from nudgeflow.orchestrator.broker.faust_context import as_current_event
 from nudgeflow.orchestrator.broker.faust_fetch_wait import set_fetch_wait
 from nudgeflow.orchestrator.broker.partitioning import partitioner
+from nudgeflow.orchestrator.broker.stall_watch import StallWatch
 from nudgeflow.orchestrator.clock import Clock, SystemClock
 from nudgeflow.orchestrator.handler import InputHandler, OutputTopics, ProcessingStats, TimerPublisher
 from nudgeflow.orchestrator.inbox.agent import register_inbox
@@ -39,6 +41,7 @@ from nudgeflow.orchestrator.timers.index import TimerIndex
 
 log = logging.getLogger(__name__)
 LAG_REPORT_SECONDS = 5.0
+STALL_CHECK_SECONDS = 1.0
 
 __all__ = ["NudgeflowApp", "ProcessingStats", "build_app", "faust_options"]
 
@@ -253,5 +256,7 @@ def build_app(
     driver = TimerDriver(nudgeflow)
     app.on_rebalance_complete.connect(driver.on_rebalance_complete)
     app.timer(interval=LAG_REPORT_SECONDS, name="report_lag")(driver.report_lag)
+    watch = StallWatch(app, stall_seconds=settings.partition_stall_seconds, now=time.monotonic)
+    app.timer(interval=STALL_CHECK_SECONDS, name="stall_watch")(watch.check)
     nudgeflow.loops["timer-firing"] = driver.fire_due_timers  # supervised by the worker
     return nudgeflow

@@ -22,7 +22,15 @@ _PATTERNS = [  # (what a secret looks like, what replaces it)
     (re.compile(r"(?i)(bearer\s+)[\w.~+/=-]+"), r"\1" + MASK),  # Authorization headers
     (re.compile(r"(?i)((?:token|password|secret|api_key)=)[^&\s\"']+"), r"\1" + MASK),  # key=value, URLs
 ]
-NOISY = ("aiokafka", "faust", "mode", "kafka", "uvicorn.error")
+NOISY = (
+    "aiokafka",
+    "faust",
+    "mode",
+    "kafka",
+    "uvicorn.error",
+    "httpx",
+    "httpcore",
+)  # httpx: a line per forwarded request
 UVICORN = ("uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi")
 
 

@@ -13,6 +13,11 @@ RULESET_INFO = Gauge("nudgeflow_ruleset_playbooks", "Playbooks in the ruleset in
 CONSUMER_LAG = Gauge(
     "nudgeflow_consumer_lag_records", "Records not yet processed, per owned partition", ["topic", "partition"]
 )
+PARTITIONS_UNSTUCK = Counter(
+    "nudgeflow_partitions_unstuck_total",
+    "Partitions found stalled with records waiting and sought again (broker/stall_watch.py)",
+    ["topic"],
+)
 TIMER_BACKLOG = Gauge("nudgeflow_timers_armed", "Timers armed on this worker (stall nudges, deferred sends)")
 TIMER_LAG = Gauge("nudgeflow_timer_fire_lag_seconds", "How late the last timer was published after its due time")
 OUTBOX_QUEUED = Gauge(

@@ -118,6 +118,12 @@ class Settings(BaseSettings):
         description="Standby copies of each table partition kept up to date on other workers, so one takes "
         "over a failed worker's users without a full restore.",
     )
+    partition_stall_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="A partition with records waiting whose read position has not moved for this long, outside "
+        "a rebalance, is logged and read again from its next offset (orchestrator/broker/stall_watch.py).",
+    )
     max_event_bytes: int = Field(
         default=256 * 1024,
         ge=1024,

@@ -86,6 +86,7 @@ class TakeoverRun:
     phases: dict[str, float] = field(default_factory=dict)  # seconds: start, load, catch-up, checks
     seek_backs: int = 0  # times the Faust patch abandoned records fetched before a seek (Faust 0.15.3 would skip)
     early_nudges: int = 0  # finishers nudged because the takeover held their invite past the stall window
+    unstuck: int = 0  # partitions found stalled and read again by orchestrator/broker/stall_watch.py
     lost_where: list[str] = field(default_factory=list)  # where missing users' records stopped (where_lost.py)
     seconds: float = 0.0
 
@@ -213,7 +214,9 @@ async def run_takeover(
         run.inbox_problems = await _inbox_problems(survivors[0].api_url, expected, found & allowed)
         if run.missing:
             run.lost_where = await where_lost(settings, {user for user, _, _ in run.missing})
-        run.seek_backs = sum(p.log_path.read_text(errors="replace").count("seeking back") for p in processes)
+        logs = [p.log_path.read_text(errors="replace") for p in processes]
+        run.seek_backs = sum(text.count("seeking back") for text in logs)
+        run.unstuck = sum(text.count("none was read for") for text in logs)
         run.seconds = time.monotonic() - started
         phases["checks"] = run.seconds - sum(phases.values())
         return run

@@ -1,0 +1,113 @@
+"""A last line of defence against a partition that stops being read while its records wait.
+
+The takeover fault runs (bench/faults.py, tests/integration/faults/) found a stall that Faust
+0.15.3 never recovers from: after the seeks of a rebalance, a partition of the by-user topic was
+assigned, its records waited on the broker, and the agent received none of them again; its
+committed offset stayed where the stall began until the worker restarted (docs/faults.md). No error
+is logged. Where Faust loses track of it (`_active_partitions`, `_paused_partitions`, its
+buffer-full set, or aiokafka's own fetch state) varies, so this watch does not guess: outside a
+rebalance and a recovery, a partition whose next expected offset is below the highwater and has not
+moved for `stall_seconds` is logged with all of that state, then resumed everywhere and sought to
+that offset again. At least once, so re-reading is safe: the agents drop records they already
+applied (events by `messageId`, prompts and deliveries by id).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from nudgeflow.orchestrator import metrics
+from nudgeflow.orchestrator.broker.faust_patches import ReadOffsets
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Seen:
+    expected: int
+    since: float
+
+
+class StallWatch:
+    def __init__(self, app: Any, *, stall_seconds: float, now: Callable[[], float]) -> None:
+        self.app = app
+        self.stall_seconds = stall_seconds
+        self.now = now
+        self._seen: dict[Any, _Seen] = {}
+        self.unstuck = 0
+
+    async def check(self) -> list[Any]:
+        """Unsticks every partition stalled for `stall_seconds`; returns them."""
+        app, consumer = self.app, self.app.consumer
+        read_offsets = consumer._read_offset
+        if app.rebalancing or app.in_recovery or not isinstance(read_offsets, ReadOffsets):
+            self._seen.clear()  # a rebalance or recovery moves positions and pauses on purpose
+            return []
+        now = self.now()
+        stalled = []
+        owned = set(app.assignor.assigned_actives())
+        for tp in list(self._seen):
+            if tp not in owned:
+                del self._seen[tp]
+        for tp in owned:
+            if consumer._is_changelog_tp(tp):
+                continue
+            expected = read_offsets.expected.get(tp)
+            highwater = consumer.highwater(tp)
+            if expected is None or highwater is None or expected >= highwater:
+                self._seen.pop(tp, None)
+                continue
+            seen = self._seen.get(tp)
+            if seen is None or seen.expected != expected:
+                self._seen[tp] = _Seen(expected, now)
+            elif now - seen.since >= self.stall_seconds:
+                stalled.append((tp, expected, highwater))
+                del self._seen[tp]
+        for tp, expected, highwater in stalled:
+            await self._unstick(tp, expected, highwater)
+        return [tp for tp, _, _ in stalled]
+
+    async def _unstick(self, tp: Any, expected: int, highwater: int) -> None:
+        consumer = self.app.consumer
+        log.warning(
+            "%s: %d records wait but none was read for %.0fs (%s); resuming it and seeking to %d again",
+            tp,
+            highwater - expected,
+            self.stall_seconds,
+            describe(consumer, tp),
+            expected,
+        )
+        self.unstuck += 1
+        metrics.PARTITIONS_UNSTUCK.labels(tp.topic).inc()
+        consumer._buffered_partitions.discard(tp)
+        consumer.resume_partitions({tp})
+        try:
+            await consumer.seek_wait({tp: expected})
+        except Exception as exc:  # revoked meanwhile: the next owner starts at the committed offset
+            log.info("%s: seek to %d failed: %r", tp, expected, exc)
+            return
+        consumer._read_offset[tp] = expected  # `_seek_wait` deletes the read offset for 0: expect 0
+
+
+def describe(consumer: Any, tp: Any) -> str:
+    """Where Faust and aiokafka stand on one partition, for the log line that reports a stall."""
+    facts = {
+        "assigned": tp in consumer.assignment(),
+        "faust_active": tp in (consumer._active_partitions or ()),
+        "faust_paused": tp in consumer._paused_partitions,
+        "faust_buffer_full": tp in consumer._buffered_partitions,
+        "committed": consumer._committed_offset.get(tp),
+    }
+    try:
+        state = consumer._thread._ensure_consumer()._subscription.subscription.assignment.state_value(tp)
+        facts |= {
+            "fetch_position": state.position if state.has_valid_position else None,
+            "fetch_paused": state.paused,
+            "awaiting_reset": state.awaiting_reset,
+        }
+    except Exception as exc:  # aiokafka internals moved, or no longer assigned: say so, don't fail
+        facts["fetch_state"] = repr(exc)
+    return ", ".join(f"{name}={value}" for name, value in facts.items())

@@ -1,0 +1,113 @@
+"""A partition whose records wait while nothing is read from it for `stall_seconds` is read again from
+its next offset; a partition that moves, is caught up, or is in a rebalance is left alone.
+
+The consumer here is a stand-in for Faust's with the same attributes the watch reads (the real stall
+needs a takeover under load: tests/integration/faults/)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from faust.types import TP
+
+from nudgeflow.orchestrator.broker.faust_patches import ReadOffsets
+from nudgeflow.orchestrator.broker.stall_watch import StallWatch
+
+EVENTS = TP("app.events.by-user", 0)
+OTHER = TP("app.events.by-user", 1)
+CHANGELOG = TP("app-users-changelog", 0)
+
+
+@dataclass
+class Consumer:
+    highwaters: dict[Any, int]
+    _read_offset: ReadOffsets = field(default_factory=lambda: ReadOffsets(unknown_is_start=True))
+    _active_partitions: set[Any] = field(default_factory=set)
+    _paused_partitions: set[Any] = field(default_factory=set)
+    _buffered_partitions: set[Any] = field(default_factory=set)
+    _committed_offset: dict[Any, int] = field(default_factory=dict)
+    seeks: list[dict[Any, int]] = field(default_factory=list)
+
+    def highwater(self, tp: Any) -> int | None:
+        return self.highwaters.get(tp)
+
+    def _is_changelog_tp(self, tp: Any) -> bool:
+        return tp == CHANGELOG
+
+    def assignment(self) -> set[Any]:
+        return set(self.highwaters)
+
+    def resume_partitions(self, tps: set[Any]) -> None:
+        self._active_partitions |= tps
+        self._paused_partitions -= tps
+
+    async def seek_wait(self, partitions: dict[Any, int]) -> None:
+        self.seeks.append(dict(partitions))
+
+
+@dataclass
+class Assignor:
+    actives: set[Any]
+
+    def assigned_actives(self) -> set[Any]:
+        return self.actives
+
+
+@dataclass
+class App:
+    consumer: Consumer
+    assignor: Assignor
+    rebalancing: bool = False
+    in_recovery: bool = False
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def setup(read: dict[Any, int], highwaters: dict[Any, int]) -> tuple[App, StallWatch, Clock]:
+    consumer = Consumer(highwaters)
+    for tp, offset in read.items():
+        consumer._read_offset.delivered(tp, offset - 1)
+    app = App(consumer, Assignor(set(highwaters)))
+    clock = Clock()
+    return app, StallWatch(app, stall_seconds=10, now=clock), clock
+
+
+async def test_a_partition_stalled_with_records_waiting_is_resumed_and_read_again_from_its_next_offset() -> None:
+    app, watch, clock = setup({EVENTS: 91, OTHER: 40}, {EVENTS: 169, OTHER: 80})
+    app.consumer._paused_partitions.add(EVENTS)  # lost track of it, as after the takeover
+    assert await watch.check() == []
+    clock.t = 5
+    app.consumer._read_offset.delivered(OTHER, 60)  # the other partition moves
+    assert await watch.check() == []
+    clock.t = 10
+    assert await watch.check() == [EVENTS]
+    assert app.consumer.seeks == [{EVENTS: 91}]
+    assert EVENTS in app.consumer._active_partitions and EVENTS not in app.consumer._paused_partitions
+    assert app.consumer._read_offset.expected[EVENTS] == 91
+    clock.t = 15
+    app.consumer._read_offset.delivered(OTHER, 70)
+    assert await watch.check() == [], "one seek per stall window, not one per check"
+
+
+async def test_caught_up_partitions_changelogs_and_rebalances_are_left_alone() -> None:
+    app, watch, clock = setup({EVENTS: 169, CHANGELOG: 3}, {EVENTS: 169, CHANGELOG: 50})
+    for t in (0, 10, 20):
+        clock.t = t
+        assert await watch.check() == []
+    app, watch, clock = setup({EVENTS: 91}, {EVENTS: 169})
+    await watch.check()
+    app.rebalancing = True
+    clock.t = 10
+    assert await watch.check() == [], "a rebalance moves positions on purpose"
+    app.rebalancing = False
+    clock.t = 12
+    assert await watch.check() == [], "the stall window starts again after the rebalance"
+    clock.t = 22
+    assert await watch.check() == [EVENTS]
