@@ -57,7 +57,7 @@ def fresh_settings(bootstrap: str, workdir: Path) -> Settings:
 async def repeat(
     runs: int, workers: list[int], users: int, rate: float, logs: Path | None = None
 ) -> dict[int, list[TakeoverRun]]:
-    """`logs`: a folder that keeps the worker logs of every run that is not clean."""
+    """`logs`: a folder that keeps the worker logs of every run that is not clean or needed the stall watch."""
     results: dict[int, list[TakeoverRun]] = {n: [] for n in workers}
     with EmbeddedBroker() as broker, tempfile.TemporaryDirectory(prefix="nudgeflow-faults-") as tmp:
         for n in workers:
@@ -75,7 +75,7 @@ async def repeat(
                 print(line(i, run), flush=True)
                 for where in run.lost_where:
                     print(f"    {where}", flush=True)
-                if logs is not None and not run.clean:
+                if logs is not None and (not run.clean or run.unstuck):
                     kept = logs / f"w{n}-run{i}"
                     kept.mkdir(parents=True, exist_ok=True)
                     for log_file in workdir.glob("worker-*.log"):

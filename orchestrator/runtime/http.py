@@ -9,6 +9,11 @@ from typing import Any
 
 import uvicorn
 
+# Idle keep-alive connections are kept longer than clients keep theirs (httpx: 5 s, the workers'
+# forwarder: 30 s) and than load balancers do (AWS ALB: 60 s): with uvicorn's default of 5 s, the
+# server closed a connection just as a client reused it (httpx.ReadError in the takeover bench).
+KEEP_ALIVE_SECONDS = 65
+
 
 class _LoopServer(uvicorn.Server):
     @contextlib.contextmanager
@@ -22,7 +27,14 @@ class HttpServer:
         self._server = _LoopServer(
             # log_config=None: uvicorn keeps its hands off logging, its records go through ours (orchestrator/logs.py)
             uvicorn.Config(
-                app, host=host, port=port, log_level="warning", lifespan="off", access_log=False, log_config=None
+                app,
+                host=host,
+                port=port,
+                log_level="warning",
+                lifespan="off",
+                access_log=False,
+                log_config=None,
+                timeout_keep_alive=KEEP_ALIVE_SECONDS,
             )
         )
         self._task: asyncio.Task[None] | None = None

@@ -23,6 +23,7 @@ from nudgeflow.orchestrator.serving.owners import Owners
 log = logging.getLogger(__name__)
 FORWARDED_HEADER = "x-nudgeflow-forwarded"
 FORWARD_TIMEOUT_SECONDS = 5.0
+KEEP_ALIVE_SECONDS = 30.0  # below the workers' own (runtime/http.py): never reuse a connection the peer closes
 T = TypeVar("T")
 
 
@@ -30,7 +31,9 @@ class OwnerRouter:
     def __init__(self, owners: Owners) -> None:
         self.owners = owners
         self.forwarded = 0
-        self._http = httpx.AsyncClient(timeout=FORWARD_TIMEOUT_SECONDS)
+        self._http = httpx.AsyncClient(
+            timeout=FORWARD_TIMEOUT_SECONDS, limits=httpx.Limits(keepalive_expiry=KEEP_ALIVE_SECONDS)
+        )
 
     async def read(
         self,

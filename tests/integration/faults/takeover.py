@@ -221,8 +221,7 @@ async def run_takeover(
         phases["checks"] = run.seconds - sum(phases.values())
         return run
     finally:
-        for process in processes:
-            process.stop()
+        await asyncio.gather(*(asyncio.to_thread(process.stop) for process in processes))  # each may take seconds
 
 
 async def _wait_for_prompts(bootstrap: str, topic: str, expected: set[Expected], timeout: float) -> set[Expected]:
@@ -276,13 +275,17 @@ async def _inbox_problems(api_url: str, expected: set[Expected], also: set[Expec
     async def check(client: httpx.AsyncClient, user: str, wanted: list[tuple[str, str]]) -> str | None:
         async with limit:
             while True:
-                response = await client.get(f"/v1/users/{user}/prompts", headers=auth_headers(user))
-                if response.status_code != 503:
-                    response.raise_for_status()
-                listed = response.json()["prompts"] if response.status_code == 200 else []
-                got = sorted((str(p["kind"]), str(p["milestone_id"])) for p in listed)
-                if got == sorted(wanted):
-                    return None
+                try:
+                    response = await client.get(f"/v1/users/{user}/prompts", headers=auth_headers(user))
+                except httpx.TransportError as exc:  # the worker is gone? kept as the answer if it persists
+                    got: Any = repr(exc)
+                else:
+                    if response.status_code != 503:
+                        response.raise_for_status()
+                    listed = response.json()["prompts"] if response.status_code == 200 else []
+                    got = sorted((str(p["kind"]), str(p["milestone_id"])) for p in listed)
+                    if got == sorted(wanted):
+                        return None
                 if time.monotonic() > deadline:
                     return f"{user}: {got}"
                 await asyncio.sleep(0.2)
