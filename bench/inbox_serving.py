@@ -204,6 +204,7 @@ async def _measure(users_count: int, per_user: int, rate: float, seconds: float,
             started = time.perf_counter()
             await asyncio.gather(*(w.start(timeout=180) for w in workers))
             start_seconds = time.perf_counter() - started
+            empty_rss = [_rss_mb(w) for w in workers]  # the fixed cost of a worker, before any prompt
             produce_seconds = await _load(broker.bootstrap_servers, settings.prompts_topic, users, per_user)
             urls = [w.api_url for w in workers]
             sample = random.Random(7).sample(users, min(300, len(users)))
@@ -308,6 +309,7 @@ async def _measure(users_count: int, per_user: int, rate: float, seconds: float,
         "forwarded_p50_ms": _percentile(forwarded_ms, 0.5),
         "replica_rss_mb": replica_rss,
         "rss_mb_per_replica": per_replica,
+        "rss_mb_empty": statistics.mean(empty_rss),
         "rss_mb_one_replica": one_rss,
         "one_replica_ready_seconds": single_seconds,
     }
@@ -360,6 +362,8 @@ p50 {i["forwarded_p50_ms"]:.2f} ms sent to a non-holder ({i["probes_forwarded"]}
 | `inbox_rss_mb_one_replica` | **{s["inbox_rss_mb_one_replica"]}** | a fresh worker of the group alone, after it \
 restored every partition ({i["one_replica_ready_seconds"]:.0f} s); ratio per replica / one: \
 **{s["inbox_rss_ratio"]}** (goal ≤ 0.4) |
+| `inbox_rss_growth_ratio` | **{s["inbox_rss_growth_ratio"]}** | the same ratio over an empty worker's RSS \
+({i.get("rss_mb_empty", float("nan")):,.0f} MB, the three measured right after start): what the prompts add |
 
 What limits them here: two cores for three workers, the Tansu broker (it polls every 20 ms for each
 consumer, so it burns CPU even when idle) and the client. The closed-loop figures are CPU-bound on

@@ -130,9 +130,19 @@ def inbox_keys(i: dict[str, Any]) -> dict[str, Any]:
         "inbox_rss_mb_per_replica": round(i["rss_mb_per_replica"], 1),
         "inbox_rss_mb_one_replica": round(i["rss_mb_one_replica"], 1),
         "inbox_rss_ratio": round(i["rss_mb_per_replica"] / i["rss_mb_one_replica"], 2),
+        "inbox_rss_growth_ratio": _growth_ratio(i),
         "inbox_users": i["users"],
         "inbox_prompts": i["prompts"],
     }
+
+
+def _growth_ratio(i: dict[str, Any]) -> float | None:
+    """What the prompts add to a replica of three / to one replica holding all, each over an empty
+    worker's RSS (the fixed cost of Python, Faust and the API that any replica pays)."""
+    if "rss_mb_empty" not in i:
+        return None
+    one = i["rss_mb_one_replica"] - i["rss_mb_empty"]
+    return round((i["rss_mb_per_replica"] - i["rss_mb_empty"]) / one, 2) if one > 0 else None
 
 
 def _inbox(r: dict[str, Any]) -> dict[str, Any]:

@@ -84,6 +84,10 @@ def test_met_compares_each_figure_with_its_goal_in_the_right_direction() -> None
         "engine_10k_vs_10": True,  # 1.8 ≤ 2
         "timer_late_p99_ms": True,  # 210 ≤ 1,000
         "soak_rss_growth_pct": False,  # 7.5 > 5
+        "inbox_read_p99_ms": None,  # the inbox phase did not run
+        "inbox_vs_bare_http": None,
+        "inbox_forward_extra_ms": None,
+        "inbox_rss_ratio": None,
     }
     assert goals["pipeline_vs_faust"] == {"op": ">=", "target": 0.6, "met": True}
 
@@ -118,3 +122,37 @@ def test_apply_keeps_other_summary_keys_and_adds_goals() -> None:
     assert results["summary"]["ingest_rows_per_s"] == 100_000
     assert results["summary"]["pipeline_vs_faust"] == 0.7
     assert set(results["goals"]) == set(summary.GOALS)
+
+
+def _inbox() -> dict[str, Any]:
+    return {
+        "p50_ms": 8.04,
+        "p99_ms": 25.06,
+        "offered_rate": 180.4,
+        "failures": 0,
+        "inbox_reads_per_s": 400.0,
+        "bare_reads_per_s": 1_600.0,
+        "forwarded_p50_ms": 9.5,
+        "local_p50_ms": 4.0,
+        "rss_mb_per_replica": 150.0,
+        "rss_mb_one_replica": 200.0,
+        "rss_mb_empty": 130.0,
+        "users": 10_000,
+        "prompts": 30_000,
+    }
+
+
+def test_inbox_figures_are_the_ratios_and_differences_the_issue_defines() -> None:
+    values, goals = summary.build({"inbox": _inbox()})
+
+    assert values["inbox_read_p99_ms"] == 25.1
+    assert values["inbox_vs_bare_http"] == 0.25
+    assert values["inbox_forward_extra_ms"] == 5.5
+    assert values["inbox_rss_ratio"] == 0.75
+    assert values["inbox_rss_growth_ratio"] == round(20 / 70, 2), "over an empty worker's RSS"
+    assert [goals[key]["met"] for key in ("inbox_read_p99_ms", "inbox_vs_bare_http", "inbox_forward_extra_ms")] == [
+        False,
+        False,
+        False,
+    ]
+    assert goals["inbox_rss_ratio"]["met"] is False
