@@ -7,12 +7,14 @@ cannot set headers). No or bad token: 401; a token for another user: 403.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
+from functools import lru_cache
 
 from fastapi import HTTPException, Path, Security
 from fastapi.security import APIKeyQuery, HTTPAuthorizationCredentials, HTTPBearer
 
-from nudgeflow.channels.inapp.auth import InvalidToken, SigningKeys, verify_token
+from nudgeflow.channels.inapp.auth import InvalidToken, SigningKeys, TokenClaims, verify_token
 from nudgeflow.channels.inapp.limits import MAX_USER_ID_LENGTH
 
 # User ids are opaque (what the events' userId accepts, up to 256 characters): `{user_id:path}` lets an id
@@ -37,20 +39,37 @@ _QUERY = APIKeyQuery(
     description="The same token as a query parameter, for EventSource (stream only).",
 )
 _FROM_HEADER = Security(_BEARER)
+TOKEN_CACHE_SIZE = 10_000  # verified tokens remembered per worker (a few MB)
 _FROM_QUERY = Security(_QUERY)
 
 
 class UserAuth:
     """Token checks as FastAPI dependencies; the security schemes show up in the OpenAPI document."""
 
-    def __init__(self, keys: SigningKeys) -> None:
+    def __init__(
+        self, keys: SigningKeys, *, cache_size: int = TOKEN_CACHE_SIZE, now: Callable[[], float] = time.time
+    ) -> None:
         self.keys = keys
+        self.now = now
+        # A widget polls with the same token for its whole life: the signature is checked once
+        # (PyJWT's decode was 11% of a worker's inbox read, docs/benchmarks.md), expiry every time.
+        self._signed = lru_cache(maxsize=cache_size)(self._verify)
+
+    def _verify(self, token: str) -> TokenClaims:
+        return verify_token(self.keys, token)
+
+    def claims(self, token: str) -> TokenClaims:
+        """The token's claims, its signature verified once per token; expiry checked on every call."""
+        claims = self._signed(token)  # raises for a bad token (exceptions are not cached)
+        if claims.expires_at <= self.now():
+            raise InvalidToken("token expired")
+        return claims
 
     def check(self, user_id: str, token: str | None) -> str:
         if not token:
             raise HTTPException(status_code=401, detail="missing token", headers={"WWW-Authenticate": "Bearer"})
         try:
-            claims = verify_token(self.keys, token)
+            claims = self.claims(token)
         except InvalidToken as exc:
             raise HTTPException(
                 status_code=401,

@@ -7,9 +7,11 @@ import base64
 import hashlib
 import hmac
 import json
+import time
 
 import jwt
 import pytest
+from fastapi import HTTPException
 from pydantic import SecretStr
 
 from nudgeflow.channels.inapp.auth import (
@@ -20,6 +22,7 @@ from nudgeflow.channels.inapp.auth import (
     unsubscribe_url,
     verify_token,
 )
+from nudgeflow.channels.inapp.user_auth import UserAuth
 
 SECRET = "s3cret-key-of-at-least-thirty-two-bytes"
 NOW = 1_800_000_000.0
@@ -172,3 +175,23 @@ def test_settings_give_the_current_and_previous_keys_and_mask_them(monkeypatch: 
     assert verify_token(keys, issue_token("old-secret-of-at-least-thirty-two-bytes", "ana")).key_id == "k1"
     assert "old-secret-of-at-least-thirty-two-bytes" in settings.secret_values(), "the log redactor masks it"
     assert "old-secret" not in json.dumps(settings.as_dict())
+
+
+def test_a_remembered_token_still_expires_and_a_bad_one_is_never_remembered() -> None:
+    clock = [time.time()]
+    auth = UserAuth(SigningKeys.of(SECRET), now=lambda: clock[0])
+    token = issue_token(SECRET, "ana", 60)
+    assert auth.check("ana", token) == "ana"
+    assert auth.check("ana", token) == "ana"  # the second time from memory
+    with pytest.raises(HTTPException) as other:
+        auth.check("bob", token)
+    assert other.value.status_code == 403
+    clock[0] += 61
+    with pytest.raises(HTTPException) as expired:
+        auth.check("ana", token)
+    assert expired.value.status_code == 401 and "expired" in str(expired.value.detail)
+    forged = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
+    for _ in range(2):
+        with pytest.raises(HTTPException) as bad:
+            auth.check("ana", forged)
+        assert bad.value.status_code == 401
