@@ -47,21 +47,14 @@ class OwnerRouter:
     ) -> tuple[T, str]:
         """`local()` read here, or the owner's answer to `GET /v1/users/{id}/{resource}` parsed; with the
         URL of the worker that read it."""
-        owner = self.owners.owner_of(user_id)
-        if owner is None or self.owners.is_local(owner) or FORWARDED_HEADER in headers:
+        forwarded = await self.forward_get(user_id, headers, resource=resource, held_here=held_here)
+        if forwarded is None:
             return local(), self.owners.self_url
-        url = f"{owner.rstrip('/')}/v1/users/{quote(user_id, safe='')}/{resource}"
-        forward = {FORWARDED_HEADER: "1", "authorization": headers.get("authorization", "")}
-        try:
-            response = await self._http.get(url, headers=forward)
-        except httpx.HTTPError as exc:
-            if held_here():  # a standby copy, until the group reassigns the gone owner's partitions
-                return local(), self.owners.self_url
-            raise UserStateUnavailable(f"the worker holding this user ({owner}) did not answer: {exc!r}") from exc
-        if response.status_code != 200:
-            raise UserStateUnavailable(f"the worker holding this user ({owner}) answered {response.status_code}")
-        self.forwarded += 1
-        return parse(response.content), response.headers.get(SERVED_BY_HEADER, owner)
+        if forwarded.status_code != 200:
+            raise UserStateUnavailable(
+                f"the worker holding this user ({forwarded.served_by}) answered {forwarded.status_code}"
+            )
+        return parse(forwarded.content), forwarded.served_by
 
     async def forward_get(
         self, user_id: str, headers: Mapping[str, str], *, resource: str, held_here: Callable[[], bool]
@@ -69,15 +62,14 @@ class OwnerRouter:
         """A read passed to the worker holding the user and its answer passed back as bytes, without
         parsing it here; None when this worker answers (it holds the user, nobody does right now, the
         request was forwarded to it, or the holder is away and a standby copy is here)."""
-        owner = self.owners.owner_of(user_id)
-        if owner is None or self.owners.is_local(owner) or FORWARDED_HEADER in headers:
+        target = self._target(user_id, headers, resource)
+        if target is None:
             return None
-        url = f"{owner.rstrip('/')}/v1/users/{quote(user_id, safe='')}/{resource}"
-        forward = {FORWARDED_HEADER: "1", "authorization": headers.get("authorization", "")}
+        owner, url, forward = target
         try:
             response = await self._http.get(url, headers=forward)
         except httpx.HTTPError as exc:
-            if held_here():
+            if held_here():  # a standby copy, until the group reassigns the gone owner's partitions
                 return None
             raise UserStateUnavailable(f"the worker holding this user ({owner}) did not answer: {exc!r}") from exc
         if response.status_code >= 500:
@@ -92,11 +84,10 @@ class OwnerRouter:
     ) -> Forwarded | None:
         """A write sent on to the worker holding the user, its answer passed back as it is; None when
         this worker should handle it (it holds the user, nobody does right now, or it was forwarded)."""
-        owner = self.owners.owner_of(user_id)
-        if owner is None or self.owners.is_local(owner) or FORWARDED_HEADER in headers:
+        target = self._target(user_id, headers, resource)
+        if target is None:
             return None
-        url = f"{owner.rstrip('/')}/v1/users/{quote(user_id, safe='')}/{resource}"
-        forward = {FORWARDED_HEADER: "1", "authorization": headers.get("authorization", "")}
+        owner, url, forward = target
         if "idempotency-key" in headers:  # the holder remembers it
             forward["idempotency-key"] = headers["idempotency-key"]
         try:
@@ -105,6 +96,16 @@ class OwnerRouter:
             raise UserStateUnavailable(f"the worker holding this user ({owner}) did not answer: {exc!r}") from exc
         self.forwarded += 1
         return Forwarded(response.status_code, response.content, response.headers.get(SERVED_BY_HEADER, owner))
+
+    def _target(
+        self, user_id: str, headers: Mapping[str, str], resource: str
+    ) -> tuple[str, str, dict[str, str]] | None:
+        """(owner, URL, headers) of the request to forward; None when this worker answers it itself."""
+        owner = self.owners.owner_of(user_id)
+        if owner is None or self.owners.is_local(owner) or FORWARDED_HEADER in headers:
+            return None
+        url = f"{owner.rstrip('/')}/v1/users/{quote(user_id, safe='')}/{resource}"
+        return owner, url, {FORWARDED_HEADER: "1", "authorization": headers.get("authorization", "")}
 
     async def close(self) -> None:
         await self._http.aclose()

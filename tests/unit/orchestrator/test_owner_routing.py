@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 import uvicorn
@@ -106,4 +107,23 @@ async def test_when_the_holder_is_away_a_standby_copy_answers_or_the_caller_retr
     assert await router.forward_get("ann", {}, resource="prompts", held_here=lambda: True) is None
     with pytest.raises(UserStateUnavailable, match="did not answer|answered 503"):
         await router.forward_get("ann", {}, resource="prompts", held_here=lambda: False)
+    await router.close()
+
+
+async def test_a_read_for_the_api_itself_is_the_holders_answer_parsed_or_the_copy_here(holder: Holder) -> None:
+    """`read` serves the API's own needs (a status change looks the prompt up): parsed, never passed on."""
+    router = OwnerRouter(FixedOwners(holder.url))  # type: ignore[arg-type]
+
+    def read(held_here: bool) -> Any:
+        return router.read(
+            "ann", {}, resource="prompts", local=lambda: "here", held_here=lambda: held_here, parse=bytes.decode
+        )
+
+    answer, served_by = await read(held_here=False)
+    assert answer.startswith('{"user_id": "ann"') and served_by == holder.url
+    holder.status = 422
+    with pytest.raises(UserStateUnavailable, match="answered 422"):
+        await read(held_here=True)
+    holder.status = 503
+    assert await read(held_here=True) == ("here", SELF)
     await router.close()
