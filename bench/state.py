@@ -1,7 +1,7 @@
 """(g) What a tracked user costs: memory per user in the worker, and restart time to ready.
 
 Memory: the example playbooks' engine runs over identify + milestone events for N users, and the
-records are kept as the memory store keeps them (JSON-ready dicts) plus the parsed-record cache.
+records are kept as the memory store keeps them (JSON-ready dicts); a parsed record's size is measured apart.
 Restart (bench/restart.py): N user records are written to the table's changelog, then a worker
 restores them on RocksDB and restarts on its local state.
 """
@@ -17,7 +17,6 @@ from typing import Any
 
 from bench.restart import RestartCosts, restart_costs
 from bench.workload import ROLE_EVENTS, ROLES
-from nudgeflow.orchestrator.state import ParsedRecords
 from nudgeflow.rules import Engine, load_ruleset
 from nudgeflow.rules.contracts.events import parse_product_event
 from nudgeflow.rules.contracts.users import UserRecord
@@ -71,11 +70,10 @@ def _memory(records: list[tuple[str, UserRecord]]) -> tuple[float, float, float]
     base = tracemalloc.get_traced_memory()[0]
     table = {user: record.model_dump(mode="json") for user, record in records}
     after_table = tracemalloc.get_traced_memory()[0]
-    cache = ParsedRecords(capacity=len(records))
-    for user, record in records:
-        cache.remember(user, table[user], record.model_copy(deep=True))
+    parsed = {user: record.model_copy(deep=True) for user, record in records}
     after_cache = tracemalloc.get_traced_memory()[0]
     tracemalloc.stop()
+    del parsed  # measured while alive
     size = sum(len(json.dumps(v)) for v in table.values()) / len(records)
     return (after_table - base) / len(records), (after_cache - after_table) / len(records), size
 

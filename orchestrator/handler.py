@@ -24,7 +24,6 @@ from nudgeflow.orchestrator.clock import Clock
 from nudgeflow.orchestrator.feeds.preferences import preferences_key
 from nudgeflow.orchestrator.ingest.decode import DEFAULT_MAX_BYTES, DEFAULT_MAX_DEPTH, Rejected, decode_event
 from nudgeflow.orchestrator.pipeline import PipelineStep, StepResult, decode_timer
-from nudgeflow.orchestrator.state import ParsedRecords
 from nudgeflow.orchestrator.timers.firing import command_for
 from nudgeflow.orchestrator.timers.index import TimerIndex
 from nudgeflow.orchestrator.timers.schedule import ScheduledTimer
@@ -184,7 +183,6 @@ class InputHandler:
         self.preferences = preferences
         self.stats = stats or ProcessingStats()
         self.dead_letters = DeadLetters(topics.dead_letters, clock, self.stats, max_bytes=max_event_bytes)
-        self.parsed = ParsedRecords()
         self.in_context = in_context
         self.batches = 0
         self.records = 0  # handled and stored, over all batches
@@ -262,7 +260,7 @@ class InputHandler:
     def _pending(self, batch: Batch, user_id: str, partition: int, origin: Any) -> PendingUser:
         pending = batch.users.get(user_id)
         if pending is None:
-            stored = self.parsed.load(user_id, self.table.get(user_id))
+            stored = _user_record(user_id, self.table.get(user_id))
             pending = batch.users[user_id] = PendingUser(stored, stored, partition, origin)
         pending.origin, pending.partition = origin, partition
         return pending
@@ -309,10 +307,15 @@ class InputHandler:
                     if pending.replayed:
                         self.timers.ensure(user_id, pending.partition, pending.record.due_times())
                     continue
-                stored = pending.record.model_dump(mode="json")
-                self.table[user_id] = stored
-                self.parsed.remember(user_id, stored, pending.record)
+                self.table[user_id] = pending.record.model_dump(mode="json")
                 self.timers.sync(user_id, pending.partition, pending.before.due_times(), pending.record.due_times())
+
+
+def _user_record(user_id: str, stored: dict[str, Any] | None) -> UserRecord:
+    """Parsed on every read, not cached: the RocksDB store returns a new dict for each read, so the
+    identity-keyed cache this replaced never hit there, and it held up to 20,000 parsed records in
+    RAM, growing with the users seen (the soak's RSS growth)."""
+    return UserRecord.model_validate(stored) if stored else UserRecord.new(user_id)
 
 
 def _count_outcomes(result: StepResult) -> None:

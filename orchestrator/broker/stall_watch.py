@@ -1,15 +1,17 @@
 """A last line of defence against a partition that stops being read while its records wait.
 
-The takeover fault runs (bench/faults.py, tests/integration/faults/) found a stall that Faust
-0.15.3 never recovers from: after the seeks of a rebalance, a partition of the by-user topic was
-assigned, its records waited on the broker, and the agent received none of them again; its
-committed offset stayed where the stall began until the worker restarted (docs/faults.md). No error
-is logged. Where Faust loses track of it (`_active_partitions`, `_paused_partitions`, its
-buffer-full set, or aiokafka's own fetch state) varies, so this watch does not guess: outside a
-rebalance and a recovery, a partition whose next expected offset is below the highwater and has not
-moved for `stall_seconds` is logged with all of that state, then resumed everywhere and sought to
-that offset again. At least once, so re-reading is safe: the agents drop records they already
-applied (events by `messageId`, prompts and deliveries by id).
+The takeover fault runs (bench/faults.py, tests/integration/faults/) found by-user partitions of a
+survivor whose records waited on the broker while the agent received none of them, with nothing
+logged, until the next rebalance. This watch's own log of one showed why: Faust active and not
+paused, aiokafka's fetch position at the partition's end, the agent's next offset far below it.
+Faust's `getmany` drops the rest of a fetched batch when the flow stops or the generation changes;
+faust_patches.py seeks back when a later record shows the jump, but when the dropped records were
+the partition's last ones no later record comes (docs/architecture.md).
+
+So, outside a rebalance and a recovery, a partition whose next expected offset is below the
+highwater and has not moved for `stall_seconds` is logged with Faust's and aiokafka's state of it,
+resumed everywhere and sought to that offset again. At least once, so re-reading is safe: the
+agents drop records they already applied (events by `messageId`, prompts and deliveries by id).
 """
 
 from __future__ import annotations
