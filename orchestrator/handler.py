@@ -314,7 +314,7 @@ class InputHandler:
 def _user_record(user_id: str, stored: dict[str, Any] | None) -> UserRecord:
     """Parsed on every read, not cached: the RocksDB store returns a new dict for each read, so the
     identity-keyed cache this replaced never hit there, and it held up to 20,000 parsed records in
-    RAM, growing with the users seen (the soak's RSS growth)."""
+    RAM, growing with the users seen (a likely part of the soak's RSS growth, docs/benchmarks.md)."""
     return UserRecord.model_validate(stored) if stored else UserRecord.new(user_id)
 
 
