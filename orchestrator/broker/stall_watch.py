@@ -57,7 +57,7 @@ class StallWatch:
         for tp in owned:
             if consumer._is_changelog_tp(tp):
                 continue
-            expected = read_offsets.expected.get(tp)
+            expected = _next_unprocessed(read_offsets.expected.get(tp), consumer._committed_offset.get(tp))
             highwater = consumer.highwater(tp)
             if expected is None or highwater is None or expected >= highwater:
                 self._seen.pop(tp, None)
@@ -92,6 +92,15 @@ class StallWatch:
             log.info("%s: seek to %d failed: %r", tp, expected, exc)
             return
         consumer._read_offset[tp] = expected  # `_seek_wait` deletes the read offset for 0: expect 0
+
+
+def _next_unprocessed(expected: int | None, committed: int | None) -> int | None:
+    """The first offset not processed yet: the drain's next expected one, or the committed offset
+    when that is higher (everything below it was acked; the drain's figure lags when a seek crossed
+    a delivery, and re-reading from it would only repeat processed records)."""
+    if expected is None or committed is None:
+        return expected
+    return max(expected, committed)
 
 
 def describe(consumer: Any, tp: Any) -> str:

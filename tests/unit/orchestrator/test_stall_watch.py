@@ -111,3 +111,12 @@ async def test_caught_up_partitions_changelogs_and_rebalances_are_left_alone() -
     assert await watch.check() == [], "the stall window starts again after the rebalance"
     clock.t = 22
     assert await watch.check() == [EVENTS]
+
+
+async def test_it_reads_again_from_the_committed_offset_when_that_is_further_and_never_when_all_is_committed() -> None:
+    app, watch, clock = setup({EVENTS: 106, OTHER: 38}, {EVENTS: 161, OTHER: 40})
+    app.consumer._committed_offset.update({EVENTS: 143, OTHER: 40})  # acked up to 142, and all of OTHER
+    await watch.check()
+    clock.t = 10
+    assert await watch.check() == [EVENTS]
+    assert app.consumer.seeks == [{EVENTS: 143}], "records below the committed offset were processed"
