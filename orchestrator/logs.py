@@ -22,15 +22,8 @@ _PATTERNS = [  # (what a secret looks like, what replaces it)
     (re.compile(r"(?i)(bearer\s+)[\w.~+/=-]+"), r"\1" + MASK),  # Authorization headers
     (re.compile(r"(?i)((?:token|password|secret|api_key)=)[^&\s\"']+"), r"\1" + MASK),  # key=value, URLs
 ]
-NOISY = (
-    "aiokafka",
-    "faust",
-    "mode",
-    "kafka",
-    "uvicorn.error",
-    "httpx",
-    "httpcore",
-)  # httpx: a line per forwarded request
+# Libraries whose INFO lines are noise here (httpx: one per request a worker forwards to another).
+NOISY = ("aiokafka", "faust", "mode", "kafka", "uvicorn.error", "httpx", "httpcore")
 UVICORN = ("uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi")
 
 

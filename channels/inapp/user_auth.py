@@ -39,8 +39,8 @@ _QUERY = APIKeyQuery(
     description="The same token as a query parameter, for EventSource (stream only).",
 )
 _FROM_HEADER = Security(_BEARER)
-TOKEN_CACHE_SIZE = 10_000  # verified tokens remembered per worker (a few MB)
 _FROM_QUERY = Security(_QUERY)
+TOKEN_CACHE_SIZE = 10_000  # verified tokens remembered per worker (a few MB)
 
 
 class UserAuth:
