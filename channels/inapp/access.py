@@ -27,7 +27,12 @@ class InboxAccess(Protocol):
 
     async def forward_read(self, user_id: str, headers: Mapping[str, str], resource: str) -> Forwarded | None:
         """A read sent on to the worker holding the user (`GET /v1/users/{id}/{resource}`), its answer
-        passed back unparsed; None when this worker answers it."""
+        passed back unparsed; None when this worker answers it (with `read_here`)."""
+        ...
+
+    def read_here(self, user_id: str) -> tuple[PromptList, str]:
+        """The user's whole inbox as this worker holds it (its partition or a standby copy), and its URL:
+        after `forward_read` said None, so the holder is not asked a second time."""
         ...
 
     async def forward(

@@ -168,6 +168,12 @@ def inbox_router(
             raise HTTPException(status_code=503, detail=str(exc), headers={"Retry-After": "1"}) from exc
         return _forwarded_answer(forwarded) if forwarded is not None else None
 
+    def read_here(user_id: str, response: Response) -> PromptList:
+        """After `forward_read` said this worker answers: its own copy, never a second forward."""
+        inbox, served_by = inbox_access.read_here(user_id)
+        response.headers[SERVED_BY_HEADER] = served_by
+        return inbox
+
     @router.get("/users/{user_id:path}/prompts", response_model=PromptList)
     async def list_prompts(
         request: Request,
@@ -183,7 +189,7 @@ def inbox_router(
         forwarded = await forward_read(request, user_id, "prompts")
         if forwarded is not None:
             return forwarded
-        inbox = await _read(inbox_access, user_id, request, response)
+        inbox = read_here(user_id, response)
         now = datetime.now(UTC)
         try:
             chosen, next_cursor = page(
@@ -200,7 +206,7 @@ def inbox_router(
         forwarded = await forward_read(request, user_id, "prompts/unread")
         if forwarded is not None:
             return forwarded
-        inbox = await _read(inbox_access, user_id, request, response)
+        inbox = read_here(user_id, response)
         return _json(UnreadCount(user_id=user_id, unread=unread(inbox.prompts, datetime.now(UTC))), response)
 
     @router.get(

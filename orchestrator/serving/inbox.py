@@ -31,10 +31,13 @@ class RoutedInbox:
             user_id,
             headers,
             resource=f"prompts?view=all&limit={MAX_PAGE}",  # the whole row: a row holds at most that many
-            local=lambda: PromptList.of(UserInbox.load(user_id, self.inbox.get(user_id)), self.clock.now()),
+            local=lambda: self.read_here(user_id)[0],
             held_here=lambda: self.inbox.get(user_id) is not None,
             parse=PromptList.model_validate_json,
         )
+
+    def read_here(self, user_id: str) -> tuple[PromptList, str]:
+        return PromptList.of(UserInbox.load(user_id, self.inbox.get(user_id)), self.clock.now()), self.router.self_url
 
     async def forward_read(self, user_id: str, headers: Mapping[str, str], resource: str) -> Forwarded | None:
         return await self.router.forward_get(

@@ -35,6 +35,11 @@ class OwnerRouter:
             timeout=FORWARD_TIMEOUT_SECONDS, limits=httpx.Limits(keepalive_expiry=KEEP_ALIVE_SECONDS)
         )
 
+    @property
+    def self_url(self) -> str:
+        """This worker's advertised API URL (what `X-Nudgeflow-Served-By` says for a local answer)."""
+        return self.owners.self_url
+
     async def read(
         self,
         user_id: str,
@@ -49,7 +54,7 @@ class OwnerRouter:
         URL of the worker that read it."""
         forwarded = await self.forward_get(user_id, headers, resource=resource, held_here=held_here)
         if forwarded is None:
-            return local(), self.owners.self_url
+            return local(), self.self_url
         if forwarded.status_code != 200:
             raise UserStateUnavailable(
                 f"the worker holding this user ({forwarded.served_by}) answered {forwarded.status_code}"

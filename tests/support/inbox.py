@@ -35,6 +35,9 @@ class InboxStore:
         return merged
 
     async def read(self, user_id: str, headers: Mapping[str, str]) -> tuple[PromptList, str]:
+        return self.read_here(user_id)
+
+    def read_here(self, user_id: str) -> tuple[PromptList, str]:
         return PromptList.of(self.rows.get(user_id) or UserInbox(user_id=user_id), datetime.now(UTC)), "memory"
 
     async def forward_read(self, user_id: str, headers: Mapping[str, str], resource: str) -> Forwarded | None:

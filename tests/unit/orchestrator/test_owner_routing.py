@@ -16,8 +16,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from nudgeflow.channels.inapp.inbox import UserInbox
 from nudgeflow.channels.inapp.inbox_routes import SERVED_BY_HEADER, UserStateUnavailable
 from nudgeflow.orchestrator.broker.embedded import free_port
+from nudgeflow.orchestrator.clock import SystemClock
+from nudgeflow.orchestrator.inbox.applied import AppliedPrompts
+from nudgeflow.orchestrator.serving.inbox import RoutedInbox
 from nudgeflow.orchestrator.serving.routing import FORWARDED_HEADER, OwnerRouter
 
 SELF = "http://127.0.0.1:1"
@@ -126,4 +130,17 @@ async def test_a_read_for_the_api_itself_is_the_holders_answer_parsed_or_the_cop
         await read(held_here=True)
     holder.status = 503
     assert await read(held_here=True) == ("here", SELF)
+    await router.close()
+
+
+async def test_a_list_whose_holder_fails_is_answered_from_the_copy_here_asking_the_holder_once(holder: Holder) -> None:
+    """The API asks `forward_read` first and, on None, `read_here`: a failing holder is not asked twice."""
+    holder.status = 503
+    router = OwnerRouter(FixedOwners(holder.url))  # type: ignore[arg-type]
+    stored = UserInbox(user_id="ann")
+    inbox = RoutedInbox({"ann": stored.dump()}, router, AppliedPrompts(), SystemClock())
+    assert await inbox.forward_read("ann", {}, "prompts?limit=5") is None  # a standby copy is here
+    listed, served_by = inbox.read_here("ann")
+    assert (listed.user_id, listed.prompts, served_by) == ("ann", [], SELF)
+    assert len(holder.seen) == 1
     await router.close()
