@@ -263,18 +263,23 @@ async def _drain_messages(self: Any, fetcher: Any) -> None:
 
 
 async def _seek_back(consumer: Any, tp: Any, expected: int, offset: int) -> None:
-    """A record above the expected offset: abandon it and move the fetcher back to the expected offset.
+    """A record above the expected offset: abandon it and move the fetcher back to the expected offset."""
+    log.info("%s: got offset %d while expecting %d (fetched before a seek); seeking back", tp, offset, expected)
+    await seek_to(consumer, tp, expected)
+
+
+async def seek_to(consumer: Any, tp: Any, offset: int) -> None:
+    """Move the fetcher of `tp` to `offset` and expect that offset next (logged if the seek fails).
 
     Through `seek_wait`, which runs the seek on the consumer's own thread: aiokafka is not thread-safe,
     and Faust's `Consumer.seek` calls it from the event loop's thread (a partition awaiting its reset
     then stopped fetching for good, seen in the takeover bench)."""
-    log.info("%s: got offset %d while expecting %d (fetched before a seek); seeking back", tp, offset, expected)
     try:
-        await consumer.seek_wait({tp: expected})
+        await consumer.seek_wait({tp: offset})
     except Exception as exc:  # revoked meanwhile: the next assignment seeks to the committed offset anyway
-        log.info("%s: seek back to %d failed: %r", tp, expected, exc)
+        log.info("%s: seek to %d failed: %r", tp, offset, exc)
         return
-    consumer._read_offset[tp] = expected  # `_seek_wait` deletes the read offset for 0: expect 0, not "unknown"
+    consumer._read_offset[tp] = offset  # `_seek_wait` deletes the read offset for 0: expect 0, not "unknown"
 
 
 async def _deliver_like_upstream(

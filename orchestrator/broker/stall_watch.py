@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from nudgeflow.orchestrator import metrics
-from nudgeflow.orchestrator.broker.faust_patches import ReadOffsets
+from nudgeflow.orchestrator.broker.faust_patches import ReadOffsets, seek_to
 
 log = logging.getLogger(__name__)
 
@@ -86,12 +86,7 @@ class StallWatch:
         metrics.PARTITIONS_UNSTUCK.labels(tp.topic).inc()
         consumer._buffered_partitions.discard(tp)
         consumer.resume_partitions({tp})
-        try:
-            await consumer.seek_wait({tp: expected})
-        except Exception as exc:  # revoked meanwhile: the next owner starts at the committed offset
-            log.info("%s: seek to %d failed: %r", tp, expected, exc)
-            return
-        consumer._read_offset[tp] = expected  # `_seek_wait` deletes the read offset for 0: expect 0
+        await seek_to(consumer, tp, expected)
 
 
 def _next_unprocessed(expected: int | None, committed: int | None) -> int | None:
