@@ -178,7 +178,7 @@ def main() -> None:
     parser.add_argument("--report", type=Path, default=Path("docs/faults.md"))
     parser.add_argument("--json", type=Path, default=None, help="also write every run as JSON")
     parser.add_argument("--cpu-hogs", type=int, default=0, help="busy-loop processes to run beside (contention)")
-    parser.add_argument("--logs", type=Path, default=None, help="keep the worker logs of runs that are not clean")
+    parser.add_argument("--logs", type=Path, default=None, help="keep the worker logs of runs not clean or unstuck")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     started = time.monotonic()
