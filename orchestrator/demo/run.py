@@ -170,6 +170,7 @@ def _summary(
     seconds: float,
 ) -> None:
     stats = worker.nudgeflow.stats if worker.nudgeflow else None
+    ingest = worker.ingest.counts if worker.ingest else None  # invalid records are parked there, before the rules
     table = Table(title="Demo summary")
     table.add_column("what")
     table.add_column("count", justify="right")
@@ -179,7 +180,10 @@ def _summary(
         table.add_row("events processed", str(stats.processed))
         table.add_row("events/s processed (since ready)", f"{stats.processed / max(seconds, 1e-9):.0f}")
         table.add_row("duplicates dropped", str(stats.duplicates))
-        table.add_row("dead-lettered", str(stats.dead_lettered))
+        parked_early = ingest.dead_lettered if ingest else 0
+        table.add_row("dead-lettered", str(stats.dead_lettered + parked_early))
+    if ingest is not None:
+        table.add_row("noise dropped before the rules (pre-filter)", str(ingest.filtered))
     table.add_row("in-app prompts delivered", str(len(prompts)))
     table.add_row("emails sent (SendGrid stand-in)", str(len(providers[0].messages)))
     table.add_row("Slack messages posted (stand-in)", str(len(providers[1].messages)))
