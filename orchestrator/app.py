@@ -1,9 +1,9 @@
 """The Faust application: topics, the per-user table and the event-processing agent.
 
-Flow per record: decode → (dead-letter | re-key | dedupe) → rules engine →
-publish prompts, deliveries and outcomes and wait for the broker's acks → only then
-store the user's new state (`InputHandler`, around the shared `PipelineStep`) →
-Faust acks the record.
+Flow per batch of records (`EventAgent`): per record decode → (dead-letter | re-key |
+dedupe) → rules engine → publish prompts, deliveries and outcomes; then wait once for the
+broker's acks of the batch → only then store the users' new state (`InputHandler`, around
+the shared `PipelineStep`) → ack the records, so Faust commits past them.
 Due timers (stall nudges, deferred sends) come back through the timers topic into
 the same agent, so they are applied in order with the user's events.
 """
@@ -27,6 +27,7 @@ from nudgeflow.orchestrator.broker.faust_fetch_wait import set_fetch_wait
 from nudgeflow.orchestrator.broker.partitioning import partitioner
 from nudgeflow.orchestrator.broker.stall_watch import StallWatch
 from nudgeflow.orchestrator.clock import Clock, SystemClock
+from nudgeflow.orchestrator.event_agent import EventAgent
 from nudgeflow.orchestrator.handler import InputHandler, OutputTopics, ProcessingStats, TimerPublisher
 from nudgeflow.orchestrator.inbox.agent import register_inbox
 from nudgeflow.orchestrator.inbox.applied import AppliedPrompts
@@ -235,13 +236,12 @@ def build_app(
         app=app, settings=settings, rules=rules, stats=handler.stats, firing=firing, handler=handler
     )
 
-    async def process_events(stream: faust.StreamT[bytes]) -> None:
-        # One record at a time: Faust acks a record only once the handler returned. With Faust's
-        # batching (`Stream.take_events`, whose `finally` acks a whole batch even when handling it
-        # raised) the repeated kill test lost gated celebrations in 2 of 40 runs (docs/architecture.md,
-        # "Delivery guarantees"), so batches wait for ack control of our own (issue #10).
-        async for event in stream.events():
-            await handler.handle_batch([event.message], origins=[event])
+    event_agent = EventAgent(
+        handler, max_records=settings.batch_max_records, max_wait_seconds=settings.batch_max_wait_ms / 1000
+    )
+
+    async def process_events(stream: faust.StreamT[bytes]) -> None:  # Faust wants a coroutine function
+        await event_agent(stream)
 
     app.agent(topics.inputs, name="process-events")(process_events)
     nudgeflow.inbox = register_inbox(app, settings, prompts=topics.prompts, applied=nudgeflow.applied)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge
+from prometheus_client import Counter, Gauge, Histogram
 
 EVENTS = Counter("nudgeflow_events_total", "Product events by result", ["result"])
 DEAD_LETTERS = Counter("nudgeflow_dead_letters_total", "Events sent to the dead-letter topic", ["error_type"])
@@ -17,6 +17,14 @@ PARTITIONS_UNSTUCK = Counter(
     "nudgeflow_partitions_unstuck_total",
     "Partitions found stalled with records waiting and sought again (broker/stall_watch.py)",
     ["topic"],
+)
+AGENT_BATCH_RECORDS = Histogram(
+    "nudgeflow_agent_batch_records",
+    "Records per batch the event agent handled (one wait for the broker's acks each)",
+    buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000),
+)
+AGENT_BATCH_RETRIES = Counter(
+    "nudgeflow_agent_batch_retries_total", "Batches handled again after a send to the broker failed"
 )
 TIMER_BACKLOG = Gauge("nudgeflow_timers_armed", "Timers armed on this worker (stall nudges, deferred sends)")
 TIMER_LAG = Gauge("nudgeflow_timer_fire_lag_seconds", "How late the last timer was published after its due time")

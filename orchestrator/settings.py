@@ -118,6 +118,21 @@ class Settings(BaseSettings):
         description="Standby copies of each table partition kept up to date on other workers, so one takes "
         "over a failed worker's users without a full restore.",
     )
+    batch_max_records: int = Field(
+        default=500,
+        ge=1,
+        le=100_000,
+        description="The event agent handles up to this many records at a time: their outputs are sent "
+        "together, the broker's acks awaited once, and the records acked after the users' state is stored "
+        "(1: a wait per record).",
+    )
+    batch_max_wait_ms: int = Field(
+        default=5,
+        ge=1,
+        le=10_000,
+        description="How long the event agent lets a batch fill before handling what it has: added to an event's "
+        "latency at most when the stream is quiet.",
+    )
     partition_stall_seconds: float = Field(
         default=10.0,
         gt=0,

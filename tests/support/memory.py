@@ -1,7 +1,8 @@
 """In-memory stand-ins for the topics the event agent writes to, for tests without a broker.
 
 All topics of one `MemoryBroker` append to one log, so a test sees the order of every publish
-across topics. A topic can hold back its acks (`hold_acks`) to show what waits for them.
+across topics. A topic can hold back its acks (`hold_acks`) to show what waits for them, or
+refuse sends (`fail_acks`) as a broker in an outage does.
 """
 
 from __future__ import annotations
@@ -56,12 +57,17 @@ class MemoryTopic:
         self.messages: list[MemoryMessage] = []
         self.read = 0  # what a consumer of this topic has taken so far
         self._held: HeldAcks | None = None
+        self._failures: list[BaseException] = []
 
     def hold_acks(self) -> HeldAcks:
         """From now on, acks wait until `release` is set (a slow broker); `reached` is set by the first
         send that waits."""
         self._held = HeldAcks(reached=asyncio.Event(), release=asyncio.Event())
         return self._held
+
+    def fail_acks(self, *errors: BaseException) -> None:
+        """The next sends are refused by the broker, one error each, in order (an outage)."""
+        self._failures.extend(errors)
 
     async def send(
         self, *, key: bytes | None = None, value: bytes | None = None, partition: int | None = None
@@ -71,6 +77,10 @@ class MemoryTopic:
         message = MemoryMessage(self.name, partition, len(self.messages), key, value)
         self.messages.append(message)
         self.broker.log.append(message)
+        if self._failures:
+            refused: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+            refused.set_exception(self._failures.pop(0))
+            return refused
         held = self._held
         if held is None:
             done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
