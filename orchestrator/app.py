@@ -26,6 +26,7 @@ from nudgeflow.orchestrator.broker.faust_context import as_current_event
 from nudgeflow.orchestrator.broker.faust_fetch_wait import set_fetch_wait
 from nudgeflow.orchestrator.broker.partitioning import partitioner
 from nudgeflow.orchestrator.broker.stall_watch import StallWatch
+from nudgeflow.orchestrator.broker.tansu_offsets import correct_recovery_highwaters
 from nudgeflow.orchestrator.clock import Clock, SystemClock
 from nudgeflow.orchestrator.event_agent import EventAgent
 from nudgeflow.orchestrator.handler import InputHandler, OutputTopics, ProcessingStats, TimerPublisher
@@ -51,9 +52,9 @@ def faust_options(settings: Settings) -> dict[str, Any]:
     """Faust settings per broker profile.
 
     Tansu holds a JoinGroup reply for up to half the session timeout, so Faust's
-    60 s default means ~30 s to a ready worker; 3 s gives ~3.5 s. Tansu's
-    ListOffsets is wrong for multi-record batches, which breaks changelog recovery,
-    so batches hold one record there. Neither is applied to Apache Kafka.
+    60 s default means ~30 s to a ready worker; 3 s gives ~3.5 s. Not applied to
+    Apache Kafka. (Tansu's wrong ListOffsets for multi-record batches is corrected
+    where recovery reads it: broker/tansu_offsets.py.)
     """
     options: dict[str, Any] = {}
     if settings.broker_profile == "tansu":
@@ -61,7 +62,6 @@ def faust_options(settings: Settings) -> dict[str, Any]:
             broker_session_timeout=3.0,
             broker_heartbeat_interval=1.0,
             broker_request_timeout=10.0,
-            producer_max_batch_size=1,
         )
     return options
 
@@ -204,6 +204,8 @@ def build_app(
     the wired agent without a broker."""
     clock = clock or SystemClock()
     faust_patches.apply()  # never commit past an unprocessed record (docs/architecture.md)
+    if settings.broker_profile == "tansu":
+        correct_recovery_highwaters()  # Tansu lists a batched partition's end short (docs/deploy.md)
     app = faust_app(settings, bootstrap_servers)
     topics = WorkerTopics.declare(app, settings)
     users: MutableMapping[str, Any] = app.Table(

@@ -113,13 +113,19 @@ class TopicFollower:
         return [TopicPartition(topic, n) for topic, numbers in found.items() for n in sorted(numbers)]
 
     async def _run(self, consumer: AIOKafkaConsumer, end_offsets: dict[TopicPartition, int]) -> None:
+        end_offsets = dict(end_offsets)
         pending = {tp for tp, end in end_offsets.items() if end > 0}
+        unchecked = set(pending)  # until a fetch's high watermark confirmed the listed end
         if not pending:
             self.caught_up.set()
         if not end_offsets:
             return
         while True:
             batches = await consumer.getmany(timeout_ms=500, max_records=5000)
+            for tp in [tp for tp in unchecked if consumer.highwater(tp) is not None]:
+                # Tansu lists a batched partition's end short; the first fetch's high watermark is true.
+                end_offsets[tp] = max(end_offsets[tp], consumer.highwater(tp) or 0)
+                unchecked.discard(tp)
             for tp, records in batches.items():
                 for record in records:
                     try:

@@ -10,7 +10,11 @@ the partition's last ones no later record comes (docs/architecture.md).
 
 So, outside a rebalance and a recovery, a partition whose next expected offset is below the
 highwater and has not moved for `stall_seconds` is logged with Faust's and aiokafka's state of it,
-resumed everywhere and sought to that offset again. At least once, so re-reading is safe: the
+resumed everywhere and sought to that offset again. A partition that is merely behind (Faust
+holds it back while the agent's queue is full, or aiokafka has not handed out its records yet) is
+a backlog, not a stall; seeking it would only drop what was fetched and queued, so it gets
+`BACKLOG_PATIENCE` times longer (the overloaded pipeline bench showed partitions waiting over 10 s
+for their turn, and the watch re-reading them). At least once, so re-reading is safe: the
 agents drop records they already applied (events by `messageId`, prompts and deliveries by id).
 """
 
@@ -25,6 +29,8 @@ from nudgeflow.orchestrator import metrics
 from nudgeflow.orchestrator.broker.faust_patches import ReadOffsets, seek_to
 
 log = logging.getLogger(__name__)
+
+BACKLOG_PATIENCE = 6
 
 
 @dataclass
@@ -65,20 +71,20 @@ class StallWatch:
             seen = self._seen.get(tp)
             if seen is None or seen.expected != expected:
                 self._seen[tp] = _Seen(expected, now)
-            elif now - seen.since >= self.stall_seconds:
-                stalled.append((tp, expected, highwater))
+            elif now - seen.since >= self.stall_seconds * (BACKLOG_PATIENCE if _backlog(consumer, tp, expected) else 1):
+                stalled.append((tp, expected, highwater, now - seen.since))
                 del self._seen[tp]
-        for tp, expected, highwater in stalled:
-            await self._unstick(tp, expected, highwater)
-        return [tp for tp, _, _ in stalled]
+        for tp, expected, highwater, waited in stalled:
+            await self._unstick(tp, expected, highwater, waited)
+        return [tp for tp, *_ in stalled]
 
-    async def _unstick(self, tp: Any, expected: int, highwater: int) -> None:
+    async def _unstick(self, tp: Any, expected: int, highwater: int, waited: float) -> None:
         consumer = self.app.consumer
         log.warning(
             "%s: %d records wait but none was read for %.0fs (%s); resuming it and seeking to %d again",
             tp,
             highwater - expected,
-            self.stall_seconds,
+            waited,
             describe(consumer, tp),
             expected,
         )
@@ -98,6 +104,26 @@ def _next_unprocessed(expected: int | None, committed: int | None) -> int | None
     return max(expected, committed)
 
 
+def _backlog(consumer: Any, tp: Any, expected: int) -> bool:
+    """The partition is behind, not lost: Faust holds it back because the agent's queue is full, or
+    aiokafka has not handed out its waiting records yet and nothing pauses it. (A lost batch shows
+    aiokafka's position past the expected offset with nothing held back.)"""
+    if tp in consumer._buffered_partitions:
+        return True
+    state = _fetch_state(consumer, tp)
+    if state is None or tp in consumer._paused_partitions:
+        return False
+    return bool(state.has_valid_position and state.position == expected and not state.paused)
+
+
+def _fetch_state(consumer: Any, tp: Any) -> Any:
+    """aiokafka's fetch state of the partition (None if no longer assigned or its internals moved)."""
+    try:
+        return consumer._thread._ensure_consumer()._subscription.subscription.assignment.state_value(tp)
+    except Exception:
+        return None
+
+
 def describe(consumer: Any, tp: Any) -> str:
     """Where Faust and aiokafka stand on one partition, for the log line that reports a stall."""
     facts = {
@@ -107,13 +133,13 @@ def describe(consumer: Any, tp: Any) -> str:
         "faust_buffer_full": tp in consumer._buffered_partitions,
         "committed": consumer._committed_offset.get(tp),
     }
-    try:
-        state = consumer._thread._ensure_consumer()._subscription.subscription.assignment.state_value(tp)
+    state = _fetch_state(consumer, tp)
+    if state is None:  # aiokafka internals moved, or no longer assigned: say so, don't fail
+        facts["fetch_state"] = "unknown"
+    else:
         facts |= {
             "fetch_position": state.position if state.has_valid_position else None,
             "fetch_paused": state.paused,
             "awaiting_reset": state.awaiting_reset,
         }
-    except Exception as exc:  # aiokafka internals moved, or no longer assigned: say so, don't fail
-        facts["fetch_state"] = repr(exc)
     return ", ".join(f"{name}={value}" for name, value in facts.items())

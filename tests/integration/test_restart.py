@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from nudgeflow.channels.inapp.auth import issue_token
 from nudgeflow.orchestrator.broker.embedded import free_port
+from nudgeflow.orchestrator.broker.tansu_offsets import true_end_offsets
 from tests.support.events import identify, track
 from tests.support.kafka import eventually, produce, read_topic
 from tests.support.processes import WorkerProcess, settings_env
@@ -77,3 +82,61 @@ async def test_worker_killed_and_restarted_keeps_state_and_prompts(worker_proces
 async def _when_count(listing, count: int):  # type: ignore[no-untyped-def]
     items = await listing
     return items if len(items) >= count else None
+
+
+async def test_worker_restarted_without_its_local_state_restores_every_user_from_batched_changelogs(
+    worker_process: WorkerProcess,
+) -> None:
+    """The changelog is written in multi-record batches, whose end Tansu lists short: the restore
+    must read to the true end, or the last users of each batch come back without their progress."""
+    settings = worker_process.settings
+    bootstrap, topic = settings.kafka_bootstrap_servers or "", settings.events_topic
+    users = [f"u{n:03}" for n in range(80)]
+    await worker_process.start()
+    connects = [
+        (user.encode(), track(user, "Data Source Connected", {"status": "ok", "source": "BigQuery"}, f"c-{user}"))
+        for user in users
+    ]
+    await produce_fast(bootstrap, topic, [(u.encode(), identify(u, {"role": "admin"})) for u in users] + connects)
+    await eventually(lambda: _celebrated(bootstrap, settings.prompts_topic, "You connected BigQuery!", len(users)))
+    changelog = [TopicPartition(f"{settings.app_id}-users-changelog", n) for n in range(settings.topic_partitions)]
+    listed, true_ends = await _listed_and_true_ends(bootstrap, changelog)
+    assert any(listed[tp] < true_ends[tp] for tp in changelog), "the test needs batches Tansu lists short"
+
+    worker_process.stop()
+    shutil.rmtree(worker_process.settings.table_dir)
+    await worker_process.start()
+
+    invites = [(user.encode(), track(user, "Teammate Invited", {})) for user in users]
+    await produce_fast(bootstrap, topic, invites + connects)  # the connects again: already done, no celebration
+    team_work = await eventually(lambda: _celebrated(bootstrap, settings.prompts_topic, "Team work!", len(users)))
+    assert {p["body"] for p in team_work} == {"2 of 2 done"}, "every user's progress came back from the changelog"
+    connected = await _celebrated(bootstrap, settings.prompts_topic, "You connected BigQuery!", 0)
+    assert len(connected or []) == len(users), "nobody was celebrated twice"
+
+
+async def produce_fast(bootstrap: str, topic: str, records: list[tuple[bytes, bytes]]) -> None:
+    """All records in a few produce requests, so the worker handles them in batches."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=20)
+    await producer.start()
+    try:
+        await asyncio.gather(*[await producer.send(topic, value, key=key) for key, value in records])
+    finally:
+        await producer.stop()
+
+
+async def _celebrated(bootstrap: str, prompts_topic: str, title: str, count: int) -> list[dict[str, Any]] | None:
+    found = [p for p in await read_topic(bootstrap, prompts_topic) if p and p.get("title") == title]
+    return found if len(found) >= count else None
+
+
+async def _listed_and_true_ends(
+    bootstrap: str, partitions: list[TopicPartition]
+) -> tuple[dict[TopicPartition, int], dict[TopicPartition, int]]:
+    probe = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
+    await probe.start()
+    try:
+        listed = await probe.end_offsets(partitions)
+        return listed, await true_end_offsets(probe, listed)
+    finally:
+        await probe.stop()

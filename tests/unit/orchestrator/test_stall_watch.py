@@ -7,6 +7,7 @@ needs a takeover under load: tests/integration/faults/)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
 from faust.types import TP
@@ -16,6 +17,7 @@ from nudgeflow.orchestrator.broker.stall_watch import StallWatch
 
 EVENTS = TP("app.events.by-user", 0)
 OTHER = TP("app.events.by-user", 1)
+THIRD = TP("app.events.by-user", 2)
 CHANGELOG = TP("app-users-changelog", 0)
 
 
@@ -28,6 +30,21 @@ class Consumer:
     _buffered_partitions: set[Any] = field(default_factory=set)
     _committed_offset: dict[Any, int] = field(default_factory=dict)
     seeks: list[dict[Any, int]] = field(default_factory=list)
+    fetch_positions: dict[Any, int] = field(default_factory=dict)  # aiokafka's, where the test sets one
+
+    @property
+    def _thread(self) -> Any:  # aiokafka's fetch state, at the path the watch reads it from
+        positions = self.fetch_positions
+
+        class Assignment:
+            def state_value(self, tp: Any) -> Any:
+                return SimpleNamespace(
+                    has_valid_position=True, position=positions[tp], paused=False, awaiting_reset=False
+                )
+
+        assignment = SimpleNamespace(assignment=Assignment())
+        aiokafka_consumer = SimpleNamespace(_subscription=SimpleNamespace(subscription=assignment))
+        return SimpleNamespace(_ensure_consumer=lambda: aiokafka_consumer)
 
     def highwater(self, tp: Any) -> int | None:
         return self.highwaters.get(tp)
@@ -120,3 +137,19 @@ async def test_it_reads_again_from_the_committed_offset_when_that_is_further_and
     clock.t = 10
     assert await watch.check() == [EVENTS]
     assert app.consumer.seeks == [{EVENTS: 143}], "records below the committed offset were processed"
+
+
+async def test_a_partition_merely_behind_gets_longer_before_it_is_sought_again() -> None:
+    """aiokafka has not handed out its records yet (position = next expected, nothing paused): an
+    overloaded worker, not a lost batch; a seek would only throw away what was fetched."""
+    app, watch, clock = setup({EVENTS: 4040, OTHER: 40, THIRD: 8319}, {EVENTS: 9392, OTHER: 80, THIRD: 9392})
+    app.consumer.fetch_positions.update({EVENTS: 4040, OTHER: 80, THIRD: 8319})  # OTHER's records were handed out: lost
+    app.consumer._buffered_partitions.add(THIRD)  # Faust's queue for the agent is full
+    await watch.check()
+    clock.t = 10
+    assert await watch.check() == [OTHER]
+    clock.t = 50
+    assert await watch.check() == []
+    clock.t = 60
+    assert {EVENTS, THIRD} <= set(await watch.check()), "still a safety net for a partition never served"
+    assert {EVENTS: 4040} in app.consumer.seeks
