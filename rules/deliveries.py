@@ -17,6 +17,7 @@ from nudgeflow.rules.contracts.events import TrackEvent
 from nudgeflow.rules.contracts.users import UserProgress
 from nudgeflow.rules.decisions import DeliverySuppressed
 from nudgeflow.rules.ladder import ladder_progress, milestone_view
+from nudgeflow.rules.locales import localized
 from nudgeflow.rules.schema import Link, Media, Message, Milestone, Playbook
 from nudgeflow.rules.templates import RenderError, build_context, render, render_url
 
@@ -45,6 +46,7 @@ def build_delivery(
         progress=ladder_progress(playbook, progress.playbooks[playbook.id]),
         playbook={"id": playbook.id, "name": playbook.name, "description": playbook.description},
     )
+    message, locale = localized(message, progress.traits)
     try:
         title, body = render(message.title, context), render(message.body, context)
         media = render_media(message, context)
@@ -59,7 +61,7 @@ def build_delivery(
             at=now,
             **ids,
         )
-    data = {"traits": dict(progress.traits), "timezone": progress.timezone}
+    data = {"traits": dict(progress.traits), "timezone": progress.timezone, "locale": locale}
     return DeliveryRequest(
         delivery_id=delivery_id,
         kind=kind,

@@ -134,10 +134,26 @@ class Media(_Model):
         return self
 
 
+LANGUAGE_TAG = re.compile(r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*$")
+
+
 class Message(Media):
     channel: Channel
     title: str
     body: str
+    translations: dict[str, MessageOverride] | None = Field(
+        default=None,
+        description="The message in other languages, by language tag (`de`, `pt-BR`): chosen from the user's "
+        "`locale` trait (exact tag, then its language, then this text); a field left out keeps this one.",
+    )
+
+    @field_validator("translations")
+    @classmethod
+    def _language_tags(cls, value: dict[str, MessageOverride] | None) -> dict[str, MessageOverride] | None:
+        for tag in value or {}:
+            if not LANGUAGE_TAG.match(tag):
+                raise ValueError(f"'{tag}' is not a language tag: write it like de, fr-CA or pt-BR")
+        return value
 
 
 class Milestone(_Model):

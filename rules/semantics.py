@@ -7,7 +7,7 @@ from typing import Any
 from nudgeflow.rules.experiments import apply_variant, find_stall
 from nudgeflow.rules.messages import suggest
 from nudgeflow.rules.problems import RuleProblem, dotted
-from nudgeflow.rules.schema import HOLDOUT, SIGNUP, Link, Media, Playbook
+from nudgeflow.rules.schema import HOLDOUT, SIGNUP, Link, Media, Message, Playbook
 from nudgeflow.rules.templates import template_problems
 from nudgeflow.rules.yamlsource import SourceDoc
 
@@ -108,20 +108,27 @@ def _media_texts(base: Loc, media: Media) -> list[tuple[Loc, str | None]]:
     return texts
 
 
+def _message_texts(base: Loc, message: Message) -> list[tuple[Loc, str]]:
+    """Every template of a message: title, body, links, and the same in each translation."""
+    texts = [((*base, "title"), message.title), ((*base, "body"), message.body)]
+    texts += [(loc, text) for loc, text in _media_texts(base, message) if text is not None]
+    for tag, translation in (message.translations or {}).items():
+        at = (*base, "translations", tag)
+        texts += [((*at, name), text) for name in ("title", "body") if (text := getattr(translation, name))]
+        texts += [(loc, text) for loc, text in _media_texts(at, translation) if text is not None]
+    return texts
+
+
 def _templates(pb: Playbook, report: _Report) -> None:
     texts: list[tuple[Loc, str]] = []
     for i, m in enumerate(pb.milestones):
         if m.cta is not None:
             texts += [(("milestones", i, "cta", "label"), m.cta.label), (("milestones", i, "cta", "url"), m.cta.url)]
         for j, msg in enumerate(m.celebrate):
-            base = ("milestones", i, "celebrate", j)
-            texts += [((*base, "title"), msg.title), ((*base, "body"), msg.body)]
-            texts += [(loc, text) for loc, text in _media_texts(base, msg) if text is not None]
+            texts += _message_texts(("milestones", i, "celebrate", j), msg)
     for i, stall in enumerate(pb.stalls):
         for j, nudge in enumerate(stall.nudges):
-            base = ("stalls", i, "nudges", j)
-            texts += [((*base, "title"), nudge.title), ((*base, "body"), nudge.body)]
-            texts += [(loc, text) for loc, text in _media_texts(base, nudge) if text is not None]
+            texts += _message_texts(("stalls", i, "nudges", j), nudge)
     for loc, text in texts:
         block = (*report.prefix, *loc) in report.doc.block_scalars
         for line, message in template_problems(text):
