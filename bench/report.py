@@ -196,8 +196,8 @@ def _findings(r: dict[str, Any]) -> str:
    (`commit`) {_share(p, "commit"):.0%}, decoding {_share(p, "decode_event"):.0%}. The rest is Faust and aiokafka
    ({comp.get("faust", 0) + comp.get("mode (faust services)", 0) + comp.get("aiokafka", 0):.0%} of self time together)
    and the asyncio loop ({comp.get("asyncio", 0):.0%}) moving the changelog write and the outputs of every event.
-   The top self-time entry is `socket.send` ({_self_share(p, "socket.send"):.1%}): under the `tansu` profile every
-   produced record is its own request. Measure on Kafka (profile `kafka`, batching on) before optimising that.
+   The top self-time entry `socket.send` is {_self_share(p, "socket.send"):.1%} now that producers batch on the
+   `tansu` profile too (its ListOffsets is corrected where recovery reads it, docs/deploy.md).
 3. **What the profile led to** (same-size runs before and after, same broker): the first profile showed
    `copy.deepcopy` (the engine copying the user's progress for every event) as our largest cost, plus a
    JSON parse and a changelog write of the user's record for every event, even for the ~60% that no rule
@@ -269,9 +269,9 @@ Times are from the first event handled to the last (raw: from the first fetch); 
   and wait for the acks, write the user's record to the table (changelog). Processed:
   {_n(pipe["extra"].get("processed", 0))}, dead-lettered {pipe["extra"].get("dead_lettered", 0)}, duplicates
   {pipe["extra"].get("duplicates", 0)}; worker ready in {pipe["extra"].get("ready_seconds") or 0:.1f} s.
-- The worker runs with the `tansu` broker profile, which sends **one record per producer batch**
-  (`producer_max_batch_size=1`, a Tansu work-around, see [deploy.md](deploy.md#the-tansu-broker-profile)): every
-  changelog write and every output is its own produce request here. On Apache Kafka (profile `kafka`) they batch.
+- The worker runs with the `tansu` broker profile (see [deploy.md](deploy.md#the-tansu-broker-profile)); the event
+  agent takes up to 500 records at a time (`NUDGEFLOW_BATCH_MAX_RECORDS`) and waits once per batch for the
+  acks of their outputs; producers batch (until this session the profile sent one record per produce request).
 
 ## Rules engine alone (d)
 
@@ -355,7 +355,7 @@ empty table_dir and restores them, stops, and starts again on the same table_dir
 
 | measure | value |
 |---|---|
-| writing that changelog (one record per batch, Tansu) | {r["changelog_write_seconds"]:.1f} s |
+| writing that changelog (batched, as the worker writes it) | {r["changelog_write_seconds"]:.1f} s |
 | restore with local state wiped → ready | {restore} |
 | restart with local RocksDB state → ready | {restart_line} |
 | table_dir on disk | {r["table_dir_bytes"] / 2**20:,.0f} MiB ({r["table_dir_bytes"] / r["users"]:,.0f} B/user) |

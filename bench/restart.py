@@ -66,8 +66,9 @@ async def write_changelog(bootstrap: str, prefix: str, changelog: list[tuple[byt
         [NewTopic(f"{prefix}-users-changelog", PARTITIONS, 1, topic_configs={"cleanup.policy": "compact"})]
     )
     await admin.close()
-    # One record per batch: Tansu's ListOffsets is wrong for multi-record batches (see docs/deploy.md).
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, max_batch_size=64, linger_ms=0)
+    # Batched as a worker's own changelog writes are: the restore must read past Tansu's short
+    # ListOffsets answer for such batches (orchestrator/broker/tansu_offsets.py).
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
     await producer.start()
     started = time.perf_counter()
     pending = []

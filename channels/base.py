@@ -45,7 +45,7 @@ class OutboundMessage(BaseModel):
     delivery_id: str = Field(min_length=1)
     channel: str
     user_id: str
-    kind: str = Field(description="celebration | nudge")
+    kind: str = Field(description="celebration | nudge | welcome")
     title: str
     body: str = Field(description="Plain text (Slack: mrkdwn) body.")
     html: str | None = Field(default=None, description="HTML body for email; built from `body` when absent.")

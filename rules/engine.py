@@ -293,6 +293,9 @@ class Engine:
     def _entered(
         self, p: UserProgress, playbook: Playbook, at: datetime, now: datetime, decisions: list[Decision]
     ) -> None:
+        first = playbook.milestones[0]
+        for message in playbook.on_enter:
+            decisions.append(self._deliver(p, playbook, first, message, "welcome", 0, now, None))
         stalls.on_entry(p, playbook, self.version, decisions)
 
     def _match(

@@ -306,6 +306,11 @@ class Playbook(_Model):
     audience: Where = Field(default_factory=dict)
     first_value: Id | None = None
     milestones: list[Milestone] = Field(min_length=1)
+    on_enter: list[Message] = Field(
+        default_factory=list,
+        description="Welcome messages sent once when a user enters the playbook (their traits first match its "
+        "audience); templates see the first milestone as `milestone`.",
+    )
     stalls: list[Stall] = Field(default_factory=list)
     timing: Timing = Field(default_factory=Timing)
     experiment: Experiment | None = None

@@ -48,7 +48,7 @@ def _celebration_printer(console: Console, started: float) -> tuple[list[Prompt]
             return
         prompt = entry.prompt
         seen.append(prompt)
-        icon = "🎉" if prompt.kind == "celebration" else "👉"
+        icon = {"celebration": "🎉", "welcome": "👋"}.get(prompt.kind, "👉")
         console.print(
             f"[dim]{time.monotonic() - started:6.1f}s[/dim] {icon} [bold]{prompt.user_id}[/bold] "
             f"[green]{prompt.title}[/green] — {prompt.body}"

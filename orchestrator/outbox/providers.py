@@ -47,7 +47,11 @@ def retry_policy(settings: Settings) -> RetryPolicy:
 
 def expiry_policy(settings: Settings) -> ExpiryPolicy:
     return ExpiryPolicy(
-        {"celebration": settings.delivery_celebration_max_age, "nudge": settings.delivery_nudge_max_age}
+        {
+            "celebration": settings.delivery_celebration_max_age,
+            "welcome": settings.delivery_celebration_max_age,  # a late welcome is as stale as a late celebration
+            "nudge": settings.delivery_nudge_max_age,
+        }
     )
 
 

@@ -27,7 +27,7 @@ from nudgeflow.rules.contracts.versioning import SchemaVersion
 
 VERSION = 1
 Channel = Literal["in_app", "email", "slack"]
-DeliveryKind = Literal["celebration", "nudge"]
+DeliveryKind = Literal["celebration", "nudge", "welcome"]
 FinalStatus = Literal["sent", "failed", "exhausted", "suppressed", "expired"]
 DEAD_LETTER_STATUSES: frozenset[str] = frozenset({"failed", "exhausted"})
 

@@ -14,11 +14,11 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import AwareDatetime, Field
 
-from nudgeflow.rules.contracts.deliveries import DeliveryRequest, MessageMedia
+from nudgeflow.rules.contracts.deliveries import DeliveryKind, DeliveryRequest, MessageMedia
 from nudgeflow.rules.contracts.versioning import SchemaVersion
 
 VERSION = 1
@@ -54,7 +54,7 @@ class Prompt(MessageMedia):
     version: SchemaVersion = VERSION
     delivery_id: str = Field(description="Idempotency key of the logical message.")
     user_id: str
-    kind: Literal["celebration", "nudge"]
+    kind: DeliveryKind
     title: str
     body: str
     playbook_id: str
