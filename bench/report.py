@@ -191,9 +191,12 @@ def _findings(r: dict[str, Any]) -> str:
    a bare Faust agent** (c/b = {c / b:.3f}), i.e. ~{extra_us:,.0f} µs of work per event on top of Faust's own
    ~{1e6 / b:,.0f} µs. The raw client reads {a / c:,.0f}× faster (c/a = {c / a:.4f}):
    neither the broker nor JSON is the limit. Scale-out is by partitions and worker processes (one core each).
-2. **Where the time goes** (profile): the agent's own handling (`handle_event`) is {_share(p, "handle_event"):.0%}
-   of the samples — the rules engine (`Engine.on_event`) {_share(p, "on_event"):.0%}, publishing and storing
-   (`commit`) {_share(p, "commit"):.0%}, decoding {_share(p, "decode_event"):.0%}. The rest is Faust and aiokafka
+2. **Where the time goes** (profile): the agent's own handling of its batches (`handle_batch`) is
+   {_share(p, "handle_batch"):.0%} of the samples — the rules engine (`Engine.on_event`)
+   {_share(p, "on_event (rules"):.0%}, publishing the outputs (`_publish`) {_share(p, "_publish"):.0%}, storing the
+   users' records (`_store`) {_share(p, "_store"):.0%}, decoding {_share(p, "decode_event"):.0%}; the ingest stage
+   {_share(p, "_run (orchestrator/ingest"):.0%}.
+   The rest is Faust and aiokafka
    ({comp.get("faust", 0) + comp.get("mode (faust services)", 0) + comp.get("aiokafka", 0):.0%} of self time together)
    and the asyncio loop ({comp.get("asyncio", 0):.0%}) moving the changelog write and the outputs of every event.
    The top self-time entry `socket.send` is {_self_share(p, "socket.send"):.1%} now that producers batch on the

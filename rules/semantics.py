@@ -121,8 +121,8 @@ def _message_texts(base: Loc, message: Message) -> list[tuple[Loc, str]]:
 
 def _templates(pb: Playbook, report: _Report) -> None:
     texts: list[tuple[Loc, str]] = []
-    for i, message in enumerate(pb.on_enter):
-        texts += _message_texts(("on_enter", i), message)
+    for i, welcome in enumerate(pb.on_enter):
+        texts += _message_texts(("on_enter", i), welcome)
     for i, m in enumerate(pb.milestones):
         if m.cta is not None:
             texts += [(("milestones", i, "cta", "label"), m.cta.label), (("milestones", i, "cta", "url"), m.cta.url)]
