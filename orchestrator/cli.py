@@ -163,6 +163,50 @@ def rules_check(
     raise typer.Exit(run_check(path, console, catalog=catalog, warn_only=warn_only))
 
 
+@app.command("preview")
+def preview_command(
+    rules: Annotated[Path, typer.Option(help="Playbook file or folder")],
+    playbook: Annotated[str, typer.Argument(help="Playbook id")],
+    message: Annotated[
+        str | None,
+        typer.Argument(
+            help="Message path as `rules check` prints it, e.g. milestones[0].celebrate[1] (none: list them)"
+        ),
+    ] = None,
+    trait: Annotated[list[str] | None, typer.Option("--trait", "-t", help="User trait key=value, repeatable")] = None,
+    prop: Annotated[
+        list[str] | None, typer.Option("--prop", "-p", help="Property key=value of the triggering event, repeatable")
+    ] = None,
+    out: Annotated[Path, typer.Option(help="Folder for the email HTML and the Slack blocks")] = Path("preview"),
+) -> None:
+    """Render one message as each channel shows it: the in-app card here, email HTML and Slack blocks to files."""
+    from nudgeflow.orchestrator.preview import PreviewError, messages_of, preview
+    from nudgeflow.rules import RulesetError, load_ruleset
+
+    try:
+        ruleset = load_ruleset(rules)
+    except RulesetError as exc:
+        console.print(str(exc), markup=False)
+        raise typer.Exit(1) from None
+    found = ruleset.playbook(playbook)
+    if found is None:
+        known = ", ".join(p.id for p in ruleset.playbooks)
+        raise typer.BadParameter(f"no playbook '{playbook}'; the rules hold: {known}", param_hint="PLAYBOOK")
+    if message is None:
+        for located in messages_of(found):
+            console.print(
+                f"{located.path}  [dim]{located.kind} · {located.message.channel}[/dim]  {located.message.title}"
+            )
+        raise typer.Exit(0)
+    traits = dict(_parse_pair(item) for item in trait or [])
+    properties = dict(_parse_pair(item) for item in prop or [])
+    try:
+        code = preview(found, message, traits=traits, properties=properties, out=out, console=console)
+    except PreviewError as exc:
+        raise typer.BadParameter(str(exc), param_hint="MESSAGE") from None
+    raise typer.Exit(code)
+
+
 @app.command()
 def simulate(
     rules: Annotated[Path, typer.Option(help="Playbook file or folder")],
