@@ -213,7 +213,14 @@ def simulate(
     events: Annotated[Path, typer.Option(help="Segment-spec events, one JSON object per line")],
     until: Annotated[datetime | None, typer.Option(help="Run the virtual clock up to this time (ISO 8601)")] = None,
     out: Annotated[
-        Path | None, typer.Option(help="Write every decision as JSON lines to this file (default: only the summary)")
+        Path | None,
+        typer.Option(
+            help="Folder to write events.jsonl, outcomes.jsonl (what `nudgeflow report --from` reads), "
+            "decisions.jsonl and a copy of the playbooks (default: write nothing)"
+        ),
+    ] = None,
+    user: Annotated[
+        str | None, typer.Option(help="Print this user's timeline (events, completions, stalls, sends) instead")
     ] = None,
 ) -> None:
     """Preview a playbook change: the worker's pipeline on a virtual clock over recorded events, deterministic."""
@@ -221,7 +228,7 @@ def simulate(
 
     if until is not None and until.tzinfo is None:
         until = until.replace(tzinfo=UTC)
-    raise typer.Exit(run_simulate(rules, events, until, out, console))
+    raise typer.Exit(run_simulate(rules, events, until, out, console, user=user))
 
 
 @topics_app.command("create")

@@ -1,9 +1,12 @@
-"""`nudgeflow simulate`: read rules and events files, print a summary, write JSON lines."""
+"""`nudgeflow simulate`: read rules and events files, print a summary (or one user's timeline), and
+write a folder `nudgeflow report --from` reads: the events, the outcomes and every decision."""
 
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+import shutil
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from statistics import median
 from typing import TextIO
@@ -13,13 +16,24 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from nudgeflow.orchestrator.analytics.sample import EVENTS_FILE, OUTCOMES_FILE, PLAYBOOKS_DIR
 from nudgeflow.orchestrator.simulate import SimulationReport, simulate
 from nudgeflow.rules.contracts.deliveries import DeliveryRequest
 from nudgeflow.rules.contracts.events import IdentifyEvent, TrackEvent, parse_product_event
-from nudgeflow.rules.decisions import DeliverySuppressed, Exposure
+from nudgeflow.rules.decisions import (
+    ArmTimer,
+    CancelTimer,
+    Decision,
+    DeliverySuppressed,
+    Exposure,
+    MilestoneCompleted,
+    MilestoneUnlocked,
+)
 from nudgeflow.rules.durations import format_duration
 from nudgeflow.rules.loader import load_ruleset
 from nudgeflow.rules.problems import RuleProblem, RulesetError
+
+DECISIONS_FILE = "decisions.jsonl"
 
 
 def read_events(path: Path) -> tuple[list[TrackEvent | IdentifyEvent], list[RuleProblem]]:
@@ -97,8 +111,79 @@ def exposure_lines(report: SimulationReport) -> list[str]:
     ]
 
 
+def _describe(decision: Decision) -> str:
+    """One line of a user's timeline, in the words a CS person uses."""
+    if isinstance(decision, DeliveryRequest):
+        return f"sends {decision.kind} on {decision.channel}: “{decision.title}”"
+    if isinstance(decision, DeliverySuppressed):
+        detail = f" ({decision.detail})" if decision.detail else ""
+        return f"does not send {decision.kind} on {decision.channel}: {decision.reason}{detail}"
+    if isinstance(decision, MilestoneCompleted):
+        value = ", first value" if decision.first_value else ""
+        return (
+            f"completes {decision.playbook_id} / {decision.milestone_id} ({decision.done} of {decision.total}{value})"
+        )
+    if isinstance(decision, MilestoneUnlocked):
+        return f"unlocks {decision.playbook_id} / {decision.milestone_id}"
+    if isinstance(decision, ArmTimer):
+        return (
+            f"stalls on {decision.milestone_id} unless done by {decision.due_at:%Y-%m-%d %H:%M %Z} "
+            f"(nudge {decision.nudge_step + 1})"
+        )
+    if isinstance(decision, CancelTimer):
+        return "stall timer cancelled"
+    if isinstance(decision, Exposure):
+        return f"enters experiment {decision.experiment} as {decision.variant}"
+    return decision.type
+
+
+def timeline_table(report: SimulationReport, events: Sequence[TrackEvent | IdentifyEvent], user_id: str) -> Table:
+    """Everything that happened to one user, in virtual time: their events and every decision about them."""
+    rows: list[tuple[datetime, int, str, str]] = []
+    for event in events:
+        if event.userId == user_id:
+            what = event.event if isinstance(event, TrackEvent) else "identify " + json.dumps(event.traits)
+            rows.append((event.timestamp, 0, "event", what))
+    for at, decision in report.decisions:
+        if getattr(decision, "user_id", None) == user_id:
+            rows.append((at, 1, decision.type.replace("_", " "), _describe(decision)))
+    table = Table(title=f"Timeline of {user_id}")
+    for column in ("when (UTC)", "what", ""):
+        table.add_column(column)
+    for at, _, kind, text in sorted(rows, key=lambda row: (row[0], row[1])):
+        table.add_row(f"{at.astimezone(UTC):%Y-%m-%d %H:%M:%S}", kind, text)
+    return table
+
+
+def write_folder(
+    out: Path, rules_path: Path, events: Sequence[TrackEvent | IdentifyEvent], report: SimulationReport
+) -> None:
+    """What `nudgeflow report --from out` reads (events, outcomes, the playbooks), plus every decision."""
+    out.mkdir(parents=True, exist_ok=True)
+    with (out / EVENTS_FILE).open("w", encoding="utf-8") as file:
+        file.writelines(e.model_dump_json(by_alias=True) + "\n" for e in events)
+    with (out / OUTCOMES_FILE).open("w", encoding="utf-8") as file:
+        file.writelines(o.model_dump_json() + "\n" for o in report.outcomes)
+    (out / DECISIONS_FILE).write_text("".join(line + "\n" for line in report.json_lines()), encoding="utf-8")
+    rules = out / PLAYBOOKS_DIR
+    rules.mkdir(exist_ok=True)
+    sources = (
+        [rules_path]
+        if rules_path.is_file()
+        else sorted(p for p in rules_path.rglob("*") if p.suffix.lower() in (".yaml", ".yml"))
+    )
+    for source in sources:
+        shutil.copyfile(source, rules / source.name)
+
+
 def run_simulate(
-    rules_path: Path, events_path: Path, until: datetime | None, out: Path | TextIO | None, console: Console
+    rules_path: Path,
+    events_path: Path,
+    until: datetime | None,
+    out: Path | TextIO | None,
+    console: Console,
+    *,
+    user: str | None = None,
 ) -> int:
     """Exit 0 after a simulation; 1 (with plain-words problems, no traceback) if inputs are bad."""
     try:
@@ -117,15 +202,22 @@ def run_simulate(
         if until is not None and until.tzinfo is None:
             raise ValueError("--until needs a time zone offset, e.g. 2026-03-01T00:00:00Z")
         report = simulate(ruleset, events, until)
-        lines = "".join(line + "\n" for line in report.json_lines())
         if isinstance(out, Path):
-            out.write_text(lines, encoding="utf-8")
+            write_folder(out, Path(rules_path), events, report)
         elif out is not None:
-            out.write(lines)
+            out.write("".join(line + "\n" for line in report.json_lines()))
     except Exception as exc:  # the CLI promise: never a traceback
         console.print(Text(f"Simulation failed: {exc}", style="bold red"))
         return 1
+    if user is not None:
+        if not any(e.userId == user for e in events):
+            console.print(Text(f"no events of user '{user}' in {events_path}", style="bold red"))
+            return 1
+        console.print(timeline_table(report, events, user))
+        return 0
     console.print(summary_table(report))
+    if isinstance(out, Path):
+        console.print(Text(f"wrote {out} (nudgeflow report --from {out})"))
     for line in exposure_lines(report):
         console.print(Text(line), soft_wrap=True)
     console.print(

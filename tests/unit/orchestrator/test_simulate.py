@@ -9,6 +9,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from nudgeflow.orchestrator.analytics.folder import open_folder
 from nudgeflow.orchestrator.simulate import simulate
 from nudgeflow.orchestrator.simulate_cli import run_simulate
 from nudgeflow.rules import load_ruleset
@@ -131,6 +132,38 @@ def test_run_simulate_writes_json_lines_and_a_summary(tmp_path: Path) -> None:
     )
     text = console.export_text()
     assert "connect_data_source (first value)" in text and "1 duplicates skipped" in text
+
+
+def test_simulate_out_writes_a_folder_report_reads(tmp_path: Path) -> None:
+    """`simulate --out DIR` then `report --from DIR`: what the rules would do, measured like production."""
+    out = tmp_path / "simulated"
+    console = Console(record=True, width=160, color_system=None)
+    assert run_simulate(REPO / "playbooks", REPO / "playbooks" / "sample-events.jsonl", None, out, console) == 0
+    events = (out / "events.jsonl").read_text().splitlines()
+    outcomes = [json.loads(line) for line in (out / "outcomes.jsonl").read_text().splitlines()]
+    assert len(events) == 12 and {"milestone_completed", "delivered"} <= {o["kind"] for o in outcomes}
+    assert sorted(p.name for p in (out / "playbooks").iterdir()) == ["admin.yaml", "operator.yaml", "power_user.yaml"]
+    with open_folder(out) as connection:
+        funnel = connection.execute(
+            "SELECT count(*) FROM outcomes WHERE kind = 'milestone_completed' AND milestone_id = 'connect_data_source'"
+        ).fetchall()
+    assert funnel == [(1,)], "the analytics store reads the simulated outcomes"
+
+
+def test_simulate_user_prints_that_users_timeline() -> None:
+    console = Console(record=True, width=200, color_system=None)
+    code = run_simulate(REPO / "playbooks", REPO / "playbooks" / "sample-events.jsonl", None, None, console, user="ada")
+    assert code == 0
+    lines = [line for line in console.export_text().splitlines() if "2026-" in line]
+    texts = [" ".join(line.replace("│", " ").split()) for line in lines]
+    completed = next(i for i, t in enumerate(texts) if "completes admin_onboarding / connect_data_source" in t)
+    nudged = next(i for i, t in enumerate(texts) if "sends nudge on in_app: “Invite a teammate”" in t)
+    assert texts[0].startswith("2026-03-02 09:00:00 event identify") and completed < nudged
+    assert any("stalls on invite_teammate unless done by 2026-03-05 09:20 UTC" in t for t in texts)
+    assert not any("ben" in t.lower() for t in texts), "only ada's events and decisions"
+    assert (
+        run_simulate(REPO / "playbooks", REPO / "playbooks" / "sample-events.jsonl", None, None, console, user="x") == 1
+    )
 
 
 def test_run_simulate_reports_bad_events_without_traceback(tmp_path: Path) -> None:

@@ -77,10 +77,11 @@ def test_simulated_nudge_in_a_dst_change_goes_out_when_the_engine_says(
             ]
         )  # fmt: skip
     )
-    out = tmp_path / "decisions.jsonl"
+    out = tmp_path / "simulated"
     result = CliRunner().invoke(app, ["simulate", "--rules", str(rules), "--events", str(events), "--out", str(out)])
     assert result.exit_code == 0, result.output
-    [nudge] = [d for d in map(json.loads, out.read_text().splitlines()) if d["type"] == "delivery"]
+    decisions = (out / "decisions.jsonl").read_text().splitlines()
+    [nudge] = [d for d in map(json.loads, decisions) if d["type"] == "delivery"]
     send_at = datetime.fromisoformat(nudge["send_at"])
     timing = Timing.model_validate({"quiet_hours": {"start": "22:00", "end": quiet_end}})
     assert send_at == expected == next_allowed(due, timing, ZoneInfo(zone))
