@@ -12,6 +12,7 @@ from nudgeflow.rules.problems import RuleProblem, RulesetError
 from nudgeflow.rules.ruleset import Ruleset, version_of
 from nudgeflow.rules.schema import Playbook
 from nudgeflow.rules.semantics import playbook_problems
+from nudgeflow.rules.shared_steps import SharedSteps, is_library
 from nudgeflow.rules.yamlsource import SourceDoc, read_documents
 
 SUFFIXES = (".yaml", ".yml")
@@ -39,7 +40,10 @@ def _entries(doc: SourceDoc) -> list[tuple[tuple[Any, ...], Any]]:
 
 
 def _parse_doc(
-    doc: SourceDoc, found: list[tuple[Playbook, SourceDoc, tuple[Any, ...]]], problems: list[RuleProblem]
+    doc: SourceDoc,
+    found: list[tuple[Playbook, SourceDoc, tuple[Any, ...]]],
+    problems: list[RuleProblem],
+    shared: SharedSteps,
 ) -> None:
     for prefix, data in _entries(doc):
         if not isinstance(data, dict):
@@ -51,6 +55,10 @@ def _parse_doc(
                     "a playbook must be a set of 'field: value' lines starting with id:",
                 )
             )
+            continue
+        included = shared.resolve(data, doc, prefix)
+        if included:
+            problems.extend(included)
             continue
         try:
             playbook = Playbook.model_validate(data)
@@ -94,6 +102,7 @@ def check_files(
     found: list[tuple[Playbook, SourceDoc, tuple[Any, ...]]] = []
     problems: list[RuleProblem] = []
     contents: list[bytes] = []
+    documents: list[SourceDoc] = []
     for file in files:
         name = (display or {}).get(file, str(file))
         try:
@@ -110,8 +119,14 @@ def check_files(
         problems.extend(yaml_problems)
         if not docs and not yaml_problems:
             problems.append(RuleProblem(name, 1, "", "the file is empty: it should describe a playbook"))
-        for doc in docs:
-            _parse_doc(doc, found, problems)
+        documents += docs
+    shared = SharedSteps()
+    for doc in documents:  # libraries first: a playbook may include a step from any file
+        if is_library(doc.data):
+            shared.add_library(doc, problems)
+    for doc in documents:
+        if not is_library(doc.data):
+            _parse_doc(doc, found, problems, shared)
     problems.extend(_shared_experiments(found))
     seen: dict[str, str] = {}
     for playbook, doc, prefix in found:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import faust
+import faust.transport.consumer  # the patched class; `faust` alone does not import it
 import pytest
 from faust.types import TP
 from faust.types.tuples import Message

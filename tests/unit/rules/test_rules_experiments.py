@@ -563,7 +563,8 @@ def test_simulate_cli_summarises_exposures(tmp_path: Path) -> None:
     events = tmp_path / "events.jsonl"
     events.write_text("".join(identify(user=u, role="power_user").model_dump_json(by_alias=True) + "\n" for u in users))
     console = Console(record=True, width=200)
-    out = tmp_path / "out.jsonl"
+    out = tmp_path / "simulated"
     assert run_simulate(tmp_path / "rules", events, None, out, console) == 0
     assert "experiment copy-test: control 1 user, social_proof 1 user" in console.export_text()
-    assert sum(json.loads(line)["type"] == "exposure" for line in out.read_text().splitlines()) == 2
+    decisions = (out / "decisions.jsonl").read_text().splitlines()
+    assert sum(json.loads(line)["type"] == "exposure" for line in decisions) == 2
