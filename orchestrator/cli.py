@@ -79,10 +79,11 @@ def demo(
 
     examples = Path(__file__).resolve().parent.parent / "playbooks"  # the repository's example playbooks
     settings = Settings(api_port=port, kafka_bootstrap_servers=None)
-    if "NUDGEFLOW_RULES_PATH" not in os.environ and examples.is_dir():
+    own_rules = "NUDGEFLOW_RULES_PATH" in os.environ
+    if not own_rules and examples.is_dir():
         settings = settings.model_copy(update={"rules_path": examples})
     _setup_logging(settings, level="WARNING", json=False)
-    raise typer.Exit(asyncio.run(run_demo(settings, console, duration=duration)))
+    raise typer.Exit(asyncio.run(run_demo(settings, console, duration=duration, trial_playbook=not own_rules)))
 
 
 @app.command()

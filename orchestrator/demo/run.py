@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import shutil
 import tempfile
 import time
 from collections.abc import Callable
+from importlib import resources
 from pathlib import Path
 
 from aiokafka import AIOKafkaProducer
@@ -24,6 +26,7 @@ from nudgeflow.orchestrator.runtime.shutdown import Shutdown, protect_stdout, wa
 from nudgeflow.orchestrator.runtime.worker import Worker
 from nudgeflow.orchestrator.settings import Settings
 from nudgeflow.rules.contracts.prompts import Prompt
+from nudgeflow.rules.loader import playbook_files
 
 
 def _port_or_free(settings: Settings) -> Settings:
@@ -77,14 +80,17 @@ async def _print_provider_traffic(
         shown_mail, shown_slack = len(sendgrid.messages), len(slack.messages)
 
 
-async def run_demo(settings: Settings, console: Console, *, duration: float | None) -> int:
-    """Until Ctrl-C/SIGTERM or `duration`; stops within 10 s of the signal in any state (shutdown.py)."""
+async def run_demo(settings: Settings, console: Console, *, duration: float | None, trial_playbook: bool = True) -> int:
+    """Until Ctrl-C/SIGTERM or `duration`; stops within 10 s of the signal in any state (shutdown.py).
+    `trial_playbook`: add the demo's own playbook (a stall within seconds) to the rules."""
     protect_stdout()  # `nudgeflow demo | head` must not crash or hang when head exits
     shutdown = Shutdown().install()
-    return await shutdown.run(_demo(settings, console, shutdown.stop, duration))
+    return await shutdown.run(_demo(settings, console, shutdown.stop, duration, trial_playbook))
 
 
-async def _demo(settings: Settings, console: Console, stop: asyncio.Event, duration: float | None) -> int:
+async def _demo(
+    settings: Settings, console: Console, stop: asyncio.Event, duration: float | None, trial_playbook: bool
+) -> int:
     settings = _port_or_free(settings)
     started = time.monotonic()
     console.print(
@@ -92,9 +98,22 @@ async def _demo(settings: Settings, console: Console, stop: asyncio.Event, durat
     )
     # Faust's data dir lives in a temporary folder: the demo leaves nothing behind.
     with tempfile.TemporaryDirectory(prefix="nudgeflow-demo-") as scratch:
-        return await _with_providers(
-            settings.model_copy(update={"table_dir": Path(scratch) / "tables"}), console, started, stop, duration
-        )
+        update: dict[str, object] = {"table_dir": Path(scratch) / "tables"}
+        if trial_playbook:
+            update["rules_path"] = demo_rules(settings.rules_path, Path(scratch) / "rules")
+        return await _with_providers(settings.model_copy(update=update), console, started, stop, duration)
+
+
+def demo_rules(rules: Path, folder: Path) -> Path:
+    """The rules in force plus the demo's trial playbook (trial.yaml: a stall nudge after 15 s), in `folder`."""
+    folder.mkdir(parents=True)
+    for file in playbook_files(rules):
+        target = folder / (file.relative_to(rules) if rules.is_dir() else file.name)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(file, target)
+    trial = resources.files("nudgeflow.orchestrator.demo").joinpath("trial.yaml").read_text(encoding="utf-8")
+    (folder / "demo-trial.yaml").write_text(trial, encoding="utf-8")
+    return folder
 
 
 async def _with_providers(

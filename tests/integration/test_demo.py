@@ -23,6 +23,8 @@ def test_demo_runs_headless_and_celebrates() -> None:
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-3000:]
     assert output.count("🎉") >= 1, output[-3000:]
+    assert re.search(r"👋 fay .*Welcome, Fay", output), "the trial user is welcomed on entering"
+    assert re.search(r"👉 fay .*Stuck connecting your data\?", output), "and nudged when she stalls 15 s"
     assert "📧 email to" in output, "email celebrations reach the SendGrid stand-in"
     assert "Demo summary" in output
     assert re.search(r"dead-lettered\s+│\s+1\s+│", output), "the story's one invalid record is counted"
