@@ -114,7 +114,8 @@ def exposure_lines(report: SimulationReport) -> list[str]:
 def _describe(decision: Decision) -> str:
     """One line of a user's timeline, in the words a CS person uses."""
     if isinstance(decision, DeliveryRequest):
-        return f"sends {decision.kind} on {decision.channel}: “{decision.title}”"
+        to = "" if decision.to_the_user else f" to {decision.data.get('slack_channel') or decision.data.get('to')}"
+        return f"sends {decision.kind} on {decision.channel}{to}: “{decision.title}”"
     if isinstance(decision, DeliverySuppressed):
         detail = f" ({decision.detail})" if decision.detail else ""
         return f"does not send {decision.kind} on {decision.channel}: {decision.reason}{detail}"

@@ -38,7 +38,7 @@ class MilestoneUnlocked(BaseModel):
     unlocked_by: str = Field(description="The milestone whose completion unlocked this one.")
 
 
-SuppressReason = Literal["cap", "template_error", "stale", "holdout"]
+SuppressReason = Literal["cap", "template_error", "stale", "holdout", "no_recipient"]
 
 
 class DeliverySuppressed(DeliveryIdentity):

@@ -62,6 +62,19 @@ def build_delivery(
             **ids,
         )
     data = {"traits": dict(progress.traits), "timezone": progress.timezone, "locale": locale}
+    recipient = recipient_fields(message, progress.traits)
+    if isinstance(recipient, str):
+        return DeliverySuppressed(
+            delivery_id=delivery_id,
+            kind=kind,
+            channel=message.channel,
+            step=step,
+            reason="no_recipient",
+            detail=recipient,
+            at=now,
+            **ids,
+        )
+    data |= recipient
     return DeliveryRequest(
         delivery_id=delivery_id,
         kind=kind,
@@ -74,6 +87,28 @@ def build_delivery(
         **media.media(),
         **ids,
     )
+
+
+CSM_EMAIL_TRAIT, CSM_SLACK_TRAIT = "csm_email", "csm_slack_user_id"
+
+
+def recipient_fields(message: Message, traits: dict[str, Any]) -> dict[str, Any] | str:
+    """The channel fields that address a message sent to someone other than the user (`to`), or why
+    there is nobody to send it to. A user's own messages need none: the channel reads their traits."""
+    if message.to == "user":
+        return {}
+    if message.to.startswith("#"):
+        return {"to": "channel", "slack_channel": message.to}
+    email, slack = traits.get(CSM_EMAIL_TRAIT), traits.get(CSM_SLACK_TRAIT)
+    fields: dict[str, Any] = {"to": "csm", "to_email": email if isinstance(email, str) and email else None}
+    if message.channel == "slack" and isinstance(slack, str) and slack:
+        fields["slack_user_id"] = slack
+    elif message.channel == "slack":
+        fields["slack_user_id"] = None  # not the user's own: found by the CSM's email, if any
+    if fields["to_email"] is None and fields.get("slack_user_id") is None:
+        wanted = CSM_EMAIL_TRAIT if message.channel == "email" else f"{CSM_SLACK_TRAIT} or {CSM_EMAIL_TRAIT}"
+        return f"the user has no {wanted} trait: nobody to tell"
+    return fields
 
 
 def render_media(message: Media, context: dict[str, Any]) -> MessageMedia:

@@ -135,17 +135,36 @@ class Media(_Model):
 
 
 LANGUAGE_TAG = re.compile(r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*$")
+SLACK_CHANNEL = re.compile(r"^#[a-z0-9][a-z0-9_-]{0,79}$")
+TARGETS = {"in_app": ("user",), "email": ("user", "csm"), "slack": ("user", "csm", "#channel")}
 
 
 class Message(Media):
     channel: Channel
     title: str
     body: str
+    to: str = Field(
+        default="user",
+        description="Who receives it: `user` (default), `csm` (the account's customer success manager, from the "
+        "user's `csm_email` / `csm_slack_user_id` traits; email and Slack) or a Slack channel such as `#cs-wins`.",
+    )
     translations: dict[str, MessageOverride] | None = Field(
         default=None,
         description="The message in other languages, by language tag (`de`, `pt-BR`): chosen from the user's "
         "`locale` trait (exact tag, then its language, then this text); a field left out keeps this one.",
     )
+
+    @model_validator(mode="after")
+    def _target_fits_the_channel(self) -> Message:
+        allowed = TARGETS[self.channel]
+        if self.to in allowed or ("#channel" in allowed and SLACK_CHANNEL.match(self.to)):
+            return self
+        if self.to.startswith("#"):
+            if "#channel" in allowed:
+                raise ValueError(f"to: '{self.to}' is not a Slack channel name (lowercase, digits, - and _)")
+            raise ValueError(f"to: only Slack messages can go to a channel such as '{self.to}'")
+        shown = ", ".join("a Slack channel like #cs-wins" if t == "#channel" else t for t in allowed)
+        raise ValueError(f"to: '{self.to}' is not a recipient of {self.channel} messages; use {shown}")
 
     @field_validator("translations")
     @classmethod

@@ -152,10 +152,16 @@ def _record(progress: UserProgress, day: str, channel: str) -> None:
 def schedule(
     progress: UserProgress, timing: Timing, request: DeliveryRequest, now: datetime
 ) -> DeliveryRequest | DeliverySuppressed:
-    """Move `send_at` (a UTC instant) to the next allowed time under caps; record it in the user's daily counts."""
+    """Move `send_at` (a UTC instant) to the next allowed time under caps; record it in the user's daily counts.
+    A message to the user's CSM or a team channel keeps the send window but is not the user's: no caps."""
     zone = user_zone(progress, timing)
     timed = request.channel in timing.channels
     at: datetime | None = max(request.send_at, now).astimezone(UTC)
+    if not request.to_the_user:
+        at = next_allowed(at, timing, zone) if timed and at else at
+        if at is None:
+            return _suppressed(request, now, "cap", "no allowed time within two weeks (quiet hours, send window)")
+        return request.model_copy(update={"send_at": at})
     for _ in range(_SEARCH_DAYS):
         if timed:
             at = next_allowed(at, timing, zone) if at else None

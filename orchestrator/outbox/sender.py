@@ -157,7 +157,7 @@ class OutboxSender:
         if expired is not None:
             await self._finish(job, "expired", expired)
             return
-        if not self.allows(request.user_id, request.channel, request.playbook_id):
+        if request.to_the_user and not self.allows(request.user_id, request.channel, request.playbook_id):
             await self._finish(job, "suppressed", "user preferences")
             return
         channel = self.channels.get(request.channel)

@@ -108,6 +108,12 @@ class DeliveryRequest(MessageMedia, DeliveryIdentity):
     send_at: AwareDatetime
     data: dict[str, Any] = Field(default_factory=dict, description="Extra fields for the channel (traits...).")
 
+    @property
+    def to_the_user(self) -> bool:
+        """Addressed to the user themself (`data.to` absent or "user"), not to their CSM or a team channel:
+        only then do the user's preferences and daily caps apply."""
+        return bool(self.data.get("to", "user") == "user")
+
 
 class DeliveryResult(BaseModel):
     """On the deliveries topic after the last attempt: closes the delivery."""

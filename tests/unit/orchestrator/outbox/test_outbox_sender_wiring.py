@@ -79,3 +79,14 @@ async def test_preferences_and_missing_channels_close_the_delivery_without_a_sen
         "d2": ("failed", "channel 'slack' is not configured"),
     }
     assert email.calls == []
+
+
+async def test_the_users_opt_out_stops_her_own_email_not_the_one_to_her_csm() -> None:
+    results, email = Results(), RecordingChannel("email")
+    to_csm = request("d-csm").model_copy(update={"data": {"to": "csm", "to_email": "carla@vendor.example"}})
+    opted_out = sender(results, email, allows=False)
+    opted_out.start(request("d-own"), partition=0)
+    opted_out.start(to_csm, partition=0)
+    published = {r.delivery_id: r.status for r, _ in await results.wait(2)}
+    assert published == {"d-own": "suppressed", "d-csm": "sent"}
+    assert [m.to_email for m in email.sent] == ["carla@vendor.example"]
