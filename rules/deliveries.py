@@ -15,7 +15,7 @@ from nudgeflow.rules.contracts.deliveries import (
 )
 from nudgeflow.rules.contracts.events import TrackEvent
 from nudgeflow.rules.contracts.users import UserProgress
-from nudgeflow.rules.decisions import DeliverySuppressed
+from nudgeflow.rules.decisions import DeliverySuppressed, SuppressReason
 from nudgeflow.rules.ladder import ladder_progress, milestone_view
 from nudgeflow.rules.locales import localized
 from nudgeflow.rules.schema import Link, Media, Message, Milestone, Playbook
@@ -47,33 +47,28 @@ def build_delivery(
         playbook={"id": playbook.id, "name": playbook.name, "description": playbook.description},
     )
     message, locale = localized(message, progress.traits)
+
+    def suppressed(reason: SuppressReason, detail: str) -> DeliverySuppressed:
+        return DeliverySuppressed(
+            delivery_id=delivery_id,
+            kind=kind,
+            channel=message.channel,
+            step=step,
+            reason=reason,
+            detail=detail,
+            at=now,
+            **ids,
+        )
+
     try:
         title, body = render(message.title, context), render(message.body, context)
         media = render_media(message, context)
     except RenderError as exc:
-        return DeliverySuppressed(
-            delivery_id=delivery_id,
-            kind=kind,
-            channel=message.channel,
-            step=step,
-            reason="template_error",
-            detail=str(exc),
-            at=now,
-            **ids,
-        )
+        return suppressed("template_error", str(exc))
     data = {"traits": dict(progress.traits), "timezone": progress.timezone, "locale": locale}
     recipient = recipient_fields(message, progress.traits)
     if isinstance(recipient, str):
-        return DeliverySuppressed(
-            delivery_id=delivery_id,
-            kind=kind,
-            channel=message.channel,
-            step=step,
-            reason="no_recipient",
-            detail=recipient,
-            at=now,
-            **ids,
-        )
+        return suppressed("no_recipient", recipient)
     data |= recipient
     return DeliveryRequest(
         delivery_id=delivery_id,

@@ -1,6 +1,8 @@
 """Real provider clients against the local stand-ins; nothing of ours is patched."""
 
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -59,5 +61,25 @@ def message() -> Callable[..., OutboundMessage]:
         )
         fields.update(overrides)
         return OutboundMessage(**fields)
+
+    return build
+
+
+@pytest.fixture
+def worker_settings(make_settings, sendgrid_server: SendGridStandIn, slack_server: SlackStandIn, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """Settings of a worker whose email and Slack go to the stand-ins, with `playbook` as its only rules."""
+
+    def build(playbook: str, **overrides: Any) -> Any:
+        rules = tmp_path / "rules"
+        rules.mkdir(exist_ok=True)
+        (rules / "playbook.yaml").write_text(playbook)
+        return make_settings(
+            rules,
+            sendgrid_api_key="SG.test",
+            sendgrid_host=sendgrid_server.url,
+            slack_bot_token="xoxb-test",
+            slack_api_url=f"{slack_server.url}/api/",
+            **overrides,
+        )
 
     return build

@@ -8,12 +8,9 @@ from __future__ import annotations
 import html
 import json
 import re
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from nudgeflow.channels.standins.sendgrid_server import SendGridStandIn
 from nudgeflow.channels.standins.slack_server import SlackStandIn
@@ -48,29 +45,12 @@ milestones:
 """
 
 
-@pytest.fixture
-async def providers() -> AsyncIterator[tuple[SendGridStandIn, SlackStandIn]]:
-    async with SendGridStandIn() as sendgrid, SlackStandIn() as slack:
-        yield sendgrid, slack
-
-
 async def test_email_and_slack_ctas_lead_through_the_tracked_redirect(  # type: ignore[no-untyped-def]
-    make_settings, tmp_path: Path, providers
+    worker_settings, sendgrid_server: SendGridStandIn, slack_server: SlackStandIn
 ) -> None:
-    sendgrid, slack = providers
-    rules = tmp_path / "rules"
-    rules.mkdir()
-    (rules / "launch.yaml").write_text(PLAYBOOK)
+    sendgrid, slack = sendgrid_server, slack_server
     port = free_port()
-    settings = make_settings(
-        rules,
-        sendgrid_api_key="SG.test",
-        sendgrid_host=sendgrid.url,
-        slack_bot_token="xoxb-test",
-        slack_api_url=f"{slack.url}/api/",
-        api_port=port,
-        public_api_url=f"http://127.0.0.1:{port}",
-    )
+    settings = worker_settings(PLAYBOOK, api_port=port, public_api_url=f"http://127.0.0.1:{port}")
     traits = {"first_name": "Ana", "email": "ana@example.com", "slack_user_id": "UANA", "workspace_id": "w-3"}
     async with Worker(settings) as worker:
         await worker.wait_ready()

@@ -4,11 +4,7 @@ by email, and the user's own email opt-out silences only her own messages."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
-
-import pytest
 
 from nudgeflow.channels.standins.sendgrid_server import SendGridStandIn
 from nudgeflow.channels.standins.slack_server import SlackStandIn
@@ -43,26 +39,11 @@ stalls:
 """
 
 
-@pytest.fixture
-async def providers() -> AsyncIterator[tuple[SendGridStandIn, SlackStandIn]]:
-    async with SendGridStandIn() as sendgrid, SlackStandIn() as slack:
-        yield sendgrid, slack
-
-
 async def test_a_win_reaches_the_team_channel_and_a_stall_the_csm_despite_the_users_opt_out(  # type: ignore[no-untyped-def]
-    make_settings, tmp_path: Path, providers
+    worker_settings, sendgrid_server: SendGridStandIn, slack_server: SlackStandIn
 ) -> None:
-    sendgrid, slack = providers
-    rules = tmp_path / "rules"
-    rules.mkdir()
-    (rules / "accounts.yaml").write_text(PLAYBOOK)
-    settings = make_settings(
-        rules,
-        sendgrid_api_key="SG.test",
-        sendgrid_host=sendgrid.url,
-        slack_bot_token="xoxb-test",
-        slack_api_url=f"{slack.url}/api/",
-    )
+    sendgrid, slack = sendgrid_server, slack_server
+    settings = worker_settings(PLAYBOOK)
     traits = {
         "first_name": "Ana",
         "company": "Acme",
