@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from pydantic import ValidationError
 
-from nudgeflow.rules.contracts.events import IdentifyEvent, TrackEvent, parse_product_event
+from nudgeflow.rules.contracts.events import SEGMENT_TYPES, IdentifyEvent, TrackEvent, parse_product_event
 
 DEFAULT_MAX_BYTES = 256 * 1024
 DEFAULT_MAX_DEPTH = 32
@@ -81,9 +81,10 @@ def _decode(raw: bytes | None, *, max_bytes: int, max_depth: int) -> TrackEvent 
         return too_deep
     if not isinstance(document, dict):
         return Rejected(reason=f"expected a JSON object, got {type(document).__name__}", error_type="schema")
-    if document.get("type") not in ("track", "identify"):
+    if document.get("type") not in SEGMENT_TYPES:
         return Rejected(
-            reason=f"type: must be 'track' or 'identify', got {str(document.get('type'))[:80]!r}", error_type="schema"
+            reason=f"type: must be one of {', '.join(SEGMENT_TYPES)}, got {str(document.get('type'))[:80]!r}",
+            error_type="schema",
         )
     if not document.get("userId"):
         return Rejected(

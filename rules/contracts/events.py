@@ -1,4 +1,4 @@
-"""The events topic (inbound): Segment-spec `track` and `identify` calls, keyed by user id.
+"""The events topic (inbound): Segment-spec `track`, `identify`, `page` and `screen` calls, keyed by user id.
 
 Platform teams publish these with any Kafka client; the JSON Schema printed by
 `nudgeflow schema events` is generated from these models, so the two never drift.
@@ -66,13 +66,45 @@ class IdentifyEvent(_SegmentCall):
     traits: dict[str, Any] = Field(default_factory=dict)
 
 
-ProductEvent = Annotated[TrackEvent | IdentifyEvent, Field(discriminator="type")]
-_product_event_adapter: TypeAdapter[TrackEvent | IdentifyEvent] = TypeAdapter(ProductEvent)
+PAGE_VIEWED, SCREEN_VIEWED = "Page Viewed", "Screen Viewed"
+
+
+class PageEvent(_SegmentCall):
+    """A page (web) or screen (mobile) view. Read as the track event `Page Viewed` / `Screen Viewed`
+    with the page's `name` as the property `page` (and `category`), so a milestone can wait for one:
+    `when: {event: Page Viewed, where: {page: Billing}}`."""
+
+    type: Literal["page", "screen"]
+    name: str | None = Field(default=None, max_length=256)
+    category: str | None = Field(default=None, max_length=256)
+    properties: dict[str, Any] = Field(default_factory=dict)
+
+    def as_track(self) -> TrackEvent:
+        named = {k: v for k, v in (("page", self.name), ("category", self.category)) if v is not None}
+        extra = self.model_extra or {}
+        return TrackEvent(
+            type="track",
+            event=PAGE_VIEWED if self.type == "page" else SCREEN_VIEWED,
+            properties={**self.properties, **named},
+            messageId=self.messageId,
+            userId=self.userId,
+            timestamp=self.timestamp,
+            context=self.context,
+            version=self.version,
+            **extra,
+        )
+
+
+ProductEvent = Annotated[TrackEvent | IdentifyEvent | PageEvent, Field(discriminator="type")]
+_product_event_adapter: TypeAdapter[TrackEvent | IdentifyEvent | PageEvent] = TypeAdapter(ProductEvent)
+SEGMENT_TYPES = ("track", "identify", "page", "screen")
 
 
 def parse_product_event(raw: bytes | str) -> TrackEvent | IdentifyEvent:
-    """Validate one JSON message; raises pydantic.ValidationError with a readable reason."""
-    return _product_event_adapter.validate_json(raw)
+    """Validate one JSON message; raises pydantic.ValidationError with a readable reason. Page and
+    screen calls come back as the track events they are read as."""
+    event = _product_event_adapter.validate_json(raw)
+    return event.as_track() if isinstance(event, PageEvent) else event
 
 
 def product_event_json_schema() -> dict[str, Any]:

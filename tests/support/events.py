@@ -31,3 +31,15 @@ def identify(user: str, traits: dict[str, object]) -> bytes:
             "context": {"timezone": "Europe/Paris"},
         }
     ).encode()
+
+
+def page(user: str, name: str, kind: str = "page", **fields: object) -> bytes:
+    """A Segment `page` (or, with kind="screen", `screen`) call."""
+    document = {
+        "type": kind,
+        "messageId": str(uuid.uuid4()),
+        "userId": user,
+        "name": name,
+        "timestamp": datetime.now(UTC).isoformat(),
+    }
+    return json.dumps(document | fields).encode()
