@@ -342,6 +342,53 @@ def sample_history(
     run_sample(users, out, console, rules=rules, weeks=weeks, seed=seed)
 
 
+events_app = typer.Typer(help="Event names: the rules' against the stream's.", no_args_is_help=True)
+app.add_typer(events_app, name="events")
+
+
+@events_app.command("unknown")
+def events_unknown(
+    rules: Annotated[Path, typer.Option(help="Playbook file or folder")],
+    db: Annotated[Path | None, typer.Option(help="The DuckDB file `nudgeflow analytics ingest` keeps.")] = None,
+    from_dir: Annotated[
+        Path | None, typer.Option("--from", help="A folder written by `nudgeflow sample` or `simulate --out`.")
+    ] = None,
+    days: Annotated[int, typer.Option(min=1, help="Look at the stream's last N days (up to its newest event).")] = 7,
+) -> None:
+    """Event names the rules wait for that the stream has not carried, and stream events that look like
+    misspellings of them. Exit code 1 when there are any."""
+    from nudgeflow.orchestrator.analytics.event_names import event_name_report, newest_event
+    from nudgeflow.orchestrator.analytics.folder import open_folder
+    from nudgeflow.orchestrator.analytics.ingest import open_when_free
+    from nudgeflow.rules import RulesetError, load_ruleset
+
+    if (db is None) == (from_dir is None):
+        raise typer.BadParameter("give --db or --from")
+    try:
+        ruleset = load_ruleset(rules)
+    except RulesetError as exc:
+        console.print(str(exc), markup=False)
+        raise typer.Exit(1) from None
+    connection = open_folder(from_dir) if from_dir is not None else open_when_free(db, read_only=True)  # type: ignore[arg-type]
+    with connection:
+        until = newest_event(connection)
+        if until is None:
+            console.print("no events in the analytics data yet")
+            raise typer.Exit(1)
+        report = event_name_report(connection, ruleset, days=days, until=until)
+    window = f"{report.since:%Y-%m-%d %H:%M} – {report.until:%Y-%m-%d %H:%M} UTC"
+    for unseen in report.unseen:
+        console.print(f"[red]not seen[/red] '{unseen.event}' in {window}; waited for by {', '.join(unseen.used_by)}")
+    for lookalike in report.lookalikes:
+        console.print(
+            f"[yellow]looks like a misspelling[/yellow] '{lookalike.seen}' ({lookalike.count} events) "
+            f"of '{lookalike.referenced}', which the rules wait for"
+        )
+    if report.clean:
+        console.print(f"every event name the rules wait for was seen in {window}")
+    raise typer.Exit(0 if report.clean else 1)
+
+
 analytics_app = typer.Typer(help="Analytics database: keep it up to date from the topics.", no_args_is_help=True)
 app.add_typer(analytics_app, name="analytics")
 
