@@ -56,6 +56,9 @@ def messages_of(playbook: Playbook) -> list[Located]:
             Located(f"milestones[{i}].celebrate[{j}]", milestone, m, "celebration", 0)
             for j, m in enumerate(milestone.celebrate)
         ]
+        found += [
+            Located(f"milestones[{i}].overdue[{j}]", milestone, m, "nudge", j) for j, m in enumerate(milestone.overdue)
+        ]
     for i, stall in enumerate(playbook.stalls):
         milestone = playbook.milestone(stall.milestone) or first
         found += [Located(f"stalls[{i}].nudges[{j}]", milestone, m, "nudge", j) for j, m in enumerate(stall.nudges)]

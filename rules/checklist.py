@@ -14,7 +14,7 @@ from nudgeflow.rules.contracts.progress import ChecklistStep, PlaybookChecklist,
 from nudgeflow.rules.contracts.users import PlaybookProgress, UserProgress
 from nudgeflow.rules.ladder import ladder_progress, milestone_view
 from nudgeflow.rules.ruleset import Ruleset
-from nudgeflow.rules.schema import Milestone, Playbook
+from nudgeflow.rules.schema import SIGNUP, Milestone, Playbook
 from nudgeflow.rules.templates import RenderError, build_context, render, render_url
 
 
@@ -80,14 +80,24 @@ def _missing_prerequisite(milestone: Milestone, pp: PlaybookProgress) -> str | N
 
 
 def _due_times(playbook: Playbook, progress: UserProgress, pp: PlaybookProgress) -> dict[str, datetime]:
-    """Per milestone, the earliest time a started stall rule expects it done by."""
+    """Per milestone, the earliest time a started stall rule (or deadline) expects it done by; a `due`
+    without `overdue` messages arms no timer and counts from what it counts from."""
     due: dict[str, datetime] = {}
-    for stall in playbook.stalls:
+    for stall in playbook.all_stalls:
         started = progress.stalls_started.get(f"{playbook.id}/{stall.key}")
         if started is None:
             continue
         by = started + stall.not_within
         due[stall.milestone] = min(by, due.get(stall.milestone, by))
+    for index, milestone in enumerate(playbook.milestones):
+        if milestone.due is None or milestone.overdue:
+            continue
+        of = playbook.due_from(index)
+        before = pp.milestones.get(of)
+        start = progress.first_seen_at if of == SIGNUP else (before.completed_at if before else None)
+        if start is not None:
+            by = start + milestone.due
+            due[milestone.id] = min(by, due.get(milestone.id, by))
     return due
 
 

@@ -91,7 +91,7 @@ class Engine:
         }
         stall_index: dict[str, list[tuple[Playbook, Stall]]] = defaultdict(list)
         for playbook in ruleset.playbooks:
-            for stall in playbook.stalls:
+            for stall in playbook.all_stalls:
                 if stall.of_is_event:
                     stall_index[stall.of].append((playbook, stall))
         self.stalls_by_event = {name: tuple(pairs) for name, pairs in stall_index.items()}

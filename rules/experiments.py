@@ -118,4 +118,4 @@ def apply_variant(playbook: Playbook, variant: Variant) -> Playbook:
         found = find_stall(playbook, override)
         if len(found) == 1:
             stalls[found[0]] = _stall(stalls[found[0]], override)
-    return playbook.model_copy(update={"milestones": milestones, "stalls": stalls})
+    return playbook.changed(milestones=milestones, stalls=stalls)

@@ -190,6 +190,23 @@ class Milestone(_Model):
         description="The checklist step's button: where the user does this step. Label and URL are templates "
         "with `user`, `milestone` and `playbook`.",
     )
+    due: Duration | None = Field(
+        default=None,
+        description="Should be done within this of the previous step's completion (`when.after`, else the step "
+        "before it in the ladder; the first step: of signup). Past it the checklist shows the step overdue and "
+        "the `overdue` messages go out.",
+    )
+    overdue: list[Nudge] = Field(
+        default_factory=list,
+        description="Sent when the step is past `due`, in order like a stall's nudges: to the user and/or "
+        "(`to: csm`) the account's CSM.",
+    )
+
+    @model_validator(mode="after")
+    def _overdue_needs_due(self) -> Milestone:
+        if self.overdue and self.due is None:
+            raise ValueError("overdue messages need a deadline: add due (e.g. due: 3d)")
+        return self
 
 
 class Nudge(Message):
@@ -231,6 +248,14 @@ class Stall(_Model):
     @property
     def key(self) -> str:
         return f"{self.milestone}<-{self.of}"
+
+
+class Deadline(Stall):
+    """A milestone's `due` with its `overdue` messages, run as a stall rule of its own."""
+
+    @property
+    def key(self) -> str:
+        return f"{self.milestone}<-due"
 
 
 class Window(_Model):
@@ -333,6 +358,32 @@ class Playbook(_Model):
     stalls: list[Stall] = Field(default_factory=list)
     timing: Timing = Field(default_factory=Timing)
     experiment: Experiment | None = None
+
+    def changed(self, **update: Any) -> Playbook:
+        """A copy with `update` applied. Not `model_copy` alone: it would carry over the values cached
+        from this playbook's ladder (`_positions`, `all_stalls`) to a copy whose ladder differs."""
+        copy = self.model_copy(update=update)
+        for cached in ("_positions", "all_stalls"):
+            copy.__dict__.pop(cached, None)
+        return copy
+
+    @cached_property
+    def all_stalls(self) -> tuple[Stall, ...]:
+        """The written stall rules, then each milestone's deadline that has `overdue` messages."""
+        return (*self.stalls, *(d for index in range(len(self.milestones)) if (d := self.deadline(index))))
+
+    def due_from(self, index: int) -> str:
+        """What a milestone's `due` counts from: `when.after`, else the step before it, else signup."""
+        milestone = self.milestones[index]
+        return milestone.when.after or (self.milestones[index - 1].id if index else SIGNUP)
+
+    def deadline(self, index: int) -> Deadline | None:
+        milestone = self.milestones[index]
+        if milestone.due is None or not milestone.overdue:
+            return None
+        return Deadline(
+            milestone=milestone.id, of=self.due_from(index), not_within=milestone.due, nudges=milestone.overdue
+        )
 
     @cached_property
     def _positions(self) -> dict[str, int]:

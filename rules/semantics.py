@@ -128,6 +128,8 @@ def _templates(pb: Playbook, report: _Report) -> None:
             texts += [(("milestones", i, "cta", "label"), m.cta.label), (("milestones", i, "cta", "url"), m.cta.url)]
         for j, msg in enumerate(m.celebrate):
             texts += _message_texts(("milestones", i, "celebrate", j), msg)
+        for j, nudge in enumerate(m.overdue):
+            texts += _message_texts(("milestones", i, "overdue", j), nudge)
     for i, stall in enumerate(pb.stalls):
         for j, nudge in enumerate(stall.nudges):
             texts += _message_texts(("stalls", i, "nudges", j), nudge)

@@ -43,7 +43,7 @@ def start(
 
 
 def on_entry(p: UserProgress, playbook: Playbook, version: str, decisions: list[Decision]) -> None:
-    for stall in playbook.stalls:
+    for stall in playbook.all_stalls:
         if stall.of == SIGNUP and p.first_seen_at is not None:
             start(p, playbook, stall, p.first_seen_at, version, decisions)
 
@@ -56,7 +56,7 @@ def on_completion(
         if timer.playbook_id == playbook.id and timer.milestone_id == milestone_id:
             del p.timers[timer_id]
             decisions.append(CancelTimer(timer_id=timer_id, user_id=p.user_id))
-    for stall in playbook.stalls:
+    for stall in playbook.all_stalls:
         if stall.of == milestone_id:
             start(p, playbook, stall, at, version, decisions)
 
@@ -64,4 +64,4 @@ def on_completion(
 def find(playbook: Playbook | None, stall_key: str) -> Stall | None:
     if playbook is None:
         return None
-    return next((s for s in playbook.stalls if s.key == stall_key), None)
+    return next((s for s in playbook.all_stalls if s.key == stall_key), None)
