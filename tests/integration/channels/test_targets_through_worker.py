@@ -1,6 +1,6 @@
-"""`to` through the worker and the outbox to the SendGrid and Slack stand-ins (real sendgrid and
-slack-sdk clients): a win goes to the team's Slack channel, a stall escalates to the account's CSM
-by email, and the user's own email opt-out silences only her own messages."""
+"""`to` and deadlines through the worker and the outbox to the SendGrid and Slack stand-ins (real
+sendgrid and slack-sdk clients): a win goes to the team's Slack channel, an overdue step escalates
+to the account's CSM by email, and the user's own email opt-out silences only her own messages."""
 
 from __future__ import annotations
 
@@ -25,17 +25,14 @@ milestones:
   - id: invite_teammate
     title: Invite a teammate
     when: {event: Teammate Invited}
-stalls:
-  - milestone: invite_teammate
-    of: connect_source
-    not_within: 2s
-    nudges:
+    due: 2s
+    overdue:
       - {channel: in_app, title: "Invite someone", body: "Work is better together"}
       - channel: email
         to: csm
         after: 1s
         title: "{{ user.first_name }} has not invited anyone"
-        body: "{{ user.company }} is stuck on {{ milestone.title }}"
+        body: "{{ user.company }} is overdue on {{ milestone.title }}"
 """
 
 
