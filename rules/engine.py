@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from nudgeflow.rules import stalls
 from nudgeflow.rules.contracts.deliveries import DeliveryKind, DeliveryRequest, delivery_id_for
 from nudgeflow.rules.contracts.events import IdentifyEvent, TrackEvent
-from nudgeflow.rules.contracts.users import UserProgress
+from nudgeflow.rules.contracts.users import HeldEvent, UserProgress
 from nudgeflow.rules.decisions import (
     Decision,
     DeliverySuppressed,
@@ -39,6 +39,19 @@ from nudgeflow.rules.schema import Message, Milestone, Playbook, Stall
 from nudgeflow.rules.timing import schedule
 
 _MISSING = object()
+HELD_EVENTS_MAX = 50
+HELD_EVENTS_WINDOW = timedelta(days=7)
+
+
+def _hold(p: UserProgress, event: TrackEvent) -> None:
+    """Keep an event for playbooks the user may enter later (their role not known yet): the newest
+    `HELD_EVENTS_MAX` of the last `HELD_EVENTS_WINDOW`, so a user's record stays small."""
+    oldest = event.timestamp - HELD_EVENTS_WINDOW
+    kept = [h for h in p.held_events if h.timestamp >= oldest and h.message_id != event.messageId]
+    kept.append(
+        HeldEvent(event=event.event, properties=event.properties, timestamp=event.timestamp, message_id=event.messageId)
+    )
+    p.held_events = kept[-HELD_EVENTS_MAX:]
 
 
 def fork(progress: UserProgress, playbook_ids: set[str]) -> UserProgress:
@@ -57,6 +70,7 @@ def fork(progress: UserProgress, playbook_ids: set[str]) -> UserProgress:
     p.stalls_started = dict(progress.stalls_started)
     p.exposures = dict(progress.exposures)
     p.sent_per_day = {day: dict(counts) for day, counts in progress.sent_per_day.items()}
+    p.held_events = list(progress.held_events)
     return p
 
 
@@ -145,9 +159,12 @@ class Engine:
         if p.audiences_checked != self.version:
             self._enter_playbooks(p, at, now, decisions)
         if isinstance(event, TrackEvent):
-            for playbook, milestone in self.by_event.get(event.event, ()):
+            listening = self.by_event.get(event.event, ())
+            for playbook, milestone in listening:
                 if playbook.id in p.playbooks:
                     self._match(p, playbook, milestone, event, now, decisions)
+            if any(playbook.id not in p.playbooks for playbook, _ in listening):
+                _hold(p, event)
             for playbook, stall in self.stalls_by_event.get(event.event, ()):
                 if playbook.id in p.playbooks:
                     seen = self.playbook_for(p, playbook)
@@ -267,6 +284,22 @@ class Engine:
                 self._enroll(p, playbook, at, decisions)
                 seen = self.playbook_for(p, playbook)
                 self._entered(p, seen, at, now, decisions)
+                self._replay_held(p, playbook, now, decisions)
+
+    def _replay_held(self, p: UserProgress, playbook: Playbook, now: datetime, decisions: list[Decision]) -> None:
+        """Events the user sent before entering `playbook` count for it now, in the order they happened."""
+        for held in sorted(p.held_events, key=lambda h: h.timestamp):
+            for listener, milestone in self.by_event.get(held.event, ()):
+                if listener.id == playbook.id:
+                    event = TrackEvent(
+                        type="track",
+                        event=held.event,
+                        properties=held.properties,
+                        messageId=held.message_id,
+                        userId=p.user_id,
+                        timestamp=held.timestamp,
+                    )
+                    self._match(p, playbook, milestone, event, now, decisions)
 
     def _enroll(self, p: UserProgress, playbook: Playbook, at: datetime, decisions: list[Decision]) -> None:
         """Enter the playbook; with an experiment, fix the user's variant and expose them once."""

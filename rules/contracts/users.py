@@ -55,6 +55,16 @@ class PendingTimer(BaseModel):
     due_at: AwareDatetime
 
 
+class HeldEvent(BaseModel):
+    """A track event a rule reads, kept while the user was in no playbook that listens to it (their
+    role not known yet): counted if they enter one later."""
+
+    event: str
+    properties: dict[str, Any] = Field(default_factory=dict)
+    timestamp: AwareDatetime
+    message_id: str
+
+
 class UserProgress(BaseModel):
     user_id: str
     first_seen_at: AwareDatetime | None = None
@@ -77,6 +87,11 @@ class UserProgress(BaseModel):
     )
     sent_per_day: dict[str, dict[str, int]] = Field(
         default_factory=dict, description="User-local date 'YYYY-MM-DD' -> {channel or '*': messages scheduled}."
+    )
+    held_events: list[HeldEvent] = Field(
+        default_factory=list,
+        description="Events a rule reads that arrived before the user was in a playbook listening to them "
+        "(oldest first, bounded): replayed into each playbook the user enters.",
     )
 
     @classmethod
