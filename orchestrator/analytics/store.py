@@ -16,6 +16,8 @@ from pathlib import Path
 
 import duckdb
 
+from nudgeflow.rules.contracts.events import PAGE_VIEWED, SCREEN_VIEWED
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
     user_id VARCHAR NOT NULL, message_id VARCHAR NOT NULL, type VARCHAR NOT NULL,
@@ -54,13 +56,16 @@ def _sql_type(value: str | Fields) -> str:
     return "STRUCT(" + ", ".join(f'"{k}" {_sql_type(v)}' for k, v in value.items()) + ")"
 
 
-# `src` has the fields above as columns; rows missing what the contract requires are skipped.
-EVENT_ROWS = """
-SELECT userId AS user_id, messageId AS message_id, type, CASE WHEN type = 'track' THEN event END AS event,
-       TRY_CAST(timestamp AS TIMESTAMPTZ) AS ts, CASE WHEN type = 'identify' THEN coalesce(traits, '{}') END AS traits
+# `src` has the fields above as columns; rows missing what the contract requires are skipped. Page and
+# screen calls are the track events the rules read them as (rules/contracts/events.py).
+EVENT_ROWS = f"""
+SELECT userId AS user_id, messageId AS message_id, CASE WHEN type = 'identify' THEN type ELSE 'track' END AS type,
+       CASE type WHEN 'track' THEN event WHEN 'page' THEN '{PAGE_VIEWED}' WHEN 'screen' THEN '{SCREEN_VIEWED}' END
+           AS event,
+       TRY_CAST(timestamp AS TIMESTAMPTZ) AS ts, CASE WHEN type = 'identify' THEN coalesce(traits, '{{}}') END AS traits
 FROM src
-WHERE type IN ('track', 'identify') AND coalesce(userId, '') <> '' AND coalesce(messageId, '') <> ''
-  AND TRY_CAST(timestamp AS TIMESTAMPTZ) IS NOT NULL AND (type = 'identify' OR coalesce(event, '') <> '')
+WHERE type IN ('track', 'identify', 'page', 'screen') AND coalesce(userId, '') <> '' AND coalesce(messageId, '') <> ''
+  AND TRY_CAST(timestamp AS TIMESTAMPTZ) IS NOT NULL AND (type <> 'track' OR coalesce(event, '') <> '')
 """
 OUTCOME_ROWS = """
 SELECT outcome_id, kind, user_id, TRY_CAST(occurred_at AS TIMESTAMPTZ) AS occurred_at, playbook_id, milestone_id,

@@ -19,12 +19,13 @@ def test_bad_values_are_skipped_and_good_ones_kept_once() -> None:
         "",
         "[1, 2]",
         json.dumps({**good[0], "messageId": "m3", "timestamp": "yesterday"}),  # unreadable time
-        json.dumps({**good[0], "messageId": "m4", "type": "page"}),  # not track/identify
+        json.dumps({**good[0], "messageId": "m4", "type": "alias"}),  # not a call Nudgeflow reads
+        json.dumps({**good[1], "messageId": "m6", "type": "page", "name": "Pricing"}),  # read as Page Viewed
         json.dumps({k: v for k, v in good[0].items() if k != "event"} | {"messageId": "m5"}),  # track without event
     ]
     outcomes = [json.dumps(completed("u1", 2, "a")), json.dumps({"kind": "milestone_completed"}), "{"]
-    assert store.add_texts(connection, events, outcomes) == (2, 1)
+    assert store.add_texts(connection, events, outcomes) == (3, 1)
     assert store.add_texts(connection, events[:1], outcomes[:1]) == (0, 0)  # a replay adds nothing
     assert connection.execute("SELECT coalesce(sum(n), 0) FROM duplicates").fetchone() == (3,)
     rows = connection.execute("SELECT message_id, type, event FROM events ORDER BY message_id").fetchall()
-    assert rows == [("m1", "track", "A Done"), ("m2", "identify", None)]
+    assert rows == [("m1", "track", "A Done"), ("m2", "identify", None), ("m6", "track", "Page Viewed")]
