@@ -25,7 +25,7 @@ from nudgeflow.orchestrator.broker.clients import faust_credentials
 from nudgeflow.orchestrator.broker.faust_context import as_current_event
 from nudgeflow.orchestrator.broker.faust_fetch_wait import set_fetch_wait
 from nudgeflow.orchestrator.broker.partitioning import partitioner
-from nudgeflow.orchestrator.broker.stall_watch import StallWatch
+from nudgeflow.orchestrator.broker.stall_watch import StallWatch, highwater_of
 from nudgeflow.orchestrator.broker.tansu_offsets import correct_recovery_highwaters
 from nudgeflow.orchestrator.clock import Clock, SystemClock
 from nudgeflow.orchestrator.event_agent import EventAgent
@@ -180,7 +180,7 @@ class TimerDriver:
         metrics.CONSUMER_LAG.clear()
         for tp in app.assignor.assigned_actives():
             read = consumer._read_offset.get(tp)  # Faust keeps no public accessor for it
-            highwater = consumer.highwater(tp)
+            highwater = highwater_of(consumer, tp)
             if highwater is None:  # just assigned, nothing fetched yet; raising here would crash the app
                 continue
             behind = highwater - (read + 1 if read is not None else 0)

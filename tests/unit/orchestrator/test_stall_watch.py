@@ -153,3 +153,16 @@ async def test_a_partition_merely_behind_gets_longer_before_it_is_sought_again()
     clock.t = 60
     assert {EVENTS, THIRD} <= set(await watch.check()), "still a safety net for a partition never served"
     assert {EVENTS: 4040} in app.consumer.seeks
+
+
+async def test_a_partition_aiokafka_no_longer_holds_is_skipped_not_a_crash() -> None:
+    """Mid-rebalance the assignor still lists a partition aiokafka has dropped; its highwater() asserts."""
+    app, watch, clock = setup({EVENTS: 91}, {EVENTS: 169})
+
+    def unassigned(tp: Any) -> int | None:
+        raise AssertionError("Partition is not assigned")
+
+    app.consumer.highwater = unassigned  # type: ignore[method-assign]
+    for t in (0, 10, 60):
+        clock.t = t
+        assert await watch.check() == []
