@@ -21,6 +21,7 @@ import faust
 from nudgeflow.channels.preferences.store import PreferencesStore, allow_all
 from nudgeflow.orchestrator import metrics
 from nudgeflow.orchestrator.broker import faust_patches
+from nudgeflow.orchestrator.broker.bulk_restore import use_bulk_restore
 from nudgeflow.orchestrator.broker.clients import faust_credentials
 from nudgeflow.orchestrator.broker.faust_context import as_current_event
 from nudgeflow.orchestrator.broker.faust_fetch_wait import set_fetch_wait
@@ -207,6 +208,8 @@ def build_app(
     if settings.broker_profile == "tansu":
         correct_recovery_highwaters()  # Tansu lists a batched partition's end short (docs/deploy.md)
     app = faust_app(settings, bootstrap_servers)
+    # A lost data directory comes back from the changelog in bulk (docs/deploy.md).
+    use_bulk_restore(app, min_records=settings.bulk_restore_min_records)
     topics = WorkerTopics.declare(app, settings)
     users: MutableMapping[str, Any] = app.Table(
         "users", partitions=settings.topic_partitions, options=store_options(settings)

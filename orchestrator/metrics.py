@@ -18,6 +18,10 @@ PARTITIONS_UNSTUCK = Counter(
     "Partitions found stalled with records waiting and sought again (broker/stall_watch.py)",
     ["topic"],
 )
+RESTORED_RECORDS = Counter(
+    "nudgeflow_restored_records_total",
+    "Changelog records written to local state by the bulk restore (broker/bulk_restore.py)",
+)
 AGENT_BATCH_RECORDS = Histogram(
     "nudgeflow_agent_batch_records",
     "Records per batch the event agent handled (one wait for the broker's acks each)",

@@ -139,6 +139,13 @@ class Settings(BaseSettings):
         description="A partition with records waiting whose read position has not moved for this long, outside "
         "a rebalance, is logged and read again from its next offset (orchestrator/broker/stall_watch.py).",
     )
+    bulk_restore_min_records: int = Field(
+        default=1_000,
+        ge=1,
+        description="A worker recovering its tables reads the changelog partitions it owns in bulk, straight into "
+        "RocksDB, when at least this many records are behind its local state (a new worker, a lost data "
+        "directory); fewer go through Faust's per-record recovery (orchestrator/broker/bulk_restore.py).",
+    )
     max_event_bytes: int = Field(
         default=256 * 1024,
         ge=1024,

@@ -20,6 +20,8 @@ from typing import Any, TypeVar
 
 import aiokafka
 
+from nudgeflow.orchestrator.broker.side_consumer import side_consumer
+
 log = logging.getLogger(__name__)
 
 PROBE_FETCH_WAIT_MS = 20  # Tansu answers a fetch only when its wait expires
@@ -59,25 +61,16 @@ def correct_recovery_highwaters() -> None:
     global _applied
     if _applied:
         return
-    from faust.transport.drivers import aiokafka as faust_aiokafka
+    from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 
-    thread_class: Any = faust_aiokafka.AIOKafkaConsumerThread
+    thread_class: Any = AIOKafkaConsumerThread
     listed_highwaters = thread_class.highwaters  # runs in the app's loop, asks the consumer's thread
 
     async def highwaters(self: Any, *partitions: Any) -> Mapping[Any, int]:
         listed: Mapping[Any, int] = await listed_highwaters(self, *partitions)
         if not any(end > 0 for end in listed.values()):
             return listed
-        conf, transport = self.app.conf, self.transport
-        probe = aiokafka.AIOKafkaConsumer(
-            bootstrap_servers=faust_aiokafka.server_list(transport.url, transport.default_port),
-            client_id=f"{conf.broker_client_id}-end-probe",
-            group_id=None,
-            enable_auto_commit=False,
-            fetch_max_wait_ms=PROBE_FETCH_WAIT_MS,
-            request_timeout_ms=int(conf.broker_request_timeout * 1000.0),
-            **faust_aiokafka.credentials_to_aiokafka_auth(conf.broker_credentials, conf.ssl_context),
-        )
+        probe = side_consumer(self.app, "end-probe", fetch_max_wait_ms=PROBE_FETCH_WAIT_MS)
         await probe.start()
         try:
             return await true_end_offsets(probe, listed)

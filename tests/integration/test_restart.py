@@ -84,11 +84,16 @@ async def _when_count(listing, count: int):  # type: ignore[no-untyped-def]
     return items if len(items) >= count else None
 
 
+@pytest.mark.parametrize("path", ["bulk", "faust"])
 async def test_worker_restarted_without_its_local_state_restores_every_user_from_batched_changelogs(
-    worker_process: WorkerProcess,
+    worker_process: WorkerProcess, path: str
 ) -> None:
     """The changelog is written in multi-record batches, whose end Tansu lists short: the restore
-    must read to the true end, or the last users of each batch come back without their progress."""
+    must read to the true end, or the last users of each batch come back without their progress.
+    Both ways of restoring: in bulk (broker/bulk_restore.py, from 1 record behind here) and
+    Faust's per-record recovery (what a worker a few records behind uses)."""
+    min_records = 1 if path == "bulk" else 1_000_000
+    worker_process.settings = worker_process.settings.model_copy(update={"bulk_restore_min_records": min_records})
     settings = worker_process.settings
     bootstrap, topic = settings.kafka_bootstrap_servers or "", settings.events_topic
     users = [f"u{n:03}" for n in range(80)]
@@ -113,6 +118,15 @@ async def test_worker_restarted_without_its_local_state_restores_every_user_from
     assert {p["body"] for p in team_work} == {"2 of 2 done"}, "every user's progress came back from the changelog"
     connected = await _celebrated(bootstrap, settings.prompts_topic, "You connected BigQuery!", 0)
     assert len(connected or []) == len(users), "nobody was celebrated twice"
+    restored_in_bulk = await _restored_records(worker_process)
+    assert (restored_in_bulk >= len(users)) if path == "bulk" else (restored_in_bulk == 0), worker_process.log_tail()
+
+
+async def _restored_records(process: WorkerProcess) -> float:
+    async with httpx.AsyncClient(base_url=process.api_url) as client:
+        text = (await client.get("/metrics")).text
+    lines = [line for line in text.splitlines() if line.startswith("nudgeflow_restored_records_total ")]
+    return float(lines[0].split()[1]) if lines else 0.0
 
 
 async def produce_fast(bootstrap: str, topic: str, records: list[tuple[bytes, bytes]]) -> None:
