@@ -115,9 +115,12 @@ def link_clicked_event(click: LinkClick, *, at: datetime) -> dict[str, Any]:
     return track_event(click.user_id, LINK_CLICKED, properties, message_id=message_id, at=at)
 
 
+CLICK_EVENTS = frozenset({PROMPT_EVENTS[PromptStatus.CLICKED], LINK_CLICKED})
+
+
 def is_click(event: TrackEvent | IdentifyEvent) -> bool:
     """A click on a message or one of its links, from the in-app API or the redirect endpoint."""
-    return isinstance(event, TrackEvent) and event.event in (PROMPT_EVENTS[PromptStatus.CLICKED], LINK_CLICKED)
+    return isinstance(event, TrackEvent) and event.event in CLICK_EVENTS
 
 
 def link_click_outcome(event: TrackEvent | IdentifyEvent, now: datetime) -> Outcome | None:

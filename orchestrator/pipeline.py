@@ -19,7 +19,7 @@ from typing import Literal, Protocol
 
 from pydantic import ValidationError
 
-from nudgeflow.channels.product_events import is_click, link_click_outcome
+from nudgeflow.channels.product_events import CLICK_EVENTS, is_click, link_click_outcome
 from nudgeflow.orchestrator.decision_outcomes import decision_outcome, delivery_outcome
 from nudgeflow.orchestrator.ingest.decode import Rejected
 from nudgeflow.rules.contracts.deliveries import DeliveryRequest
@@ -109,6 +109,10 @@ class PipelineStep:
         """The ingest pre-filter: events no loaded rule reads, and that record no click, are dropped
         before they reach the user's state (most of a product's stream). Follows hot reloads."""
         return self.rules.engine.reads(event) or is_click(event)
+
+    def reads_track(self, name: str) -> bool:
+        """`reads` for a track call known only by its event name (the ingest stage asks before validating)."""
+        return self.rules.engine.reads_track(name) or name in CLICK_EVENTS
 
     def on_event(self, record: UserRecord, event: Event, now: datetime) -> StepResult:
         """A messageId this user already sent changes nothing (per-user de-duplication window).

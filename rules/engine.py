@@ -119,7 +119,11 @@ class Engine:
     def reads(self, event: TrackEvent | IdentifyEvent) -> bool:
         """Whether any loaded rule can react to `event`: identify calls always (traits enter users into
         playbooks), track calls when a milestone or stall names them. What no rule reads is noise."""
-        return isinstance(event, IdentifyEvent) or event.event in self.by_event or event.event in self.stalls_by_event
+        return isinstance(event, IdentifyEvent) or self.reads_track(event.event)
+
+    def reads_track(self, name: str) -> bool:
+        """Whether a milestone or stall names the track event `name` (the pre-filter asks before validating)."""
+        return name in self.by_event or name in self.stalls_by_event
 
     def assignment(self, p: UserProgress, playbook: Playbook) -> Assignment | None:
         """The user's variant of the playbook's current experiment, fixed when they entered it.

@@ -31,7 +31,10 @@ from nudgeflow.orchestrator.broker.side_consumer import side_consumer
 
 log = logging.getLogger(__name__)
 
-FETCH_WAIT_MS = 20  # Tansu answers a fetch only when its wait expires: keep it short
+# Tansu answers a fetch when its wait expires, with what it gathered by then, and seeking into a large
+# partition of its memory store takes a while: 5 ms returned nothing at 1 M records, 20 ms 16,000
+# records/s, 200 ms 44,000/s, 500 ms 37,000/s. Apache Kafka answers as soon as it has the bytes.
+FETCH_WAIT_MS = 200
 MAX_RECORDS_PER_FETCH = 50_000
 PARTITION_FETCH_BYTES = 8 * 2**20
 

@@ -8,9 +8,11 @@ topics). The Faust agent reads only the by-user topic, so a user's state lives o
 Source offsets are committed only after every forward and dead letter of the batch is acknowledged:
 a crash re-forwards (the agent drops repeated messageIds), it never skips.
 
-`admit` is the pre-filter: the worker passes the pipeline's `reads`, so events no loaded rule reads
-(page views, clicks on nothing a playbook names) are counted and dropped here, in batches, instead of
-paying Faust's per-message cost; identify calls always pass.
+`admit` is the pre-filter: the worker passes the pipeline's `reads_track`, so track (and page,
+screen) calls no loaded rule reads, most of a product's stream, are counted and dropped here, in
+batches, instead of paying Faust's per-message cost; identify calls always pass. The filter looks
+only at the call's type, user and event name (decode.py's `read_call`), so noise costs a JSON parse,
+not a validation: a dropped call that would have failed validation is dropped, not dead-lettered.
 """
 
 from __future__ import annotations
@@ -28,21 +30,20 @@ from aiokafka.errors import CommitFailedError, KafkaError
 
 from nudgeflow.orchestrator import metrics
 from nudgeflow.orchestrator.broker.partitioning import partition_for, partitioner
-from nudgeflow.orchestrator.ingest.decode import Rejected, decode_event
+from nudgeflow.orchestrator.ingest.decode import Rejected, read_call, validate_call
 from nudgeflow.orchestrator.settings import Settings
 from nudgeflow.rules.contracts.dead_letters import DeadLetter
-from nudgeflow.rules.contracts.events import IdentifyEvent, TrackEvent
 
 log = logging.getLogger(__name__)
 
-Event = TrackEvent | IdentifyEvent
-Admit = Callable[[Event], bool]
+Admit = Callable[[str], bool]
+"""Whether a rule reads the track event of this name."""
 MAX_BATCH = 1000
 FETCH_WAIT_MS = 100
 RETRY_SECONDS = 1.0
 
 
-def admit_all(event: Event) -> bool:
+def admit_all(name: str) -> bool:
     """Forward every valid event (`NUDGEFLOW_INGEST_PREFILTER=false`, and tests of the stage alone)."""
     return True
 
@@ -142,15 +143,17 @@ class IngestStage:
         await asyncio.gather(*(send for send in sends if send is not None))
 
     async def _route(self, record: ConsumerRecord[Any, Any]) -> asyncio.Future[Any] | None:
-        decoded = decode_event(
-            record.value, max_bytes=self.settings.max_event_bytes, max_depth=self.settings.max_event_depth
-        )
-        if isinstance(decoded, Rejected):
-            return await self._dead_letter(record, decoded)
-        if not self.admit(decoded):
+        settings = self.settings
+        call = read_call(record.value, max_bytes=settings.max_event_bytes, max_depth=settings.max_event_depth)
+        if isinstance(call, Rejected):
+            return await self._dead_letter(record, call)
+        if call.name is not None and not self.admit(call.name):
             self.counts.filtered += 1
             metrics.EVENTS.labels("filtered").inc()
             return None
+        decoded = validate_call(call)
+        if isinstance(decoded, Rejected):
+            return await self._dead_letter(record, decoded)
         key = decoded.userId.encode()
         self.counts.forwarded += 1
         future: asyncio.Future[Any] = await self._producer.send(

@@ -141,7 +141,7 @@ class Worker:
         assert self.nudgeflow is not None
         step = self.nudgeflow.handler.step
         self.ingest = IngestStage(
-            self.settings, kafka, admit=step.reads if self.settings.ingest_prefilter else admit_all
+            self.settings, kafka, admit=step.reads_track if self.settings.ingest_prefilter else admit_all
         )
         await self.ingest.start()
         self._stack.push_async_callback(self.ingest.stop)  # stops before the Faust app

@@ -3,6 +3,7 @@ ones that matter still celebrate (a product stream where 90% of events are noise
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from nudgeflow.orchestrator.runtime.worker import Worker
@@ -20,6 +21,9 @@ async def test_noise_is_dropped_at_ingest_and_milestones_still_celebrate(worker:
         records.append((user.encode(), identify(user, {"role": "admin"})))
         records += [(user.encode(), track(user, NOISE[n % 3], {"n": n})) for n in range(18)]
         records.append((user.encode(), track(user, "Data Source Connected", {"status": "ok", "source": "S3"})))
+    # Noise is judged by its type, user and name only: a broken timestamp on it costs no validation.
+    broken_noise = json.loads(track("u0", "Page Viewed", {}))
+    records.append((b"u0", json.dumps({**broken_noise, "timestamp": "yesterday"}).encode()))
     await produce(worker.bootstrap_servers, worker.settings.events_topic, records)
 
     async def everyone_celebrated() -> bool:
@@ -27,8 +31,9 @@ async def test_noise_is_dropped_at_ingest_and_milestones_still_celebrate(worker:
 
     await eventually(everyone_celebrated, timeout=60)
     assert worker.ingest is not None
-    await eventually(lambda: worker.ingest is not None and worker.ingest.counts.filtered == 180)
+    await eventually(lambda: worker.ingest is not None and worker.ingest.counts.filtered == 181)
     assert worker.ingest.counts.forwarded == 20  # 10 identify + 10 milestone events: 90% of tracks dropped
+    assert worker.ingest.counts.dead_lettered == 0
 
 
 async def test_a_hot_reload_that_reads_a_new_event_lets_it_through(worker: Worker, rules_path: Path) -> None:
