@@ -19,7 +19,7 @@ from nudgeflow.rules.decisions import DeliverySuppressed, SuppressReason
 from nudgeflow.rules.ladder import ladder_progress, milestone_view
 from nudgeflow.rules.locales import localized
 from nudgeflow.rules.schema import Link, Media, Message, Milestone, Playbook
-from nudgeflow.rules.templates import RenderError, build_context, render, render_url
+from nudgeflow.rules.templates import RenderError, build_context, render, render_url, stall_view
 
 
 def build_delivery(
@@ -33,8 +33,10 @@ def build_delivery(
     step: int,
     now: datetime,
     event: TrackEvent | None,
+    stalled_since: datetime | None = None,
 ) -> DeliveryRequest | DeliverySuppressed:
-    """Render one message; a template that fails at send time suppresses it instead of sending junk."""
+    """Render one message; a template that fails at send time suppresses it instead of sending junk.
+    `stalled_since`: when the stall this nudge is about started (the `stall` template context)."""
     ids = dict(user_id=progress.user_id, playbook_id=playbook.id, playbook_version=version, milestone_id=milestone.id)
     delivery_id = delivery_id_for(**ids, kind=kind, step=step, channel=message.channel)
     context = build_context(
@@ -45,6 +47,7 @@ def build_delivery(
         milestone=milestone_view(milestone),
         progress=ladder_progress(playbook, progress.playbooks[playbook.id]),
         playbook={"id": playbook.id, "name": playbook.name, "description": playbook.description},
+        stall=stall_view(stalled_since, now) if stalled_since is not None else None,
     )
     message, locale = localized(message, progress.traits)
 

@@ -78,3 +78,13 @@ Delay = Annotated[timedelta, BeforeValidator(parse_duration), _serialize_duratio
 ClockTime = Annotated[
     time, BeforeValidator(parse_clock), PlainSerializer(lambda t: t.strftime("%H:%M"), return_type=str)
 ]
+
+
+def describe_duration(value: timedelta) -> str:
+    """How long, in words for a message: '45 minutes', '5 hours', '2 days 4 hours' (two units at most)."""
+    minutes = max(0, int(value.total_seconds()) // 60)
+    days, rest = divmod(minutes, 1440)
+    hours, minutes = divmod(rest, 60)
+    parts = [(days, "day"), (hours, "hour")] if days else [(hours, "hour"), (minutes, "minute")]
+    words = [f"{count} {unit}{'' if count == 1 else 's'}" for count, unit in parts if count]
+    return " ".join(words) or "less than a minute"

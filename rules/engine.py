@@ -198,7 +198,10 @@ class Engine:
                 p, playbook, milestone, stall.nudge(pending.step), pending.step, now, chosen.experiment
             )
         else:
-            sent = self._deliver(p, playbook, milestone, stall.nudge(pending.step), "nudge", pending.step, now, None)
+            since = p.stalls_started.get(f"{playbook.id}/{stall.key}")
+            sent = self._deliver(
+                p, playbook, milestone, stall.nudge(pending.step), "nudge", pending.step, now, None, stalled_since=since
+            )
         decisions.append(sent)
         if pending.step + 1 < stall.steps:
             base = sent.send_at if isinstance(sent, DeliveryRequest) else max(now, pending.due_at)
@@ -217,6 +220,7 @@ class Engine:
         step: int,
         now: datetime,
         event: TrackEvent | None,
+        stalled_since: datetime | None = None,
     ) -> Decision:
         built = build_delivery(
             progress=p,
@@ -228,6 +232,7 @@ class Engine:
             step=step,
             now=now,
             event=event,
+            stalled_since=stalled_since,
         )
         if isinstance(built, DeliveryRequest):
             return schedule(p, playbook.timing, built, now)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from datetime import datetime
 from functools import lru_cache
 from typing import Any, NoReturn
 from urllib.parse import urlsplit
@@ -23,7 +24,9 @@ from jinja2.exceptions import SecurityError
 from jinja2.filters import do_default
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-CONTEXT_NAMES = ("user", "event", "milestone", "progress", "playbook")
+from nudgeflow.rules.durations import describe_duration
+
+CONTEXT_NAMES = ("user", "event", "milestone", "progress", "playbook", "stall")
 ALLOWED_GLOBALS = frozenset({"range", "dict"})
 # Jinja's helper objects: nothing a message needs, and the usual first step of a sandbox escape.
 UNSAFE_NAMES = frozenset({"self", "cycler", "joiner", "namespace", "lipsum"})
@@ -266,8 +269,10 @@ def build_context(
     milestone: dict[str, Any],
     progress: dict[str, Any],
     playbook: dict[str, Any],
+    stall: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The documented template context: user, event, milestone, progress, playbook."""
+    """The documented template context: user, event, milestone, progress, playbook, and for a
+    stall or overdue message, stall (since when the user has been stuck, and for how long)."""
     event = {**properties, "name": event_name}
     return {
         "user": {**traits, "id": user_id},
@@ -275,4 +280,18 @@ def build_context(
         "milestone": milestone,
         "progress": progress,
         "playbook": playbook,
+        "stall": stall or {},
+    }
+
+
+def stall_view(since: datetime, now: datetime) -> dict[str, Any]:
+    """What templates see as `stall`: `since` (ISO 8601), `waiting` ('2 days 4 hours'), `waiting_hours`,
+    `waiting_days`."""
+    waited = now - since
+    hours = max(0, int(waited.total_seconds()) // 3600)
+    return {
+        "since": since.isoformat(),
+        "waiting": describe_duration(waited),
+        "waiting_hours": hours,
+        "waiting_days": hours // 24,
     }

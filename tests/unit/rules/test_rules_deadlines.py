@@ -27,7 +27,7 @@ milestones:
     due: 2d
     overdue:
       - {channel: in_app, title: "Invite someone today", body: "Your trial is better with a teammate"}
-      - {channel: email, to: csm, after: 1d, title: "{{ user.first_name }} is overdue", body: "{{ milestone.title }}"}
+      - {channel: email, to: csm, after: 1d, title: "{{ user.first_name }} is overdue", body: "{{ milestone.title }}: {{ stall.waiting }}"}
 """
 
 
@@ -59,6 +59,7 @@ def test_a_step_past_due_is_overdue_on_the_checklist_and_its_messages_go_out_in_
         ("Ana is overdue", "csm"),
     ]
     assert second[0].send_at == T0 + timedelta(days=4), "the CSM a day after the user's own reminder"  # type: ignore[attr-defined]
+    assert second[0].body == "Invite a teammate: 3 days", "how long since the step opened"  # type: ignore[attr-defined]
 
 
 def test_doing_the_step_in_time_sends_nothing(tmp_path: Path) -> None:

@@ -4,7 +4,7 @@ from datetime import time, timedelta
 
 import pytest
 
-from nudgeflow.rules.durations import format_duration, parse_clock, parse_duration
+from nudgeflow.rules.durations import describe_duration, format_duration, parse_clock, parse_duration
 
 
 @pytest.mark.parametrize(
@@ -36,3 +36,18 @@ def test_clock_times() -> None:
     for bad in ["25:00", "9pm", 1260, "21h"]:
         with pytest.raises(ValueError, match="HH:MM"):
             parse_clock(bad)
+
+
+@pytest.mark.parametrize(
+    ("waited", "words"),
+    [
+        (timedelta(seconds=20), "less than a minute"),
+        (timedelta(minutes=1), "1 minute"),
+        (timedelta(hours=5, minutes=3), "5 hours 3 minutes"),
+        (timedelta(days=1), "1 day"),
+        (timedelta(days=2, hours=4, minutes=59), "2 days 4 hours"),
+        (timedelta(seconds=-5), "less than a minute"),
+    ],
+)
+def test_how_long_a_user_has_waited_reads_as_words(waited: timedelta, words: str) -> None:
+    assert describe_duration(waited) == words
