@@ -27,7 +27,11 @@ milestones:
     due: 2d
     overdue:
       - {channel: in_app, title: "Invite someone today", body: "Your trial is better with a teammate"}
-      - {channel: email, to: csm, after: 1d, title: "{{ user.first_name }} is overdue", body: "{{ milestone.title }}: {{ stall.waiting }}"}
+      - channel: email
+        to: csm
+        after: 1d
+        title: "{{ user.first_name }} is overdue"
+        body: "{{ milestone.title }}: {{ stall.waiting }}"
 """
 
 
