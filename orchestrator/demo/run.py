@@ -11,6 +11,7 @@ from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 
+import httpx
 from aiokafka import AIOKafkaProducer
 from pydantic import SecretStr
 from rich.console import Console
@@ -165,7 +166,9 @@ async def _run(
         )
         producer = AIOKafkaProducer(**aiokafka_options(worker.settings, worker.bootstrap_servers))
         await producer.start()
-        player = StoryPlayer(Story.bundled(), producer, worker.settings.events_topic)
+        assert worker.api_url is not None, "the demo always runs the in-app API"
+        clicker = _Clicker(worker.api_url, prompts, console, started)
+        player = StoryPlayer(Story.bundled(), producer, worker.settings.events_topic, clicker=clicker.click)
         tasks = [asyncio.create_task(player.play()), asyncio.create_task(player.background())]
         try:
             await wait_for_stop(stop, duration)
@@ -178,6 +181,48 @@ async def _run(
         _summary(console, worker, player, prompts, providers, time.monotonic() - started - ready)
     console.print("demo stopped; broker and worker shut down.")
     return 0
+
+
+class _Clicker:
+    """Follows a prompt's link as the product's front end would: a token for the user (the demo's
+    stand-in for the product's backend), then the in-app API's status change with the link, which
+    records the click (a `link_clicked` outcome for analytics)."""
+
+    PATIENCE_SECONDS = 10.0
+
+    def __init__(self, api_url: str, seen: list[Prompt], console: Console, started: float) -> None:
+        self.api_url, self.seen, self.console, self.started = api_url, seen, console, started
+
+    async def click(self, user: str, kind: str, link: str) -> bool:
+        prompt = await self._newest(user, kind)
+        target = prompt.link_at(link) if prompt is not None else None
+        if prompt is None or target is None:
+            self.console.print(f"[dim]no {kind} prompt with a {link} link for {user} to click[/dim]")
+            return False
+        async with httpx.AsyncClient(base_url=self.api_url, timeout=10) as client:
+            token = (await client.get(f"/v1/demo/users/{user}/token")).json()["token"]
+            answer = await client.post(
+                f"/v1/users/{user}/prompts/{prompt.delivery_id}/status",
+                json={"status": "clicked", "link": link},
+                headers={"Authorization": f"Bearer {token}"},
+            )
+        if answer.status_code != 200:
+            self.console.print(f"[red]click on {user}'s prompt refused: {answer.status_code} {answer.text[:200]}[/red]")
+            return False
+        self.console.print(
+            f"[dim]{time.monotonic() - self.started:6.1f}s[/dim] 🖱  [bold]{user}[/bold] clicked "
+            f"[green]{target.label}[/green] on “{prompt.title}” → {target.url}"
+        )
+        return True
+
+    async def _newest(self, user: str, kind: str) -> Prompt | None:
+        """The newest prompt of that kind the user got, waiting a little for one still on its way."""
+        deadline = time.monotonic() + self.PATIENCE_SECONDS
+        while True:
+            found = [p for p in self.seen if p.user_id == user and p.kind == kind]
+            if found or time.monotonic() > deadline:
+                return found[-1] if found else None
+            await asyncio.sleep(0.2)
 
 
 def _summary(
@@ -204,6 +249,7 @@ def _summary(
     if ingest is not None:
         table.add_row("noise dropped before the rules (pre-filter)", str(ingest.filtered))
     table.add_row("in-app prompts delivered", str(len(prompts)))
+    table.add_row("prompt buttons clicked (recorded as link_clicked)", str(player.stats.clicks))
     table.add_row("emails sent (SendGrid stand-in)", str(len(providers[0].messages)))
     table.add_row("Slack messages posted (stand-in)", str(len(providers[1].messages)))
     console.print(table)

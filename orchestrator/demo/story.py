@@ -2,13 +2,16 @@
 
 The story (story.yaml) names users with roles and time zones and the steps
 they take; background page views show throughput, and a few bad records show
-the dead-letter topic and de-duplication at work.
+the dead-letter topic and de-duplication at work. A `click` step follows a link
+of the user's newest prompt of a kind, as the product's front end would, through
+the in-app API (the runner supplies how: `Clicker`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -33,6 +36,10 @@ class StoryStep(BaseModel):
     properties: dict[str, Any] = Field(default_factory=dict)
     duplicate: bool = Field(default=False, description="Publish the same messageId twice.")
     raw: str | None = Field(default=None, description="Publish these bytes as-is (a malformed record).")
+    click: str | None = Field(
+        default=None, description="Follow a link of the user's newest prompt of this kind (nudge, welcome, …)."
+    )
+    link: str = Field(default="cta", description="With `click`: which link (cta, secondary_cta, links.N).")
 
 
 class Story(BaseModel):
@@ -52,11 +59,29 @@ class PlayStats:
     background_events: int = 0
     malformed: int = 0
     duplicates: int = 0
+    clicks: int = 0
+
+
+Clicker = Callable[[str, str, str], Awaitable[bool]]
+"""(user, prompt kind, link) → whether the user's newest prompt of that kind had the link to follow."""
+
+
+async def no_clicks(user: str, kind: str, link: str) -> bool:
+    return False
 
 
 class StoryPlayer:
-    def __init__(self, story: Story, producer: AIOKafkaProducer, topic: str, *, speed: float = 1.0) -> None:
+    def __init__(
+        self,
+        story: Story,
+        producer: AIOKafkaProducer,
+        topic: str,
+        *,
+        speed: float = 1.0,
+        clicker: Clicker = no_clicks,
+    ) -> None:
         self.story, self.producer, self.topic, self.speed = story, producer, topic, speed
+        self.clicker = clicker
         self.stats = PlayStats()
 
     async def play(self) -> None:
@@ -69,6 +94,9 @@ class StoryPlayer:
             if step.raw is not None:
                 await self.producer.send_and_wait(self.topic, step.raw.encode(), key=step.user.encode())
                 self.stats.malformed += 1
+                continue
+            if step.click is not None:
+                self.stats.clicks += int(await self.clicker(step.user, step.click, step.link))
                 continue
             assert step.event is not None
             event = track(step.user, step.event, step.properties, timezone=timezones.get(step.user))

@@ -1,4 +1,4 @@
-"""`nudgeflow demo` headless for ~20 s: celebrations appear, and it leaves no process behind."""
+"""`nudgeflow demo` headless for ~24 s: celebrations appear, and it leaves no process behind."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ def test_demo_runs_headless_and_celebrates() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("NUDGEFLOW_")}
     env["COLUMNS"] = "200"
     result = subprocess.run(
-        [sys.executable, "-m", "nudgeflow.orchestrator", "demo", "--duration", "20", "--port", "0"],
+        [sys.executable, "-m", "nudgeflow.orchestrator", "demo", "--duration", "24", "--port", "0"],
         capture_output=True,
         text=True,
         timeout=150,
@@ -25,6 +25,10 @@ def test_demo_runs_headless_and_celebrates() -> None:
     assert output.count("🎉") >= 1, output[-3000:]
     assert re.search(r"👋 fay .*Welcome, Fay", output), "the trial user is welcomed on entering"
     assert re.search(r"👉 fay .*Stuck connecting your data\?", output), "and nudged when she stalls 15 s"
+    assert re.search(r"🖱\s+fay clicked Connect a source .*→ https://app\.example\.com/settings/sources", output), (
+        "she follows the nudge's button, through the in-app API"
+    )
+    assert re.search(r"prompt buttons clicked \(recorded as link_clicked\)\s+│\s+1\s+│", output), output[-3000:]
     assert "📧 email to" in output, "email celebrations reach the SendGrid stand-in"
     assert "Demo summary" in output
     assert re.search(r"dead-lettered\s+│\s+1\s+│", output), "the story's one invalid record is counted"
