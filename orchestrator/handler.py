@@ -93,7 +93,11 @@ class TimerPublisher:
 
 
 class DeadLetters:
-    """Parks a record that cannot be processed, with its original bytes and the reason."""
+    """Parks a record that cannot be processed, with its original bytes and the reason.
+
+    A batch the broker refused is handled again whole (event_agent.py); a record whose dead letter
+    the broker already acknowledged in an earlier attempt of the same batch is not parked twice.
+    `batch_done` forgets those records once the batch went through."""
 
     def __init__(
         self, topic: Sink, clock: Clock, stats: ProcessingStats, *, max_bytes: int = DEFAULT_MAX_BYTES
@@ -102,9 +106,16 @@ class DeadLetters:
         self.clock = clock
         self.stats = stats
         self.max_bytes = max_bytes  # larger values are parked as an excerpt + size + sha256
+        self._acknowledged: set[tuple[str, int, int]] = set()
+
+    def batch_done(self) -> None:
+        self._acknowledged.clear()
 
     async def park(self, message: Message, rejected: Rejected) -> Awaitable[Any]:
         """Publishes the dead letter; returns its ack, for the batch to wait on."""
+        where = (message.topic, message.partition, message.offset)
+        if where in self._acknowledged:
+            return asyncio.sleep(0)  # parked by an earlier attempt of this batch
         letter = DeadLetter.of(
             reason=rejected.reason,
             error_type=rejected.error_type,
@@ -117,6 +128,10 @@ class DeadLetters:
             max_bytes=self.max_bytes,
         )
         ack = await self.topic.send(key=letter.kafka_key(), value=letter.model_dump_json().encode())
+        ack = asyncio.ensure_future(ack)
+        ack.add_done_callback(
+            lambda sent: self._acknowledged.add(where) if not sent.cancelled() and sent.exception() is None else None
+        )
         metrics.DEAD_LETTERS.labels(rejected.error_type).inc()
         self.stats.dead_lettered += 1
         log.warning("dead-lettered %s[%s]@%s: %s", message.topic, message.partition, message.offset, rejected.reason)
@@ -204,6 +219,7 @@ class InputHandler:
                     await self._event(message, batch, origin)
         if batch.acks:
             await asyncio.gather(*batch.acks)
+        self.dead_letters.batch_done()
         self._store(batch)
         self.batches += 1
         self.records += len(messages)

@@ -94,3 +94,15 @@ async def test_a_batch_still_refused_after_the_last_retry_raises_and_stays_unack
         await agent_for(worker, sleeps)(stream)  # type: ignore[arg-type]
     assert worker.table == {} and stream.acked == [], "nothing stored, nothing committed past"
     assert sleeps.asked == [0.1, 0.5]
+
+
+async def test_a_retried_batch_parks_its_malformed_record_once(worker: Worker) -> None:
+    worker.outputs.deliveries.fail_acks(KafkaTimeoutError())
+    worker.offset += 1
+    malformed = FaustEvent(MemoryMessage("events", 0, worker.offset, b"u1", b"{not json"))
+    stream = TakingStream([[malformed, *events_of(worker)]], worker)
+    await agent_for(worker, Sleeps())(stream)  # type: ignore[arg-type]
+    letters = worker.published("dead_letters")
+    assert len(letters) == 1, "the dead letter the broker acknowledged in the first attempt is not sent again"
+    assert letters[0]["source_offset"] == malformed.message.offset and len(stream.acked) == 3
+    assert worker.handler.stats.dead_lettered == 1
