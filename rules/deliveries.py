@@ -13,7 +13,7 @@ from nudgeflow.rules.contracts.deliveries import (
     RenderedLink,
     delivery_id_for,
 )
-from nudgeflow.rules.contracts.events import TrackEvent
+from nudgeflow.rules.contracts.events import ACCOUNT, TrackEvent
 from nudgeflow.rules.contracts.users import UserProgress
 from nudgeflow.rules.decisions import DeliverySuppressed, SuppressReason
 from nudgeflow.rules.ladder import ladder_progress, milestone_view
@@ -97,7 +97,10 @@ def recipient_fields(message: Message, traits: dict[str, Any]) -> dict[str, Any]
         return {}
     if message.to.startswith("#"):
         return {"to": "channel", "slack_channel": message.to}
-    email, slack = traits.get(CSM_EMAIL_TRAIT), traits.get(CSM_SLACK_TRAIT)
+    found = traits.get(ACCOUNT)
+    account: dict[str, Any] = found if isinstance(found, dict) else {}
+    email = traits.get(CSM_EMAIL_TRAIT) or account.get(CSM_EMAIL_TRAIT)  # the user's own, else the account's
+    slack = traits.get(CSM_SLACK_TRAIT) or account.get(CSM_SLACK_TRAIT)
     fields: dict[str, Any] = {"to": "csm", "to_email": email if isinstance(email, str) and email else None}
     if message.channel == "slack" and isinstance(slack, str) and slack:
         fields["slack_user_id"] = slack
@@ -105,7 +108,7 @@ def recipient_fields(message: Message, traits: dict[str, Any]) -> dict[str, Any]
         fields["slack_user_id"] = None  # not the user's own: found by the CSM's email, if any
     if fields["to_email"] is None and fields.get("slack_user_id") is None:
         wanted = CSM_EMAIL_TRAIT if message.channel == "email" else f"{CSM_SLACK_TRAIT} or {CSM_EMAIL_TRAIT}"
-        return f"the user has no {wanted} trait: nobody to tell"
+        return f"neither the user nor their account (group call) has a {wanted} trait: nobody to tell"
     return fields
 
 

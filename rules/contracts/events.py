@@ -1,4 +1,4 @@
-"""The events topic (inbound): Segment-spec `track`, `identify`, `page` and `screen` calls, keyed by user id.
+"""The events topic (inbound): Segment-spec `track`, `identify`, `page`, `screen` and `group` calls, keyed by user id.
 
 Platform teams publish these with any Kafka client; the JSON Schema printed by
 `nudgeflow schema events` is generated from these models, so the two never drift.
@@ -95,22 +95,52 @@ class PageEvent(_SegmentCall):
         )
 
 
-ProductEvent = Annotated[TrackEvent | IdentifyEvent | PageEvent, Field(discriminator="type")]
-_product_event_adapter: TypeAdapter[TrackEvent | IdentifyEvent | PageEvent] = TypeAdapter(ProductEvent)
-SEGMENT_TYPES = ("track", "identify", "page", "screen")
+ACCOUNT_ID, ACCOUNT = "account_id", "account"
+
+
+class GroupEvent(_SegmentCall):
+    """The user belongs to an account (Segment's group: a company, workspace or team). Read as an
+    identify of two traits: `account_id` (the `groupId`) and `account` (the group's traits plus `id`),
+    so audiences can match `account_id`, templates read `{{ user.account.name }}`, and a message
+    `to: csm` finds the account's `csm_email` / `csm_slack_user_id` when the user has none. A later
+    group call replaces both."""
+
+    type: Literal["group"]
+    groupId: str = Field(min_length=1, max_length=256, description="The account's id.")
+    traits: dict[str, Any] = Field(default_factory=dict, description="The account's traits: name, plan, csm_email…")
+
+    def as_identify(self) -> IdentifyEvent:
+        extra = self.model_extra or {}
+        return IdentifyEvent(
+            type="identify",
+            traits={ACCOUNT_ID: self.groupId, ACCOUNT: {**self.traits, "id": self.groupId}},
+            messageId=self.messageId,
+            userId=self.userId,
+            timestamp=self.timestamp,
+            context=self.context,
+            version=self.version,
+            **extra,
+        )
+
+
+ProductEvent = Annotated[TrackEvent | IdentifyEvent | PageEvent | GroupEvent, Field(discriminator="type")]
+_product_event_adapter: TypeAdapter[TrackEvent | IdentifyEvent | PageEvent | GroupEvent] = TypeAdapter(ProductEvent)
+SEGMENT_TYPES = ("track", "identify", "page", "screen", "group")
 
 
 def parse_product_event(raw: bytes | str) -> TrackEvent | IdentifyEvent:
     """Validate one JSON message; raises pydantic.ValidationError with a readable reason. Page and
-    screen calls come back as the track events they are read as."""
+    screen calls come back as the track events they are read as, group calls as the identify."""
     event = _product_event_adapter.validate_json(raw)
-    return event.as_track() if isinstance(event, PageEvent) else event
+    if isinstance(event, PageEvent):
+        return event.as_track()
+    return event.as_identify() if isinstance(event, GroupEvent) else event
 
 
 def product_event_json_schema() -> dict[str, Any]:
     """JSON Schema of the inbound contract, for `nudgeflow schema events`."""
     schema = _product_event_adapter.json_schema()
-    schema["title"] = "Nudgeflow product event (Segment track/identify)"
+    schema["title"] = "Nudgeflow product event (Segment track/identify/page/screen/group)"
     return schema
 
 

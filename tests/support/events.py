@@ -43,3 +43,17 @@ def page(user: str, name: str, kind: str = "page", **fields: object) -> bytes:
         "timestamp": datetime.now(UTC).isoformat(),
     }
     return json.dumps(document | fields).encode()
+
+
+def group(user: str, group_id: str, traits: dict[str, object]) -> bytes:
+    """A Segment group call: the user belongs to the account `group_id`."""
+    return json.dumps(
+        {
+            "type": "group",
+            "messageId": str(uuid.uuid4()),
+            "userId": user,
+            "groupId": group_id,
+            "traits": traits,
+            "timestamp": datetime.now(UTC).isoformat(),
+        }
+    ).encode()

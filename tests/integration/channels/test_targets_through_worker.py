@@ -1,6 +1,7 @@
 """`to` and deadlines through the worker and the outbox to the SendGrid and Slack stand-ins (real
 sendgrid and slack-sdk clients): a win goes to the team's Slack channel, an overdue step escalates
-to the account's CSM by email, and the user's own email opt-out silences only her own messages."""
+to the account's CSM by email (the account and its CSM from a Segment group call), and the user's
+own email opt-out silences only her own messages."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 from nudgeflow.channels.standins.sendgrid_server import SendGridStandIn
 from nudgeflow.channels.standins.slack_server import SlackStandIn
 from nudgeflow.orchestrator.runtime.worker import Worker
-from tests.support.events import identify, track
+from tests.support.events import group, identify, track
 from tests.support.kafka import eventually, produce, read_topic
 
 PLAYBOOK = """\
@@ -32,7 +33,7 @@ milestones:
         to: csm
         after: 1s
         title: "{{ user.first_name }} has not invited anyone"
-        body: "{{ user.company }} is overdue on {{ milestone.title }}"
+        body: "{{ user.account.name }} is overdue on {{ milestone.title }}"
 """
 
 
@@ -43,10 +44,8 @@ async def test_a_win_reaches_the_team_channel_and_a_stall_the_csm_despite_the_us
     settings = worker_settings(PLAYBOOK)
     traits = {
         "first_name": "Ana",
-        "company": "Acme",
         "email": "ana@example.com",
         "slack_user_id": "UANA",
-        "csm_email": "carla@vendor.example",
         "nudgeflow_opt_out_channels": ["email"],
     }
     async with Worker(settings) as worker:
@@ -54,13 +53,18 @@ async def test_a_win_reaches_the_team_channel_and_a_stall_the_csm_despite_the_us
         await produce(
             worker.bootstrap_servers,
             settings.events_topic,
-            [(b"ana", identify("ana", traits)), (b"ana", track("ana", "Data Source Connected", {}))],
+            [
+                (b"ana", identify("ana", traits)),
+                (b"ana", group("ana", "acme", {"name": "Acme", "csm_email": "carla@vendor.example"})),
+                (b"ana", track("ana", "Data Source Connected", {})),
+            ],
         )
         await eventually(lambda: len(slack.messages) == 1 and len(sendgrid.messages) == 1, timeout=30)
         [post], [mail] = slack.messages, sendgrid.messages
         assert (post["channel"], post["text"].startswith("Ana connected data")) == ("#cs-wins", True)
         recipients = [to["email"] for p in mail["personalizations"] for to in p["to"]]
         assert recipients == ["carla@vendor.example"] and mail["subject"] == "Ana has not invited anyone"
+        assert "Acme is overdue on Invite a teammate" in str(mail["content"]), "the account's name from the group call"
 
         def suppressed(values: list[dict[str, Any]]) -> list[dict[str, Any]]:
             return [

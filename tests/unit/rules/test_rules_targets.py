@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
 from nudgeflow.channels.base import OutboundMessage
 from nudgeflow.rules import RulesetError
-from tests.support.rules import Run, identify, ruleset_from, track
+from nudgeflow.rules.contracts.events import parse_product_event
+from tests.support.rules import T0, Run, identify, ruleset_from, track
 
 PLAYBOOK = """\
 id: admins
@@ -66,3 +68,24 @@ def test_a_target_that_does_not_fit_the_channel_names_line_and_field(
         ruleset_from(tmp_path, text)
     [problem] = info.value.problems
     assert (problem.line, problem.field) == (9, "milestones[0].celebrate[0]") and words in problem.message
+
+
+def test_the_csm_of_the_users_account_from_a_group_call_gets_the_csm_message(tmp_path: Path) -> None:
+    run = Run(ruleset_from(tmp_path, PLAYBOOK))
+    run.send(identify(role="admin", first_name="Ana", email="ana@example.com"))
+    group = parse_product_event(
+        json.dumps(
+            {
+                "type": "group",
+                "messageId": "g1",
+                "userId": "u1",
+                "groupId": "acme",
+                "timestamp": T0.isoformat(),
+                "traits": {"name": "Acme", "csm_email": "carla@vendor.example"},
+            }
+        )
+    )
+    run.send(group)
+    assert run.progress.traits["account_id"] == "acme" and run.progress.traits["account"]["name"] == "Acme"
+    _, csm, _ = [d for d in run.send(track("Data Source Connected")) if d.type.startswith("delivery")]
+    assert OutboundMessage.from_delivery(csm).to_email == "carla@vendor.example"
