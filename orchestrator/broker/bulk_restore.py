@@ -8,11 +8,12 @@ simple: put its raw key and value (or delete the key) in the partition's RocksDB
 the offset (`faust/stores/rocksdb.py`, `apply_changelog_batch`).
 
 So, once Faust has worked out where recovery of its active partitions starts and ends
-(`Recovery._build_offsets`), partitions with at least `NUDGEFLOW_BULK_RESTORE_MIN_RECORDS` to read are read here with a
-consumer of our own in large fetches and written with one RocksDB write batch per fetched batch;
-the stored offset moves with each write, as Faust's does. Faust's recovery then finds nothing
-left (or the few records written since) and goes on as usual. A rebalance cancels this at a
-fetch, between writes: what was written is complete, and the next recovery starts after it.
+(`Recovery._build_offsets`), partitions with at least `NUDGEFLOW_BULK_RESTORE_MIN_RECORDS` to
+read are read here with a consumer of our own in large fetches and written with one RocksDB
+write batch per fetched batch; the stored offset moves with each write, as Faust's does.
+Faust's recovery then finds nothing left (or the few records written since) and goes on as
+usual. A rebalance cancels this at a fetch, between writes: what was written is complete, and
+the next recovery starts after it.
 Standby partitions keep Faust's path: they catch up in the background and don't hold readiness.
 """
 
@@ -46,10 +47,10 @@ class Restored:
     seconds: float
 
 
-def _rocksdb_store(table: Any) -> Any | None:
-    """The table's RocksDB store, or None (the memory store has nothing to restore into)."""
+def _on_rocksdb(table: Any) -> bool:
+    """Whether the table keeps its data in RocksDB (the memory store has nothing to restore into)."""
     store = getattr(table, "data", None)
-    return store if hasattr(store, "_db_for_partition") and hasattr(store, "set_persisted_offset") else None
+    return hasattr(store, "_db_for_partition") and hasattr(store, "set_persisted_offset")
 
 
 def _write(store: Any, partition: int, records: list[Any]) -> None:
@@ -68,9 +69,9 @@ def _write(store: Any, partition: int, records: list[Any]) -> None:
 async def restore(
     app: Any, tables: dict[Any, Any], offsets: MutableMapping[Any, int], ends: dict[Any, int], *, stall_seconds: float
 ) -> Restored:
-    """Reads each changelog partition in `tables` (of RocksDB stores) from after `offsets[tp]` (the last applied offset,
-    -1 for none) through `ends[tp]` (the last offset to read) into its table's RocksDB, raising
-    `offsets[tp]` as it goes. Stops early, leaving the rest to Faust, when no record came for
+    """Reads each changelog partition in `tables` (tables on RocksDB) from after `offsets[tp]` (the
+    last applied offset, -1 for none) through `ends[tp]` (the last offset to read) into its table's
+    RocksDB, raising `offsets[tp]` as it goes. Stops early, leaving the rest to Faust, when no record came for
     `stall_seconds`."""
     started = time.perf_counter()
     consumer = side_consumer(
@@ -141,7 +142,7 @@ def use_bulk_restore(app: Any, *, min_records: int) -> None:
         # Faust's highwater here is the offset of the partition's last record.
         ends = {tp: self.active_highwaters.get(tp, -1) for tp in tps}
         behind = {tp: self.tp_to_table[tp] for tp in tps if ends[tp] - destination[tp] >= 1}
-        behind = {tp: table for tp, table in behind.items() if _rocksdb_store(table) is not None}
+        behind = {tp: table for tp, table in behind.items() if _on_rocksdb(table)}
         if not behind or sum(ends[tp] - destination[tp] for tp in behind) < min_records:
             return
         try:

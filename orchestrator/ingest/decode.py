@@ -83,7 +83,7 @@ _CALL_NAMES = {"page": PAGE_VIEWED, "screen": SCREEN_VIEWED}
 def decode_event(
     raw: bytes | None, *, max_bytes: int = DEFAULT_MAX_BYTES, max_depth: int = DEFAULT_MAX_DEPTH
 ) -> TrackEvent | IdentifyEvent | Rejected:
-    """Parse and validate; the Segment `type` picks the model (track, identify, page or screen).
+    """Parse and validate; the Segment `type` picks the model (track, identify, page, screen or group).
     Any failure, including an unexpected one, is a Rejected (dead-lettered), never an exception."""
     call = read_call(raw, max_bytes=max_bytes, max_depth=max_depth)
     return call if isinstance(call, Rejected) else validate_call(call)
