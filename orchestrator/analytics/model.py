@@ -32,12 +32,15 @@ from nudgeflow.orchestrator.analytics.results import (
     NudgeEffect,
     RepeatRow,
     Report,
+    RetentionCell,
+    RetentionRow,
     TtfvResult,
 )
 from nudgeflow.rules.predicates import matches
 from nudgeflow.rules.schema import Playbook
 
 WINDOWS = (1, 7, 30, 90)
+RETENTION_DAYS = (1, 7, 30)
 HISTOGRAM = ("< 1h", "1–4h", "4–24h", "1–3d", "3–7d", "7–30d", "> 30d")
 HOLDOUT_VARIANTS = frozenset({"holdout"})
 
@@ -260,6 +263,21 @@ class OnboardingAnalytics:
             results.append(CohortResult(playbook_id=p.id, windows=days, milestones=milestones, rows=rows))
         return results
 
+    def _retention(self, windows: Sequence[int], as_of: datetime | None) -> list[RetentionRow]:
+        days = list(windows)
+        rows = []
+        for week, users, *counts in self._rows(queries.retention_sql(days), {"as_of": as_of}):
+            cells = []
+            for i, d in enumerate(days):
+                eligible, active = int(counts[2 * i]), int(counts[2 * i + 1])
+                cells.append(
+                    RetentionCell(
+                        days=d, eligible=eligible, active=active, share=active / eligible if eligible else None
+                    )
+                )
+            rows.append(RetentionRow(week=week, users=int(users), cells=cells))
+        return rows
+
     def _adoption(self, flt: Filter, days: int, as_of: datetime | None) -> list[AdoptionRow]:
         found = {(p, m): counts for p, m, *counts in self._rows(queries.ADOPTION, {"days": days, "as_of": as_of})}
         rows = []
@@ -360,6 +378,13 @@ class OnboardingAnalytics:
         self._prepare(flt)
         return self._cohorts(flt, windows, as_of or self.latest_at)
 
+    def retention(
+        self, flt: Filter | None = None, windows: Sequence[int] = RETENTION_DAYS, as_of: datetime | None = None
+    ) -> list[RetentionRow]:
+        """D1/D7/D30 active, per signup week and overall (docs/analytics.md)."""
+        self._prepare(flt or Filter())
+        return self._retention(windows, as_of or self.latest_at)
+
     def adoption(self, flt: Filter | None = None, days: int = 7, as_of: datetime | None = None) -> list[AdoptionRow]:
         flt = flt or Filter()
         self._prepare(flt)
@@ -401,6 +426,7 @@ class OnboardingAnalytics:
             ttfv=self._ttfv(flt),
             funnels=self._funnels(flt),
             cohorts=self._cohorts(flt, WINDOWS, as_of),
+            retention=self._retention(RETENTION_DAYS, as_of),
             adoption=self._adoption(flt, adoption_days, as_of),
             repeat_usage=self._repeat_usage(flt),
             nudges=self._nudges(flt, nudge_hours, as_of, HOLDOUT_VARIANTS),

@@ -160,6 +160,27 @@ def cohorts_sql(steps: int, windows: list[int]) -> str:
     return f"SELECT playbook_id, week, count(*), {', '.join(columns)} FROM _done GROUP BY ALL ORDER BY ALL"
 
 
+def retention_sql(windows: list[int]) -> str:
+    """Per signup week of the selected users: users, then for each day D `eligible` (signup + D + 1
+    days ≤ `$as_of`) and `active` (of those, sent a track call in the 24 h from signup + D days)."""
+    flags = ", ".join(
+        f"bool_or(e.ts >= s.signup_at + INTERVAL {d} DAY AND e.ts < s.signup_at + INTERVAL {d + 1} DAY) AS a{d}"
+        for d in windows
+    )
+    counts = []
+    for d in windows:
+        decided = f"signup_at + INTERVAL {d + 1} DAY <= $as_of"
+        counts += [f"count(*) FILTER ({decided})", f"count(*) FILTER ({decided} AND a{d})"]
+    return f"""
+    WITH per_user AS (
+        SELECT s.user_id, s.signup_at, date_trunc('week', s.signup_at)::DATE AS week, {flags}
+        FROM _sel s LEFT JOIN events e ON e.user_id = s.user_id AND e.type = 'track'
+        GROUP BY ALL
+    )
+    SELECT week, count(*), {", ".join(counts)} FROM per_user GROUP BY ROLLUP (week) ORDER BY week NULLS LAST
+    """
+
+
 # Of the members who unlocked a milestone: used its event within `$days` after the unlock.
 ADOPTION = """
 WITH unlocked AS (

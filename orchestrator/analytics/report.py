@@ -34,7 +34,8 @@ def _lift_fields(lift: Lift | None) -> Row:
 def flat_tables(report: Report) -> dict[str, list[Row]]:
     """Every metric as a list of flat rows, keyed by table name."""
     tables: dict[str, list[Row]] = {
-        name: [] for name in ("ttfv", "funnel", "cohorts", "adoption", "repeat_usage", "nudges", "experiments")
+        name: []
+        for name in ("ttfv", "funnel", "cohorts", "retention", "adoption", "repeat_usage", "nudges", "experiments")
     }
     for t in report.ttfv:
         for group, dists in (("all", [t.overall]), ("cohort", t.by_cohort), ("role", t.by_role)):
@@ -59,6 +60,10 @@ def flat_tables(report: Report) -> dict[str, list[Row]]:
                 tables["cohorts"].append(
                     {"playbook": c.playbook_id, "week": r.week.isoformat(), "users": r.users, **cell.model_dump()}
                 )
+    for row in report.retention:
+        week = row.week.isoformat() if row.week else "all"
+        for rc in row.cells:
+            tables["retention"].append({"week": week, "users": row.users, **rc.model_dump()})
     tables["adoption"] = [a.model_dump() for a in report.adoption]
     tables["repeat_usage"] = [r.model_dump() for r in report.repeat_usage]
     for n in report.nudges:

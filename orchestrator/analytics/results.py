@@ -81,6 +81,22 @@ class CohortResult(BaseModel):
     rows: list[CohortRow]
 
 
+class RetentionCell(BaseModel):
+    days: int = Field(description="D: active in the 24 hours starting D days after signup.")
+    eligible: int = Field(description="Users whose day D is over (signup + D + 1 days ≤ as_of).")
+    active: int
+    share: float | None
+
+
+class RetentionRow(BaseModel):
+    week: date | None = Field(description="Monday (UTC) of the signup week; None: every selected user.")
+    users: int
+    cells: list[RetentionCell]
+
+    def cell(self, days: int) -> RetentionCell:
+        return next(c for c in self.cells if c.days == days)
+
+
 class AdoptionRow(BaseModel):
     playbook_id: str
     milestone_id: str
@@ -154,6 +170,7 @@ class Report(BaseModel):
     ttfv: list[TtfvResult]
     funnels: list[FunnelResult]
     cohorts: list[CohortResult]
+    retention: list[RetentionRow] = Field(default_factory=list, description="Per signup week, then all users.")
     adoption: list[AdoptionRow]
     repeat_usage: list[RepeatRow]
     nudges: list[NudgeEffect]

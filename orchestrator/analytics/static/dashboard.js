@@ -114,6 +114,20 @@ function renderCohorts(report) {
   });
 }
 
+function renderRetention(report) {
+  const root = $("retention");
+  const rows = report.retention || [];
+  if (!rows.some((r) => r.week)) { empty(root); return; }
+  const days = rows[0].cells.map((c) => c.days);
+  table(root, ["signup week", "users", ...days.map((d) => `day ${d}`)], rows.map((r) => ({
+    attrs: { "data-week": r.week || "all", "data-users": r.users },
+    cells: [{ text: r.week || "all weeks" }, { text: r.users }, ...r.cells.map((c) => ({
+      text: pct(c.share), style: heat(c.share),
+      attrs: { "data-days": c.days, "data-share": c.share ?? "", "data-eligible": c.eligible, "data-active": c.active },
+    }))],
+  })), { "data-retention": "weeks", class: "heatmap" });
+}
+
 function renderExperiments(report) {
   const root = $("experiments");
   report.experiments.forEach((e) => {
@@ -176,13 +190,16 @@ async function refresh() {
   const response = await fetch("/api/report?" + params.toString());
   const report = await response.json();
   charts.splice(0).forEach((c) => c.destroy());
-  for (const id of ["funnels", "ttfv", "cohorts", "experiments", "nudges", "adoption", "repeat"]) $(id).replaceChildren();
+  for (const id of ["funnels", "ttfv", "cohorts", "retention", "experiments", "nudges", "adoption", "repeat"]) {
+    $(id).replaceChildren();
+  }
   fillSelect($("playbook"), report.playbooks);
   fillSelect($("role"), report.roles);
   $("as-of").textContent = `Data up to ${report.as_of || "—"} (event time).`;
   renderFunnels(report);
   renderTtfv(report);
   renderCohorts(report);
+  renderRetention(report);
   renderExperiments(report);
   renderSmallTables(report);
   renders += 1;

@@ -92,6 +92,14 @@ async def test_charts_show_the_scripted_numbers_and_filters_requery(browser) -> 
         assert await _chart_data(page, f"{ttfv} canvas") == [0, 1, 2, 0, 0, 0, 0]
         week = '[data-cohorts="trial"] tr[data-week="2026-03-02"]'
         assert await page.get_attribute(f'{week} td[data-days="1"]', "data-share") == "1"
+        retained = '[data-retention="weeks"] tr[data-week="2026-03-02"] td[data-days="1"]'
+        assert (
+            await page.get_attribute(retained, "data-active"),
+            await page.get_attribute(retained, "data-eligible"),
+        ) == (
+            "1",
+            "3",
+        ), "u1 of the week's three users came back on day 1"
         assert await page.get_attribute('tr[data-step="b"]', "data-reached") == "1"
         assert await page.is_visible("canvas[data-chart='funnel']")
         assert await page.eval_on_selector(funnel, "c => c.width > 0 && c.height > 0")

@@ -113,3 +113,19 @@ def test_any_order_and_replaying_twice_give_the_same_report(analytics: Onboardin
         for kind, record in records:
             (shuffled.add_event if kind == "e" else shuffled.add_outcome)(record)
     assert shuffled.report().model_dump() == analytics.report().model_dump()
+
+
+def test_retention_counts_users_active_on_day_d_among_those_whose_day_is_over(
+    analytics: OnboardingAnalytics,
+) -> None:
+    first, second, everyone = analytics.retention(as_of=AS_OF)
+    assert (first.week, first.users, second.week, second.users) == (date(2026, 3, 2), 3, date(2026, 3, 9), 2)
+    # u1 (signup 0 h) sent tracks at 26 h and 30 h: active on day 1; u2 (1 h) only before; u5 only identified
+    assert (first.cell(1).eligible, first.cell(1).active, first.cell(1).share) == (3, 1, 1 / 3)
+    assert (first.cell(7).eligible, first.cell(7).active, first.cell(7).share) == (3, 0, 0.0)
+    assert first.cell(30).share is None, "nobody's day 30 is over"
+    # u3 and u4 signed up 7 and 8 days in: day 1 of neither is over by as_of (8 d 12 h)
+    assert (second.cell(1).eligible, second.cell(1).share) == (0, None)
+    assert everyone.week is None and everyone.users == 5 and everyone.cell(1).active == 1
+    [operators] = analytics.retention(Filter(role="operator"), as_of=AS_OF)[-1:]
+    assert (operators.users, operators.cell(1).eligible, operators.cell(1).active) == (1, 1, 0)
