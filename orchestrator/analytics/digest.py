@@ -65,6 +65,14 @@ def weekly_digest(analytics: OnboardingAnalytics, now: datetime | None = None, d
             f"{playbook.name}: {share:.0%} of the {cohort} users who signed up the week before reached "
             f"“{milestone.title}” within {days} days{_trend(share, before)}."
         )
+    settled = now - timedelta(days=days + 1)  # signed up by then: their day `days` is over
+    active, cohort = analytics.active_on_day(settled - WEEK, settled, days)
+    active_before, _ = analytics.active_on_day(settled - 2 * WEEK, settled - WEEK, days)
+    if active is not None:
+        lines.append(
+            f"Retention: {active:.0%} of the {cohort} users who signed up in the week to {settled:%d %b} came back "
+            f"on day {days}{_trend(active, active_before)}."
+        )
     for result in analytics.experiments():
         for variant_lift in result.lifts:
             lift = variant_lift.lift

@@ -440,6 +440,14 @@ class OnboardingAnalytics:
         self._snapshot()
         return int(self._scalar(queries.SIGNUPS, {"start": start, "end": end}))
 
+    def active_on_day(self, start: datetime, end: datetime, day: int) -> tuple[float | None, int]:
+        """Of the users who signed up in [start, end): the share active on day `day` (retention's
+        definition), and how many they were. The caller picks a range whose day is over."""
+        self._snapshot()
+        params = {"start": start, "end": end, "day": day}
+        users, active = self.connection.execute(queries.ACTIVE_ON_DAY, params).fetchone() or (0, 0)
+        return (active / users if users else None), int(users)
+
     def share_within(self, playbook: Playbook, start: datetime, end: datetime, days: int) -> tuple[float | None, int]:
         """Of the playbook's users who signed up in [start, end): the share who reached its first
         value within `days` of signup, and how many they were."""

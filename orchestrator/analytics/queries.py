@@ -267,6 +267,15 @@ FROM _members m LEFT JOIN _facts f
 WHERE m.playbook_id = $playbook AND m.signup_at >= $start AND m.signup_at < $end
 """
 
+ACTIVE_ON_DAY = """
+SELECT count(*), count(*) FILTER (EXISTS (
+    SELECT 1 FROM events e
+    WHERE e.user_id = u.user_id AND e.type = 'track'
+      AND e.ts >= u.signup_at + to_days($day) AND e.ts < u.signup_at + to_days($day + 1)
+))
+FROM _users u WHERE u.signup_at >= $start AND u.signup_at < $end
+"""
+
 LATEST = "SELECT greatest((SELECT max(ts) FROM events), (SELECT max(occurred_at) FROM outcomes))"
 DUPLICATES = "SELECT coalesce(sum(n), 0) FROM duplicates"
 ROLES = "SELECT DISTINCT role FROM _users ORDER BY role"

@@ -17,7 +17,7 @@ from nudgeflow.orchestrator.analytics.dashboard import create_app
 from nudgeflow.orchestrator.analytics.digest import digest_messages, weekly_digest
 from nudgeflow.orchestrator.analytics.report import export, flat_tables, render
 from nudgeflow.orchestrator.cli import app
-from tests.support.analytics import EVENTS, OUTCOMES, PLAYBOOK, T0, completed, exposure, identify
+from tests.support.analytics import EVENTS, OUTCOMES, PLAYBOOK, T0, completed, exposure, identify, track
 
 
 def _analytics() -> OnboardingAnalytics:
@@ -98,13 +98,20 @@ def test_weekly_digest_in_plain_language() -> None:
         analytics.add_outcome(exposure(user, day * 24, "copy", "b" if n % 2 else "control"))
     for n in range(3):  # this week's signups
         analytics.add_event(identify(f"new{n}", f"new{n}-id", (15 + n) * 24, role="admin"))
+    for user, day in (("u0", 0), ("u4", 7)):  # back on day 7 after their signup
+        analytics.add_event(track(user, f"{user}-back", (day + 7) * 24 + 2))
     digest = weekly_digest(analytics, now)
     assert digest.lines[0] == "This week 3 new users (same as the week before)."  # days 14-20 vs 7-13
     # cohort now-14d..now-7d = days 7-13: u4, u5 reached within 7d, u6 not → 67%; before (days 0-6): 2 of 4 → 50%
     assert digest.lines[1] == (
         "Trial: 67% of the 3 users who signed up the week before reached “Do A” within 7 days (up from 50%)."
     )
-    assert digest.lines[2] == "Experiment copy: no clear difference yet between b and control."
+    # signed up in the week to day 13 (day 7 over for all): u4 of u4-u6 came back on day 7; before, u0 of u0-u3
+    assert (
+        digest.lines[2]
+        == "Retention: 33% of the 3 users who signed up in the week to 15 Mar came back on day 7 (up from 25%)."
+    )
+    assert digest.lines[3] == "Experiment copy: no clear difference yet between b and control."
     messages = digest_messages(digest, slack_channel="C0CS", emails=["ceo@acme.test", "cs@acme.test"])
     assert [(m.channel, m.slack_channel or m.to_email) for m in messages] == [
         ("slack", "C0CS"),
