@@ -12,7 +12,7 @@ from rich.console import Console
 
 from nudgeflow.orchestrator.analytics import store
 from nudgeflow.orchestrator.analytics.model import OnboardingAnalytics
-from nudgeflow.orchestrator.analytics.results import Filter
+from nudgeflow.orchestrator.analytics.results import Filter, ValueEvents
 from nudgeflow.orchestrator.settings import Settings
 from nudgeflow.rules import load_ruleset
 from nudgeflow.rules.loader import playbook_files
@@ -30,6 +30,21 @@ class AnalyticsSettings(BaseSettings):
     db: Path = Field(default=Path("nudgeflow-analytics.duckdb"), description="DuckDB file of events and outcomes.")
     flush_rows: int = Field(default=50_000, ge=1, description="Ingester: commit after this many records...")
     flush_seconds: float = Field(default=1.0, gt=0, description="...or this long after the first one.")
+    expansion_events: str = Field(
+        default="Seats Added,Plan Upgraded",
+        description="Comma-separated track events that mean an account grew (the expansion metric).",
+    )
+    advocacy_events: str = Field(
+        default="Referral Sent,NPS Promoter",
+        description="Comma-separated track events that mean a user recommends the product (advocacy): send the "
+        "NPS answer as its own event, e.g. `NPS Promoter` for a score of 9 or 10.",
+    )
+
+    def value_events(self) -> ValueEvents:
+        def names(text: str) -> list[str]:
+            return [name.strip() for name in text.split(",") if name.strip()]
+
+        return ValueEvents(expansion=names(self.expansion_events), advocacy=names(self.advocacy_events))
 
 
 class DigestSettings(BaseSettings):
@@ -78,15 +93,16 @@ async def load(
     """From the ingester's DuckDB file, a sample folder, JSONL files, the built-in sample history, or
     by replaying the topics."""
     playbooks = load_playbooks(settings, rules, from_dir)
+    value_events = AnalyticsSettings().value_events()
     if db is not None:
         from nudgeflow.orchestrator.analytics.ingest import open_when_free
 
-        return OnboardingAnalytics(playbooks, open_when_free(db, read_only=True))
+        return OnboardingAnalytics(playbooks, open_when_free(db, read_only=True), value_events)
     if from_dir is not None:
         from nudgeflow.orchestrator.analytics.folder import open_folder
 
-        return OnboardingAnalytics(playbooks, open_folder(from_dir))
-    analytics = OnboardingAnalytics(playbooks)
+        return OnboardingAnalytics(playbooks, open_folder(from_dir), value_events)
+    analytics = OnboardingAnalytics(playbooks, value_events=value_events)
     if sample:
         from nudgeflow.orchestrator.analytics.sample import generate
 
@@ -189,14 +205,15 @@ def run_dashboard(
     settings = Settings()
     _need_broker(settings, console, offline=sample or db is not None)
     playbooks = load_playbooks(settings, rules)
+    value_events = AnalyticsSettings().value_events()
     if db is not None:
         from nudgeflow.orchestrator.analytics.ingest import open_when_free
 
         console.print(f"Nudgeflow dashboard on http://{host}:{port} (reading {db})")
-        app = create_app(lambda: OnboardingAnalytics(playbooks, open_when_free(db, read_only=True)))
+        app = create_app(lambda: OnboardingAnalytics(playbooks, open_when_free(db, read_only=True), value_events))
         uvicorn.run(app, host=host, port=port, log_level="warning")
         return
-    analytics = OnboardingAnalytics(playbooks)
+    analytics = OnboardingAnalytics(playbooks, value_events=value_events)
     feed = None
     if sample:
         from nudgeflow.orchestrator.analytics.sample import generate

@@ -35,12 +35,16 @@ from nudgeflow.orchestrator.analytics.results import (
     RetentionCell,
     RetentionRow,
     TtfvResult,
+    ValueCell,
+    ValueEvents,
+    ValueRow,
 )
 from nudgeflow.rules.predicates import matches
 from nudgeflow.rules.schema import Playbook
 
 WINDOWS = (1, 7, 30, 90)
 RETENTION_DAYS = (1, 7, 30)
+VALUE_DAYS = (30, 90)
 HISTOGRAM = ("< 1h", "1–4h", "4–24h", "1–3d", "3–7d", "7–30d", "> 30d")
 HOLDOUT_VARIANTS = frozenset({"holdout"})
 
@@ -60,8 +64,14 @@ def _utc(value: datetime | None) -> datetime | None:
 class OnboardingAnalytics:
     """Metrics over one DuckDB connection (in memory by default)."""
 
-    def __init__(self, playbooks: Sequence[Playbook], connection: duckdb.DuckDBPyConnection | None = None) -> None:
+    def __init__(
+        self,
+        playbooks: Sequence[Playbook],
+        connection: duckdb.DuckDBPyConnection | None = None,
+        value_events: ValueEvents | None = None,
+    ) -> None:
         self.playbooks = list(playbooks)
+        self.value_events = value_events or ValueEvents()
         self.connection = connection if connection is not None else store.connect()
         self._pending: tuple[list[str], list[str]] = ([], [])
         self._describe_playbooks()
@@ -278,6 +288,27 @@ class OnboardingAnalytics:
             rows.append(RetentionRow(week=week, users=int(users), cells=cells))
         return rows
 
+    def _value(self, windows: Sequence[int], as_of: datetime | None) -> list[ValueRow]:
+        days = list(windows)
+        params = {"as_of": as_of, "expansion": self.value_events.expansion, "advocacy": self.value_events.advocacy}
+        rows = []
+        for week, users, *counts in self._rows(queries.value_sql(days), params):
+            cells = []
+            for i, d in enumerate(days):
+                eligible, expanded, advocates = (int(n) for n in counts[3 * i : 3 * i + 3])
+                cells.append(
+                    ValueCell(
+                        days=d,
+                        eligible=eligible,
+                        expanded=expanded,
+                        expansion_share=expanded / eligible if eligible else None,
+                        advocates=advocates,
+                        advocacy_share=advocates / eligible if eligible else None,
+                    )
+                )
+            rows.append(ValueRow(week=week, users=int(users), cells=cells))
+        return rows
+
     def _adoption(self, flt: Filter, days: int, as_of: datetime | None) -> list[AdoptionRow]:
         found = {(p, m): counts for p, m, *counts in self._rows(queries.ADOPTION, {"days": days, "as_of": as_of})}
         rows = []
@@ -385,6 +416,13 @@ class OnboardingAnalytics:
         self._prepare(flt or Filter())
         return self._retention(windows, as_of or self.latest_at)
 
+    def value(
+        self, flt: Filter | None = None, windows: Sequence[int] = VALUE_DAYS, as_of: datetime | None = None
+    ) -> list[ValueRow]:
+        """Expansion and advocacy within 30 and 90 days of signup, per signup week and overall."""
+        self._prepare(flt or Filter())
+        return self._value(windows, as_of or self.latest_at)
+
     def adoption(self, flt: Filter | None = None, days: int = 7, as_of: datetime | None = None) -> list[AdoptionRow]:
         flt = flt or Filter()
         self._prepare(flt)
@@ -427,6 +465,7 @@ class OnboardingAnalytics:
             funnels=self._funnels(flt),
             cohorts=self._cohorts(flt, WINDOWS, as_of),
             retention=self._retention(RETENTION_DAYS, as_of),
+            value=self._value(VALUE_DAYS, as_of),
             adoption=self._adoption(flt, adoption_days, as_of),
             repeat_usage=self._repeat_usage(flt),
             nudges=self._nudges(flt, nudge_hours, as_of, HOLDOUT_VARIANTS),

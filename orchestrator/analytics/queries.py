@@ -181,6 +181,31 @@ def retention_sql(windows: list[int]) -> str:
     """
 
 
+def value_sql(windows: list[int]) -> str:
+    """Per signup week of the selected users: users, then for each D `eligible` (signup + D days ≤
+    `$as_of`), `expanded` and `advocates` (of those, sent one of `$expansion` / `$advocacy` within D days)."""
+    counts = []
+    for d in windows:
+        decided = f"signup_at + INTERVAL {d} DAY <= $as_of"
+        counts += [
+            f"count(*) FILTER ({decided})",
+            f"count(*) FILTER ({decided} AND expanded_at <= signup_at + INTERVAL {d} DAY)",
+            f"count(*) FILTER ({decided} AND advocated_at <= signup_at + INTERVAL {d} DAY)",
+        ]
+    return f"""
+    WITH per_user AS (
+        SELECT s.user_id, s.signup_at, date_trunc('week', s.signup_at)::DATE AS week,
+               min(e.ts) FILTER (list_contains($expansion, e.event)) AS expanded_at,
+               min(e.ts) FILTER (list_contains($advocacy, e.event)) AS advocated_at
+        FROM _sel s LEFT JOIN events e
+          ON e.user_id = s.user_id AND e.type = 'track'
+         AND (list_contains($expansion, e.event) OR list_contains($advocacy, e.event))
+        GROUP BY ALL
+    )
+    SELECT week, count(*), {", ".join(counts)} FROM per_user GROUP BY ROLLUP (week) ORDER BY week NULLS LAST
+    """
+
+
 # Of the members who unlocked a milestone: used its event within `$days` after the unlock.
 ADOPTION = """
 WITH unlocked AS (

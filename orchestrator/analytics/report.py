@@ -35,7 +35,17 @@ def flat_tables(report: Report) -> dict[str, list[Row]]:
     """Every metric as a list of flat rows, keyed by table name."""
     tables: dict[str, list[Row]] = {
         name: []
-        for name in ("ttfv", "funnel", "cohorts", "retention", "adoption", "repeat_usage", "nudges", "experiments")
+        for name in (
+            "ttfv",
+            "funnel",
+            "cohorts",
+            "retention",
+            "value",
+            "adoption",
+            "repeat_usage",
+            "nudges",
+            "experiments",
+        )
     }
     for t in report.ttfv:
         for group, dists in (("all", [t.overall]), ("cohort", t.by_cohort), ("role", t.by_role)):
@@ -64,6 +74,10 @@ def flat_tables(report: Report) -> dict[str, list[Row]]:
         week = row.week.isoformat() if row.week else "all"
         for rc in row.cells:
             tables["retention"].append({"week": week, "users": row.users, **rc.model_dump()})
+    for value_row in report.value:
+        week = value_row.week.isoformat() if value_row.week else "all"
+        for vc in value_row.cells:
+            tables["value"].append({"week": week, "users": value_row.users, **vc.model_dump()})
     tables["adoption"] = [a.model_dump() for a in report.adoption]
     tables["repeat_usage"] = [r.model_dump() for r in report.repeat_usage]
     for n in report.nudges:
@@ -102,6 +116,8 @@ def flat_tables(report: Report) -> dict[str, list[Row]]:
 
 PERCENT = {
     "share",
+    "expansion_share",
+    "advocacy_share",
     "rate",
     "ci_low",
     "ci_high",

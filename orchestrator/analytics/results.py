@@ -97,6 +97,32 @@ class RetentionRow(BaseModel):
         return next(c for c in self.cells if c.days == days)
 
 
+class ValueEvents(BaseModel):
+    """The track events that show value beyond activation (`NUDGEFLOW_ANALYTICS_EXPANSION_EVENTS`,
+    `NUDGEFLOW_ANALYTICS_ADVOCACY_EVENTS`)."""
+
+    expansion: list[str] = Field(default_factory=lambda: ["Seats Added", "Plan Upgraded"])
+    advocacy: list[str] = Field(default_factory=lambda: ["Referral Sent", "NPS Promoter"])
+
+
+class ValueCell(BaseModel):
+    days: int = Field(description="D: within D days of signup.")
+    eligible: int = Field(description="Users whose D days are over (signup + D days ≤ as_of).")
+    expanded: int = Field(description="Of those, sent an expansion event within D days.")
+    expansion_share: float | None
+    advocates: int = Field(description="Of those, sent an advocacy event within D days.")
+    advocacy_share: float | None
+
+
+class ValueRow(BaseModel):
+    week: date | None = Field(description="Monday (UTC) of the signup week; None: every selected user.")
+    users: int
+    cells: list[ValueCell]
+
+    def cell(self, days: int) -> ValueCell:
+        return next(c for c in self.cells if c.days == days)
+
+
 class AdoptionRow(BaseModel):
     playbook_id: str
     milestone_id: str
@@ -171,6 +197,9 @@ class Report(BaseModel):
     funnels: list[FunnelResult]
     cohorts: list[CohortResult]
     retention: list[RetentionRow] = Field(default_factory=list, description="Per signup week, then all users.")
+    value: list[ValueRow] = Field(
+        default_factory=list, description="Expansion and advocacy, per signup week, then all."
+    )
     adoption: list[AdoptionRow]
     repeat_usage: list[RepeatRow]
     nudges: list[NudgeEffect]

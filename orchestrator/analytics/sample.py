@@ -138,7 +138,23 @@ def journey(playbook: Playbook, index: int, rng: random.Random, start: datetime,
             if used is not None and rng.random() < 0.6 and when < end:
                 person.event(when, event=used.when.event, properties={"again": True})
         previous = milestone
+    _value_events(person, index, at, end, reached=previous is not None)
     return person
+
+
+def _value_events(person: _Journey, index: int, last: datetime, end: datetime, *, reached: bool) -> None:
+    """Some users who got somewhere grow their account or recommend the product later (the value
+    metrics' default events). Their own generator, so the journeys above stay as they were."""
+    rng = random.Random(index)
+    for event, chance in (
+        ("Seats Added", 0.25),
+        ("Plan Upgraded", 0.08),
+        ("Referral Sent", 0.06),
+        ("NPS Promoter", 0.1),
+    ):
+        when = last + timedelta(days=rng.uniform(1, 60))
+        if reached and rng.random() < chance and when < end:
+            person.event(when, event=event, properties={})
 
 
 def journeys(

@@ -128,6 +128,22 @@ function renderRetention(report) {
   })), { "data-retention": "weeks", class: "heatmap" });
 }
 
+function renderValue(report) {
+  const root = $("value");
+  const rows = report.value || [];
+  if (!rows.some((r) => r.week)) { empty(root); return; }
+  const days = rows[0].cells.map((c) => c.days);
+  const headers = ["signup week", "users", ...days.map((d) => `expanded ≤ ${d}d`), ...days.map((d) => `advocates ≤ ${d}d`)];
+  table(root, headers, rows.map((r) => ({
+    attrs: { "data-week": r.week || "all", "data-users": r.users },
+    cells: [{ text: r.week || "all weeks" }, { text: r.users },
+      ...r.cells.map((c) => ({ text: pct(c.expansion_share), style: heat(c.expansion_share),
+        attrs: { "data-days": c.days, "data-expanded": c.expanded, "data-eligible": c.eligible } })),
+      ...r.cells.map((c) => ({ text: pct(c.advocacy_share), style: heat(c.advocacy_share),
+        attrs: { "data-days": c.days, "data-advocates": c.advocates, "data-eligible": c.eligible } }))],
+  })), { "data-value": "weeks", class: "heatmap" });
+}
+
 function renderExperiments(report) {
   const root = $("experiments");
   report.experiments.forEach((e) => {
@@ -190,7 +206,7 @@ async function refresh() {
   const response = await fetch("/api/report?" + params.toString());
   const report = await response.json();
   charts.splice(0).forEach((c) => c.destroy());
-  for (const id of ["funnels", "ttfv", "cohorts", "retention", "experiments", "nudges", "adoption", "repeat"]) {
+  for (const id of ["funnels", "ttfv", "cohorts", "retention", "value", "experiments", "nudges", "adoption", "repeat"]) {
     $(id).replaceChildren();
   }
   fillSelect($("playbook"), report.playbooks);
@@ -200,6 +216,7 @@ async function refresh() {
   renderTtfv(report);
   renderCohorts(report);
   renderRetention(report);
+  renderValue(report);
   renderExperiments(report);
   renderSmallTables(report);
   renders += 1;

@@ -141,6 +141,12 @@ async def test_sample_dashboard_matches_the_model_and_is_screenshotted(  # type:
         )
         assert significant == str(experiment.lifts[0].lift.significant).lower()  # type: ignore[union-attr]
         assert await page.locator("[data-cohorts] td[data-share]").count() > 0
+        everyone = analytics.value(analytics_filter("power_user_onboarding"))[-1].cell(30)
+        drawn_all = '[data-value="weeks"] tr[data-week="all"]'
+        expanded = await page.get_attribute(f'{drawn_all} td[data-days="30"][data-expanded]', "data-expanded")
+        advocates = await page.get_attribute(f'{drawn_all} td[data-days="30"][data-advocates]', "data-advocates")
+        assert (int(expanded or -1), int(advocates or -1)) == (everyone.expanded, everyone.advocates)
+        assert everyone.expanded > 0, "the sample's users grow their accounts"
         # NUDGEFLOW_UPDATE_SCREENSHOT=1 refreshes the one in the docs
         target = REPO / "docs" / "img" if os.environ.get("NUDGEFLOW_UPDATE_SCREENSHOT") else tmp_path
         await page.screenshot(path=str(target / "dashboard.png"), full_page=True)

@@ -8,7 +8,8 @@ from datetime import date
 import pytest
 
 from nudgeflow.orchestrator.analytics import Filter, OnboardingAnalytics
-from tests.support.analytics import AS_OF, EVENTS, OUTCOMES, PLAYBOOK
+from nudgeflow.orchestrator.analytics.results import ValueEvents
+from tests.support.analytics import AS_OF, EVENTS, OUTCOMES, PLAYBOOK, D, at, identify, track
 
 
 @pytest.fixture
@@ -129,3 +130,22 @@ def test_retention_counts_users_active_on_day_d_among_those_whose_day_is_over(
     assert everyone.week is None and everyone.users == 5 and everyone.cell(1).active == 1
     [operators] = analytics.retention(Filter(role="operator"), as_of=AS_OF)[-1:]
     assert (operators.users, operators.cell(1).eligible, operators.cell(1).active) == (1, 1, 0)
+
+
+def test_expansion_and_advocacy_within_30_and_90_days_of_signup() -> None:
+    analytics = OnboardingAnalytics(
+        [PLAYBOOK], value_events=ValueEvents(expansion=["Seats Added"], advocacy=["Referral Sent"])
+    )
+    for user in ("v1", "v2", "v3"):
+        analytics.add_event(identify(user, f"{user}-id", 0, role="admin"))
+    analytics.add_event(track("v1", "v1-seats", 10 * D, "Seats Added"))  # within 30 days
+    analytics.add_event(track("v2", "v2-seats", 45 * D, "Seats Added"))  # within 90, not 30
+    analytics.add_event(track("v2", "v2-ref", 20 * D, "Referral Sent"))
+    analytics.add_event(track("v3", "v3-other", 5 * D, "Plan Upgraded"))  # not in this product's list
+    [week, everyone] = analytics.value(as_of=at(95 * D))
+    thirty, ninety = week.cell(30), week.cell(90)
+    assert (thirty.eligible, thirty.expanded, thirty.advocates) == (3, 1, 1)
+    assert (ninety.eligible, ninety.expanded, ninety.advocates, ninety.expansion_share) == (3, 2, 1, 2 / 3)
+    assert everyone.week is None and everyone.users == 3
+    [week] = analytics.value(as_of=at(60 * D))[:1]
+    assert (week.cell(90).eligible, week.cell(90).expansion_share) == (0, None), "90 days not over for anyone"
