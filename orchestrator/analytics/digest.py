@@ -50,8 +50,9 @@ def _count_trend(now: int, before: int) -> str:
 def weekly_digest(analytics: OnboardingAnalytics, now: datetime | None = None, days: int = 7) -> Digest:
     """Plain-language summary of the 7 days before `now`."""
     now = now or datetime.now(UTC)
+    summary = [claim.text for claim in analytics.report().summary]  # opens the digest, as the dashboard
     new, previous = analytics.signups(now - WEEK, now), analytics.signups(now - 2 * WEEK, now - WEEK)
-    lines = [f"This week {new} new user{'s' if new != 1 else ''}{_count_trend(new, previous)}."]
+    lines = [*summary, f"This week {new} new user{'s' if new != 1 else ''}{_count_trend(new, previous)}."]
     for playbook in analytics.playbooks:
         milestone = playbook.milestone(playbook.first_value) if playbook.first_value else None
         if milestone is None:

@@ -35,10 +35,12 @@ from nudgeflow.orchestrator.analytics.results import (
     RetentionCell,
     RetentionRow,
     TtfvResult,
+    TtfvTrend,
     ValueCell,
     ValueEvents,
     ValueRow,
 )
+from nudgeflow.orchestrator.analytics.summary import executive_summary
 from nudgeflow.rules.predicates import matches
 from nudgeflow.rules.schema import Playbook
 
@@ -309,6 +311,27 @@ class OnboardingAnalytics:
             rows.append(ValueRow(week=week, users=int(users), cells=cells))
         return rows
 
+    def _ttfv_trends(self, as_of: datetime | None) -> list[TtfvTrend]:
+        if as_of is None:
+            return []
+        recent = as_of - timedelta(days=60)  # the latest 30-day signup window whose 30 days are over
+        trends = []
+        for playbook_id, *counts in self._rows(queries.ttfv_trend_sql(self._ladder), {"recent": recent}):
+            users, reached, median, before_users, before_reached, before_median = counts
+            trends.append(
+                TtfvTrend(
+                    playbook_id=str(playbook_id),
+                    recent_from=recent,
+                    recent_users=int(users),
+                    recent_reached=int(reached),
+                    recent_median_hours=median,
+                    before_users=int(before_users),
+                    before_reached=int(before_reached),
+                    before_median_hours=before_median,
+                )
+            )
+        return trends
+
     def _adoption(self, flt: Filter, days: int, as_of: datetime | None) -> list[AdoptionRow]:
         found = {(p, m): counts for p, m, *counts in self._rows(queries.ADOPTION, {"days": days, "as_of": as_of})}
         rows = []
@@ -456,7 +479,7 @@ class OnboardingAnalytics:
         flt = flt or Filter()
         as_of = self.latest_at
         self._prepare(flt)
-        return Report(
+        report = Report(
             as_of=as_of,
             filter=flt,
             playbooks=[p.id for p in self.playbooks],
@@ -471,6 +494,10 @@ class OnboardingAnalytics:
             nudges=self._nudges(flt, nudge_hours, as_of, HOLDOUT_VARIANTS),
             experiments=self._experiments(flt, None, None),
         )
+        chosen = self.chosen_playbooks(flt)
+        trends = [t for t in self._ttfv_trends(as_of) if any(p.id == t.playbook_id for p in chosen)]
+        report.summary = executive_summary(report, chosen, trends)
+        return report
 
     # -- for the digest --------------------------------------------------------------------
 

@@ -135,6 +135,27 @@ def ttfv_sql(steps: int) -> str:
     """
 
 
+def ttfv_trend_sql(steps: int) -> str:
+    """Per playbook, for the signups of `[$recent, $recent + 30 d)` and of the 30 days before: members,
+    those who reached first value within 30 days of signup, and their median hours. Both cohorts are
+    watched for the same 30 days, so a young cohort's missing slow users don't flatter it."""
+    hours = HOURS.format(start="d.signup_at", end=_first_value_at(steps))
+    within = f"{_first_value_at(steps)} <= d.signup_at + INTERVAL 30 DAY"
+    columns = []
+    for start, end in (("$recent", "$recent + INTERVAL 30 DAY"), ("$recent - INTERVAL 30 DAY", "$recent")):
+        cohort = f"d.signup_at >= {start} AND d.signup_at < {end}"
+        columns += [
+            f"count(*) FILTER ({cohort})",
+            f"count(*) FILTER ({cohort} AND {within})",
+            f"quantile_cont({hours}, 0.5) FILTER ({cohort} AND {within})",
+        ]
+    return f"""
+    SELECT d.playbook_id, {", ".join(columns)}
+    FROM _done d JOIN _playbooks p USING (playbook_id)
+    GROUP BY d.playbook_id ORDER BY d.playbook_id
+    """
+
+
 def funnel_sql(steps: int) -> str:
     """Strict ladder: step k counts members who completed steps 1..k (in any time order); per step
     `reached_k`, `any_k` (completed it at all), `median_k` (hours from the previous step, or signup)."""

@@ -188,6 +188,24 @@ class ExperimentResult(BaseModel):
     conflicting_users: int = Field(0, description="Users exposed to more than one variant (first one kept).")
 
 
+class Claim(BaseModel):
+    """One sentence of the executive summary and the dashboard section that shows its numbers."""
+
+    text: str
+    section: str = Field(description="Id of the dashboard section with the chart behind the claim.")
+
+
+class TtfvTrend(BaseModel):
+    playbook_id: str
+    recent_from: datetime = Field(description="Start of the recent 30-day signup window (as_of − 60 days).")
+    recent_users: int
+    recent_reached: int
+    recent_median_hours: float | None
+    before_users: int
+    before_reached: int
+    before_median_hours: float | None
+
+
 class Report(BaseModel):
     as_of: datetime | None
     filter: Filter
@@ -200,6 +218,7 @@ class Report(BaseModel):
     value: list[ValueRow] = Field(
         default_factory=list, description="Expansion and advocacy, per signup week, then all."
     )
+    summary: list[Claim] = Field(default_factory=list, description="The executive summary, generated from the rest.")
     adoption: list[AdoptionRow]
     repeat_usage: list[RepeatRow]
     nudges: list[NudgeEffect]

@@ -114,6 +114,17 @@ function renderCohorts(report) {
   });
 }
 
+function renderSummary(report) {
+  const root = $("summary");
+  const claims = report.summary || [];
+  claims.forEach((c) => {
+    const line = el("p", { "data-claim": c.section }, `${c.text} `);
+    line.appendChild(el("a", { href: `#${c.section}` }, "See the chart"));
+    root.appendChild(line);
+  });
+  if (!claims.length) empty(root, "Not enough settled data yet for a summary.");
+}
+
 function renderRetention(report) {
   const root = $("retention");
   const rows = report.retention || [];
@@ -206,12 +217,15 @@ async function refresh() {
   const response = await fetch("/api/report?" + params.toString());
   const report = await response.json();
   charts.splice(0).forEach((c) => c.destroy());
-  for (const id of ["funnels", "ttfv", "cohorts", "retention", "value", "experiments", "nudges", "adoption", "repeat"]) {
+  const sections = ["summary", "funnels", "ttfv", "cohorts", "retention", "value", "experiments", "nudges", "adoption",
+                    "repeat"];
+  for (const id of sections) {
     $(id).replaceChildren();
   }
   fillSelect($("playbook"), report.playbooks);
   fillSelect($("role"), report.roles);
   $("as-of").textContent = `Data up to ${report.as_of || "—"} (event time).`;
+  renderSummary(report);
   renderFunnels(report);
   renderTtfv(report);
   renderCohorts(report);

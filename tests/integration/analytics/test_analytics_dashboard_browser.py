@@ -147,6 +147,11 @@ async def test_sample_dashboard_matches_the_model_and_is_screenshotted(  # type:
         advocates = await page.get_attribute(f'{drawn_all} td[data-days="30"][data-advocates]', "data-advocates")
         assert (int(expanded or -1), int(advocates or -1)) == (everyone.expanded, everyone.advocates)
         assert everyone.expanded > 0, "the sample's users grow their accounts"
+        claims = page.locator("#summary p[data-claim]")
+        assert await claims.count() == len(analytics.report(analytics_filter("power_user_onboarding")).summary) > 0
+        for n in range(await claims.count()):  # each claim links to the section with its chart
+            target = await claims.nth(n).locator("a").get_attribute("href")
+            assert target and await page.locator(target).count() == 1
         # NUDGEFLOW_UPDATE_SCREENSHOT=1 refreshes the one in the docs
         target = REPO / "docs" / "img" if os.environ.get("NUDGEFLOW_UPDATE_SCREENSHOT") else tmp_path
         await page.screenshot(path=str(target / "dashboard.png"), full_page=True)

@@ -139,3 +139,27 @@ def test_dashboard_on_a_database_file_another_process_keeps_writing(tmp_path: Pa
     writer.close()
     assert [s["reached"] for s in client.get("/api/report").json()["funnels"][0]["steps"]] == [4, 1, 0]
     assert client.get("/healthz").json()["users"] == 6
+
+
+def test_the_executive_summary_compares_two_cohorts_watched_for_the_same_30_days() -> None:
+    analytics = OnboardingAnalytics([PLAYBOOK])
+    # as_of is day 100: the recent cohort signed up on days 40-70, the one before on days 10-40
+    for user, signup_day, hours in (("b1", 12, 96), ("b2", 20, 48), ("r1", 45, 24), ("r2", 50, 36), ("r3", 55, None)):
+        analytics.add_event(identify(user, f"{user}-id", signup_day * 24, role="admin"))
+        if hours is not None:
+            analytics.add_outcome(completed(user, signup_day * 24 + hours, "a"))
+    analytics.add_event(track("r3", "r3-last", 100 * 24))
+    [ttfv] = [c for c in analytics.report().summary if c.section == "ttfv"]
+    assert ttfv.text == (
+        "Trial: users who signed up in the 30 days from 11 Apr reached first value (“Do A”) in a median "
+        "30.0 hours (2 of 3 within 30 days), 58% faster than the 30 days before (3.0 days)."
+    )
+    digest = weekly_digest(analytics, T0 + timedelta(days=101))
+    assert digest.lines[0] == ttfv.text, "the digest opens with the executive summary"
+
+
+def test_without_settled_cohorts_the_summary_claims_nothing() -> None:
+    analytics = OnboardingAnalytics([PLAYBOOK])
+    analytics.add_event(identify("n1", "n1-id", 0, role="admin"))
+    analytics.add_outcome(completed("n1", 5, "a"))
+    assert analytics.report().summary == []

@@ -1,0 +1,82 @@
+"""The executive summary: a few sentences a CS leader can paste into a QBR, generated from the
+report's own numbers, each pointing at the dashboard section that shows them.
+
+Only claims the data supports are made: a time to first value needs a settled cohort (its trend
+needs the cohort before it too), a nudge or an experiment variant only when the 95% interval of
+its lift excludes zero. No claim at all: an empty summary, which the dashboard says in words.
+"""
+
+from __future__ import annotations
+
+from nudgeflow.orchestrator.analytics.results import Claim, Lift, Report, TtfvTrend
+from nudgeflow.rules.schema import Playbook
+
+
+def duration(hours: float) -> str:
+    """'45 minutes', '5.3 hours', '2.1 days'."""
+    if hours < 1:
+        return f"{round(hours * 60)} minutes"
+    return f"{hours:.1f} hours" if hours < 48 else f"{hours / 24:.1f} days"
+
+
+def _points(lift: Lift) -> str:
+    low, high = lift.absolute_ci_low * 100, lift.absolute_ci_high * 100
+    return f"{abs(lift.absolute) * 100:.0f} points (95% CI {low:.0f} to {high:.0f})"
+
+
+def _ttfv_claim(playbook: Playbook, trend: TtfvTrend) -> Claim | None:
+    now, before = trend.recent_median_hours, trend.before_median_hours
+    if now is None or playbook.first_value is None:
+        return None
+    step = playbook.milestone(playbook.first_value)
+    title = step.title if step is not None else playbook.first_value
+    text = (
+        f"{playbook.name}: users who signed up in the 30 days from {trend.recent_from:%d %b} reached first value "
+        f"(“{title}”) in a median {duration(now)} ({trend.recent_reached:,} of {trend.recent_users:,} within 30 days)"
+    )
+    if before:
+        change = (now - before) / before
+        direction = "faster" if change < 0 else "slower"
+        text += (
+            f", {abs(change):.0%} {direction} than the 30 days before ({duration(before)})"
+            if abs(change) >= 0.005
+            else f", as fast as the 30 days before ({duration(before)})"
+        )
+    return Claim(text=text + ".", section="ttfv")
+
+
+def executive_summary(report: Report, playbooks: list[Playbook], trends: list[TtfvTrend]) -> list[Claim]:
+    by_id = {p.id: p for p in playbooks}
+    claims = []
+    for trend in trends:
+        playbook = by_id.get(trend.playbook_id)
+        claim = _ttfv_claim(playbook, trend) if playbook is not None else None
+        if claim is not None:
+            claims.append(claim)
+    for effect in report.nudges:
+        lift, playbook = effect.lift, by_id.get(effect.playbook_id)
+        if lift is None or not lift.significant or playbook is None:
+            continue
+        step = playbook.milestone(effect.milestone_id)
+        verb = "lifts" if lift.absolute > 0 else "lowers"
+        claims.append(
+            Claim(
+                text=f"The stall nudge on “{step.title if step else effect.milestone_id}” {verb} completion within "
+                f"{effect.hours} hours by {_points(lift)} against the holdout.",
+                section="nudges",
+            )
+        )
+    for experiment in report.experiments:
+        for variant in experiment.lifts:
+            lift = variant.lift
+            if lift is None or not lift.significant:
+                continue
+            verb = "beats" if lift.absolute > 0 else "trails"
+            claims.append(
+                Claim(
+                    text=f"Experiment {experiment.experiment}: {variant.variant} {verb} {experiment.control} by "
+                    f"{_points(lift)}.",
+                    section="experiments",
+                )
+            )
+    return claims
