@@ -78,6 +78,57 @@ def compare(treatment: Rate, control: Rate) -> Lift | None:
     )
 
 
+SRM_ALPHA = 0.001  # the usual threshold: a real mismatch is rarely subtle, and checks run every day
+
+
+def _upper_gamma_regularized(s: float, x: float) -> float:
+    """Q(s, x) = Γ(s, x) / Γ(s): a series below s + 1, Lentz's continued fraction above (Numerical Recipes)."""
+    if x <= 0:
+        return 1.0
+    log_front = s * math.log(x) - x - math.lgamma(s)
+    if x < s + 1:
+        term = total = 1.0 / s
+        a = s
+        for _ in range(500):
+            a += 1
+            term *= x / a
+            total += term
+            if abs(term) < abs(total) * 1e-15:
+                break
+        return max(0.0, 1.0 - total * math.exp(log_front))
+    tiny = 1e-300
+    b, c, d = x + 1 - s, 1 / tiny, 1 / (x + 1 - s)
+    h = d
+    for i in range(1, 500):
+        an = -i * (i - s)
+        b += 2
+        d = an * d + b
+        d = tiny if abs(d) < tiny else d
+        c = b + an / c
+        c = tiny if abs(c) < tiny else c
+        d = 1 / d
+        h *= d * c
+        if abs(d * c - 1) < 1e-15:
+            break
+    return min(1.0, math.exp(log_front) * h)
+
+
+def sample_ratio_p_value(observed: dict[str, int], expected_shares: dict[str, float]) -> float | None:
+    """Pearson's chi-square test of the users per variant against the shares the playbook assigns
+    them: a tiny p-value means the split itself is broken (a sample ratio mismatch), so no lift
+    from it can be trusted. None when there is nothing to test (one variant, or no users)."""
+    names = [n for n in expected_shares if expected_shares[n] > 0]
+    total = sum(observed.get(n, 0) for n in names)
+    if len(names) < 2 or total == 0:
+        return None
+    shares = sum(expected_shares[n] for n in names)
+    chi2 = sum(
+        (observed.get(n, 0) - total * expected_shares[n] / shares) ** 2 / (total * expected_shares[n] / shares)
+        for n in names
+    )
+    return _upper_gamma_regularized((len(names) - 1) / 2, chi2 / 2)
+
+
 def pick_control(variants: Sequence[str], wanted: str | None = None) -> str:
     if wanted is not None and wanted in variants:
         return wanted
@@ -93,11 +144,13 @@ def experiment_result(
     metrics: set[str],
     filtered_playbook: str | None,
     control: str | None = None,
+    expected_shares: dict[str, float] | None = None,
 ) -> ExperimentResult:
     """Assemble one experiment from its per-variant (users, converted) counts. An experiment running
     in several playbooks reports `metric_milestone="first_value"` and `playbook_id=None` (unless filtered)."""
     rates = {variant: rate(variant, n, c) for variant, (n, c) in sorted(counts.items())}
     base = pick_control(list(rates), control)
+    srm = sample_ratio_p_value({v: n for v, (n, _) in counts.items()}, expected_shares) if expected_shares else None
     return ExperimentResult(
         experiment=name,
         playbook_id=next(iter(playbook_ids)) if len(playbook_ids) == 1 else filtered_playbook,
@@ -106,4 +159,6 @@ def experiment_result(
         variants=list(rates.values()),
         lifts=[VariantLift(variant=v, lift=compare(r, rates[base])) for v, r in rates.items() if v != base],
         conflicting_users=conflicts,
+        sample_ratio_p_value=srm,
+        sample_ratio_mismatch=srm is not None and srm < SRM_ALPHA,
     )

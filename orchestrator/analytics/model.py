@@ -42,7 +42,7 @@ from nudgeflow.orchestrator.analytics.results import (
 )
 from nudgeflow.orchestrator.analytics.summary import executive_summary
 from nudgeflow.rules.predicates import matches
-from nudgeflow.rules.schema import Playbook
+from nudgeflow.rules.schema import HOLDOUT, Playbook
 
 WINDOWS = (1, 7, 30, 90)
 RETENTION_DAYS = (1, 7, 30)
@@ -409,9 +409,23 @@ class OnboardingAnalytics:
                 metrics=found["metrics"],
                 filtered_playbook=flt.playbook,
                 control=control,
+                expected_shares=self._expected_shares(name),
             )
             for name, found in sorted(by_name.items())
         ]
+
+    def _expected_shares(self, experiment_id: str) -> dict[str, float] | None:
+        """The share of entering users each variant (and the holdout) should get, from the playbook."""
+        defined = next(
+            (p.experiment for p in self.playbooks if p.experiment and p.experiment.id == experiment_id), None
+        )
+        if defined is None:
+            return None
+        total = sum(v.weight for v in defined.variants)
+        shares = {v.name: (1 - defined.holdout) * v.weight / total for v in defined.variants}
+        if defined.holdout:
+            shares[HOLDOUT] = defined.holdout
+        return shares
 
     # -- public queries --------------------------------------------------------------------
 

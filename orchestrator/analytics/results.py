@@ -186,6 +186,12 @@ class ExperimentResult(BaseModel):
     variants: list[Rate]
     lifts: list[VariantLift]
     conflicting_users: int = Field(0, description="Users exposed to more than one variant (first one kept).")
+    sample_ratio_p_value: float | None = Field(
+        None, description="Chi-square test of users per variant against the playbook's weights and holdout."
+    )
+    sample_ratio_mismatch: bool = Field(
+        False, description="p < 0.001: the split itself is broken, so its lifts can't be trusted."
+    )
 
 
 class Claim(BaseModel):

@@ -67,6 +67,16 @@ def executive_summary(report: Report, playbooks: list[Playbook], trends: list[Tt
             )
         )
     for experiment in report.experiments:
+        if experiment.sample_ratio_mismatch:
+            claims.append(
+                Claim(
+                    text=f"Experiment {experiment.experiment}: its users are not split as the playbook says (sample "
+                    f"ratio mismatch, p = {experiment.sample_ratio_p_value:.1g}); its results can't be trusted "
+                    "until the assignment is fixed.",
+                    section="experiments",
+                )
+            )
+            continue
         for variant in experiment.lifts:
             lift = variant.lift
             if lift is None or not lift.significant:

@@ -160,6 +160,12 @@ function renderExperiments(report) {
   report.experiments.forEach((e) => {
     const box = card(root, `${e.experiment} (${e.metric_milestone || "no metric"}; control: ${e.control})`,
                      { "data-experiment": e.experiment });
+    if (e.sample_ratio_p_value !== null && e.sample_ratio_p_value !== undefined) {
+      const srm = e.sample_ratio_mismatch;
+      box.appendChild(el("p", { "data-srm": String(srm), class: srm ? "warn" : "note" }, srm
+        ? `Sample ratio mismatch (p = ${e.sample_ratio_p_value.toPrecision(2)}): users are not split as the playbook says; don't trust these results.`
+        : `Split as the playbook says (sample ratio check p = ${e.sample_ratio_p_value.toPrecision(2)}).`));
+    }
     barChart(box, "experiment", e.variants.map((v) => v.label), e.variants.map((v) => v.rate), "conversion",
              { color: "#f59e0b", scales: { y: { min: 0, max: 1 } } });
     const lifts = Object.fromEntries(e.lifts.map((l) => [l.variant, l.lift]));

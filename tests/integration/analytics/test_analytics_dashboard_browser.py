@@ -140,6 +140,10 @@ async def test_sample_dashboard_matches_the_model_and_is_screenshotted(  # type:
             '[data-experiment="power-user-copy"] tr[data-variant="social_proof"]', "data-significant"
         )
         assert significant == str(experiment.lifts[0].lift.significant).lower()  # type: ignore[union-attr]
+        srm = await page.get_attribute('[data-experiment="power-user-copy"] [data-srm]', "data-srm")
+        assert srm == "false" and not experiment.sample_ratio_mismatch, (
+            "the sample splits users by the playbook's weights"
+        )
         assert await page.locator("[data-cohorts] td[data-share]").count() > 0
         everyone = analytics.value(analytics_filter("power_user_onboarding"))[-1].cell(30)
         drawn_all = '[data-value="weeks"] tr[data-week="all"]'

@@ -8,6 +8,7 @@ import pytest
 
 from nudgeflow.orchestrator.analytics import OnboardingAnalytics
 from nudgeflow.orchestrator.analytics.experiments import compare, rate
+from nudgeflow.rules.schema import Experiment, Variant
 from tests.support.analytics import PLAYBOOK, completed, exposure, identify
 
 
@@ -70,3 +71,44 @@ def test_wilson_interval_and_degenerate_lifts() -> None:
     assert nothing is not None and not nothing.significant and nothing.p_value == 1.0
     everything = compare(rate("b", 5, 5), rate("a", 5, 0))
     assert everything is not None and everything.significant and everything.absolute_ci_high <= 1.0
+
+
+@pytest.mark.parametrize(
+    ("chi2", "df", "p"),
+    [(3.841459, 1, 0.05), (10.827566, 1, 0.001), (5.991465, 2, 0.05), (0.0, 1, 1.0), (40.0, 3, 1.0655e-8)],
+)
+def test_the_chi_square_tail_matches_the_tables(chi2: float, df: int, p: float) -> None:
+    from nudgeflow.orchestrator.analytics.experiments import _upper_gamma_regularized
+
+    assert _upper_gamma_regularized(df / 2, chi2 / 2) == pytest.approx(p, rel=2e-3)
+
+
+def _split(counts: dict[str, int]) -> OnboardingAnalytics:
+    """Exposures of the playbook's own experiment (control and b, weights 1:1, 10% held out)."""
+    playbook = PLAYBOOK.model_copy(
+        update={
+            "experiment": Experiment(
+                id="welcome-copy", variants=[Variant(name="control"), Variant(name="b")], holdout=0.1
+            )
+        }
+    )
+    analytics = OnboardingAnalytics([playbook])
+    for variant, users in counts.items():
+        for n in range(users):
+            analytics.add_event(identify(f"{variant}-{n}", f"{variant}-{n}-id", 0, role="admin"))
+            analytics.add_outcome(exposure(f"{variant}-{n}", 0, "welcome-copy", variant))
+    return analytics
+
+
+def test_a_split_that_matches_the_weights_passes_the_sample_ratio_check() -> None:
+    [result] = _split({"control": 452, "b": 441, "holdout": 107}).experiments()
+    assert result.sample_ratio_p_value is not None and result.sample_ratio_p_value > 0.1
+    assert not result.sample_ratio_mismatch
+
+
+def test_a_broken_split_is_a_sample_ratio_mismatch_and_the_summary_warns_instead_of_claiming() -> None:
+    analytics = _split({"control": 500, "b": 380, "holdout": 100})  # b lost a quarter of its users
+    [result] = analytics.experiments()
+    assert result.sample_ratio_mismatch and (result.sample_ratio_p_value or 1) < 0.001
+    [claim] = [c for c in analytics.report().summary if c.section == "experiments"]
+    assert "split" in claim.text and "welcome-copy" in claim.text and "beats" not in claim.text
