@@ -332,12 +332,32 @@ class Variant(_Model):
 HOLDOUT = "holdout"
 
 
+class ExperimentMetric(_Model):
+    """What an experiment is judged on, for each exposed user from their exposure: reaching a
+    milestone (default: the playbook's `first_value`), optionally `within` a time, or being active
+    on day `active_on_day` (retention: a track call in that day's 24 hours)."""
+
+    milestone: Id | None = None
+    within: Duration | None = None
+    active_on_day: int | None = Field(default=None, ge=1, le=90)
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> ExperimentMetric:
+        if self.active_on_day is not None and (self.milestone is not None or self.within is not None):
+            raise ValueError("a metric is either a milestone (with `within`) or `active_on_day`, not both")
+        return self
+
+
 class Experiment(_Model):
     """Split entering users between variants of this playbook; `holdout` of them get no nudges."""
 
     id: Id
     variants: list[Variant] = Field(min_length=1)
     holdout: float = Field(default=0, ge=0, le=0.5)
+    metric: ExperimentMetric = Field(
+        default_factory=ExperimentMetric,
+        description="What the experiment is judged on (default: reaching the playbook's first_value).",
+    )
 
     def variant(self, name: str) -> Variant | None:
         return next((v for v in self.variants if v.name == name), None)

@@ -37,6 +37,8 @@ def _references(pb: Playbook, report: _Report) -> None:
             report.add(loc, f"unknown milestone '{ref}'{suggest(ref, ids)}")
 
     check(("first_value",), pb.first_value)
+    if pb.experiment is not None:
+        check(("experiment", "metric", "milestone"), pb.experiment.metric.milestone)
     for i, m in enumerate(pb.milestones):
         check(("milestones", i, "when", "after"), m.when.after)
         for j, target in enumerate(m.unlocks or []):

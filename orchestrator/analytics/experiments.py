@@ -145,6 +145,7 @@ def experiment_result(
     filtered_playbook: str | None,
     control: str | None = None,
     expected_shares: dict[str, float] | None = None,
+    metric: str | None = None,
 ) -> ExperimentResult:
     """Assemble one experiment from its per-variant (users, converted) counts. An experiment running
     in several playbooks reports `metric_milestone="first_value"` and `playbook_id=None` (unless filtered)."""
@@ -159,6 +160,7 @@ def experiment_result(
         variants=list(rates.values()),
         lifts=[VariantLift(variant=v, lift=compare(r, rates[base])) for v, r in rates.items() if v != base],
         conflicting_users=conflicts,
+        metric=metric,
         sample_ratio_p_value=srm,
         sample_ratio_mismatch=srm is not None and srm < SRM_ALPHA,
     )

@@ -41,6 +41,7 @@ from nudgeflow.orchestrator.analytics.results import (
     ValueRow,
 )
 from nudgeflow.orchestrator.analytics.summary import executive_summary
+from nudgeflow.rules.durations import format_duration
 from nudgeflow.rules.predicates import matches
 from nudgeflow.rules.schema import HOLDOUT, Playbook
 
@@ -135,9 +136,13 @@ class OnboardingAnalytics:
 
     def _describe_playbooks(self) -> None:
         """The playbooks as small tables the queries join: ladder steps, first values, unlock targets."""
-        steps, targets, first_values = [], [], []
+        steps, targets, first_values, metrics = [], [], [], []
         self._ladder = max((len(p.milestones) for p in self.playbooks), default=1)
         for p in self.playbooks:
+            if p.experiment is not None:
+                m = p.experiment.metric
+                within = m.within.total_seconds() if m.within is not None else None
+                metrics.append((p.experiment.id, m.milestone, within, m.active_on_day))
             ids = [m.id for m in p.milestones]
             position = ids.index(p.first_value) + 1 if p.first_value in ids else None
             first_values.append((p.id, p.first_value, position))
@@ -148,6 +153,10 @@ class OnboardingAnalytics:
             "_playbooks": ("playbook_id VARCHAR, first_value VARCHAR, first_position INTEGER", first_values),
             "_steps": ("playbook_id VARCHAR, position INTEGER, milestone_id VARCHAR", steps),
             "_targets": ("playbook_id VARCHAR, milestone_id VARCHAR, event VARCHAR", targets),
+            "_experiment_metrics": (
+                "experiment VARCHAR, milestone_id VARCHAR, within_seconds DOUBLE, active_day INTEGER",
+                metrics,
+            ),
         }
         for name, (columns, rows) in tables.items():
             self._temp_table(name, columns, rows)
@@ -390,7 +399,7 @@ class OnboardingAnalytics:
         return effects
 
     def _experiments(self, flt: Filter, within_days: int | None, control: str | None) -> list[ExperimentResult]:
-        params = {"playbook": flt.playbook, "within": within_days}
+        params = {"playbook": flt.playbook, "within": within_days, "as_of": self.latest_at}
         by_name: dict[str, dict[str, Any]] = {}
         for name, variant, users, converted, conflicts, playbook_ids, metrics in self._rows(
             queries.EXPERIMENTS, params
@@ -410,9 +419,22 @@ class OnboardingAnalytics:
                 filtered_playbook=flt.playbook,
                 control=control,
                 expected_shares=self._expected_shares(name),
+                metric=self._metric_label(name),
             )
             for name, found in sorted(by_name.items())
         ]
+
+    def _metric_label(self, experiment_id: str) -> str | None:
+        """What the playbook says the experiment is judged on, in words."""
+        owner = next((p for p in self.playbooks if p.experiment and p.experiment.id == experiment_id), None)
+        if owner is None or owner.experiment is None:
+            return None
+        metric = owner.experiment.metric
+        if metric.active_on_day is not None:
+            return f"active on day {metric.active_on_day} after exposure"
+        milestone = metric.milestone or owner.first_value
+        window = f" within {format_duration(metric.within)}" if metric.within is not None else ""
+        return f"reached {milestone}{window} after exposure" if milestone else None
 
     def _expected_shares(self, experiment_id: str) -> dict[str, float] | None:
         """The share of entering users each variant (and the holdout) should get, from the playbook."""

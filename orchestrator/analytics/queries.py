@@ -286,21 +286,38 @@ GROUP BY ALL
 # First exposure per user and experiment; converted = completed the exposure's playbook's first
 # value at or after exposure (within `$within` days when given).
 EXPERIMENTS = """
+-- Each experiment is judged on its playbook's metric (`_experiment_metrics`): a milestone (default
+-- the first value) reached after the exposure, within `within_seconds` if set (else `$within` days),
+-- or a track call on day `active_day` after the exposure (only users whose day is over count).
 WITH exposed AS (
-    SELECT x.*, coalesce(x.playbook_id, $playbook) AS metric_playbook, p.first_value
+    SELECT x.*, coalesce(x.playbook_id, $playbook) AS metric_playbook,
+           coalesce(m.milestone_id, p.first_value) AS metric_milestone,
+           coalesce(m.within_seconds, $within * 86400.0) AS within_seconds, m.active_day
     FROM _exposures x JOIN _sel USING (user_id)
     LEFT JOIN _playbooks p ON p.playbook_id = coalesce(x.playbook_id, $playbook)
-    WHERE $playbook IS NULL OR x.playbook_id IS NULL OR x.playbook_id = $playbook
+    LEFT JOIN _experiment_metrics m ON m.experiment = x.experiment
+    WHERE ($playbook IS NULL OR x.playbook_id IS NULL OR x.playbook_id = $playbook)
+      AND (m.active_day IS NULL OR x.exposed_at + to_days(m.active_day + 1) <= $as_of)
+), judged AS (
+    SELECT e.*,
+           CASE WHEN e.active_day IS NOT NULL THEN EXISTS (
+                    SELECT 1 FROM events v
+                    WHERE v.user_id = e.user_id AND v.type = 'track'
+                      AND v.ts >= e.exposed_at + to_days(e.active_day)
+                      AND v.ts < e.exposed_at + to_days(e.active_day + 1))
+                ELSE f.completed_at >= e.exposed_at
+                     AND (e.within_seconds IS NULL OR f.completed_at <= e.exposed_at + to_seconds(e.within_seconds))
+           END AS converted
+    FROM exposed e
+    LEFT JOIN _facts f
+      ON e.active_day IS NULL AND f.user_id = e.user_id AND f.playbook_id = e.metric_playbook
+     AND f.milestone_id = e.metric_milestone
 )
-SELECT e.experiment, e.variant, count(*),
-       count(*) FILTER (f.completed_at >= e.exposed_at
-                       AND ($within IS NULL OR f.completed_at <= e.exposed_at + to_days($within))),
-       count(*) FILTER (e.variants_seen > 1),
-       list(DISTINCT e.playbook_id) FILTER (e.playbook_id IS NOT NULL),
-       list(DISTINCT e.first_value) FILTER (e.first_value IS NOT NULL)
-FROM exposed e
-LEFT JOIN _facts f ON f.user_id = e.user_id AND f.playbook_id = e.metric_playbook AND f.milestone_id = e.first_value
-GROUP BY ALL ORDER BY e.experiment, e.variant
+SELECT experiment, variant, count(*), count(*) FILTER (converted), count(*) FILTER (variants_seen > 1),
+       list(DISTINCT playbook_id) FILTER (playbook_id IS NOT NULL),
+       list(DISTINCT metric_milestone) FILTER (metric_milestone IS NOT NULL)
+FROM judged
+GROUP BY ALL ORDER BY experiment, variant
 """
 
 # For the digest: members of a playbook who signed up in [$start, $end), and how many of them

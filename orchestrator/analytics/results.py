@@ -186,6 +186,7 @@ class ExperimentResult(BaseModel):
     variants: list[Rate]
     lifts: list[VariantLift]
     conflicting_users: int = Field(0, description="Users exposed to more than one variant (first one kept).")
+    metric: str | None = Field(None, description="What the playbook judges it on, in words.")
     sample_ratio_p_value: float | None = Field(
         None, description="Chi-square test of users per variant against the playbook's weights and holdout."
     )

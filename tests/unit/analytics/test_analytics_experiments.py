@@ -8,8 +8,9 @@ import pytest
 
 from nudgeflow.orchestrator.analytics import OnboardingAnalytics
 from nudgeflow.orchestrator.analytics.experiments import compare, rate
+from nudgeflow.orchestrator.analytics.results import ExperimentResult
 from nudgeflow.rules.schema import Experiment, Variant
-from tests.support.analytics import PLAYBOOK, completed, exposure, identify
+from tests.support.analytics import PLAYBOOK, completed, exposure, identify, track
 
 
 def _experiment(rates: dict[str, float], users_per_variant: int, seed: int) -> OnboardingAnalytics:
@@ -112,3 +113,43 @@ def test_a_broken_split_is_a_sample_ratio_mismatch_and_the_summary_warns_instead
     assert result.sample_ratio_mismatch and (result.sample_ratio_p_value or 1) < 0.001
     [claim] = [c for c in analytics.report().summary if c.section == "experiments"]
     assert "split" in claim.text and "welcome-copy" in claim.text and "beats" not in claim.text
+
+
+def _judged(metric: dict[str, object]) -> ExperimentResult:
+    """Two exposed users per variant, judged on the playbook's metric: b1 reaches `b` 2 days after
+    exposure and comes back on day 7; c1 reaches it after 10 days; b2 and c2 never do."""
+    playbook = PLAYBOOK.model_copy(
+        update={
+            "experiment": Experiment.model_validate(
+                {"id": "copy", "variants": [{"name": "control"}, {"name": "b"}], "metric": metric}
+            )
+        }
+    )
+    analytics = OnboardingAnalytics([playbook])
+    for user, variant in (("b1", "b"), ("b2", "b"), ("c1", "control"), ("c2", "control")):
+        analytics.add_event(identify(user, f"{user}-id", 0, role="admin"))
+        analytics.add_outcome(exposure(user, 0, "copy", variant))
+    analytics.add_outcome(completed("b1", 48, "b"))
+    analytics.add_outcome(completed("c1", 240, "b"))
+    analytics.add_event(track("b1", "b1-back", 7 * 24 + 3))
+    analytics.add_event(track("c2", "c2-late", 30 * 24))  # as_of: day 30
+    [result] = analytics.experiments()
+    return result
+
+
+@pytest.mark.parametrize(
+    ("metric", "label", "converted"),
+    [
+        ({"milestone": "b"}, "reached b after exposure", {"b": 1, "control": 1}),
+        ({"milestone": "b", "within": "7d"}, "reached b within 1w after exposure", {"b": 1, "control": 0}),
+        ({"active_on_day": 7}, "active on day 7 after exposure", {"b": 1, "control": 0}),
+        ({}, "reached a after exposure", {"b": 0, "control": 0}),
+    ],
+)
+def test_an_experiment_is_judged_on_the_metric_its_playbook_names(
+    metric: dict[str, object], label: str, converted: dict[str, int]
+) -> None:
+    result = _judged(metric)
+    assert result.metric == label
+    assert {v.label: v.converted for v in result.variants} == converted
+    assert all(v.users == 2 for v in result.variants)

@@ -568,3 +568,32 @@ def test_simulate_cli_summarises_exposures(tmp_path: Path) -> None:
     assert "experiment copy-test: control 1 user, social_proof 1 user" in console.export_text()
     decisions = (out / "decisions.jsonl").read_text().splitlines()
     assert sum(json.loads(line)["type"] == "exposure" for line in decisions) == 2
+
+
+def test_an_experiment_metric_names_a_milestone_of_the_playbook_or_a_retention_day(tmp_path: Path) -> None:
+    found = problems(
+        tmp_path,
+        """experiment:
+  id: exp
+  metric: {milestone: first_automaton, within: 7d}
+  variants:
+    - name: control
+""",
+    )
+    assert len(found) == 1 and found[0].startswith(f"{line(2)} experiment.metric.milestone: unknown milestone")
+    assert "did you mean 'first_automation'" in found[0]
+    found = problems(
+        tmp_path,
+        """experiment:
+  id: exp
+  metric: {milestone: first_report, active_on_day: 7}
+  variants:
+    - name: control
+""",
+    )
+    assert len(found) == 1 and "either a milestone (with `within`) or `active_on_day`" in found[0]
+    text = (PLAYBOOK % {"holdout": 0}).replace(
+        "experiment:\n  id: copy-test", "experiment:\n  id: copy-test\n  metric: {active_on_day: 7}"
+    )
+    [playbook] = ruleset_from(tmp_path, text).playbooks
+    assert playbook.experiment is not None and playbook.experiment.metric.active_on_day == 7
