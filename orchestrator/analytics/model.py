@@ -238,27 +238,38 @@ class OnboardingAnalytics:
 
     def _funnels(self, flt: Filter) -> list[FunnelResult]:
         found = {str(r[0]): r[1:] for r in self._rows(queries.funnel_sql(self._ladder))}
+        empty = (0,) + (0, 0, None) * self._ladder
+        return [self._funnel(p, found.get(p.id, empty)) for p in self.chosen_playbooks(flt)]
+
+    def _variant_funnels(self, flt: Filter) -> list[FunnelResult]:
+        chosen = {p.id: p for p in self.chosen_playbooks(flt)}
         results = []
-        for p in self.chosen_playbooks(flt):
-            total, *per_step = found.get(p.id, (0,) + (0, 0, None) * self._ladder)
-            previous, steps = total, []
-            for n, milestone in enumerate(p.milestones):
-                reached, any_order, median = per_step[3 * n : 3 * n + 3]
-                steps.append(
-                    FunnelStep(
-                        milestone_id=milestone.id,
-                        title=milestone.title,
-                        reached=reached,
-                        completed_any_order=any_order,
-                        conversion_from_previous=reached / previous if previous else None,
-                        conversion_from_start=reached / total if total else None,
-                        drop_off=previous - reached,
-                        median_hours_from_previous=median,
-                    )
-                )
-                previous = reached
-            results.append(FunnelResult(playbook_id=p.id, entered=total, steps=steps))
+        for playbook_id, experiment, variant, *counts in self._rows(queries.funnel_sql(self._ladder, by_variant=True)):
+            playbook = chosen.get(str(playbook_id))
+            if playbook is not None:
+                funnel = self._funnel(playbook, tuple(counts))
+                results.append(funnel.model_copy(update={"experiment": experiment, "variant": variant}))
         return results
+
+    def _funnel(self, p: Playbook, counts: tuple[Any, ...]) -> FunnelResult:
+        total, *per_step = counts
+        previous, steps = total, []
+        for n, milestone in enumerate(p.milestones):
+            reached, any_order, median = per_step[3 * n : 3 * n + 3]
+            steps.append(
+                FunnelStep(
+                    milestone_id=milestone.id,
+                    title=milestone.title,
+                    reached=reached,
+                    completed_any_order=any_order,
+                    conversion_from_previous=reached / previous if previous else None,
+                    conversion_from_start=reached / total if total else None,
+                    drop_off=previous - reached,
+                    median_hours_from_previous=median,
+                )
+            )
+            previous = reached
+        return FunnelResult(playbook_id=p.id, entered=total, steps=steps)
 
     def _cohorts(self, flt: Filter, windows: Sequence[int], as_of: datetime | None) -> list[CohortResult]:
         days, width = list(windows), self._ladder + 1
@@ -522,6 +533,7 @@ class OnboardingAnalytics:
             roles=[str(r[0]) for r in self._rows(queries.ROLES)],
             ttfv=self._ttfv(flt),
             funnels=self._funnels(flt),
+            variant_funnels=self._variant_funnels(flt),
             cohorts=self._cohorts(flt, WINDOWS, as_of),
             retention=self._retention(RETENTION_DAYS, as_of),
             value=self._value(VALUE_DAYS, as_of),

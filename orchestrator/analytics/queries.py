@@ -156,9 +156,10 @@ def ttfv_trend_sql(steps: int) -> str:
     """
 
 
-def funnel_sql(steps: int) -> str:
+def funnel_sql(steps: int, *, by_variant: bool = False) -> str:
     """Strict ladder: step k counts members who completed steps 1..k (in any time order); per step
-    `reached_k`, `any_k` (completed it at all), `median_k` (hours from the previous step, or signup)."""
+    `reached_k`, `any_k` (completed it at all), `median_k` (hours from the previous step, or signup).
+    `by_variant`: one funnel per experiment variant of the playbook (its exposed members)."""
     columns = []
     for k in range(1, steps + 1):
         reached = " AND ".join(f"c{i} IS NOT NULL" for i in range(1, k + 1))
@@ -167,6 +168,12 @@ def funnel_sql(steps: int) -> str:
             f"count(*) FILTER ({reached}), count(c{k}), "
             f"quantile_cont({HOURS.format(start=start, end=f'c{k}')}, 0.5) FILTER ({reached})"
         )
+    if by_variant:
+        return f"""
+        SELECT d.playbook_id, x.experiment, x.variant, count(*), {", ".join(columns)}
+        FROM _done d JOIN _exposures x ON x.user_id = d.user_id AND x.playbook_id = d.playbook_id
+        GROUP BY ALL ORDER BY ALL
+        """
     return f"SELECT playbook_id, count(*), {', '.join(columns)} FROM _done GROUP BY playbook_id"
 
 

@@ -38,6 +38,7 @@ def flat_tables(report: Report) -> dict[str, list[Row]]:
         for name in (
             "ttfv",
             "funnel",
+            "variant_funnel",
             "cohorts",
             "retention",
             "value",
@@ -64,6 +65,10 @@ def flat_tables(report: Report) -> dict[str, list[Row]]:
     for f in report.funnels:
         for s in f.steps:
             tables["funnel"].append({"playbook": f.playbook_id, "entered": f.entered, **s.model_dump()})
+    for f in report.variant_funnels:
+        for s in f.steps:
+            which = {"playbook": f.playbook_id, "experiment": f.experiment, "variant": f.variant, "entered": f.entered}
+            tables["variant_funnel"].append(which | s.model_dump())
     for c in report.cohorts:
         for r in c.rows:
             for cell in r.cells:

@@ -55,6 +55,8 @@ class FunnelResult(BaseModel):
     playbook_id: str
     entered: int
     steps: list[FunnelStep]
+    experiment: str | None = Field(None, description="With `variant`: the funnel of one experiment variant.")
+    variant: str | None = None
 
 
 class CohortCell(BaseModel):
@@ -220,6 +222,9 @@ class Report(BaseModel):
     roles: list[str]
     ttfv: list[TtfvResult]
     funnels: list[FunnelResult]
+    variant_funnels: list[FunnelResult] = Field(
+        default_factory=list, description="Per experiment variant, the ladder in the playbook's written order."
+    )
     cohorts: list[CohortResult]
     retention: list[RetentionRow] = Field(default_factory=list, description="Per signup week, then all users.")
     value: list[ValueRow] = Field(

@@ -182,6 +182,17 @@ function renderExperiments(report) {
                   { text: l ? l.p_value.toPrecision(2) : "" }],
         };
       }));
+    const funnels = (report.variant_funnels || []).filter((f) => f.experiment === e.experiment);
+    if (funnels.length) {
+      const steps = funnels[0].steps;
+      box.appendChild(el("h4", {}, "Funnel per variant (users who completed each step and every step before it)"));
+      table(box, ["variant", "entered", ...steps.map((x) => x.title)], funnels.map((f) => ({
+        attrs: { "data-variant-funnel": f.variant, "data-entered": f.entered },
+        cells: [{ text: f.variant }, { text: f.entered },
+                ...f.steps.map((x) => ({ text: `${x.reached} (${pct(x.conversion_from_start)})`,
+                                         attrs: { "data-step": x.milestone_id, "data-reached": x.reached } }))],
+      })));
+    }
   });
   if (!report.experiments.length) empty(root, "No exposures recorded.");
 }

@@ -140,6 +140,11 @@ async def test_sample_dashboard_matches_the_model_and_is_screenshotted(  # type:
             '[data-experiment="power-user-copy"] tr[data-variant="social_proof"]', "data-significant"
         )
         assert significant == str(experiment.lifts[0].lift.significant).lower()  # type: ignore[union-attr]
+        variant_funnels = analytics.report(analytics_filter("power_user_onboarding")).variant_funnels
+        assert len(variant_funnels) >= 2, "a funnel for each variant of the sample's experiment"
+        for funnel_of in variant_funnels:
+            row = f'[data-experiment="power-user-copy"] tr[data-variant-funnel="{funnel_of.variant}"]'
+            assert await page.get_attribute(row, "data-entered") == str(funnel_of.entered)
         srm = await page.get_attribute('[data-experiment="power-user-copy"] [data-srm]', "data-srm")
         assert srm == "false" and not experiment.sample_ratio_mismatch, (
             "the sample splits users by the playbook's weights"

@@ -115,7 +115,7 @@ def test_a_broken_split_is_a_sample_ratio_mismatch_and_the_summary_warns_instead
     assert "split" in claim.text and "welcome-copy" in claim.text and "beats" not in claim.text
 
 
-def _judged(metric: dict[str, object]) -> ExperimentResult:
+def _exposed(metric: dict[str, object]) -> OnboardingAnalytics:
     """Two exposed users per variant, judged on the playbook's metric: b1 reaches `b` 2 days after
     exposure and comes back on day 7; c1 reaches it after 10 days; b2 and c2 never do."""
     playbook = PLAYBOOK.model_copy(
@@ -133,7 +133,11 @@ def _judged(metric: dict[str, object]) -> ExperimentResult:
     analytics.add_outcome(completed("c1", 240, "b"))
     analytics.add_event(track("b1", "b1-back", 7 * 24 + 3))
     analytics.add_event(track("c2", "c2-late", 30 * 24))  # as_of: day 30
-    [result] = analytics.experiments()
+    return analytics
+
+
+def _judged(metric: dict[str, object]) -> ExperimentResult:
+    [result] = _exposed(metric).experiments()
     return result
 
 
@@ -153,3 +157,11 @@ def test_an_experiment_is_judged_on_the_metric_its_playbook_names(
     assert result.metric == label
     assert {v.label: v.converted for v in result.variants} == converted
     assert all(v.users == 2 for v in result.variants)
+
+
+def test_each_variant_has_its_own_funnel() -> None:
+    funnels = {f.variant: f for f in _exposed({}).report().variant_funnels}
+    assert set(funnels) == {"b", "control"} and all(f.experiment == "copy" for f in funnels.values())
+    for variant in ("b", "control"):
+        a, b, _ = funnels[variant].steps
+        assert (funnels[variant].entered, a.reached, b.completed_any_order) == (2, 0, 1)
