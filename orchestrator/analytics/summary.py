@@ -45,7 +45,43 @@ def _ttfv_claim(playbook: Playbook, trend: TtfvTrend) -> Claim | None:
     return Claim(text=text + ".", section="ttfv")
 
 
+def _nudge_claims(report: Report, by_id: dict[str, Playbook]) -> list[Claim]:
+    claims = []
+    for effect in report.nudges:
+        lift, playbook = effect.lift, by_id.get(effect.playbook_id)
+        if lift is None or not lift.significant or playbook is None:
+            continue
+        step = playbook.milestone(effect.milestone_id)
+        verb = "lifts" if lift.absolute > 0 else "lowers"
+        title = step.title if step else effect.milestone_id
+        text = f"The stall nudge on “{title}” {verb} completion within {effect.hours} hours by {_points(lift)}"
+        claims.append(Claim(text=f"{text} against the holdout.", section="nudges"))
+    return claims
+
+
+def _experiment_claims(report: Report) -> list[Claim]:
+    claims = []
+    for experiment in report.experiments:
+        name = experiment.experiment
+        if experiment.sample_ratio_mismatch:
+            text = (
+                f"Experiment {name}: its users are not split as the playbook says (sample ratio mismatch, "
+                f"p = {experiment.sample_ratio_p_value:.1g}); its results can't be trusted until the assignment "
+                "is fixed."
+            )
+            claims.append(Claim(text=text, section="experiments"))
+            continue
+        for variant in experiment.lifts:
+            lift = variant.lift
+            if lift is not None and lift.significant:
+                verb = "beats" if lift.absolute > 0 else "trails"
+                text = f"Experiment {name}: {variant.variant} {verb} {experiment.control} by {_points(lift)}."
+                claims.append(Claim(text=text, section="experiments"))
+    return claims
+
+
 def executive_summary(report: Report, playbooks: list[Playbook], trends: list[TtfvTrend]) -> list[Claim]:
+    """Time to first value per playbook, then significant nudge lifts, then experiments."""
     by_id = {p.id: p for p in playbooks}
     claims = []
     for trend in trends:
@@ -53,40 +89,4 @@ def executive_summary(report: Report, playbooks: list[Playbook], trends: list[Tt
         claim = _ttfv_claim(playbook, trend) if playbook is not None else None
         if claim is not None:
             claims.append(claim)
-    for effect in report.nudges:
-        lift, playbook = effect.lift, by_id.get(effect.playbook_id)
-        if lift is None or not lift.significant or playbook is None:
-            continue
-        step = playbook.milestone(effect.milestone_id)
-        verb = "lifts" if lift.absolute > 0 else "lowers"
-        claims.append(
-            Claim(
-                text=f"The stall nudge on “{step.title if step else effect.milestone_id}” {verb} completion within "
-                f"{effect.hours} hours by {_points(lift)} against the holdout.",
-                section="nudges",
-            )
-        )
-    for experiment in report.experiments:
-        if experiment.sample_ratio_mismatch:
-            claims.append(
-                Claim(
-                    text=f"Experiment {experiment.experiment}: its users are not split as the playbook says (sample "
-                    f"ratio mismatch, p = {experiment.sample_ratio_p_value:.1g}); its results can't be trusted "
-                    "until the assignment is fixed.",
-                    section="experiments",
-                )
-            )
-            continue
-        for variant in experiment.lifts:
-            lift = variant.lift
-            if lift is None or not lift.significant:
-                continue
-            verb = "beats" if lift.absolute > 0 else "trails"
-            claims.append(
-                Claim(
-                    text=f"Experiment {experiment.experiment}: {variant.variant} {verb} {experiment.control} by "
-                    f"{_points(lift)}.",
-                    section="experiments",
-                )
-            )
-    return claims
+    return claims + _nudge_claims(report, by_id) + _experiment_claims(report)
