@@ -19,6 +19,7 @@ from pydantic import BaseModel
 from nudgeflow.orchestrator.analytics import queries, store
 from nudgeflow.orchestrator.analytics.experiments import compare, experiment_result, rate
 from nudgeflow.orchestrator.analytics.results import (
+    AccountStep,
     AdoptionRow,
     CohortCell,
     CohortResult,
@@ -352,6 +353,31 @@ class OnboardingAnalytics:
             )
         return trends
 
+    def _accounts(self, flt: Filter) -> list[AccountStep]:
+        found = {(str(p), str(m)): counts for p, m, *counts in self._rows(queries.ACCOUNTS)}
+        steps = []
+        for p in self.chosen_playbooks(flt):
+            for milestone in p.milestones:
+                accounts, any_member, all_members, two = found.get((p.id, milestone.id), (0, 0, 0, 0))
+                if accounts:
+                    steps.append(
+                        AccountStep(
+                            playbook_id=p.id,
+                            milestone_id=milestone.id,
+                            title=milestone.title,
+                            accounts=accounts,
+                            any_member=any_member,
+                            all_members=all_members,
+                            two_or_more=two,
+                        )
+                    )
+        return steps
+
+    def accounts(self, flt: Filter | None = None) -> list[AccountStep]:
+        flt = flt or Filter()
+        self._prepare(flt)
+        return self._accounts(flt)
+
     def _adoption(self, flt: Filter, days: int, as_of: datetime | None) -> list[AdoptionRow]:
         found = {(p, m): counts for p, m, *counts in self._rows(queries.ADOPTION, {"days": days, "as_of": as_of})}
         rows = []
@@ -537,6 +563,7 @@ class OnboardingAnalytics:
             cohorts=self._cohorts(flt, WINDOWS, as_of),
             retention=self._retention(RETENTION_DAYS, as_of),
             value=self._value(VALUE_DAYS, as_of),
+            accounts=self._accounts(flt),
             adoption=self._adoption(flt, adoption_days, as_of),
             repeat_usage=self._repeat_usage(flt),
             nudges=self._nudges(flt, nudge_hours, as_of, HOLDOUT_VARIANTS),

@@ -234,6 +234,24 @@ def value_sql(windows: list[int]) -> str:
     """
 
 
+# Per playbook step, the accounts (the `account_id` trait a group call sets) of its members: how many
+# have at least one member, every member, or at least two members who completed it.
+ACCOUNTS = """
+WITH per_account AS (
+    SELECT m.playbook_id, st.milestone_id, json_extract_string(s.traits, '$.account_id') AS account_id,
+           count(*) AS members, count(f.completed_at) AS completed
+    FROM _members m JOIN _sel s USING (user_id) JOIN _steps st ON st.playbook_id = m.playbook_id
+    LEFT JOIN _facts f
+      ON f.user_id = m.user_id AND f.playbook_id = m.playbook_id AND f.milestone_id = st.milestone_id
+    WHERE json_extract_string(s.traits, '$.account_id') IS NOT NULL
+    GROUP BY ALL
+)
+SELECT playbook_id, milestone_id, count(*), count(*) FILTER (completed >= 1),
+       count(*) FILTER (completed = members), count(*) FILTER (completed >= 2)
+FROM per_account GROUP BY ALL ORDER BY ALL
+"""
+
+
 # Of the members who unlocked a milestone: used its event within `$days` after the unlock.
 ADOPTION = """
 WITH unlocked AS (

@@ -42,6 +42,7 @@ def flat_tables(report: Report) -> dict[str, list[Row]]:
             "cohorts",
             "retention",
             "value",
+            "accounts",
             "adoption",
             "repeat_usage",
             "nudges",
@@ -83,6 +84,7 @@ def flat_tables(report: Report) -> dict[str, list[Row]]:
         week = value_row.week.isoformat() if value_row.week else "all"
         for vc in value_row.cells:
             tables["value"].append({"week": week, "users": value_row.users, **vc.model_dump()})
+    tables["accounts"] = [a.model_dump() for a in report.accounts]
     tables["adoption"] = [a.model_dump() for a in report.adoption]
     tables["repeat_usage"] = [r.model_dump() for r in report.repeat_usage]
     for n in report.nudges:

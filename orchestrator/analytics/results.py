@@ -125,6 +125,18 @@ class ValueRow(BaseModel):
         return next(c for c in self.cells if c.days == days)
 
 
+class AccountStep(BaseModel):
+    """How far the accounts of a playbook's members got on one step (accounts come from group calls)."""
+
+    playbook_id: str
+    milestone_id: str
+    title: str
+    accounts: int = Field(description="Accounts with at least one member in the playbook.")
+    any_member: int = Field(description="Accounts where at least one member completed the step.")
+    all_members: int = Field(description="Accounts where every member in the playbook completed it.")
+    two_or_more: int = Field(description="Accounts where at least two members completed it.")
+
+
 class AdoptionRow(BaseModel):
     playbook_id: str
     milestone_id: str
@@ -231,6 +243,7 @@ class Report(BaseModel):
         default_factory=list, description="Expansion and advocacy, per signup week, then all."
     )
     summary: list[Claim] = Field(default_factory=list, description="The executive summary, generated from the rest.")
+    accounts: list[AccountStep] = Field(default_factory=list, description="Account-level progress per step.")
     adoption: list[AdoptionRow]
     repeat_usage: list[RepeatRow]
     nudges: list[NudgeEffect]

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import duckdb
 
-from nudgeflow.rules.contracts.events import PAGE_VIEWED, SCREEN_VIEWED
+from nudgeflow.rules.contracts.events import ACCOUNT, ACCOUNT_ID, PAGE_VIEWED, SCREEN_VIEWED
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -40,7 +40,7 @@ CREATE TABLE IF NOT EXISTS offsets (
 Fields = dict[str, "str | Fields"]
 EVENT_FIELDS: Fields = {
     "userId": "VARCHAR", "messageId": "VARCHAR", "type": "VARCHAR", "event": "VARCHAR", "timestamp": "VARCHAR",
-    "traits": "JSON",
+    "traits": "JSON", "groupId": "VARCHAR",
 }  # fmt: skip
 OUTCOME_FIELDS: Fields = {
     "outcome_id": "VARCHAR", "kind": "VARCHAR", "user_id": "VARCHAR", "occurred_at": "VARCHAR",
@@ -57,15 +57,23 @@ def _sql_type(value: str | Fields) -> str:
 
 
 # `src` has the fields above as columns; rows missing what the contract requires are skipped. Page and
-# screen calls are the track events the rules read them as (rules/contracts/events.py).
+# screen calls are the track events the rules read them as, group calls the identify of `account_id`
+# and `account` (rules/contracts/events.py).
 EVENT_ROWS = f"""
-SELECT userId AS user_id, messageId AS message_id, CASE WHEN type = 'identify' THEN type ELSE 'track' END AS type,
+SELECT userId AS user_id, messageId AS message_id,
+       CASE WHEN type IN ('identify', 'group') THEN 'identify' ELSE 'track' END AS type,
        CASE type WHEN 'track' THEN event WHEN 'page' THEN '{PAGE_VIEWED}' WHEN 'screen' THEN '{SCREEN_VIEWED}' END
            AS event,
-       TRY_CAST(timestamp AS TIMESTAMPTZ) AS ts, CASE WHEN type = 'identify' THEN coalesce(traits, '{{}}') END AS traits
+       TRY_CAST(timestamp AS TIMESTAMPTZ) AS ts,
+       CASE type WHEN 'identify' THEN coalesce(traits, '{{}}')
+                 WHEN 'group' THEN json_object(
+                     '{ACCOUNT_ID}', groupId,
+                     '{ACCOUNT}', json_merge_patch(coalesce(traits, '{{}}'), json_object('id', groupId)))
+       END AS traits
 FROM src
-WHERE type IN ('track', 'identify', 'page', 'screen') AND coalesce(userId, '') <> '' AND coalesce(messageId, '') <> ''
-  AND TRY_CAST(timestamp AS TIMESTAMPTZ) IS NOT NULL AND (type <> 'track' OR coalesce(event, '') <> '')
+WHERE type IN ('track', 'identify', 'page', 'screen', 'group') AND coalesce(userId, '') <> ''
+  AND coalesce(messageId, '') <> '' AND TRY_CAST(timestamp AS TIMESTAMPTZ) IS NOT NULL
+  AND (type <> 'track' OR coalesce(event, '') <> '') AND (type <> 'group' OR coalesce(groupId, '') <> '')
 """
 OUTCOME_ROWS = """
 SELECT outcome_id, kind, user_id, TRY_CAST(occurred_at AS TIMESTAMPTZ) AS occurred_at, playbook_id, milestone_id,

@@ -155,6 +155,16 @@ function renderValue(report) {
   })), { "data-value": "weeks", class: "heatmap" });
 }
 
+function renderAccounts(report) {
+  const rows = report.accounts || [];
+  if (!rows.length) { empty($("accounts"), "No accounts yet: send Segment group calls to see them."); return; }
+  table($("accounts"), ["playbook", "step", "accounts", "any member", "every member", "2+ members"], rows.map((a) => ({
+    attrs: { "data-account-step": `${a.playbook_id}/${a.milestone_id}`, "data-any": a.any_member, "data-all": a.all_members },
+    cells: [{ text: a.playbook_id }, { text: a.title }, { text: a.accounts }, { text: a.any_member },
+            { text: a.all_members }, { text: a.two_or_more }],
+  })));
+}
+
 function renderExperiments(report) {
   const root = $("experiments");
   report.experiments.forEach((e) => {
@@ -234,8 +244,8 @@ async function refresh() {
   const response = await fetch("/api/report?" + params.toString());
   const report = await response.json();
   charts.splice(0).forEach((c) => c.destroy());
-  const sections = ["summary", "funnels", "ttfv", "cohorts", "retention", "value", "experiments", "nudges", "adoption",
-                    "repeat"];
+  const sections = ["summary", "funnels", "ttfv", "cohorts", "retention", "value", "accounts", "experiments", "nudges",
+                    "adoption", "repeat"];
   for (const id of sections) {
     $(id).replaceChildren();
   }
@@ -248,6 +258,7 @@ async function refresh() {
   renderCohorts(report);
   renderRetention(report);
   renderValue(report);
+  renderAccounts(report);
   renderExperiments(report);
   renderSmallTables(report);
   renders += 1;

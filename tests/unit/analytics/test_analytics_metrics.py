@@ -9,7 +9,7 @@ import pytest
 
 from nudgeflow.orchestrator.analytics import Filter, OnboardingAnalytics
 from nudgeflow.orchestrator.analytics.results import ValueEvents
-from tests.support.analytics import AS_OF, EVENTS, OUTCOMES, PLAYBOOK, D, at, identify, track
+from tests.support.analytics import AS_OF, EVENTS, OUTCOMES, PLAYBOOK, D, at, completed, identify, track
 
 
 @pytest.fixture
@@ -149,3 +149,22 @@ def test_expansion_and_advocacy_within_30_and_90_days_of_signup() -> None:
     assert everyone.week is None and everyone.users == 3
     [week] = analytics.value(as_of=at(60 * D))[:1]
     assert (week.cell(90).eligible, week.cell(90).expansion_share) == (0, None), "90 days not over for anyone"
+
+
+def test_accounts_from_group_calls_reach_a_step_through_any_all_or_two_of_their_members() -> None:
+    analytics = OnboardingAnalytics([PLAYBOOK])
+    members = {"acme": ["a1", "a2", "a3"], "globex": ["g1", "g2"], "initech": ["i1"]}
+    for account, users in members.items():
+        for user in users:
+            analytics.add_event(identify(user, f"{user}-id", 0, role="admin"))
+            group = {"type": "group", "messageId": f"{user}-g", "userId": user, "groupId": account}
+            analytics.add_event(group | {"timestamp": at(1).isoformat(), "traits": {"name": account.title()}})
+    for user in ("a1", "a2", "g1", "g2"):
+        analytics.add_outcome(completed(user, 5, "a"))
+    analytics.add_event(identify("solo", "solo-id", 0, role="admin"))  # in no account: not counted
+    analytics.add_outcome(completed("solo", 5, "a"))
+    steps = {s.milestone_id: s for s in analytics.accounts()}
+    a = steps["a"]
+    assert (a.accounts, a.any_member, a.all_members, a.two_or_more) == (3, 2, 1, 2)  # globex: all; acme: 2 of 3
+    assert (steps["b"].accounts, steps["b"].any_member) == (3, 0)
+    assert analytics.user_count() == 7 and analytics.report().roles == ["admin"], "the group calls kept the role"
