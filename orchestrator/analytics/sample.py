@@ -54,7 +54,11 @@ class _Journey:
     outcomes: list[Record] = field(default_factory=list)
 
     def event(self, at: datetime, **fields: Any) -> None:
-        kind = "identify" if "traits" in fields else "track"
+        if "group" in fields:
+            fields["groupId"] = fields.pop("group")
+            kind = "group"
+        else:
+            kind = "identify" if "traits" in fields else "track"
         message_id = f"{self.user}-{len(self.events)}"
         self.events.append(
             {"type": kind, "messageId": message_id, "userId": self.user, "timestamp": at.isoformat(), **fields}
@@ -84,12 +88,17 @@ def _stall_for(playbook: Playbook, milestone: Milestone, previous: Milestone | N
     return next((s for s in playbook.stalls if s.milestone == milestone.id and s.of in (anchor, SIGNUP)), None)
 
 
+ACCOUNT_SIZE = 5
+
+
 def journey(playbook: Playbook, index: int, rng: random.Random, start: datetime, end: datetime) -> _Journey:
     """Signup somewhere in [start, end), then the ladder with drop-off, stalls and nudges."""
     role = str(playbook.audience["role"].equals) if "role" in playbook.audience else "member"
     person = _Journey(f"{role}-{index:06d}", playbook)
     signup = start + (end - start) * rng.random()
     person.event(signup, traits={"role": role, "plan": rng.choice(("trial", "team", "business"))})
+    account = f"acct-{index // ACCOUNT_SIZE:05d}"  # consecutive users share an account (a Segment group call)
+    person.event(signup + timedelta(minutes=1), group=account, traits={"name": f"Account {index // ACCOUNT_SIZE}"})
     variant, seen = None, playbook
     if playbook.experiment is not None:
         variant = assign(playbook.experiment, person.user)

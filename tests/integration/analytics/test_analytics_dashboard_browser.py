@@ -156,6 +156,9 @@ async def test_sample_dashboard_matches_the_model_and_is_screenshotted(  # type:
         advocates = await page.get_attribute(f'{drawn_all} td[data-days="30"][data-advocates]', "data-advocates")
         assert (int(expanded or -1), int(advocates or -1)) == (everyone.expanded, everyone.advocates)
         assert everyone.expanded > 0, "the sample's users grow their accounts"
+        [first_step, *_] = analytics.accounts(analytics_filter("power_user_onboarding"))
+        drawn_step = f'tr[data-account-step="power_user_onboarding/{first_step.milestone_id}"]'
+        assert await page.get_attribute(drawn_step, "data-any") == str(first_step.any_member) != "0"
         claims = page.locator("#summary p[data-claim]")
         assert await claims.count() == len(analytics.report(analytics_filter("power_user_onboarding")).summary) > 0
         for n in range(await claims.count()):  # each claim links to the section with its chart
