@@ -45,6 +45,32 @@ def _ttfv_claim(playbook: Playbook, trend: TtfvTrend) -> Claim | None:
     return Claim(text=text + ".", section="ttfv")
 
 
+def _account_claims(report: Report, by_id: dict[str, Playbook]) -> list[Claim]:
+    claims = []
+    for step in report.accounts:
+        playbook = by_id.get(step.playbook_id)
+        if playbook is None or step.milestone_id != playbook.first_value or not step.accounts:
+            continue
+        text = (
+            f"{playbook.name}: {step.any_member / step.accounts:.0%} of accounts ({step.any_member:,} of "
+            f"{step.accounts:,}) have a member who reached “{step.title}”; in {step.all_members:,} every member did."
+        )
+        claims.append(Claim(text=text, section="accounts"))
+    return claims
+
+
+def _value_claims(report: Report) -> list[Claim]:
+    everyone = next((row for row in report.value if row.week is None), None)
+    cell = next((c for c in everyone.cells if c.days == 30), None) if everyone else None
+    if cell is None or cell.expansion_share is None or cell.advocacy_share is None:
+        return []
+    text = (
+        f"Within 30 days of signup {cell.expansion_share:.0%} of users grew their account and "
+        f"{cell.advocacy_share:.0%} recommended the product (of {cell.eligible:,} signed up 30+ days ago)."
+    )
+    return [Claim(text=text, section="value")]
+
+
 def _nudge_claims(report: Report, by_id: dict[str, Playbook]) -> list[Claim]:
     claims = []
     for effect in report.nudges:
@@ -81,7 +107,8 @@ def _experiment_claims(report: Report) -> list[Claim]:
 
 
 def executive_summary(report: Report, playbooks: list[Playbook], trends: list[TtfvTrend]) -> list[Claim]:
-    """Time to first value per playbook, then significant nudge lifts, then experiments."""
+    """Time to first value per playbook, accounts at first value, expansion and advocacy, then
+    significant nudge lifts and experiments."""
     by_id = {p.id: p for p in playbooks}
     claims = []
     for trend in trends:
@@ -89,4 +116,10 @@ def executive_summary(report: Report, playbooks: list[Playbook], trends: list[Tt
         claim = _ttfv_claim(playbook, trend) if playbook is not None else None
         if claim is not None:
             claims.append(claim)
-    return claims + _nudge_claims(report, by_id) + _experiment_claims(report)
+    return (
+        claims
+        + _account_claims(report, by_id)
+        + _value_claims(report)
+        + _nudge_claims(report, by_id)
+        + _experiment_claims(report)
+    )
