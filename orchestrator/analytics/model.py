@@ -44,7 +44,7 @@ from nudgeflow.orchestrator.analytics.results import (
 from nudgeflow.orchestrator.analytics.summary import executive_summary
 from nudgeflow.rules.durations import format_duration
 from nudgeflow.rules.predicates import matches
-from nudgeflow.rules.schema import HOLDOUT, Playbook
+from nudgeflow.rules.schema import HOLDOUT, Experiment, Playbook
 
 WINDOWS = (1, 7, 30, 90)
 RETENTION_DAYS = (1, 7, 30)
@@ -461,29 +461,36 @@ class OnboardingAnalytics:
             for name, found in sorted(by_name.items())
         ]
 
+    def _owner(self, experiment_id: str) -> tuple[Playbook, Experiment] | None:
+        """The playbook that defines the experiment, and its definition."""
+        for p in self.playbooks:
+            if p.experiment is not None and p.experiment.id == experiment_id:
+                return p, p.experiment
+        return None
+
     def _metric_label(self, experiment_id: str) -> str | None:
         """What the playbook says the experiment is judged on, in words."""
-        owner = next((p for p in self.playbooks if p.experiment and p.experiment.id == experiment_id), None)
-        if owner is None or owner.experiment is None:
+        owner = self._owner(experiment_id)
+        if owner is None:
             return None
-        metric = owner.experiment.metric
+        playbook, experiment = owner
+        metric = experiment.metric
         if metric.active_on_day is not None:
             return f"active on day {metric.active_on_day} after exposure"
-        milestone = metric.milestone or owner.first_value
+        milestone = metric.milestone or playbook.first_value
         window = f" within {format_duration(metric.within)}" if metric.within is not None else ""
         return f"reached {milestone}{window} after exposure" if milestone else None
 
     def _expected_shares(self, experiment_id: str) -> dict[str, float] | None:
         """The share of entering users each variant (and the holdout) should get, from the playbook."""
-        defined = next(
-            (p.experiment for p in self.playbooks if p.experiment and p.experiment.id == experiment_id), None
-        )
-        if defined is None:
+        owner = self._owner(experiment_id)
+        if owner is None:
             return None
-        total = sum(v.weight for v in defined.variants)
-        shares = {v.name: (1 - defined.holdout) * v.weight / total for v in defined.variants}
-        if defined.holdout:
-            shares[HOLDOUT] = defined.holdout
+        _, experiment = owner
+        total = sum(v.weight for v in experiment.variants)
+        shares = {v.name: (1 - experiment.holdout) * v.weight / total for v in experiment.variants}
+        if experiment.holdout:
+            shares[HOLDOUT] = experiment.holdout
         return shares
 
     # -- public queries --------------------------------------------------------------------
