@@ -36,7 +36,8 @@ CREATE OR REPLACE TEMP TABLE _users AS
 WITH per_user AS (  -- one pass over the events: first event, and the identify calls
     SELECT user_id, min(ts) AS first_at,
            count(*) FILTER (type = 'identify' AND json_type(traits) = 'OBJECT') AS n,
-           arg_max(traits, (ts, message_id)) FILTER (type = 'identify' AND json_type(traits) = 'OBJECT') AS last
+           arg_max(traits, (ts, message_id)) FILTER (type = 'identify' AND json_type(traits) = 'OBJECT') AS last,
+           arg_max(traits, (ts, message_id)) FILTER (type = 'group') AS account  -- the latest group call
     FROM events GROUP BY user_id
 ), first_event AS (
     SELECT user_id, first_at FROM per_user
@@ -58,8 +59,11 @@ WITH per_user AS (  -- one pass over the events: first event, and the identify c
     SELECT user_id, last::VARCHAR FROM identifies WHERE n = 1 AND last::VARCHAR <> '{}'
 )
 SELECT user_id, coalesce(e.first_at, o.first_at) AS signup_at,
-       coalesce(json_extract_string(t.traits, '$.role'), 'unknown') AS role, t.traits
-FROM first_event e FULL OUTER JOIN first_outcome o USING (user_id) LEFT JOIN traits t USING (user_id);
+       coalesce(json_extract_string(t.traits, '$.role'), 'unknown') AS role,
+       t.traits,  -- identify traits only: with each account's own, distinct trait sets (audiences) would explode
+       json_extract_string(a.account, '$.account_id') AS account_id
+FROM first_event e FULL OUTER JOIN first_outcome o USING (user_id) LEFT JOIN traits t USING (user_id)
+LEFT JOIN (SELECT user_id, account FROM per_user WHERE account IS NOT NULL) a USING (user_id);
 
 CREATE OR REPLACE TEMP TABLE _exposures AS
 WITH seen AS (
@@ -238,12 +242,11 @@ def value_sql(windows: list[int]) -> str:
 # have at least one member, every member, or at least two members who completed it.
 ACCOUNTS = """
 WITH per_account AS (
-    SELECT m.playbook_id, st.milestone_id, json_extract_string(s.traits, '$.account_id') AS account_id,
-           count(*) AS members, count(f.completed_at) AS completed
+    SELECT m.playbook_id, st.milestone_id, s.account_id, count(*) AS members, count(f.completed_at) AS completed
     FROM _members m JOIN _sel s USING (user_id) JOIN _steps st ON st.playbook_id = m.playbook_id
     LEFT JOIN _facts f
       ON f.user_id = m.user_id AND f.playbook_id = m.playbook_id AND f.milestone_id = st.milestone_id
-    WHERE json_extract_string(s.traits, '$.account_id') IS NOT NULL
+    WHERE s.account_id IS NOT NULL
     GROUP BY ALL
 )
 SELECT playbook_id, milestone_id, count(*), count(*) FILTER (completed >= 1),

@@ -57,11 +57,12 @@ def _sql_type(value: str | Fields) -> str:
 
 
 # `src` has the fields above as columns; rows missing what the contract requires are skipped. Page and
-# screen calls are the track events the rules read them as, group calls the identify of `account_id`
-# and `account` (rules/contracts/events.py).
+# screen calls are the track events the rules read them as; a group call keeps its type, with the
+# traits the worker reads it as (`account_id`, `account`: rules/contracts/events.py); the snapshot
+# keeps the latest one's `account_id` beside the user's identify traits.
 EVENT_ROWS = f"""
 SELECT userId AS user_id, messageId AS message_id,
-       CASE WHEN type IN ('identify', 'group') THEN 'identify' ELSE 'track' END AS type,
+       CASE WHEN type IN ('identify', 'group') THEN type ELSE 'track' END AS type,
        CASE type WHEN 'track' THEN event WHEN 'page' THEN '{PAGE_VIEWED}' WHEN 'screen' THEN '{SCREEN_VIEWED}' END
            AS event,
        TRY_CAST(timestamp AS TIMESTAMPTZ) AS ts,
