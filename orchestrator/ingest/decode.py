@@ -14,6 +14,7 @@ more brackets than the limit) and names the call; only a call some rule reads go
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -123,7 +124,10 @@ def _read(raw: bytes | None, *, max_bytes: int, max_depth: int) -> SegmentCall |
     except orjson.JSONDecodeError as exc:
         if "depth limit" in str(exc):  # orjson stops at 1,024 levels
             return _too_deep(max_depth)
-        return Rejected(reason=f"not valid JSON: {exc}", error_type="not_json")
+        try:  # NaN and Infinity are not JSON, but Python's json.dumps writes them and the contract accepts them
+            document = json.loads(raw)
+        except (ValueError, RecursionError):
+            return Rejected(reason=f"not valid JSON: {exc}", error_type="not_json")
     opened = raw.count(b"{") + raw.count(b"[")  # an upper bound of the depth, in C: most records stop here
     if opened > max_depth and nesting_depth(document, max_depth) > max_depth:
         return _too_deep(max_depth)

@@ -121,3 +121,10 @@ def test_a_record_of_three_megabytes_is_dead_lettered_with_excerpt_size_and_hash
     assert base64.b64decode(wire["value_base64"]) == raw[:EXCERPT_BYTES]
     assert wire["key_truncated"] is True and letter.kafka_key() == b"k" * EXCERPT_BYTES
     assert (wire["source_topic"], wire["source_partition"], wire["source_offset"]) == ("events", 1, 42)
+
+
+def test_nan_and_infinity_as_pythons_json_writes_them_are_accepted() -> None:
+    raw = json.dumps(event("u", 1, {"ratio": float("nan"), "limit": float("inf")})).encode()
+    assert b"NaN" in raw and isinstance(decode_event(raw), TrackEvent)
+    broken = decode_event(b'{"type": "track", NaN}')
+    assert isinstance(broken, Rejected) and broken.error_type == "not_json" and "not valid JSON" in broken.reason
