@@ -19,7 +19,7 @@ from typing import Literal, Protocol
 
 from pydantic import ValidationError
 
-from nudgeflow.channels.product_events import CLICK_EVENTS, is_click, link_click_outcome
+from nudgeflow.channels.product_events import CLICK_EVENTS, link_click_outcome
 from nudgeflow.orchestrator.decision_outcomes import decision_outcome, delivery_outcome
 from nudgeflow.orchestrator.ingest.decode import Rejected
 from nudgeflow.rules.contracts.deliveries import DeliveryRequest
@@ -108,7 +108,7 @@ class PipelineStep:
     def reads(self, event: Event) -> bool:
         """The ingest pre-filter: events no loaded rule reads, and that record no click, are dropped
         before they reach the user's state (most of a product's stream). Follows hot reloads."""
-        return self.rules.engine.reads(event) or is_click(event)
+        return isinstance(event, IdentifyEvent) or self.reads_track(event.event)
 
     def reads_track(self, name: str) -> bool:
         """`reads` for a track call known only by its event name (the ingest stage asks before validating)."""
