@@ -134,7 +134,8 @@ def schema(
     topic: Annotated[
         str,
         typer.Argument(
-            help="events, prompts, deliveries, outbox, outcomes, dead_letters, timers, preferences or users",
+            help="events, prompts, deliveries, outbox, outcomes, dead_letters, timers, preferences, users, accounts "
+            "or account_table",
             show_default=False,
         ),
     ],

@@ -27,6 +27,7 @@ from nudgeflow.orchestrator.pipeline import PipelineStep, StepResult, decode_tim
 from nudgeflow.orchestrator.timers.firing import command_for
 from nudgeflow.orchestrator.timers.index import TimerIndex
 from nudgeflow.orchestrator.timers.schedule import ScheduledTimer
+from nudgeflow.rules.contracts.accounts import AccountNotice, AccountRecord, account_record_adapter
 from nudgeflow.rules.contracts.dead_letters import DeadLetter
 from nudgeflow.rules.contracts.prompts import prompt_key
 from nudgeflow.rules.contracts.users import UserRecord
@@ -69,6 +70,7 @@ class OutputTopics:
     deliveries: Sink
     outcomes: Sink
     preferences: Sink
+    accounts: Sink  # account signals (keyed by account) and notices (keyed by user)
 
 
 @dataclass
@@ -160,17 +162,27 @@ class PendingUser:
 
 
 @dataclass
+class PendingAccount:
+    """One account's record within a batch, stored after the batch's acks when `changed`."""
+
+    record: AccountRecord
+    origin: Any
+    changed: bool = False
+
+
+@dataclass
 class Batch:
     """What a batch publishes (acks to wait for) and will store once they are all in."""
 
     acks: list[Awaitable[Any]] = field(default_factory=list)
     users: dict[str, PendingUser] = field(default_factory=dict)
+    accounts: dict[str, PendingAccount] = field(default_factory=dict)
     discarded: list[tuple[str, str, datetime, Any]] = field(default_factory=list)  # stale timer entries
 
 
 class InputHandler:
-    """Handles batches of records of the events and timers topics, in order with each user's other
-    records: a user's later record in a batch sees the state its earlier ones left."""
+    """Handles batches of records of the events, timers and accounts topics, in order with each user's
+    (and account's) other records: a later record in a batch sees the state its earlier ones left."""
 
     def __init__(
         self,
@@ -181,6 +193,8 @@ class InputHandler:
         timers_topic: str,
         timers: TimerIndex,
         clock: Clock,
+        accounts_topic: str = "",
+        accounts: MutableMapping[str, Any] | None = None,
         preferences: PreferencesStore | None = None,
         stats: ProcessingStats | None = None,
         max_event_bytes: int = DEFAULT_MAX_BYTES,
@@ -194,6 +208,8 @@ class InputHandler:
         self.topics = topics
         self.timers_topic = timers_topic
         self.timers = timers  # entries of the `timers` table, kept equal to each stored record's timers
+        self.accounts_topic = accounts_topic
+        self.accounts: MutableMapping[str, Any] = accounts if accounts is not None else {}  # account id → record
         self.clock = clock
         self.preferences = preferences
         self.stats = stats or ProcessingStats()
@@ -215,6 +231,8 @@ class InputHandler:
             with self.in_context(origin):
                 if message.topic == self.timers_topic:
                     await self._timer(message, batch, origin)
+                elif message.topic == self.accounts_topic:
+                    await self._account(message, batch, origin)
                 else:
                     await self._event(message, batch, origin)
         if batch.acks:
@@ -273,6 +291,32 @@ class InputHandler:
         metrics.TIMERS.labels("fired").inc()
         self.stats.timers_fired += 1
 
+    async def _account(self, message: Message, batch: Batch, origin: Any) -> None:
+        """A member's signal (to the account's record) or an account's notice (to the member's)."""
+        try:
+            item = account_record_adapter.validate_json(message.value or b"")
+            if isinstance(item, AccountNotice):
+                pending = self._pending(batch, item.user_id, message.partition, origin)
+                await self._publish(pending, self.step.on_notice(pending.record, item, self.clock.now()), batch)
+                return
+            account = batch.accounts.get(item.account_id)
+            if account is None:
+                stored = self.accounts.get(item.account_id)
+                record = AccountRecord.model_validate(stored) if stored else AccountRecord.new(item.account_id)
+                account = batch.accounts[item.account_id] = PendingAccount(record, origin)
+            stepped = self.step.on_account_signal(account.record, item)
+        except Exception as exc:  # as for events: park it, keep the partition moving
+            log.exception("account record failed at %s[%s]@%s", message.topic, message.partition, message.offset)
+            rejected = Rejected(reason=f"account record error: {exc!r}", error_type="processing_error")
+            batch.acks.append(await self.dead_letters.park(message, rejected))
+            return
+        for notice in stepped.notices:
+            value = notice.model_dump_json().encode()
+            batch.acks.append(await self.topics.accounts.send(key=notice.user_id.encode(), value=value))
+        if stepped.changed:
+            account.record, account.origin, account.changed = stepped.record, origin, True
+        metrics.ACCOUNT_NOTICES.inc(len(stepped.notices))
+
     def _pending(self, batch: Batch, user_id: str, partition: int, origin: Any) -> PendingUser:
         pending = batch.users.get(user_id)
         if pending is None:
@@ -305,6 +349,9 @@ class InputHandler:
             batch.acks.append(await topics.deliveries.send(key=d.user_id.encode(), value=d.model_dump_json().encode()))
         for o in result.outcomes:
             batch.acks.append(await topics.outcomes.send(key=o.user_id.encode(), value=o.model_dump_json().encode()))
+        for signal in result.signals:
+            value = signal.model_dump_json().encode()
+            batch.acks.append(await topics.accounts.send(key=signal.account_id.encode(), value=value))
         if result.changed:
             pending.record = result.record.model_copy(update={"partition": pending.partition})
             pending.changed = True
@@ -314,6 +361,10 @@ class InputHandler:
         """After the acks: stale timers' entries go, then each changed user's record and timers are
         stored (an unchanged one that saw a duplicate gets any timer entry a crash may have lost, see
         TimerIndex.ensure)."""
+        for account_id, account in batch.accounts.items():
+            if account.changed:
+                with self.in_context(account.origin):
+                    self.accounts[account_id] = account.record.model_dump(mode="json")
         for user_id, timer_id, due_at, origin in batch.discarded:
             with self.in_context(origin):
                 self.timers.discard(user_id, timer_id, due_at)

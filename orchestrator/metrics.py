@@ -8,6 +8,9 @@ EVENTS = Counter("nudgeflow_events_total", "Product events by result", ["result"
 DEAD_LETTERS = Counter("nudgeflow_dead_letters_total", "Events sent to the dead-letter topic", ["error_type"])
 MILESTONES = Counter("nudgeflow_milestones_completed_total", "Milestones completed", ["playbook"])
 DELIVERIES = Counter("nudgeflow_deliveries_total", "Deliveries by channel and state", ["channel", "state"])
+ACCOUNT_NOTICES = Counter(
+    "nudgeflow_account_notices_total", "Members told their account reached an account-level milestone"
+)
 TIMERS = Counter("nudgeflow_timers_total", "Timer commands by result (fired, stale)", ["result"])
 RULESET_INFO = Gauge("nudgeflow_ruleset_playbooks", "Playbooks in the ruleset in force", ["version"])
 CONSUMER_LAG = Gauge(

@@ -22,6 +22,8 @@ from pydantic import ValidationError
 from nudgeflow.channels.product_events import CLICK_EVENTS, link_click_outcome
 from nudgeflow.orchestrator.decision_outcomes import decision_outcome, delivery_outcome
 from nudgeflow.orchestrator.ingest.decode import Rejected
+from nudgeflow.rules.accounts import AccountStep, on_signal
+from nudgeflow.rules.contracts.accounts import AccountNotice, AccountRecord, AccountSignal
 from nudgeflow.rules.contracts.deliveries import DeliveryRequest
 from nudgeflow.rules.contracts.events import IdentifyEvent, TrackEvent
 from nudgeflow.rules.contracts.outcomes import Outcome, OutcomeKind
@@ -36,7 +38,7 @@ log = logging.getLogger(__name__)
 SEND_NOW_TOLERANCE = timedelta(seconds=1)  # a send_at this close to now is sent now
 
 Event = TrackEvent | IdentifyEvent
-Input = Event | TimerCommand
+Input = Event | TimerCommand | AccountNotice
 Status = Literal["processed", "duplicate", "unchanged", "fired", "stale"]
 
 
@@ -71,6 +73,8 @@ class StepResult:
     deliveries: list[DeliveryRequest] = field(default_factory=list)
     outcomes: list[Outcome] = field(default_factory=list)
     preferences: Preferences | None = None
+    signals: list[AccountSignal] = field(default_factory=list)
+    """To the accounts topic, keyed by account: what the user did for their account's milestones."""
     sent: list[DeliveryRequest] = field(default_factory=list)
     """Requests handed on now, in order: in-app prompts written to the inbox, email/Slack to the outbox."""
 
@@ -103,7 +107,26 @@ class PipelineStep:
     def __call__(self, record: UserRecord, item: Input, now: datetime) -> StepResult:
         if isinstance(item, TimerCommand):
             return self.on_timer(record, item, now)
+        if isinstance(item, AccountNotice):
+            return self.on_notice(record, item, now)
         return self.on_event(record, item, now)
+
+    def on_account_signal(self, account: AccountRecord, signal: AccountSignal) -> AccountStep:
+        """A member's signal on the account's partition: the account's new record and the notices to
+        send each member (keyed by user, back to the users' partitions)."""
+        return on_signal(account, signal, self.rules.engine.ruleset)
+
+    def on_notice(self, record: UserRecord, notice: AccountNotice, now: datetime) -> StepResult:
+        """The user's account reached a milestone: completed and celebrated like the user's own.
+        A notice seen again changes nothing (the milestone is already complete)."""
+        result = self.rules.engine.on_account_notice(record.progress, notice, now)
+        if not result.decisions:
+            return StepResult("unchanged", record)
+        step = StepResult(
+            "processed", record.model_copy(update={"progress": result.progress}), decisions=list(result.decisions)
+        )
+        self._apply(step, now, cause=f"account:{notice.account_id}")
+        return step
 
     def reads(self, event: Event) -> bool:
         """The ingest pre-filter: events no loaded rule reads, and that record no click, are dropped
@@ -207,6 +230,8 @@ class PipelineStep:
                     step.outcomes.append(delivery_outcome(OutcomeKind.DELIVERY_DEFERRED, decision, now, extra))
                 else:
                     self._send(step, decision, now)
+            elif isinstance(decision, AccountSignal):
+                step.signals.append(decision)
             elif (outcome := decision_outcome(decision, user_id, now, cause=cause)) is not None:
                 step.outcomes.append(outcome)
 

@@ -278,6 +278,11 @@ class Settings(BaseSettings):
         return cls.model_construct(timers_topic=timers_topic_of(DEFAULT_APP_ID))
 
     @property
+    def accounts_topic(self) -> str:
+        """Internal: account signals and notices between users' and accounts' partitions (co-partitioned)."""
+        return f"{self.app_id}.accounts"
+
+    @property
     def fetch_wait_ms(self) -> int:
         if self.kafka_fetch_wait_ms is not None:
             return self.kafka_fetch_wait_ms

@@ -19,6 +19,7 @@ from nudgeflow.channels.preferences.store import PreferencesStore
 from nudgeflow.orchestrator.clock import ManualClock
 from nudgeflow.orchestrator.pipeline import Event, FixedEngine, PipelineStep, StepResult
 from nudgeflow.orchestrator.timers.schedule import TimerSchedule
+from nudgeflow.rules.contracts.accounts import AccountRecord, AccountSignal
 from nudgeflow.rules.contracts.deliveries import DeliveryRequest
 from nudgeflow.rules.contracts.outcomes import Outcome
 from nudgeflow.rules.contracts.timers import TimerCommand
@@ -40,6 +41,7 @@ class SimulationReport:
     sent: list[tuple[datetime, DeliveryRequest]] = field(default_factory=list)
     outcomes: list[Outcome] = field(default_factory=list)
     records: dict[str, UserRecord] = field(default_factory=dict)
+    accounts: dict[str, AccountRecord] = field(default_factory=dict)
     events_processed: int = 0
     events_filtered: int = 0  # read by no rule: the worker's ingest stage drops them too
     duplicates_skipped: int = 0
@@ -131,6 +133,18 @@ class Simulation:
             record = result.record.model_copy(update={"partition": PARTITION})
             self.report.records[user_id] = record
             self.schedule.sync_user(user_id, PARTITION, record.due_times())
+        for signal in result.signals:
+            self._to_account(signal, at)
+
+    def _to_account(self, signal: AccountSignal, at: datetime) -> None:
+        """The accounts topic without the topic: the account counts the signal at once, and its
+        notices reach the members at the same virtual time."""
+        account = self.report.accounts.get(signal.account_id) or AccountRecord.new(signal.account_id)
+        stepped = self.step.on_account_signal(account, signal)
+        if stepped.changed:
+            self.report.accounts[signal.account_id] = stepped.record
+        for notice in stepped.notices:
+            self._commit(notice.user_id, at, self.step.on_notice(self._record(notice.user_id), notice, at))
 
 
 def simulate(

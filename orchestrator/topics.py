@@ -84,6 +84,13 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
             contract="timers",
         ),
         TopicSpec(
+            settings.accounts_topic,
+            partitions,
+            "Internal: members' signals keyed by account, accounts' notices keyed by user",
+            {"cleanup.policy": "delete", "retention.ms": WEEK_MS},
+            contract="accounts",
+        ),
+        TopicSpec(
             settings.deliveries_topic,
             partitions,
             "Email/Slack deliveries for the channel outboxes",
@@ -98,8 +105,8 @@ class TopicLayoutError(RuntimeError):
 
 
 def co_partitioned(settings: Settings) -> list[str]:
-    """Topics read by the one per-user agent: partition N of each must hold the same users."""
-    return [settings.user_events_topic, settings.timers_topic]
+    """Topics read by the one per-user agent: partition N of each must hold the same users (and accounts)."""
+    return [settings.user_events_topic, settings.timers_topic, settings.accounts_topic]
 
 
 async def ensure_topics(settings: Settings, kafka_options: dict[str, Any]) -> list[str]:

@@ -12,6 +12,7 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, Field
 
+from nudgeflow.rules.contracts.accounts import AccountSignal
 from nudgeflow.rules.contracts.deliveries import DeliveryIdentity, DeliveryRequest
 
 
@@ -101,5 +102,12 @@ class CancelTimer(BaseModel):
 
 
 Decision = (
-    MilestoneCompleted | MilestoneUnlocked | DeliveryRequest | DeliverySuppressed | ArmTimer | CancelTimer | Exposure
+    MilestoneCompleted
+    | MilestoneUnlocked
+    | DeliveryRequest
+    | DeliverySuppressed
+    | ArmTimer
+    | CancelTimer
+    | Exposure
+    | AccountSignal  # to the user's account: what the member did for its account-level milestones
 )

@@ -12,6 +12,8 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from nudgeflow.rules import stalls
+from nudgeflow.rules.accounts import account_milestones, member_signal, occurrence_signal
+from nudgeflow.rules.contracts.accounts import AccountNotice
 from nudgeflow.rules.contracts.deliveries import DeliveryKind, DeliveryRequest, delivery_id_for
 from nudgeflow.rules.contracts.events import IdentifyEvent, TrackEvent
 from nudgeflow.rules.contracts.users import HeldEvent, UserProgress
@@ -109,6 +111,7 @@ class Engine:
                 if stall.of_is_event:
                     stall_index[stall.of].append((playbook, stall))
         self.stalls_by_event = {name: tuple(pairs) for name, pairs in stall_index.items()}
+        self.account_playbooks = tuple(p for p in ruleset.playbooks if account_milestones(p))
         self.variants: dict[tuple[str, str], Playbook] = {
             (playbook.id, variant.name): apply_variant(playbook, variant)
             for playbook in ruleset.playbooks
@@ -173,7 +176,38 @@ class Engine:
                 if playbook.id in p.playbooks:
                     seen = self.playbook_for(p, playbook)
                     stalls.start(p, seen, stalls.find(seen, stall.key) or stall, at, self.version, decisions)
+        self._signal_accounts(p, decisions)
         return EngineResult(progress=p, decisions=decisions)
+
+    def on_account_notice(self, progress: UserProgress, notice: AccountNotice, now: datetime) -> EngineResult:
+        """The user's account reached an account-level milestone: the user completes it too (once).
+        Messages to the CSM or a channel go out only with the notice that `announce`s it."""
+        written = self.ruleset.playbook(notice.playbook_id)
+        if written is None or notice.playbook_id not in progress.playbooks:
+            return EngineResult(progress=progress)
+        if progress.completed(notice.playbook_id, notice.milestone_id):
+            return EngineResult(progress=progress)
+        playbook = self.playbook_for(progress, written)
+        milestone = playbook.milestone(notice.milestone_id)
+        if milestone is None or milestone.account is None:
+            return EngineResult(progress=progress)
+        p = fork(progress, {playbook.id})
+        decisions: list[Decision] = []
+        self._complete(p, playbook, milestone, None, notice.reached_at, now, decisions, announce=notice.announce)
+        return EngineResult(progress=p, decisions=decisions)
+
+    def _signal_accounts(self, p: UserProgress, decisions: list[Decision]) -> None:
+        """Tell the user's account what changed in their standing on its milestones (joined the
+        account or the playbook, met a milestone): once per change."""
+        for playbook in self.account_playbooks:
+            pp = p.playbooks.get(playbook.id)
+            if pp is None:
+                continue
+            copy = pp.model_copy()  # may be shared with the stored progress (see `fork`)
+            signal = member_signal(p, playbook, copy)
+            if signal is not None:
+                p.playbooks[playbook.id] = copy
+                decisions.append(signal)
 
     def on_timer(self, progress: UserProgress, timer: TimerDue, now: datetime) -> EngineResult:
         """A stall timer fired: nudge if the milestone is still not done, then arm the next step."""
@@ -352,26 +386,38 @@ class Engine:
         pp = p.playbooks[playbook.id]
         ms = milestone_state(pp, milestone.id)
         at = event.timestamp
-        if ms.completed_at is not None or not matches(milestone.when.where, event.properties):
+        if ms.completed_at is not None or ms.met_at is not None or not matches(milestone.when.where, event.properties):
             return
         if not prerequisite_met(pp, milestone, at):
             return
+        account = milestone.account
+        if account is not None and account.events is not None:
+            if (signal := occurrence_signal(p, playbook, milestone, event)) is not None:
+                decisions.append(signal)  # the account counts it; its notice completes the milestone
+            return
         if record_match(ms, milestone, at):
+            if account is not None:
+                ms.met_at = at  # the member's part: `_signal_accounts` tells the account
+                return
             seen = self.playbook_for(p, playbook)
-            self._complete(p, seen, seen.milestone(milestone.id) or milestone, event, now, decisions)
+            self._complete(p, seen, seen.milestone(milestone.id) or milestone, event, at, now, decisions)
 
     def _complete(
         self,
         p: UserProgress,
         playbook: Playbook,
         milestone: Milestone,
-        event: TrackEvent,
+        event: TrackEvent | None,
+        at: datetime,
         now: datetime,
         decisions: list[Decision],
+        *,
+        announce: bool = True,
     ) -> None:
+        """`announce`: send the messages addressed to others than the user (the CSM, a channel);
+        an account-level milestone announces once per account."""
         pp = p.playbooks[playbook.id]
         ms = milestone_state(pp, milestone.id)
-        at = event.timestamp
         ms.completed_at = at
         ms.matching_times = []
         ids = dict(user_id=p.user_id, playbook_id=playbook.id, playbook_version=self.version)
@@ -392,5 +438,7 @@ class Engine:
         if not ms.celebrated:
             ms.celebrated = True
             for message in milestone.celebrate:
+                if message.to != "user" and not announce:
+                    continue
                 decisions.append(self._deliver(p, playbook, milestone, message, "celebration", 0, now, event))
         stalls.on_completion(p, playbook, milestone.id, at, self.version, decisions)

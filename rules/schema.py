@@ -175,6 +175,29 @@ class Message(Media):
         return value
 
 
+class AccountRule(_Model):
+    """The milestone belongs to the user's account (Segment `group`): reached when `members` of the
+    account's members in this playbook have met `when` on their own (`any`, `all` or a number), or
+    when `events` events matching `when` came from any of its members. Every member then completes
+    it; messages to the CSM or a Slack channel go out once per account."""
+
+    members: Literal["any", "all"] | int | None = None
+    events: int | None = Field(default=None, ge=1)
+
+    @field_validator("members", mode="before")
+    @classmethod
+    def _any_all_or_a_number(cls, value: Any) -> Any:
+        if value is None or value in ("any", "all") or (type(value) is int and value >= 1):
+            return value
+        raise ValueError(f"{short_repr(value)} is not a member count: write any, all or a number such as 2")
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> AccountRule:
+        if (self.members is None) == (self.events is None):
+            raise ValueError("give either members (any, all or a number) or events (a number), not both")
+        return self
+
+
 class Milestone(_Model):
     id: Id
     title: str
@@ -201,11 +224,25 @@ class Milestone(_Model):
         description="Sent when the step is past `due`, in order like a stall's nudges: to the user and/or "
         "(`to: csm`) the account's CSM.",
     )
+    account: AccountRule | None = Field(
+        default=None,
+        description="An account-level milestone: `members: any | all | N` (members who met `when`) or "
+        "`events: N` (matching events from any member). Users belong to an account through a group call.",
+    )
 
     @model_validator(mode="after")
     def _overdue_needs_due(self) -> Milestone:
         if self.overdue and self.due is None:
             raise ValueError("overdue messages need a deadline: add due (e.g. due: 3d)")
+        return self
+
+    @model_validator(mode="after")
+    def _account_events_count_once(self) -> Milestone:
+        if self.account is not None and self.account.events is not None and (self.when.count > 1 or self.when.within):
+            raise ValueError(
+                "account.events counts the account's matching events: leave when.count and when.within out "
+                f"(write events: {self.account.events * self.when.count} for the total)"
+            )
         return self
 
 

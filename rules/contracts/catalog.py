@@ -7,7 +7,17 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from nudgeflow.rules.contracts import dead_letters, deliveries, events, outcomes, preferences, prompts, timers, users
+from nudgeflow.rules.contracts import (
+    accounts,
+    dead_letters,
+    deliveries,
+    events,
+    outcomes,
+    preferences,
+    prompts,
+    timers,
+    users,
+)
 
 
 @dataclass(frozen=True)
@@ -64,6 +74,15 @@ CONTRACTS: dict[str, TopicContract] = {
             "preferences", "Nudgeflow user preferences", TypeAdapter(preferences.Preferences), preferences.VERSION
         ),
         TopicContract("users", "Nudgeflow users table record", TypeAdapter(users.UserRecord), users.VERSION),
+        TopicContract(
+            "accounts",
+            "Nudgeflow account signal or notice (internal)",
+            accounts.account_record_adapter,
+            accounts.VERSION,
+        ),
+        TopicContract(
+            "account_table", "Nudgeflow accounts table record", TypeAdapter(accounts.AccountRecord), accounts.VERSION
+        ),
     )
 }
 

@@ -35,6 +35,9 @@ class MilestoneProgress(BaseModel):
         default_factory=list, description="Times of recent matching events, for counts within a window."
     )
     celebrated: bool = False
+    met_at: AwareDatetime | None = Field(
+        default=None, description="Account-level milestones: when this member met `when` on their own."
+    )
 
 
 class PlaybookProgress(BaseModel):
@@ -43,6 +46,10 @@ class PlaybookProgress(BaseModel):
     milestones: dict[str, MilestoneProgress] = Field(default_factory=dict)
     experiment: str | None = Field(default=None, description="The experiment the user was enrolled in on entry.")
     variant: str | None = Field(default=None, description="Its variant for this user, or 'holdout'.")
+    account_reported: str | None = Field(
+        default=None,
+        description="Account-level milestones: 'account id|milestones met' as last signalled to the account.",
+    )
 
 
 class PendingTimer(BaseModel):

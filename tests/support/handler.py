@@ -22,7 +22,7 @@ from tests.support.rules import T0, ruleset_from
 class Worker:
     """The handler wired the way `build_app` wires it, on in-memory topics and a dict table."""
 
-    def __init__(self, tmp_path: Path) -> None:
+    def __init__(self, tmp_path: Path, playbook: str | None = None) -> None:
         self.broker = MemoryBroker()
         self.outputs = self.broker.outputs()
         self.clock = ManualClock(T0)
@@ -30,7 +30,8 @@ class Worker:
         self.preferences = PreferencesStore()
         self.timers = TimerIndex({})
         self.firing = TimerFiring(TimerPublisher(self.outputs.timers), self.timers, clock=self.clock)
-        ruleset = ruleset_from(tmp_path, onboarding_playbook())
+        self.accounts: dict[str, Any] = {}
+        ruleset = ruleset_from(tmp_path, playbook or onboarding_playbook())
         step = PipelineStep(FixedEngine(Engine(ruleset)), dedupe_window=100, preferences=self.preferences)
         self.handler = InputHandler(
             step,
@@ -40,6 +41,8 @@ class Worker:
             timers=self.timers,
             clock=self.clock,
             preferences=self.preferences,
+            accounts_topic="accounts",
+            accounts=self.accounts,
         )
         self.offset = 0
 
@@ -50,6 +53,13 @@ class Worker:
 
     async def send(self, event: Event) -> None:
         await self.consume(event.model_dump_json(by_alias=True).encode(), event.userId.encode())
+
+    async def pass_on(self, topic: str) -> int:
+        """Consume what was published to `topic` since the last call, as the worker's agent would."""
+        new = self.broker.topic(topic).take()
+        for message in new:
+            await self.consume(message.value or b"", message.key, topic)
+        return len(new)
 
     def published(self, topic: str) -> list[dict[str, Any]]:
         return [json.loads(value or b"") for value in self.broker.values(topic)]

@@ -90,7 +90,7 @@ async def test_the_app_registers_the_outbox_and_the_timer_task(wired: Wired) -> 
     app = wired.nudgeflow.app
     assert isinstance(wired.nudgeflow.outbox, OutboxSender)
     assert set(app.agents) == {"process-events", "outbox", "inbox"}
-    assert set(app.tables) == {"users", "timers", "outbox", "inbox"}
+    assert set(app.tables) == {"users", "timers", "outbox", "inbox", "accounts"}
     assert wired.nudgeflow.firing.clock is wired.clock and wired.nudgeflow.handler.clock is wired.clock
     assert not wired.nudgeflow.ready, "not ready before partitions are assigned and tables recovered"
 

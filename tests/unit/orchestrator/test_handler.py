@@ -127,3 +127,40 @@ async def test_a_batch_replayed_after_a_crash_publishes_the_same_ids_and_stores_
     await again.handler.handle_batch(batch_of(again, *events))
     assert {o["outcome_id"] for o in again.published("outcomes")} == first_ids
     assert again.table["u1"]["progress"] == stored["progress"]
+
+
+TEAM_PLAYBOOK = """\
+id: team
+name: Team
+audience: {role: admin}
+milestones:
+  - id: invite
+    title: Any admin invited a teammate
+    when: {event: Teammate Invited}
+    account: {members: any}
+    celebrate:
+      - {channel: in_app, title: "Your team grew", body: "A teammate was invited"}
+"""
+
+
+async def test_an_account_milestone_goes_member_to_account_to_every_member_and_a_replay_changes_nothing(
+    tmp_path: Path,
+) -> None:
+    worker = Worker(tmp_path, TEAM_PLAYBOOK)
+    for user in ("ana", "bo"):
+        await worker.send(identify(user=user, role="admin", account_id="acme"))
+    await worker.send(track("Teammate Invited", user="bo"))
+    signals = worker.broker.topic("accounts").messages
+    assert {m.key for m in signals} == {b"acme"}, "signals are keyed by account: its record lives there"
+    assert await worker.pass_on("accounts") == 3  # two members joined, one of them invited
+    assert set(worker.accounts["acme"]["members"]["team"]) == {"ana", "bo"}
+    notices = worker.broker.topic("accounts").messages[3:]
+    assert sorted(m.key for m in notices) == [b"ana", b"bo"], "notices are keyed by member: back to their state"
+    assert await worker.pass_on("accounts") == 2
+    prompts = [p["user_id"] for p in worker.published("prompts")]
+    assert sorted(prompts) == ["ana", "bo"]
+
+    for message in [*signals[:3], *notices]:  # a crash before the offsets were committed: all again
+        await worker.consume(message.value or b"", message.key, "accounts")
+    assert worker.broker.topic("accounts").take() == [], "a reached milestone is not reached again"
+    assert sorted(p["user_id"] for p in worker.published("prompts")) == ["ana", "bo"], "no second celebration"

@@ -146,6 +146,41 @@ EXAMPLES: dict[str, list[dict[str, Any]]] = {
             "partition": 5,
         }
     ],
+    "accounts": [
+        {
+            "type": "account_signal",
+            "account_id": "acme",
+            "user_id": "ana",
+            "playbook_id": "team",
+            "done": ["invite"],
+            "at": AT,
+        },
+        {
+            "type": "account_signal",
+            "account_id": "acme",
+            "user_id": "ana",
+            "playbook_id": "team",
+            "milestone_id": "three_sources",
+            "occurrence": "m-1",
+            "at": AT,
+        },
+        {
+            "type": "account_notice",
+            "account_id": "acme",
+            "user_id": "bo",
+            "playbook_id": "team",
+            "milestone_id": "invite",
+            "reached_at": AT,
+            "announce": False,
+        },
+    ],
+    "account_table": [
+        {
+            "account_id": "acme",
+            "members": {"team": ["ana", "bo"]},
+            "milestones": {"team/invite": {"members_done": ["ana"], "reached_at": AT, "reached_by": "ana"}},
+        }
+    ],
 }
 
 
@@ -157,11 +192,12 @@ def test_every_topic_in_settings_and_topics_has_a_contract() -> None:
     settings = Settings()
     specs = topic_specs(settings)
     named = {getattr(settings, name) for name in Settings.model_fields if name.endswith("_topic")}
-    topics_in_settings = (named - {None}) | {settings.user_events_topic}  # the by-user topic defaults to a derived name
+    derived = {settings.user_events_topic, settings.accounts_topic}  # names derived from others
+    topics_in_settings = (named - {None}) | derived
     assert topics_in_settings == {spec.name for spec in specs}
     for spec in specs:
         assert spec.contract in CONTRACTS, f"{spec.name} names no contract"
-    assert {spec.contract for spec in specs} | {"users", "outbox"} == set(CONTRACTS)
+    assert {spec.contract for spec in specs} | {"users", "outbox", "account_table"} == set(CONTRACTS)
     assert set(EXAMPLES) == set(CONTRACTS)
 
 
