@@ -101,7 +101,7 @@ class WorkerTopics:
     deliveries: faust.TopicT
     outcomes: faust.TopicT
     preferences: faust.TopicT
-    accounts: faust.TopicT
+    relay: faust.TopicT
 
     @classmethod
     def declare(cls, app: faust.App, settings: Settings) -> WorkerTopics:
@@ -111,9 +111,7 @@ class WorkerTopics:
         partitions = settings.topic_partitions
         return cls(
             # Events arrive through the ingest stage, keyed by user with Nudgeflow's partitioner.
-            inputs=raw(
-                settings.user_events_topic, settings.timers_topic, settings.accounts_topic, partitions=partitions
-            ),
+            inputs=raw(settings.user_events_topic, settings.timers_topic, settings.relay_topic, partitions=partitions),
             events=raw(settings.user_events_topic, partitions=partitions),
             timers=raw(settings.timers_topic, partitions=partitions),
             dead_letters=raw(settings.dead_letter_topic),
@@ -121,7 +119,7 @@ class WorkerTopics:
             deliveries=raw(settings.deliveries_topic, partitions=partitions),
             outcomes=raw(settings.outcomes_topic),
             preferences=raw(settings.preferences_topic),
-            accounts=raw(settings.accounts_topic, partitions=partitions),  # keyed by account or by user
+            relay=raw(settings.relay_topic, partitions=partitions),  # keyed by account or by user
         )
 
     def outputs(self) -> OutputTopics:
@@ -134,7 +132,7 @@ class WorkerTopics:
             deliveries=self.deliveries,
             outcomes=self.outcomes,
             preferences=self.preferences,
-            accounts=self.accounts,
+            relay=self.relay,
         )
 
 
@@ -237,7 +235,7 @@ def build_app(
         timers_topic=settings.timers_topic,
         timers=timers,
         clock=clock,
-        accounts_topic=settings.accounts_topic,
+        relay_topic=settings.relay_topic,
         # Account-level milestones: one record per account id, on the account's partition.
         accounts=app.Table("accounts", partitions=settings.topic_partitions, options=store_options(settings)),
         preferences=preferences,

@@ -134,7 +134,7 @@ def schema(
     topic: Annotated[
         str,
         typer.Argument(
-            help="events, prompts, deliveries, outbox, outcomes, dead_letters, timers, preferences, users, accounts "
+            help="events, prompts, deliveries, outbox, outcomes, dead_letters, timers, preferences, users, relay "
             "or account_table",
             show_default=False,
         ),

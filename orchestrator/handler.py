@@ -27,9 +27,10 @@ from nudgeflow.orchestrator.pipeline import PipelineStep, StepResult, decode_tim
 from nudgeflow.orchestrator.timers.firing import command_for
 from nudgeflow.orchestrator.timers.index import TimerIndex
 from nudgeflow.orchestrator.timers.schedule import ScheduledTimer
-from nudgeflow.rules.contracts.accounts import AccountNotice, AccountRecord, account_record_adapter
+from nudgeflow.rules.contracts.accounts import AccountNotice, AccountRecord, AccountSignal
 from nudgeflow.rules.contracts.dead_letters import DeadLetter
 from nudgeflow.rules.contracts.prompts import prompt_key
+from nudgeflow.rules.contracts.relay import relay_record_adapter
 from nudgeflow.rules.contracts.users import UserRecord
 
 log = logging.getLogger(__name__)
@@ -70,7 +71,7 @@ class OutputTopics:
     deliveries: Sink
     outcomes: Sink
     preferences: Sink
-    accounts: Sink  # account signals (keyed by account) and notices (keyed by user)
+    relay: Sink  # account signals (keyed by account), notices and identity merges (keyed by user)
 
 
 @dataclass
@@ -193,7 +194,7 @@ class InputHandler:
         timers_topic: str,
         timers: TimerIndex,
         clock: Clock,
-        accounts_topic: str = "",
+        relay_topic: str = "",
         accounts: MutableMapping[str, Any] | None = None,
         preferences: PreferencesStore | None = None,
         stats: ProcessingStats | None = None,
@@ -208,7 +209,7 @@ class InputHandler:
         self.topics = topics
         self.timers_topic = timers_topic
         self.timers = timers  # entries of the `timers` table, kept equal to each stored record's timers
-        self.accounts_topic = accounts_topic
+        self.relay_topic = relay_topic
         self.accounts: MutableMapping[str, Any] = accounts if accounts is not None else {}  # account id → record
         self.clock = clock
         self.preferences = preferences
@@ -231,8 +232,8 @@ class InputHandler:
             with self.in_context(origin):
                 if message.topic == self.timers_topic:
                     await self._timer(message, batch, origin)
-                elif message.topic == self.accounts_topic:
-                    await self._account(message, batch, origin)
+                elif message.topic == self.relay_topic:
+                    await self._relay(message, batch, origin)
                 else:
                     await self._event(message, batch, origin)
         if batch.acks:
@@ -247,7 +248,7 @@ class InputHandler:
         if isinstance(decoded, Rejected):
             batch.acks.append(await self.dead_letters.park(message, decoded))
             return
-        user_id = decoded.userId
+        user_id = decoded.owner  # the user's id; an alias's previous id
         if message.key != user_id.encode():
             # Keyless or mis-keyed: send it to the user's own partition, where their state lives.
             batch.acks.append(await self.topics.events.send(key=user_id.encode(), value=message.value))
@@ -263,6 +264,9 @@ class InputHandler:
             batch.acks.append(await self.dead_letters.park(message, rejected))
             return
         await self._publish(pending, result, batch)
+        if result.status == "forwarded":
+            metrics.EVENTS.labels("forwarded").inc()  # an alias made this id another's
+            return
         if result.status == "duplicate":
             pending.replayed = True
             metrics.EVENTS.labels("duplicate").inc()
@@ -291,13 +295,15 @@ class InputHandler:
         metrics.TIMERS.labels("fired").inc()
         self.stats.timers_fired += 1
 
-    async def _account(self, message: Message, batch: Batch, origin: Any) -> None:
-        """A member's signal (to the account's record) or an account's notice (to the member's)."""
+    async def _relay(self, message: Message, batch: Batch, origin: Any) -> None:
+        """A member's signal (to the account's record), an account's notice (to the member's), or an
+        alias's identity merge (to the new id's)."""
         try:
-            item = account_record_adapter.validate_json(message.value or b"")
-            if isinstance(item, AccountNotice):
-                pending = self._pending(batch, item.user_id, message.partition, origin)
-                await self._publish(pending, self.step.on_notice(pending.record, item, self.clock.now()), batch)
+            item = relay_record_adapter.validate_json(message.value or b"")
+            if not isinstance(item, AccountSignal):
+                user_id = item.user_id if isinstance(item, AccountNotice) else item.into_id
+                pending = self._pending(batch, user_id, message.partition, origin)
+                await self._publish(pending, self.step(pending.record, item, self.clock.now()), batch)
                 return
             account = batch.accounts.get(item.account_id)
             if account is None:
@@ -307,12 +313,12 @@ class InputHandler:
             stepped = self.step.on_account_signal(account.record, item)
         except Exception as exc:  # as for events: park it, keep the partition moving
             log.exception("account record failed at %s[%s]@%s", message.topic, message.partition, message.offset)
-            rejected = Rejected(reason=f"account record error: {exc!r}", error_type="processing_error")
+            rejected = Rejected(reason=f"relay record error: {exc!r}", error_type="processing_error")
             batch.acks.append(await self.dead_letters.park(message, rejected))
             return
         for notice in stepped.notices:
             value = notice.model_dump_json().encode()
-            batch.acks.append(await self.topics.accounts.send(key=notice.user_id.encode(), value=value))
+            batch.acks.append(await self.topics.relay.send(key=notice.user_id.encode(), value=value))
         if stepped.changed:
             account.record, account.origin, account.changed = stepped.record, origin, True
         metrics.ACCOUNT_NOTICES.inc(len(stepped.notices))
@@ -351,7 +357,13 @@ class InputHandler:
             batch.acks.append(await topics.outcomes.send(key=o.user_id.encode(), value=o.model_dump_json().encode()))
         for signal in result.signals:
             value = signal.model_dump_json().encode()
-            batch.acks.append(await topics.accounts.send(key=signal.account_id.encode(), value=value))
+            batch.acks.append(await topics.relay.send(key=signal.account_id.encode(), value=value))
+        for merge in result.merges:
+            value = merge.model_dump_json().encode()
+            batch.acks.append(await topics.relay.send(key=merge.into_id.encode(), value=value))
+        for event in result.forwards:
+            value = event.model_dump_json(by_alias=True).encode()
+            batch.acks.append(await topics.events.send(key=event.userId.encode(), value=value))
         if result.changed:
             pending.record = result.record.model_copy(update={"partition": pending.partition})
             pending.changed = True

@@ -25,10 +25,11 @@ from nudgeflow.orchestrator.ingest.decode import Rejected
 from nudgeflow.rules.accounts import AccountStep, on_signal
 from nudgeflow.rules.contracts.accounts import AccountNotice, AccountRecord, AccountSignal
 from nudgeflow.rules.contracts.deliveries import DeliveryRequest
-from nudgeflow.rules.contracts.events import IdentifyEvent, TrackEvent
+from nudgeflow.rules.contracts.events import AliasEvent, IdentifyEvent, TrackEvent
 from nudgeflow.rules.contracts.outcomes import Outcome, OutcomeKind
 from nudgeflow.rules.contracts.preferences import Preferences
 from nudgeflow.rules.contracts.prompts import Prompt
+from nudgeflow.rules.contracts.relay import DoneMilestone, IdentityMerge
 from nudgeflow.rules.contracts.timers import TimerCommand
 from nudgeflow.rules.contracts.users import SEND_TIMER_PREFIX, UserRecord
 from nudgeflow.rules.decisions import Decision, TimerDue
@@ -36,10 +37,12 @@ from nudgeflow.rules.engine import Engine
 
 log = logging.getLogger(__name__)
 SEND_NOW_TOLERANCE = timedelta(seconds=1)  # a send_at this close to now is sent now
+MERGED_FROM_MAX = 20  # ids remembered as merged into a user, to break alias cycles
 
 Event = TrackEvent | IdentifyEvent
-Input = Event | TimerCommand | AccountNotice
-Status = Literal["processed", "duplicate", "unchanged", "fired", "stale"]
+Call = Event | AliasEvent
+Input = Call | TimerCommand | AccountNotice | IdentityMerge
+Status = Literal["processed", "duplicate", "unchanged", "fired", "stale", "forwarded"]
 
 
 class EngineSource(Protocol):
@@ -74,13 +77,31 @@ class StepResult:
     outcomes: list[Outcome] = field(default_factory=list)
     preferences: Preferences | None = None
     signals: list[AccountSignal] = field(default_factory=list)
-    """To the accounts topic, keyed by account: what the user did for their account's milestones."""
+    """To the relay topic, keyed by account: what the user did for their account's milestones."""
+    merges: list[IdentityMerge] = field(default_factory=list)
+    """To the relay topic, keyed by the new id: what an aliased id knew."""
+    forwards: list[Event] = field(default_factory=list)
+    """To the events topic, keyed by their (new) user: events of an id an alias merged into another."""
     sent: list[DeliveryRequest] = field(default_factory=list)
     """Requests handed on now, in order: in-app prompts written to the inbox, email/Slack to the outbox."""
 
     @property
     def changed(self) -> bool:
         return self.status in ("processed", "fired")
+
+    def then(self, later: StepResult) -> None:
+        """Take in a later step on the same user (its record and everything it publishes)."""
+        if later.changed:
+            self.record, self.status = later.record, "processed"
+        self.decisions += later.decisions
+        self.prompts += later.prompts
+        self.deliveries += later.deliveries
+        self.outcomes += later.outcomes
+        self.preferences = later.preferences or self.preferences
+        self.signals += later.signals
+        self.merges += later.merges
+        self.forwards += later.forwards
+        self.sent += later.sent
 
     @property
     def timers(self) -> dict[str, datetime]:
@@ -109,6 +130,8 @@ class PipelineStep:
             return self.on_timer(record, item, now)
         if isinstance(item, AccountNotice):
             return self.on_notice(record, item, now)
+        if isinstance(item, IdentityMerge):
+            return self.on_merge(record, item, now)
         return self.on_event(record, item, now)
 
     def on_account_signal(self, account: AccountRecord, signal: AccountSignal) -> AccountStep:
@@ -128,19 +151,24 @@ class PipelineStep:
         self._apply(step, now, cause=f"account:{notice.account_id}")
         return step
 
-    def reads(self, event: Event) -> bool:
+    def reads(self, event: Call) -> bool:
         """The ingest pre-filter: events no loaded rule reads, and that record no click, are dropped
         before they reach the user's state (most of a product's stream). Follows hot reloads."""
-        return isinstance(event, IdentifyEvent) or self.reads_track(event.event)
+        return not isinstance(event, TrackEvent) or self.reads_track(event.event)
 
     def reads_track(self, name: str) -> bool:
         """`reads` for a track call known only by its event name (the ingest stage asks before validating)."""
         return self.rules.engine.reads_track(name) or name in CLICK_EVENTS
 
-    def on_event(self, record: UserRecord, event: Event, now: datetime) -> StepResult:
+    def on_event(self, record: UserRecord, event: Call, now: datetime) -> StepResult:
         """A messageId this user already sent changes nothing (per-user de-duplication window).
         A click on a message's link is also recorded as a `link_clicked` outcome (its id is
-        deterministic, so a replay produces the same one)."""
+        deterministic, so a replay produces the same one). An id an alias merged into another
+        forwards its events there."""
+        if isinstance(event, AliasEvent):
+            return self.on_alias(record, event)
+        if record.merged_into is not None:
+            return StepResult("forwarded", record, forwards=[event.model_copy(update={"userId": record.merged_into})])
         step = self._on_event(record, event, now)
         if step.status != "duplicate" and (click := link_click_outcome(event, now)) is not None:
             step.outcomes.append(click)
@@ -164,6 +192,95 @@ class PipelineStep:
         step = StepResult("processed", updated, decisions=list(result.decisions), preferences=preferences)
         self._apply(step, now, cause=event.messageId)
         return step
+
+    def on_alias(self, record: UserRecord, alias: AliasEvent) -> StepResult:
+        """On the previous id's partition: hand what it knows to the new id and forward its later
+        events there. Its armed timers and deferred sends are dropped: the new id's own rules decide
+        what this person still needs."""
+        if record.has_seen(alias.messageId):
+            return StepResult("duplicate", record)
+        if alias.previousId == alias.userId:
+            return StepResult("unchanged", record)
+        progress = record.progress
+        merge = IdentityMerge(
+            message_id=alias.messageId,
+            from_id=alias.previousId,
+            into_id=alias.userId,
+            merged_from=record.merged_from,
+            traits=progress.traits,
+            held_events=progress.held_events,
+            done=[
+                DoneMilestone(playbook_id=pid, milestone_id=mid, completed_at=ms.completed_at)
+                for pid, pp in progress.playbooks.items()
+                for mid, ms in pp.milestones.items()
+                if ms.completed_at is not None
+            ],
+            at=alias.timestamp,
+        )
+        updated = record.model_copy(
+            update={
+                "merged_into": alias.userId,
+                "deferred": {},
+                "progress": progress.model_copy(update={"timers": {}}),
+                "recent_message_ids": record.remembering(alias.messageId, self.dedupe_window),
+            }
+        )
+        return StepResult("processed", updated, merges=[merge])
+
+    def on_merge(self, record: UserRecord, merge: IdentityMerge, now: datetime) -> StepResult:
+        """On the new id's partition: traits it lacks, the previous id's held events (each once, by
+        messageId) and its milestones done (not celebrated again). Applied once per alias call."""
+        if record.has_seen(merge.message_id):
+            return StepResult("duplicate", record)
+        user_id = record.progress.user_id
+        ids = [*record.merged_from, merge.from_id, *merge.merged_from]
+        merged_from = [i for i in dict.fromkeys(ids) if i != user_id][-MERGED_FROM_MAX:]
+        cycle = record.merged_into in (merge.from_id, *merge.merged_from)  # this id was merged into one of them
+        result = StepResult(
+            "processed",
+            record.model_copy(
+                update={
+                    "merged_from": merged_from,
+                    "merged_into": None if cycle else record.merged_into,
+                    "recent_message_ids": record.remembering(merge.message_id, self.dedupe_window),
+                }
+            ),
+        )
+        traits = {k: v for k, v in merge.traits.items() if k not in record.progress.traits}
+        inputs: list[Event] = []
+        if traits:
+            inputs.append(
+                IdentifyEvent(
+                    type="identify",
+                    traits=traits,
+                    messageId=f"{merge.message_id}:traits",
+                    userId=user_id,
+                    timestamp=merge.at,
+                )
+            )
+        inputs += [
+            TrackEvent(
+                type="track",
+                event=held.event,
+                properties=held.properties,
+                messageId=held.message_id,
+                userId=user_id,
+                timestamp=held.timestamp,
+            )
+            for held in merge.held_events
+        ]
+        for event in inputs:
+            result.then(self._on_event(result.record, event, now))
+        adopted = self.rules.engine.adopt(result.record.progress, merge.done, now)
+        if adopted.decisions:
+            step = StepResult(
+                "processed",
+                result.record.model_copy(update={"progress": adopted.progress}),
+                decisions=list(adopted.decisions),
+            )
+            self._apply(step, now, cause=merge.message_id)
+            result.then(step)
+        return result
 
     def on_timer(self, record: UserRecord, command: TimerCommand, now: datetime) -> StepResult:
         """A timer fired. Stale (nothing to do) when the record no longer arms it at that time:

@@ -278,9 +278,9 @@ class Settings(BaseSettings):
         return cls.model_construct(timers_topic=timers_topic_of(DEFAULT_APP_ID))
 
     @property
-    def accounts_topic(self) -> str:
-        """Internal: account signals and notices between users' and accounts' partitions (co-partitioned)."""
-        return f"{self.app_id}.accounts"
+    def relay_topic(self) -> str:
+        """Internal: records from one key's partition to another's (account signals and notices, identity merges)."""
+        return f"{self.app_id}.relay"
 
     @property
     def fetch_wait_ms(self) -> int:

@@ -17,7 +17,7 @@ from datetime import datetime
 
 from nudgeflow.channels.preferences.store import PreferencesStore
 from nudgeflow.orchestrator.clock import ManualClock
-from nudgeflow.orchestrator.pipeline import Event, FixedEngine, PipelineStep, StepResult
+from nudgeflow.orchestrator.pipeline import Call, FixedEngine, PipelineStep, StepResult
 from nudgeflow.orchestrator.timers.schedule import TimerSchedule
 from nudgeflow.rules.contracts.accounts import AccountRecord, AccountSignal
 from nudgeflow.rules.contracts.deliveries import DeliveryRequest
@@ -74,7 +74,7 @@ class Simulation:
         self.schedule = TimerSchedule()
         self.clock: ManualClock | None = None
 
-    def run(self, events: Iterable[Event], until: datetime | None = None) -> SimulationReport:
+    def run(self, events: Iterable[Call], until: datetime | None = None) -> SimulationReport:
         """Events in event-time order (ties keep input order). With `until`, timers due up to it fire
         after the last event; without it, every pending timer fires (stall rules are bounded by
         max_nudges, so this ends)."""
@@ -89,14 +89,17 @@ class Simulation:
         self.fire_due(until=until)
         return self.report
 
-    def on_event(self, event: Event) -> None:
+    def on_event(self, event: Call) -> None:
         at = self._tick(event.timestamp)
-        result = self.step.on_event(self._record(event.userId), event, at)
+        self._event_at(event, at)
+
+    def _event_at(self, event: Call, at: datetime) -> None:
+        result = self.step.on_event(self._record(event.owner), event, at)
         if result.status == "duplicate":
             self.report.duplicates_skipped += 1
-        else:
+        elif result.status != "forwarded":
             self.report.events_processed += 1
-        self._commit(event.userId, at, result)
+        self._commit(event.owner, at, result)
 
     def fire_due(self, *, before: datetime | None = None, until: datetime | None = None) -> None:
         """Fire timers due strictly before `before`, or up to and including `until` (None: all)."""
@@ -135,6 +138,10 @@ class Simulation:
             self.schedule.sync_user(user_id, PARTITION, record.due_times())
         for signal in result.signals:
             self._to_account(signal, at)
+        for merge in result.merges:  # the relay topic, at the same virtual time
+            self._commit(merge.into_id, at, self.step.on_merge(self._record(merge.into_id), merge, at))
+        for event in result.forwards:
+            self._event_at(event, at)
 
     def _to_account(self, signal: AccountSignal, at: datetime) -> None:
         """The accounts topic without the topic: the account counts the signal at once, and its
@@ -148,7 +155,7 @@ class Simulation:
 
 
 def simulate(
-    ruleset: Ruleset, events: Iterable[Event], until: datetime | None = None, *, dedupe_window: int = DEDUPE_WINDOW
+    ruleset: Ruleset, events: Iterable[Call], until: datetime | None = None, *, dedupe_window: int = DEDUPE_WINDOW
 ) -> SimulationReport:
     """Process events in event-time order through the worker's pipeline step; see `Simulation.run`."""
     return Simulation(ruleset, dedupe_window=dedupe_window).run(events, until)

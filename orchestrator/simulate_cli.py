@@ -17,9 +17,10 @@ from rich.table import Table
 from rich.text import Text
 
 from nudgeflow.orchestrator.analytics.sample import EVENTS_FILE, OUTCOMES_FILE, PLAYBOOKS_DIR
+from nudgeflow.orchestrator.pipeline import Call
 from nudgeflow.orchestrator.simulate import SimulationReport, simulate
 from nudgeflow.rules.contracts.deliveries import DeliveryRequest
-from nudgeflow.rules.contracts.events import IdentifyEvent, TrackEvent, parse_product_event
+from nudgeflow.rules.contracts.events import AliasEvent, TrackEvent, parse_product_event
 from nudgeflow.rules.decisions import (
     ArmTimer,
     CancelTimer,
@@ -36,7 +37,7 @@ from nudgeflow.rules.problems import RuleProblem, RulesetError
 DECISIONS_FILE = "decisions.jsonl"
 
 
-def read_events(path: Path) -> tuple[list[TrackEvent | IdentifyEvent], list[RuleProblem]]:
+def read_events(path: Path) -> tuple[list[Call], list[RuleProblem]]:
     """JSON lines (one Segment call per line) or one JSON array; every bad line is reported."""
     text = path.read_text(encoding="utf-8")
     stripped = text.lstrip()
@@ -47,7 +48,8 @@ def read_events(path: Path) -> tuple[list[TrackEvent | IdentifyEvent], list[Rule
             return [], [RuleProblem(str(path), getattr(exc, "lineno", 1), "", f"not valid JSON ({exc})")]
     else:
         items = [(n, line) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
-    events, problems = [], []
+    events: list[Call] = []
+    problems: list[RuleProblem] = []
     for number, raw in items:
         try:
             events.append(parse_product_event(raw))
@@ -138,13 +140,20 @@ def _describe(decision: Decision) -> str:
     return decision.type
 
 
-def timeline_table(report: SimulationReport, events: Sequence[TrackEvent | IdentifyEvent], user_id: str) -> Table:
+def _event_words(event: Call) -> str:
+    if isinstance(event, TrackEvent):
+        return event.event
+    if isinstance(event, AliasEvent):
+        return f"alias {event.previousId} → {event.userId}"
+    return "identify " + json.dumps(event.traits)
+
+
+def timeline_table(report: SimulationReport, events: Sequence[Call], user_id: str) -> Table:
     """Everything that happened to one user, in virtual time: their events and every decision about them."""
     rows: list[tuple[datetime, int, str, str]] = []
     for event in events:
-        if event.userId == user_id:
-            what = event.event if isinstance(event, TrackEvent) else "identify " + json.dumps(event.traits)
-            rows.append((event.timestamp, 0, "event", what))
+        if event.userId == user_id or (isinstance(event, AliasEvent) and event.previousId == user_id):
+            rows.append((event.timestamp, 0, "event", _event_words(event)))
     for at, decision in report.decisions:
         if getattr(decision, "user_id", None) == user_id:
             rows.append((at, 1, decision.type.replace("_", " "), _describe(decision)))
@@ -156,9 +165,7 @@ def timeline_table(report: SimulationReport, events: Sequence[TrackEvent | Ident
     return table
 
 
-def write_folder(
-    out: Path, rules_path: Path, events: Sequence[TrackEvent | IdentifyEvent], report: SimulationReport
-) -> None:
+def write_folder(out: Path, rules_path: Path, events: Sequence[Call], report: SimulationReport) -> None:
     """What `nudgeflow report --from out` reads (events, outcomes, the playbooks), plus every decision."""
     out.mkdir(parents=True, exist_ok=True)
     with (out / EVENTS_FILE).open("w", encoding="utf-8") as file:

@@ -84,11 +84,11 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
             contract="timers",
         ),
         TopicSpec(
-            settings.accounts_topic,
+            settings.relay_topic,
             partitions,
-            "Internal: members' signals keyed by account, accounts' notices keyed by user",
+            "Internal: between keys' partitions (account signals by account; notices, identity merges by user)",
             {"cleanup.policy": "delete", "retention.ms": WEEK_MS},
-            contract="accounts",
+            contract="relay",
         ),
         TopicSpec(
             settings.deliveries_topic,
@@ -106,7 +106,7 @@ class TopicLayoutError(RuntimeError):
 
 def co_partitioned(settings: Settings) -> list[str]:
     """Topics read by the one per-user agent: partition N of each must hold the same users (and accounts)."""
-    return [settings.user_events_topic, settings.timers_topic, settings.accounts_topic]
+    return [settings.user_events_topic, settings.timers_topic, settings.relay_topic]
 
 
 async def ensure_topics(settings: Settings, kafka_options: dict[str, Any]) -> list[str]:

@@ -56,6 +56,8 @@ def _playbook(playbook: Playbook, progress: UserProgress, pp: PlaybookProgress, 
                 due_at=due_at,
                 overdue=due_at is not None and due_at <= now,
                 cta=_cta(milestone, playbook, progress, pp) if completed is None else None,
+                account_step=milestone.account is not None,
+                your_part_done_at=state_of.met_at if state_of and completed is None else None,
             )
         )
     counts = ladder_progress(playbook, pp)

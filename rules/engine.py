@@ -16,6 +16,7 @@ from nudgeflow.rules.accounts import account_milestones, member_signal, occurren
 from nudgeflow.rules.contracts.accounts import AccountNotice
 from nudgeflow.rules.contracts.deliveries import DeliveryKind, DeliveryRequest, delivery_id_for
 from nudgeflow.rules.contracts.events import IdentifyEvent, TrackEvent
+from nudgeflow.rules.contracts.relay import DoneMilestone
 from nudgeflow.rules.contracts.users import HeldEvent, UserProgress
 from nudgeflow.rules.decisions import (
     Decision,
@@ -195,6 +196,24 @@ class Engine:
         decisions: list[Decision] = []
         self._complete(p, playbook, milestone, None, notice.reached_at, now, decisions, announce=notice.announce)
         return EngineResult(progress=p, decisions=decisions)
+
+    def adopt(self, progress: UserProgress, done: list[DoneMilestone], now: datetime) -> EngineResult:
+        """Milestones another id of this person completed (an alias): done here too, at the time they
+        were done there, and not celebrated again (that person was celebrated then)."""
+        adopted = [
+            d
+            for d in done
+            if d.playbook_id in progress.playbooks and not progress.completed(d.playbook_id, d.milestone_id)
+        ]
+        p = fork(progress, {d.playbook_id for d in adopted})
+        decisions: list[Decision] = []
+        for d in sorted(adopted, key=lambda d: d.completed_at):
+            written = self.ruleset.playbook(d.playbook_id)
+            playbook = self.playbook_for(p, written) if written else None
+            milestone = playbook.milestone(d.milestone_id) if playbook else None
+            if playbook is not None and milestone is not None:
+                self._complete(p, playbook, milestone, None, d.completed_at, now, decisions, celebrate=False)
+        return EngineResult(progress=p if decisions else progress, decisions=decisions)
 
     def _signal_accounts(self, p: UserProgress, decisions: list[Decision]) -> None:
         """Tell the user's account what changed in their standing on its milestones (joined the
@@ -413,9 +432,11 @@ class Engine:
         decisions: list[Decision],
         *,
         announce: bool = True,
+        celebrate: bool = True,
     ) -> None:
         """`announce`: send the messages addressed to others than the user (the CSM, a channel);
-        an account-level milestone announces once per account."""
+        an account-level milestone announces once per account. `celebrate`: False for a milestone
+        another id of the user was celebrated for."""
         pp = p.playbooks[playbook.id]
         ms = milestone_state(pp, milestone.id)
         ms.completed_at = at
@@ -437,7 +458,7 @@ class Engine:
             decisions.append(MilestoneUnlocked(**ids, milestone_id=target, unlocked_at=at, unlocked_by=milestone.id))
         if not ms.celebrated:
             ms.celebrated = True
-            for message in milestone.celebrate:
+            for message in milestone.celebrate if celebrate else ():
                 if message.to != "user" and not announce:
                     continue
                 decisions.append(self._deliver(p, playbook, milestone, message, "celebration", 0, now, event))

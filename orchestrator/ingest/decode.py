@@ -25,6 +25,7 @@ from nudgeflow.rules.contracts.events import (
     PAGE_VIEWED,
     SCREEN_VIEWED,
     SEGMENT_TYPES,
+    AliasEvent,
     IdentifyEvent,
     TrackEvent,
     parse_product_event,
@@ -83,8 +84,8 @@ _CALL_NAMES = {"page": PAGE_VIEWED, "screen": SCREEN_VIEWED}
 
 def decode_event(
     raw: bytes | None, *, max_bytes: int = DEFAULT_MAX_BYTES, max_depth: int = DEFAULT_MAX_DEPTH
-) -> TrackEvent | IdentifyEvent | Rejected:
-    """Parse and validate; the Segment `type` picks the model (track, identify, page, screen or group).
+) -> TrackEvent | IdentifyEvent | AliasEvent | Rejected:
+    """Parse and validate; the Segment `type` picks the model (track, identify, page, screen, group, alias).
     Any failure, including an unexpected one, is a Rejected (dead-lettered), never an exception."""
     call = read_call(raw, max_bytes=max_bytes, max_depth=max_depth)
     return call if isinstance(call, Rejected) else validate_call(call)
@@ -100,7 +101,7 @@ def read_call(
         return Rejected(reason=f"could not decode: {type(exc).__name__}: {str(exc)[:200]}", error_type="decode_error")
 
 
-def validate_call(call: SegmentCall) -> TrackEvent | IdentifyEvent | Rejected:
+def validate_call(call: SegmentCall) -> TrackEvent | IdentifyEvent | AliasEvent | Rejected:
     """The full check of a call `read_call` accepted: the contract. Never raises."""
     try:
         return parse_product_event(call.raw)

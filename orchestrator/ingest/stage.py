@@ -154,7 +154,7 @@ class IngestStage:
         decoded = validate_call(call)
         if isinstance(decoded, Rejected):
             return await self._dead_letter(record, decoded)
-        key = decoded.userId.encode()
+        key = decoded.owner.encode()  # the user; an alias goes to its previous id, which hands over
         self.counts.forwarded += 1
         future: asyncio.Future[Any] = await self._producer.send(
             self.target,

@@ -8,7 +8,8 @@
     timers        due-timer commands (internal)             (nudgeflow.timers)
     preferences   per-user notification preferences         (nudgeflow.preferences)
     users         the worker's per-user record              (users table changelog)
-    accounts      account signals/notices (internal); the accounts table (<app id>.accounts)
+    relay         between keys' partitions: account signals/notices, identity merges (<app id>.relay)
+    accounts      the accounts table (account-level milestones)  (accounts table changelog)
 
 Every record carries `version`; the compatibility rule is in `versioning` and
 docs/contracts.md. `catalog.CONTRACTS` names them for `nudgeflow schema <topic>`.

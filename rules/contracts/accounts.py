@@ -1,7 +1,7 @@
 """The accounts topic (internal) and the accounts table: milestones an account reaches together.
 
 A user's state lives on the user's partition, an account's on the account's. The two talk over
-one internal topic (`<app id>.accounts`, co-partitioned with the users' topics):
+the internal relay topic (contracts/relay.py, `<app id>.relay`):
 
 - `AccountSignal`, keyed by account id: what one member did for the account's milestones (which
   of them the member has done, or one occurrence of a counted event);
@@ -19,9 +19,9 @@ a breaking change bumps `version` and needs a new topic or a dual-read period
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, Field, TypeAdapter
+from pydantic import AwareDatetime, BaseModel, Field
 
 from nudgeflow.rules.contracts.versioning import SchemaVersion
 
@@ -57,10 +57,6 @@ class AccountNotice(BaseModel):
     milestone_id: str
     reached_at: AwareDatetime
     announce: bool = False
-
-
-AccountRecordOnTopic = Annotated[AccountSignal | AccountNotice, Field(discriminator="type")]
-account_record_adapter: TypeAdapter[AccountSignal | AccountNotice] = TypeAdapter(AccountRecordOnTopic)
 
 
 class AccountMilestone(BaseModel):

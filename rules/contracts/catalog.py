@@ -15,6 +15,7 @@ from nudgeflow.rules.contracts import (
     outcomes,
     preferences,
     prompts,
+    relay,
     timers,
     users,
 )
@@ -75,10 +76,10 @@ CONTRACTS: dict[str, TopicContract] = {
         ),
         TopicContract("users", "Nudgeflow users table record", TypeAdapter(users.UserRecord), users.VERSION),
         TopicContract(
-            "accounts",
-            "Nudgeflow account signal or notice (internal)",
-            accounts.account_record_adapter,
-            accounts.VERSION,
+            "relay",
+            "Nudgeflow relay record (internal): account signal or notice, identity merge",
+            relay.relay_record_adapter,
+            relay.VERSION,
         ),
         TopicContract(
             "account_table", "Nudgeflow accounts table record", TypeAdapter(accounts.AccountRecord), accounts.VERSION

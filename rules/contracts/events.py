@@ -1,4 +1,4 @@
-"""The events topic (inbound): Segment-spec `track`, `identify`, `page`, `screen` and `group` calls, keyed by user id.
+"""The events topic (inbound): Segment `track`, `identify`, `page`, `screen`, `group`, `alias` calls, keyed by user.
 
 Platform teams publish these with any Kafka client; the JSON Schema printed by
 `nudgeflow schema events` is generated from these models, so the two never drift.
@@ -44,6 +44,11 @@ class _SegmentCall(BaseModel):
 
     @property
     def user_id(self) -> str:
+        return self.userId
+
+    @property
+    def owner(self) -> str:
+        """Whose partition the call is processed on: the user's (an alias: the previous id's)."""
         return self.userId
 
     @property
@@ -123,12 +128,27 @@ class GroupEvent(_SegmentCall):
         )
 
 
-ProductEvent = Annotated[TrackEvent | IdentifyEvent | PageEvent | GroupEvent, Field(discriminator="type")]
-_product_event_adapter: TypeAdapter[TrackEvent | IdentifyEvent | PageEvent | GroupEvent] = TypeAdapter(ProductEvent)
-SEGMENT_TYPES = ("track", "identify", "page", "screen", "group")
+class AliasEvent(_SegmentCall):
+    """Two ids are one person (Segment's alias): `previousId` (an old or anonymous id) becomes
+    `userId`. Processed on the previous id's partition, which hands what it knows to the new id
+    (traits the new id lacks, held events, milestones done) and forwards its later events there."""
+
+    type: Literal["alias"]
+    previousId: str = Field(min_length=1, max_length=256, description="The id that becomes `userId`.")
+
+    @property
+    def owner(self) -> str:
+        return self.previousId
 
 
-def parse_product_event(raw: bytes | str) -> TrackEvent | IdentifyEvent:
+ProductEvent = Annotated[TrackEvent | IdentifyEvent | PageEvent | GroupEvent | AliasEvent, Field(discriminator="type")]
+_product_event_adapter: TypeAdapter[TrackEvent | IdentifyEvent | PageEvent | GroupEvent | AliasEvent] = TypeAdapter(
+    ProductEvent
+)
+SEGMENT_TYPES = ("track", "identify", "page", "screen", "group", "alias")
+
+
+def parse_product_event(raw: bytes | str) -> TrackEvent | IdentifyEvent | AliasEvent:
     """Validate one JSON message; raises pydantic.ValidationError with a readable reason. Page and
     screen calls come back as the track events they are read as, group calls as the identify."""
     event = _product_event_adapter.validate_json(raw)

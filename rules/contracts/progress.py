@@ -32,6 +32,13 @@ class ChecklistStep(BaseModel):
     )
     overdue: bool = False
     cta: RenderedLink | None = Field(default=None, description="The step's button, from the milestone's `cta`.")
+    account_step: bool = Field(
+        default=False, description="The account reaches this step, not the user alone (the milestone's `account`)."
+    )
+    your_part_done_at: AwareDatetime | None = Field(
+        default=None,
+        description="An account step the user did their part of (met `when`), while the account has not reached it.",
+    )
 
 
 class PlaybookChecklist(BaseModel):

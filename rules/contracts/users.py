@@ -123,6 +123,12 @@ class UserRecord(BaseModel):
         default_factory=dict, description="Deliveries waiting for their send_at, by delivery_id."
     )
     partition: int | None = Field(default=None, description="Partition of the events topic owning this user.")
+    merged_into: str | None = Field(
+        default=None, description="An alias made this id another's (`userId` of the alias): its events go there."
+    )
+    merged_from: list[str] = Field(
+        default_factory=list, description="Ids merged into this one by aliases (newest last, bounded)."
+    )
 
     @classmethod
     def new(cls, user_id: str) -> UserRecord:

@@ -42,8 +42,8 @@ def test_schema_events_prints_the_segment_contract() -> None:
     assert result.exit_code == 0
     schema = json.loads(result.output)
     variants = {ref.rsplit("/", 1)[-1] for ref in schema["discriminator"]["mapping"].values()}
-    assert variants == {"TrackEvent", "IdentifyEvent", "PageEvent", "GroupEvent"}
-    assert set(schema["discriminator"]["mapping"]) == {"track", "identify", "page", "screen", "group"}
+    assert variants == {"TrackEvent", "IdentifyEvent", "PageEvent", "GroupEvent", "AliasEvent"}
+    assert set(schema["discriminator"]["mapping"]) == {"track", "identify", "page", "screen", "group", "alias"}
     assert {"messageId", "userId", "timestamp", "event"} <= set(schema["$defs"]["TrackEvent"]["required"])
 
 

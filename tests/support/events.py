@@ -57,3 +57,16 @@ def group(user: str, group_id: str, traits: dict[str, object]) -> bytes:
             "timestamp": datetime.now(UTC).isoformat(),
         }
     ).encode()
+
+
+def alias(previous: str, user: str) -> bytes:
+    """A Segment alias call: `previous` (an old or anonymous id) is `user` from now on."""
+    return json.dumps(
+        {
+            "type": "alias",
+            "messageId": str(uuid.uuid4()),
+            "previousId": previous,
+            "userId": user,
+            "timestamp": datetime.now(UTC).isoformat(),
+        }
+    ).encode()

@@ -41,7 +41,7 @@ class Worker:
             timers=self.timers,
             clock=self.clock,
             preferences=self.preferences,
-            accounts_topic="accounts",
+            relay_topic="relay",
             accounts=self.accounts,
         )
         self.offset = 0

@@ -35,7 +35,7 @@ class MemoryBroker:
         return self.topics.setdefault(name, MemoryTopic(self, name))
 
     def outputs(self, prefix: str = "") -> OutputTopics:
-        names = ("events", "timers", "dead_letters", "prompts", "deliveries", "outcomes", "preferences", "accounts")
+        names = ("events", "timers", "dead_letters", "prompts", "deliveries", "outcomes", "preferences", "relay")
         return OutputTopics(**{name: self.topic(prefix + name) for name in names})
 
     def values(self, name: str) -> list[bytes | None]:

@@ -39,7 +39,7 @@ def test_valid_track_and_identify_are_decoded() -> None:
         (b"", "empty", "empty"),
         (b"\xff\xfe", "not_json", "JSON"),
         (b"[1, 2]", "schema", "JSON object"),
-        (encoded(type="alias"), "schema", "track, identify, page, screen"),
+        (encoded(type="merge"), "schema", "track, identify, page, screen, group, alias"),
         (encoded(userId=None), "missing_user_id", "userId"),
         (encoded(userId=""), "missing_user_id", "userId"),
         (encoded(timestamp="2026-13-01T00:00:00Z"), "bad_timestamp", "timestamp"),

@@ -150,17 +150,17 @@ async def test_an_account_milestone_goes_member_to_account_to_every_member_and_a
     for user in ("ana", "bo"):
         await worker.send(identify(user=user, role="admin", account_id="acme"))
     await worker.send(track("Teammate Invited", user="bo"))
-    signals = worker.broker.topic("accounts").messages
+    signals = worker.broker.topic("relay").messages
     assert {m.key for m in signals} == {b"acme"}, "signals are keyed by account: its record lives there"
-    assert await worker.pass_on("accounts") == 3  # two members joined, one of them invited
+    assert await worker.pass_on("relay") == 3  # two members joined, one of them invited
     assert set(worker.accounts["acme"]["members"]["team"]) == {"ana", "bo"}
-    notices = worker.broker.topic("accounts").messages[3:]
+    notices = worker.broker.topic("relay").messages[3:]
     assert sorted(m.key for m in notices) == [b"ana", b"bo"], "notices are keyed by member: back to their state"
-    assert await worker.pass_on("accounts") == 2
+    assert await worker.pass_on("relay") == 2
     prompts = [p["user_id"] for p in worker.published("prompts")]
     assert sorted(prompts) == ["ana", "bo"]
 
     for message in [*signals[:3], *notices]:  # a crash before the offsets were committed: all again
-        await worker.consume(message.value or b"", message.key, "accounts")
-    assert worker.broker.topic("accounts").take() == [], "a reached milestone is not reached again"
+        await worker.consume(message.value or b"", message.key, "relay")
+    assert worker.broker.topic("relay").take() == [], "a reached milestone is not reached again"
     assert sorted(p["user_id"] for p in worker.published("prompts")) == ["ana", "bo"], "no second celebration"

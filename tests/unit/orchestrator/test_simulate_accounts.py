@@ -9,6 +9,7 @@ import pytest
 
 from nudgeflow.orchestrator.simulate import simulate
 from nudgeflow.rules import RulesetError
+from nudgeflow.rules.checklist import checklist
 from tests.support.rules import at, identify, ruleset_from, track
 
 PLAYBOOK = """\
@@ -127,3 +128,13 @@ def test_account_events_with_a_per_member_count_is_rejected_with_the_total_to_wr
     with pytest.raises(RulesetError) as info:
         ruleset_from(tmp_path, text)
     assert "write events: 6" in info.value.problems[0].message
+
+
+def test_the_checklist_shows_a_team_step_and_that_the_user_did_their_part(tmp_path: Path) -> None:
+    ruleset = ruleset_from(tmp_path, PLAYBOOK.format(members="2"))
+    report = simulate(ruleset, [*_admins("ana", "bo"), track("Teammate Invited", at(hours=1), user="ana")])
+    [playbook] = checklist(ruleset, report.records["ana"].progress, at(hours=2)).playbooks
+    step = next(s for s in playbook.steps if s.milestone_id == "invite")
+    assert (step.account_step, step.state, step.your_part_done_at) == (True, "todo", at(hours=1))
+    [bo_playbook] = checklist(ruleset, report.records["bo"].progress, at(hours=2)).playbooks
+    assert next(s for s in bo_playbook.steps if s.milestone_id == "invite").your_part_done_at is None

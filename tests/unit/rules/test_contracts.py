@@ -70,6 +70,7 @@ EXAMPLES: dict[str, list[dict[str, Any]]] = {
             "version": 2,
         },
         {"type": "identify", "userId": "ana", "messageId": "m-2", "timestamp": AT, "traits": {"plan": "pro"}},
+        {"type": "alias", "previousId": "anon-7", "userId": "ana", "messageId": "m-3", "timestamp": AT},
     ],
     "prompts": [
         {
@@ -146,7 +147,17 @@ EXAMPLES: dict[str, list[dict[str, Any]]] = {
             "partition": 5,
         }
     ],
-    "accounts": [
+    "relay": [
+        {
+            "type": "identity_merge",
+            "message_id": "a-1",
+            "from_id": "anon-7",
+            "into_id": "ana",
+            "traits": {"plan": "pro"},
+            "held_events": [{"event": "Report Created", "timestamp": AT, "message_id": "m-1"}],
+            "done": [{"playbook_id": "team", "milestone_id": "invite", "completed_at": AT}],
+            "at": AT,
+        },
         {
             "type": "account_signal",
             "account_id": "acme",
@@ -192,7 +203,7 @@ def test_every_topic_in_settings_and_topics_has_a_contract() -> None:
     settings = Settings()
     specs = topic_specs(settings)
     named = {getattr(settings, name) for name in Settings.model_fields if name.endswith("_topic")}
-    derived = {settings.user_events_topic, settings.accounts_topic}  # names derived from others
+    derived = {settings.user_events_topic, settings.relay_topic}  # names derived from others
     topics_in_settings = (named - {None}) | derived
     assert topics_in_settings == {spec.name for spec in specs}
     for spec in specs:
