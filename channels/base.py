@@ -111,7 +111,7 @@ class OutboundMessage(BaseModel):
         if isinstance(traits.get("slack_user_id"), str):
             fields["slack_user_id"] = traits["slack_user_id"]
         for name, value in request.media().items():
-            if value:
+            if value and name in cls.model_fields:  # a survey is answered in-app only
                 fields[name] = value
         if "cta_url" in data:
             fields["cta_url"] = data.pop("cta_url")

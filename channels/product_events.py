@@ -115,7 +115,79 @@ def link_clicked_event(click: LinkClick, *, at: datetime) -> dict[str, Any]:
     return track_event(click.user_id, LINK_CLICKED, properties, message_id=message_id, at=at)
 
 
+SURVEY_ANSWERED = "Survey Answered"
+
+
+def survey_answered_event(prompt: Prompt) -> dict[str, Any]:
+    """ "Survey Answered" for the answer to a prompt's micro-survey; one per prompt (its messageId)."""
+    answer, survey = prompt.answer, prompt.survey
+    if answer is None or survey is None:
+        raise ValueError(f"prompt {prompt.delivery_id} has no survey answer")
+    properties = {
+        "delivery_id": prompt.delivery_id,
+        "playbook_id": prompt.playbook_id,
+        "playbook_version": prompt.playbook_version,
+        "milestone_id": prompt.milestone_id,
+        "kind": prompt.kind,
+        "channel": "in_app",
+        "question": survey.question,
+        "scale": survey.scale,
+        "rating": answer.rating,
+        "comment": answer.comment,
+    }
+    message_id = f"nudgeflow-survey:{prompt.delivery_id}"
+    return track_event(prompt.user_id, SURVEY_ANSWERED, properties, message_id=message_id, at=answer.answered_at)
+
+
 CLICK_EVENTS = frozenset({PROMPT_EVENTS[PromptStatus.CLICKED], LINK_CLICKED})
+RECORDED_EVENTS = CLICK_EVENTS | {SURVEY_ANSWERED}
+"""Events the worker records as outcomes for analytics, whether or not a rule reads them."""
+
+
+def recorded_outcome(event: TrackEvent | IdentifyEvent, now: datetime) -> Outcome | None:
+    """The outcome a click or a survey answer records (None for other events)."""
+    if isinstance(event, TrackEvent) and event.event == SURVEY_ANSWERED:
+        return survey_outcome(event, now)
+    return link_click_outcome(event, now)
+
+
+def survey_outcome(event: TrackEvent, now: datetime) -> Outcome | None:
+    """The `survey_answered` outcome: the rating (1..scale) and the comment, for the dashboard."""
+    props = event.properties
+    delivery_id, rating, scale = props.get("delivery_id"), props.get("rating"), props.get("scale")
+    if (
+        not isinstance(delivery_id, str)
+        or type(rating) is not int
+        or type(scale) is not int
+        or not 1 <= rating <= scale
+    ):
+        return None
+    comment = props.get("comment")
+
+    def text(name: str) -> str | None:
+        value = props.get(name)
+        return value if isinstance(value, str) and value else None
+
+    return Outcome.of(
+        OutcomeKind.SURVEY_ANSWERED,
+        f"{delivery_id}:survey",
+        user_id=event.userId,
+        occurred_at=event.timestamp,
+        recorded_at=now,
+        playbook_id=text("playbook_id"),
+        playbook_version=text("playbook_version"),
+        milestone_id=text("milestone_id"),
+        delivery_id=delivery_id,
+        channel="in_app",
+        attributes={
+            "rating": rating,
+            "scale": scale,
+            "comment": comment if isinstance(comment, str) and comment.strip() else None,
+            "question": text("question"),
+            "kind": text("kind"),
+            "message_id": event.messageId,
+        },
+    )
 
 
 def is_click(event: TrackEvent | IdentifyEvent) -> bool:

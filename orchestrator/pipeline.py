@@ -19,7 +19,7 @@ from typing import Literal, Protocol
 
 from pydantic import ValidationError
 
-from nudgeflow.channels.product_events import CLICK_EVENTS, link_click_outcome
+from nudgeflow.channels.product_events import RECORDED_EVENTS, recorded_outcome
 from nudgeflow.orchestrator.decision_outcomes import decision_outcome, delivery_outcome
 from nudgeflow.orchestrator.ingest.decode import Rejected
 from nudgeflow.rules.accounts import AccountStep, on_signal
@@ -158,20 +158,20 @@ class PipelineStep:
 
     def reads_track(self, name: str) -> bool:
         """`reads` for a track call known only by its event name (the ingest stage asks before validating)."""
-        return self.rules.engine.reads_track(name) or name in CLICK_EVENTS
+        return self.rules.engine.reads_track(name) or name in RECORDED_EVENTS
 
     def on_event(self, record: UserRecord, event: Call, now: datetime) -> StepResult:
         """A messageId this user already sent changes nothing (per-user de-duplication window).
-        A click on a message's link is also recorded as a `link_clicked` outcome (its id is
-        deterministic, so a replay produces the same one). An id an alias merged into another
-        forwards its events there."""
+        A click on a message's link is also recorded as a `link_clicked` outcome, a survey answer as
+        `survey_answered` (their ids are deterministic, so a replay produces the same one). An id an
+        alias merged into another forwards its events there."""
         if isinstance(event, AliasEvent):
             return self.on_alias(record, event)
         if record.merged_into is not None:
             return StepResult("forwarded", record, forwards=[event.model_copy(update={"userId": record.merged_into})])
         step = self._on_event(record, event, now)
-        if step.status != "duplicate" and (click := link_click_outcome(event, now)) is not None:
-            step.outcomes.append(click)
+        if step.status != "duplicate" and (recorded := recorded_outcome(event, now)) is not None:
+            step.outcomes.append(recorded)
         return step
 
     def _on_event(self, record: UserRecord, event: Event, now: datetime) -> StepResult:

@@ -153,7 +153,7 @@ def write_previews(request: DeliveryRequest, out: Path, name: str) -> Written:
 
 
 def inapp_card(request: DeliveryRequest) -> Panel:
-    """The in-app card as the widget lays it out: title, image note, body, buttons, links."""
+    """The in-app card as the widget lays it out: title, image note, body, buttons, links, survey."""
     parts: list[Any] = [Text(request.body)]
     if request.image is not None:
         parts.insert(0, Text(f"[image: {request.image.alt}] {request.image.url}", style="dim"))
@@ -165,6 +165,12 @@ def inapp_card(request: DeliveryRequest) -> Panel:
     parts += [
         Text.assemble(("• ", "dim"), (link.label, "underline"), (f"  → {link.url}", "dim")) for link in request.links
     ]
+    if request.survey is not None:
+        survey = request.survey
+        scale = " ".join(f"[{n}]" for n in range(1, survey.scale + 1))
+        parts.append(
+            Text.assemble((survey.question, "italic"), f"  {scale}", ("  + comment" if survey.comment else ""))
+        )
     return Panel(Group(*parts), title=request.title, subtitle=f"{request.kind} · in-app", expand=False)
 
 

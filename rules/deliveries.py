@@ -11,6 +11,7 @@ from nudgeflow.rules.contracts.deliveries import (
     MessageMedia,
     RenderedImage,
     RenderedLink,
+    RenderedSurvey,
     delivery_id_for,
 )
 from nudgeflow.rules.contracts.events import ACCOUNT, TrackEvent
@@ -130,9 +131,17 @@ def render_media(message: Media, context: dict[str, Any]) -> MessageMedia:
             image = RenderedImage(url=render_url(message.image.url, context), alt=render(message.image.alt, context))
         except RenderError as exc:
             raise RenderError(f"image: {exc}") from exc
+    survey = None
+    if message.survey is not None:
+        try:
+            question = render(message.survey.question, context)
+        except RenderError as exc:
+            raise RenderError(f"survey: {exc}") from exc
+        survey = RenderedSurvey(question=question, scale=message.survey.scale, comment=message.survey.comment)
     return MessageMedia(
         cta=link(message.cta, "cta"),
         secondary_cta=link(message.secondary_cta, "secondary_cta"),
         links=[x for x in links if x is not None],
         image=image,
+        survey=survey,
     )

@@ -119,6 +119,15 @@ class Image(_Model):
     alt: str = Field(min_length=1)
 
 
+class Survey(_Model):
+    """A one-question micro-survey with an in-app message: a rating from 1 to `scale` and, if
+    `comment`, an optional comment. Answers go to the events topic and the dashboard."""
+
+    question: str = Field(min_length=1, description="A template, like the title.")
+    scale: int = Field(default=5, ge=2, le=10)
+    comment: bool = True
+
+
 class Media(_Model):
     """What a message links to: the step it exists to get the user to, further reading, an image."""
 
@@ -126,6 +135,7 @@ class Media(_Model):
     secondary_cta: Link | None = Field(default=None, description="A second, less prominent button.")
     links: list[Link] | None = Field(default=None, max_length=MAX_LINKS, description="Plain links (help, video).")
     image: Image | None = None
+    survey: Survey | None = Field(default=None, description="A rating question shown with an in-app message.")
 
     @model_validator(mode="after")
     def _secondary_needs_primary(self) -> Media:
@@ -153,6 +163,14 @@ class Message(Media):
         description="The message in other languages, by language tag (`de`, `pt-BR`): chosen from the user's "
         "`locale` trait (exact tag, then its language, then this text); a field left out keeps this one.",
     )
+
+    @model_validator(mode="after")
+    def _survey_in_app(self) -> Message:
+        if self.survey is not None and self.channel != "in_app":
+            raise ValueError(
+                f"survey: a survey is answered in the product; put it on an in_app message, not {self.channel}"
+            )
+        return self
 
     @model_validator(mode="after")
     def _target_fits_the_channel(self) -> Message:

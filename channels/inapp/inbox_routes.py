@@ -24,8 +24,8 @@ from nudgeflow.channels.inapp.listing import DEFAULT_PAGE, MAX_PAGE, BadCursor, 
 from nudgeflow.channels.inapp.progress_feed import ProgressFeed
 from nudgeflow.channels.inapp.stream import Streams, event_stream_response
 from nudgeflow.channels.inapp.user_auth import UserAuth
-from nudgeflow.channels.product_events import PublishEvent, prompt_status_event
-from nudgeflow.rules.contracts.prompts import Prompt, PromptStatus
+from nudgeflow.channels.product_events import PublishEvent, prompt_status_event, survey_answered_event
+from nudgeflow.rules.contracts.prompts import Prompt, PromptStatus, SurveyAnswer
 
 PublishPrompt = Callable[[Prompt], Awaitable[None]]
 DELIVERY_ID = Path(min_length=1, max_length=MAX_DELIVERY_ID_LENGTH)
@@ -74,6 +74,11 @@ class StatusChange(BaseModel):
         description="With `clicked`: which of the prompt's links was followed (`cta`, `secondary_cta`, `links.N`); "
         "each link's click is published once, with its URL, and counted as a `link_clicked` outcome.",
     )
+
+
+class SurveyReply(BaseModel):
+    rating: int = Field(ge=1, le=10, description="1 to the survey's `scale`.")
+    comment: str | None = Field(default=None, max_length=2000, description="Optional, when the survey asks for one.")
 
 
 class Snooze(BaseModel):
@@ -312,6 +317,54 @@ def inbox_router(
         await publish_event(
             prompt_status_event(updated, link=change.link)
         )  # first: its messageId makes a retry harmless
+        return await write(prompt, updated)
+
+    @router.post(
+        "/users/{user_id:path}/prompts/{delivery_id}/answer",
+        response_model=Prompt,
+        responses={
+            404: {"description": "No such prompt for this user, or it asks no survey"},
+            409: {"description": "The survey was answered already, with another answer"},
+            422: {"description": "Rating out of the survey's scale, or a comment it does not ask for"},
+        },
+    )
+    async def answer_survey(
+        request: Request,
+        response: Response,
+        body: SurveyReply,
+        delivery_id: str = DELIVERY_ID,
+        user_id: str = authorized,
+        key: str | None = IDEMPOTENCY_KEY,
+    ) -> Response | Prompt:
+        """Answer the prompt's micro-survey (a rating, and a comment if it asks for one), once.
+
+        The answer is kept on the prompt and published to the events topic as the track event
+        "Survey Answered" (rating, scale, comment, the prompt's playbook, milestone and kind), which
+        the worker records as a `survey_answered` outcome for the dashboard. Sending the same answer
+        again changes nothing; another answer is refused (409)."""
+        resource = f"prompts/{quote(delivery_id, safe='')}/answer"
+        early = await replay_or_forward(request, user_id, resource, body, key)
+        if early is not None:
+            return early
+        prompt = await find(request, response, user_id, delivery_id)
+        return remembered(user_id, resource, body, key, await apply_answer(prompt, body))
+
+    async def apply_answer(prompt: Prompt, body: SurveyReply) -> Prompt:
+        survey = prompt.survey
+        if survey is None:
+            raise HTTPException(status_code=404, detail="this prompt asks no survey")
+        if body.rating > survey.scale:
+            raise HTTPException(status_code=422, detail=f"rating: give 1 to {survey.scale}")
+        comment = (body.comment or "").strip() or None
+        if comment is not None and not survey.comment:
+            raise HTTPException(status_code=422, detail="comment: this survey asks for a rating only")
+        if prompt.answer is not None:
+            if (prompt.answer.rating, prompt.answer.comment) == (body.rating, comment):
+                return prompt
+            raise HTTPException(status_code=409, detail="this survey was answered already")
+        answer = SurveyAnswer(rating=body.rating, comment=comment, answered_at=datetime.now(UTC))
+        updated = prompt.model_copy(update={"answer": answer})
+        await publish_event(survey_answered_event(updated))  # first: its messageId makes a retry harmless
         return await write(prompt, updated)
 
     @router.post(

@@ -26,6 +26,8 @@ from nudgeflow.orchestrator.analytics.results import (
     CohortRow,
     Distribution,
     ExperimentResult,
+    FeedbackComment,
+    FeedbackStep,
     Filter,
     FunnelResult,
     FunnelStep,
@@ -51,6 +53,7 @@ RETENTION_DAYS = (1, 7, 30)
 VALUE_DAYS = (30, 90)
 HISTOGRAM = ("< 1h", "1–4h", "4–24h", "1–3d", "3–7d", "7–30d", "> 30d")
 HOLDOUT_VARIANTS = frozenset({"holdout"})
+COMMENTS_SHOWN = 100  # the newest survey comments a report lists
 
 
 def _text(record: Any) -> str:
@@ -373,6 +376,48 @@ class OnboardingAnalytics:
                     )
         return steps
 
+    def _feedback(self, flt: Filter) -> list[FeedbackStep]:
+        titles = {(p.id, m.id): m.title for p in self.playbooks for m in p.milestones}
+        return [
+            FeedbackStep(
+                playbook_id=str(p),
+                milestone_id=str(m),
+                title=titles.get((str(p), str(m)), str(m)),
+                kind=str(kind),
+                variant=str(variant),
+                scale=int(scale),
+                answers=int(answers),
+                mean_rating=float(mean),
+                satisfied=int(satisfied) / int(answers),
+                comments=int(comments),
+            )
+            for p, m, kind, variant, scale, answers, mean, satisfied, comments in self._rows(
+                queries.FEEDBACK, {"playbook": flt.playbook}
+            )
+        ]
+
+    def _comments(self, flt: Filter, limit: int = COMMENTS_SHOWN) -> list[FeedbackComment]:
+        rows = self._rows(queries.COMMENTS, {"playbook": flt.playbook, "limit": limit})
+        return [
+            FeedbackComment(
+                at=at,
+                role=str(role),
+                playbook_id=str(p),
+                milestone_id=str(m),
+                kind=str(kind),
+                variant=str(variant),
+                rating=int(rating),
+                scale=int(scale),
+                comment=str(comment),
+            )
+            for at, role, p, m, kind, variant, rating, scale, comment in rows
+        ]
+
+    def feedback(self, flt: Filter | None = None) -> tuple[list[FeedbackStep], list[FeedbackComment]]:
+        flt = flt or Filter()
+        self._prepare(flt)
+        return self._feedback(flt), self._comments(flt)
+
     def accounts(self, flt: Filter | None = None) -> list[AccountStep]:
         flt = flt or Filter()
         self._prepare(flt)
@@ -571,6 +616,8 @@ class OnboardingAnalytics:
             retention=self._retention(RETENTION_DAYS, as_of),
             value=self._value(VALUE_DAYS, as_of),
             accounts=self._accounts(flt),
+            feedback=self._feedback(flt),
+            comments=self._comments(flt),
             adoption=self._adoption(flt, adoption_days, as_of),
             repeat_usage=self._repeat_usage(flt),
             nudges=self._nudges(flt, nudge_hours, as_of, HOLDOUT_VARIANTS),

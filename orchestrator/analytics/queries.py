@@ -255,6 +255,39 @@ FROM per_account GROUP BY ALL ORDER BY ALL
 """
 
 
+# Micro-survey answers (`survey_answered` outcomes) of the filter's users, with the variant of the
+# playbook's experiment each user saw ('' when none). A user's answer to one prompt counts once.
+_ANSWERS = """
+WITH variants AS (
+    SELECT user_id, playbook_id, arg_max(variant, exposed_at) AS variant FROM _exposures GROUP BY ALL
+), answers AS (
+    SELECT o.playbook_id, o.milestone_id, coalesce(o.delivery_kind, '') AS kind, s.role,
+           coalesce(v.variant, '') AS variant, o.rating, o.scale, o.comment, o.occurred_at
+    FROM outcomes o JOIN _sel s USING (user_id)
+    LEFT JOIN variants v ON v.user_id = o.user_id AND v.playbook_id = o.playbook_id
+    WHERE o.kind = 'survey_answered' AND o.scale BETWEEN 2 AND 10 AND o.rating BETWEEN 1 AND o.scale
+      AND ($playbook IS NULL OR o.playbook_id = $playbook)
+)
+"""
+# Per step, message kind, variant and scale: answers, mean rating, and satisfied (rating >= 80% of the scale).
+FEEDBACK = (
+    _ANSWERS
+    + """
+SELECT playbook_id, milestone_id, kind, variant, scale, count(*), avg(rating),
+       count(*) FILTER (rating >= 0.8 * scale), count(comment)
+FROM answers GROUP BY ALL ORDER BY ALL
+"""
+)
+# The newest comments, with who (role) and where (step, kind, variant) they came from.
+COMMENTS = (
+    _ANSWERS
+    + """
+SELECT occurred_at, role, playbook_id, milestone_id, kind, variant, rating, scale, comment
+FROM answers WHERE coalesce(trim(comment), '') <> '' ORDER BY occurred_at DESC, comment LIMIT $limit
+"""
+)
+
+
 # Of the members who unlocked a milestone: used its event within `$days` after the unlock.
 ADOPTION = """
 WITH unlocked AS (

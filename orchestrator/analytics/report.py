@@ -17,6 +17,7 @@ from rich.table import Table
 from nudgeflow.orchestrator.analytics.results import Lift, Report
 
 Row = dict[str, Any]
+COMMENTS_IN_TERMINAL = 10
 
 
 def _lift_fields(lift: Lift | None) -> Row:
@@ -43,6 +44,8 @@ def flat_tables(report: Report) -> dict[str, list[Row]]:
             "retention",
             "value",
             "accounts",
+            "feedback",
+            "comments",
             "adoption",
             "repeat_usage",
             "nudges",
@@ -85,6 +88,8 @@ def flat_tables(report: Report) -> dict[str, list[Row]]:
         for vc in value_row.cells:
             tables["value"].append({"week": week, "users": value_row.users, **vc.model_dump()})
     tables["accounts"] = [a.model_dump() for a in report.accounts]
+    tables["feedback"] = [f.model_dump() for f in report.feedback]
+    tables["comments"] = [c.model_dump(mode="json") for c in report.comments]
     tables["adoption"] = [a.model_dump() for a in report.adoption]
     tables["repeat_usage"] = [r.model_dump() for r in report.repeat_usage]
     for n in report.nudges:
@@ -132,6 +137,7 @@ PERCENT = {
     "conversion_from_start",
     "nudged_rate",
     "holdout_rate",
+    "satisfied",
     "lift",
     "lift_ci_low",
     "lift_ci_high",
@@ -157,7 +163,11 @@ def render(report: Report, console: Console) -> None:
         if not rows:
             console.print(f"[dim]{name}: no data[/dim]")
             continue
-        table = Table(*rows[0].keys(), title=name.replace("_", " "), title_justify="left")
+        title = name.replace("_", " ")
+        if name == "comments" and len(rows) > COMMENTS_IN_TERMINAL:
+            title += f" (the {COMMENTS_IN_TERMINAL} newest of {len(rows)}; --format csv lists them all)"
+            rows = rows[:COMMENTS_IN_TERMINAL]
+        table = Table(*rows[0].keys(), title=title, title_justify="left")
         for row in rows:
             table.add_row(*(_cell(k, v) for k, v in row.items()))
         console.print(table)

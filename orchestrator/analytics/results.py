@@ -137,6 +137,33 @@ class AccountStep(BaseModel):
     two_or_more: int = Field(description="Accounts where at least two members completed it.")
 
 
+class FeedbackStep(BaseModel):
+    """Micro-survey answers to one step's messages of one kind, per experiment variant."""
+
+    playbook_id: str
+    milestone_id: str
+    title: str
+    kind: str = Field(description="The message kind the survey came with: celebration, nudge, welcome, overdue.")
+    variant: str = Field(description="The variant of the playbook's experiment the users saw; '' without one.")
+    scale: int
+    answers: int
+    mean_rating: float
+    satisfied: float = Field(description="Share of answers rated at least 80% of the scale (4 or 5 of 5).")
+    comments: int
+
+
+class FeedbackComment(BaseModel):
+    at: datetime
+    role: str
+    playbook_id: str
+    milestone_id: str
+    kind: str
+    variant: str
+    rating: int
+    scale: int
+    comment: str
+
+
 class AdoptionRow(BaseModel):
     playbook_id: str
     milestone_id: str
@@ -244,6 +271,8 @@ class Report(BaseModel):
     )
     summary: list[Claim] = Field(default_factory=list, description="The executive summary, generated from the rest.")
     accounts: list[AccountStep] = Field(default_factory=list, description="Account-level progress per step.")
+    feedback: list[FeedbackStep] = Field(default_factory=list, description="Micro-survey ratings per step.")
+    comments: list[FeedbackComment] = Field(default_factory=list, description="The newest survey comments.")
     adoption: list[AdoptionRow]
     repeat_usage: list[RepeatRow]
     nudges: list[NudgeEffect]

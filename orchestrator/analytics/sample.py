@@ -138,6 +138,8 @@ def journey(playbook: Playbook, index: int, rng: random.Random, start: datetime,
             delivery = f"{key}:celebrate:{position}:{message.channel}"
             sent = {"kind": "celebration", "step": 0, "channel": message.channel}
             person.outcome("delivered", delivery, at, milestone.id, **sent)
+            if message.survey is not None:
+                _answer(person, index, delivery, message.survey.scale, at, milestone.id, variant)
         for target in seen.unlocked_by(milestone):
             person.outcome(
                 "milestone_unlocked", f"{person.user}:{playbook.id}:{target}", at, target, unlocked_by=milestone.id
@@ -149,6 +151,43 @@ def journey(playbook: Playbook, index: int, rng: random.Random, start: datetime,
         previous = milestone
     _value_events(person, index, at, end, reached=previous is not None)
     return person
+
+
+COMMENTS = (
+    "The connector list had what we use.",
+    "Took a while to find the API key.",
+    "Our IT had to allow-list the IP first.",
+    "Smooth, done in two minutes.",
+    "The docs link helped.",
+)
+
+
+def _answer(
+    person: _Journey, index: int, delivery: str, scale: int, at: datetime, milestone: str, variant: str | None
+) -> None:
+    """About a third of the users answer a celebration's micro-survey (the in-app API publishes the
+    event, the worker records the outcome), a few with a comment. Their own generator, so the
+    journeys stay as they were."""
+    rng = random.Random(f"survey:{index}:{delivery}")
+    if rng.random() > 0.35:
+        return
+    lift = 0.3 if variant not in (None, HOLDOUT, "control") else 0.0
+    rating = max(1, min(scale, round(rng.gauss(0.75 * scale + lift, 0.9))))
+    comment = rng.choice(COMMENTS) if rng.random() < 0.3 else None
+    answered = at + timedelta(minutes=2)
+    props = {"delivery_id": delivery, "playbook_id": person.playbook.id, "milestone_id": milestone}
+    person.event(answered, event="Survey Answered", properties={**props, "rating": rating, "scale": scale})
+    person.outcome(
+        "survey_answered",
+        f"{delivery}:survey",
+        answered,
+        milestone,
+        kind="celebration",
+        rating=rating,
+        scale=scale,
+        comment=comment,
+        channel="in_app",
+    )
 
 
 def _value_events(person: _Journey, index: int, last: datetime, end: datetime, *, reached: bool) -> None:

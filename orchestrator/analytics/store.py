@@ -27,8 +27,13 @@ CREATE TABLE IF NOT EXISTS events (
 CREATE TABLE IF NOT EXISTS outcomes (
     outcome_id VARCHAR NOT NULL, kind VARCHAR NOT NULL, user_id VARCHAR NOT NULL,
     occurred_at TIMESTAMPTZ NOT NULL, playbook_id VARCHAR, milestone_id VARCHAR,
-    delivery_kind VARCHAR, reason VARCHAR, due_at TIMESTAMPTZ, experiment VARCHAR, variant VARCHAR
+    delivery_kind VARCHAR, reason VARCHAR, due_at TIMESTAMPTZ, experiment VARCHAR, variant VARCHAR,
+    rating INTEGER, scale INTEGER, comment VARCHAR
 );
+-- Added after the first release: a database file written before gets them (NULL in older rows).
+ALTER TABLE outcomes ADD COLUMN IF NOT EXISTS rating INTEGER;
+ALTER TABLE outcomes ADD COLUMN IF NOT EXISTS scale INTEGER;
+ALTER TABLE outcomes ADD COLUMN IF NOT EXISTS comment VARCHAR;
 -- Records seen again (same messageId for a user, same outcome_id): dropped, counted here.
 CREATE TABLE IF NOT EXISTS duplicates (topic VARCHAR PRIMARY KEY, n BIGINT NOT NULL);
 -- The ingester's consumer positions, written in the same transaction as the rows they cover.
@@ -46,7 +51,7 @@ OUTCOME_FIELDS: Fields = {
     "outcome_id": "VARCHAR", "kind": "VARCHAR", "user_id": "VARCHAR", "occurred_at": "VARCHAR",
     "playbook_id": "VARCHAR", "milestone_id": "VARCHAR",
     "attributes": {"kind": "VARCHAR", "reason": "VARCHAR", "due_at": "VARCHAR", "experiment": "VARCHAR",
-                   "variant": "VARCHAR"},
+                   "variant": "VARCHAR", "rating": "VARCHAR", "scale": "VARCHAR", "comment": "VARCHAR"},
 }  # fmt: skip
 
 
@@ -80,7 +85,8 @@ OUTCOME_ROWS = """
 SELECT outcome_id, kind, user_id, TRY_CAST(occurred_at AS TIMESTAMPTZ) AS occurred_at, playbook_id, milestone_id,
        attributes.kind AS delivery_kind, attributes.reason AS reason,
        TRY_CAST(attributes.due_at AS TIMESTAMPTZ) AS due_at, attributes.experiment AS experiment,
-       attributes.variant AS variant
+       attributes.variant AS variant, TRY_CAST(attributes.rating AS INTEGER) AS rating,
+       TRY_CAST(attributes.scale AS INTEGER) AS scale, attributes.comment AS comment
 FROM src
 WHERE coalesce(outcome_id, '') <> '' AND coalesce(kind, '') <> '' AND coalesce(user_id, '') <> ''
   AND TRY_CAST(occurred_at AS TIMESTAMPTZ) IS NOT NULL

@@ -71,6 +71,33 @@ def _value_claims(report: Report) -> list[Claim]:
     return [Claim(text=text, section="value")]
 
 
+FEEDBACK_CLAIM_MIN_ANSWERS = 30  # fewer answers say little about a step
+
+
+def _feedback_claims(report: Report, by_id: dict[str, Playbook]) -> list[Claim]:
+    """A step's micro-survey rating over every variant, when enough users answered."""
+    steps: dict[tuple[str, str, int], list[tuple[int, float, float]]] = {}
+    titles: dict[tuple[str, str, int], str] = {}
+    for row in report.feedback:
+        key = (row.playbook_id, row.milestone_id, row.scale)
+        steps.setdefault(key, []).append((row.answers, row.mean_rating, row.satisfied))
+        titles[key] = row.title
+    claims = []
+    for key, rows in steps.items():
+        answers = sum(n for n, _, _ in rows)
+        playbook = by_id.get(key[0])
+        if answers < FEEDBACK_CLAIM_MIN_ANSWERS or playbook is None:
+            continue
+        mean = sum(n * m for n, m, _ in rows) / answers
+        satisfied = sum(n * share for n, _, share in rows) / answers
+        text = (
+            f"{playbook.name}: users rate “{titles[key]}” {mean:.1f} of {key[2]} ({satisfied:.0%} satisfied, "
+            f"{answers:,} answers)."
+        )
+        claims.append(Claim(text=text, section="feedback"))
+    return claims
+
+
 def _nudge_claims(report: Report, by_id: dict[str, Playbook]) -> list[Claim]:
     claims = []
     for effect in report.nudges:
@@ -107,8 +134,8 @@ def _experiment_claims(report: Report) -> list[Claim]:
 
 
 def executive_summary(report: Report, playbooks: list[Playbook], trends: list[TtfvTrend]) -> list[Claim]:
-    """Time to first value per playbook, accounts at first value, expansion and advocacy, then
-    significant nudge lifts and experiments."""
+    """Time to first value per playbook, accounts at first value, expansion and advocacy, survey
+    ratings, then significant nudge lifts and experiments."""
     by_id = {p.id: p for p in playbooks}
     claims = []
     for trend in trends:
@@ -120,6 +147,7 @@ def executive_summary(report: Report, playbooks: list[Playbook], trends: list[Tt
         claims
         + _account_claims(report, by_id)
         + _value_claims(report)
+        + _feedback_claims(report, by_id)
         + _nudge_claims(report, by_id)
         + _experiment_claims(report)
     )

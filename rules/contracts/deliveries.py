@@ -75,13 +75,22 @@ class RenderedImage(BaseModel):
     alt: str
 
 
+class RenderedSurvey(BaseModel):
+    """A one-question micro-survey shown with an in-app message: a rating from 1 to `scale`."""
+
+    question: str
+    scale: int = Field(ge=2, le=10)
+    comment: bool = Field(description="Offer an optional free-text comment with the rating.")
+
+
 class MessageMedia(BaseModel):
-    """A message's calls to action, links and image, rendered (added in version 1: optional, additive)."""
+    """A message's calls to action, links, image and survey, rendered (added in version 1: optional, additive)."""
 
     cta: RenderedLink | None = None
     secondary_cta: RenderedLink | None = None
     links: list[RenderedLink] = Field(default_factory=list)
     image: RenderedImage | None = None
+    survey: RenderedSurvey | None = None
 
     def media(self) -> dict[str, Any]:
         """The media fields alone, to copy onto another record."""

@@ -36,6 +36,7 @@ class OutcomeKind(StrEnum):
     PROMPT_STATE_CHANGED = "prompt_state_changed"
     EXPOSURE = "exposure"
     LINK_CLICKED = "link_clicked"  # a call to action or link of a delivered message; attributes say which
+    SURVEY_ANSWERED = "survey_answered"  # an in-app micro-survey's rating (and comment): attributes
 
 
 class Outcome(BaseModel):

@@ -16,7 +16,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import AwareDatetime, Field
+from pydantic import AwareDatetime, BaseModel, Field
 
 from nudgeflow.rules.contracts.deliveries import DeliveryKind, DeliveryRequest, MessageMedia
 from nudgeflow.rules.contracts.versioning import SchemaVersion
@@ -48,6 +48,14 @@ _RANK = {
 }
 
 
+class SurveyAnswer(BaseModel):
+    """The user's answer to the prompt's survey: given once."""
+
+    rating: int = Field(ge=1, le=10)
+    comment: str | None = Field(default=None, max_length=2000)
+    answered_at: AwareDatetime
+
+
 class Prompt(MessageMedia):
     """One in-app prompt; `cta`, `secondary_cta`, `links` and `image` (optional) come from its delivery."""
 
@@ -68,6 +76,7 @@ class Prompt(MessageMedia):
     )
     snoozed_at: AwareDatetime | None = Field(default=None, description="When the latest snooze was set or lifted.")
     data: dict[str, Any] = Field(default_factory=dict)
+    answer: SurveyAnswer | None = Field(default=None, description="The answer to its `survey`, once given.")
 
     @classmethod
     def from_delivery(cls, request: DeliveryRequest, *, now: datetime) -> Prompt:
@@ -101,12 +110,16 @@ class Prompt(MessageMedia):
         """Combine two versions of one prompt, in any order with the same result: the further status
         wins (at equal status, the first time it was reached), so a replayed creation never resets a
         prompt the user already saw or dismissed; the latest snooze wins; the first creation time
-        stays. Returns `self` itself when `incoming` adds nothing."""
+        stays, and so does the first survey answer. Returns `self` itself when `incoming` adds nothing."""
         update: dict[str, Any] = {}
         if (incoming.status.rank, self.status_changed_at) > (self.status.rank, incoming.status_changed_at):
             update |= {"status": incoming.status, "status_changed_at": incoming.status_changed_at}
         if incoming.created_at < self.created_at:
             update["created_at"] = incoming.created_at
+        if incoming.answer is not None and (
+            self.answer is None or incoming.answer.answered_at < self.answer.answered_at
+        ):
+            update["answer"] = incoming.answer  # the first answer stays
         if incoming.snoozed_at is not None and (
             self.snoozed_at is None
             or (incoming.snoozed_at, _instant(incoming.snoozed_until)) > (self.snoozed_at, _instant(self.snoozed_until))

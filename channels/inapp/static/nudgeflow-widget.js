@@ -47,6 +47,12 @@
     ".nf-cta-secondary{background:#fff;color:#3b5bdb}",
     ".nf-cta:focus-visible,.nf-link:focus-visible{outline:2px solid #1d2330;outline-offset:2px}",
     ".nf-links{margin:.2rem 0;padding-left:1.1rem;font-size:.85rem}",
+    ".nf-survey{margin:.4rem 0}.nf-survey-question{margin:.2rem 0;font-size:.85rem}",
+    ".nf-rating{display:flex;gap:.25rem;margin:.25rem 0}",
+    ".nf-item .nf-rate{min-width:1.8rem;border:1px solid #3b5bdb;border-radius:4px;background:#fff;color:#3b5bdb}",
+    ".nf-item .nf-rate[aria-checked=true]{background:#3b5bdb;color:#fff}",
+    ".nf-comment{display:block;width:100%;box-sizing:border-box;font:inherit;font-size:.85rem;margin:.25rem 0}",
+    ".nf-survey-thanks{font-size:.8rem;color:#3a7;margin:.2rem 0}",
     ".nf-toasts{position:fixed;right:1rem;bottom:1rem;display:flex;flex-direction:column;gap:.5rem;z-index:2147483000}",
     ".nf-toast{background:#1d2330;color:#fff;padding:.7rem 1rem;border-radius:8px;box-shadow:0 4px 14px #0004;",
     "max-width:22rem;cursor:pointer;animation:nf-in .25s ease-out}",
@@ -180,6 +186,7 @@
         item.appendChild(el("div", "nf-body", p.body));
         item.appendChild(el("div", "nf-meta", p.kind + " · " + p.milestone_id + " · " + p.status));
         appendMedia(item, p);
+        appendSurvey(item, p);
         if (p.status === "pending") {
           item.appendChild(button("nf-seen", "seen", "Mark “" + p.title + "” seen", function () { setStatus(p, "seen"); }));
         }
@@ -242,6 +249,66 @@
       var known = prompts[p.delivery_id];
       if (!known || RANK[p.status] > RANK[known.status] || (RANK[p.status] === RANK[known.status] &&
           (p.snoozed_at || "") >= (known.snoozed_at || ""))) prompts[p.delivery_id] = p;
+      if (known && known.answer && !prompts[p.delivery_id].answer) prompts[p.delivery_id].answer = known.answer;
+    }
+
+    // A micro-survey: a rating (a radio group of buttons), an optional comment, sent once.
+    function appendSurvey(item, p) {
+      var survey = p.survey;
+      if (!survey) return;
+      var form = el("form", "nf-survey");
+      form.setAttribute("data-survey", p.delivery_id);
+      if (p.answer) {
+        form.appendChild(el("p", "nf-survey-thanks", "Thanks for your feedback (" + p.answer.rating + " of " +
+          survey.scale + ")."));
+        item.appendChild(form);
+        return;
+      }
+      form.appendChild(el("p", "nf-survey-question", survey.question));
+      var scale = el("div", "nf-rating");
+      scale.setAttribute("role", "radiogroup");
+      scale.setAttribute("aria-label", survey.question);
+      var chosen = null;
+      var send = el("button", "nf-send", "Send");
+      send.type = "submit";
+      send.disabled = true;
+      for (var n = 1; n <= survey.scale; n++) {
+        (function (rating) {
+          var rate = el("button", "nf-rate", String(rating));
+          rate.type = "button";
+          rate.setAttribute("role", "radio");
+          rate.setAttribute("aria-checked", "false");
+          rate.setAttribute("aria-label", rating + " of " + survey.scale);
+          rate.addEventListener("click", function () {
+            chosen = rating;
+            Array.prototype.forEach.call(scale.children, function (c) { c.setAttribute("aria-checked", String(c === rate)); });
+            send.disabled = false;
+          });
+          scale.appendChild(rate);
+        })(n);
+      }
+      form.appendChild(scale);
+      var comment = null;
+      if (survey.comment) {
+        comment = el("textarea", "nf-comment");
+        comment.rows = 2;
+        comment.maxLength = 2000;
+        comment.placeholder = "Anything to add? (optional)";
+        comment.setAttribute("aria-label", "Comment (optional)");
+        form.appendChild(comment);
+      }
+      form.appendChild(send);
+      form.addEventListener("submit", function (e) {
+        e.preventDefault();
+        if (!chosen) return;
+        send.disabled = true;
+        var body = { rating: chosen };
+        if (comment && comment.value.trim()) body.comment = comment.value.trim();
+        post("/prompts/" + encodeURIComponent(p.delivery_id) + "/answer", body)
+          .then(function (updated) { merge(updated); render(); })
+          .catch(function () { send.disabled = false; });
+      });
+      item.appendChild(form);
     }
 
     function toast(p) {

@@ -7,6 +7,7 @@ const pct = (v) => (v === null || v === undefined ? "–" : (v * 100).toFixed(1)
 const hrs = (v) => (v === null || v === undefined ? "–" : v < 48 ? v.toFixed(1) + " h" : (v / 24).toFixed(1) + " d");
 const charts = [];
 let renders = 0;
+let lastReport = null;
 
 function el(tag, attrs = {}, text) {
   const node = document.createElement(tag);
@@ -165,6 +166,30 @@ function renderAccounts(report) {
   })));
 }
 
+function renderFeedback(report) {
+  // Role and playbook filter on the server; the variant here, over the rows already fetched.
+  const root = $("feedback");
+  root.replaceChildren();
+  const variant = $("variant").value;
+  const shown = (r) => !variant || r.variant === variant;
+  const rows = (report.feedback || []).filter(shown);
+  if (!rows.length) { empty(root, "No survey answers yet: add a survey to an in-app message."); return; }
+  table(root, ["playbook", "step", "message", "variant", "answers", "mean rating", "satisfied", "comments"],
+    rows.map((f) => ({
+      attrs: { "data-feedback-step": `${f.playbook_id}/${f.milestone_id}`, "data-variant": f.variant,
+               "data-answers": f.answers, "data-mean": f.mean_rating.toFixed(2) },
+      cells: [{ text: f.playbook_id }, { text: f.title }, { text: f.kind }, { text: f.variant || "–" },
+              { text: f.answers }, { text: `${f.mean_rating.toFixed(2)} / ${f.scale}` }, { text: pct(f.satisfied) },
+              { text: f.comments }],
+    })));
+  const comments = (report.comments || []).filter(shown);
+  const list = el("ul", { class: "comments", "data-comments": comments.length });
+  comments.forEach((c) => list.appendChild(el("li", { "data-variant": c.variant },
+    `“${c.comment}” — ${c.rating}/${c.scale}, ${c.role}, ${c.playbook_id} / ${c.milestone_id}` +
+    `${c.variant ? ", " + c.variant : ""}, ${c.at.slice(0, 10)}`)));
+  root.appendChild(list);
+}
+
 function renderExperiments(report) {
   const root = $("experiments");
   report.experiments.forEach((e) => {
@@ -259,6 +284,9 @@ async function refresh() {
   renderRetention(report);
   renderValue(report);
   renderAccounts(report);
+  fillSelect($("variant"), [...new Set((report.feedback || []).map((f) => f.variant).filter((v) => v))].sort());
+  renderFeedback(report);
+  lastReport = report;
   renderExperiments(report);
   renderSmallTables(report);
   renders += 1;
@@ -268,4 +296,9 @@ async function refresh() {
 }
 
 $("filters").addEventListener("change", () => refresh());
+$("variant").addEventListener("change", () => {
+  if (!lastReport) return;
+  renderFeedback(lastReport);
+  document.body.dataset.variant = $("variant").value;
+});
 refresh();

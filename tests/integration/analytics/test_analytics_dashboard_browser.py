@@ -159,6 +159,21 @@ async def test_sample_dashboard_matches_the_model_and_is_screenshotted(  # type:
         [first_step, *_] = analytics.accounts(analytics_filter("power_user_onboarding"))
         drawn_step = f'tr[data-account-step="power_user_onboarding/{first_step.milestone_id}"]'
         assert await page.get_attribute(drawn_step, "data-any") == str(first_step.any_member) != "0"
+        steps, comments = analytics.feedback(analytics_filter("power_user_onboarding"))
+        shown = page.locator("#feedback tr[data-feedback-step]")
+        assert await shown.count() == len(steps) >= 2, "a row per variant of the surveyed step"
+        for step in steps:
+            which = f'data-feedback-step="power_user_onboarding/{step.milestone_id}"][data-variant="{step.variant}"'
+            row = f"#feedback tr[{which}]"
+            assert await page.get_attribute(row, "data-answers") == str(step.answers)
+            assert await page.get_attribute(row, "data-mean") == f"{step.mean_rating:.2f}"
+        assert await page.get_attribute("#feedback ul", "data-comments") == str(len(comments)) != "0"
+        await page.select_option("#variant", "social_proof")
+        await page.wait_for_function("document.body.dataset.variant === 'social_proof'")
+        assert await shown.count() == sum(1 for s in steps if s.variant == "social_proof") == 1
+        in_variant = sum(1 for c in comments if c.variant == "social_proof")
+        assert await page.locator("#feedback li").count() == in_variant < len(comments)
+        await page.select_option("#variant", "")
         claims = page.locator("#summary p[data-claim]")
         assert await claims.count() == len(analytics.report(analytics_filter("power_user_onboarding")).summary) > 0
         for n in range(await claims.count()):  # each claim links to the section with its chart

@@ -9,7 +9,19 @@ import pytest
 
 from nudgeflow.orchestrator.analytics import Filter, OnboardingAnalytics
 from nudgeflow.orchestrator.analytics.results import ValueEvents
-from tests.support.analytics import AS_OF, EVENTS, OUTCOMES, PLAYBOOK, D, at, completed, identify, track
+from tests.support.analytics import (
+    AS_OF,
+    EVENTS,
+    OUTCOMES,
+    PLAYBOOK,
+    D,
+    at,
+    completed,
+    exposure,
+    identify,
+    outcome,
+    track,
+)
 
 
 @pytest.fixture
@@ -171,3 +183,48 @@ def test_accounts_from_group_calls_reach_a_step_through_any_all_or_two_of_their_
     assert analytics.user_count() == 7 and report.roles == ["admin"], "the group calls kept the role"
     [claim] = [c.text for c in report.summary if c.section == "accounts"]
     assert claim == "Trial: 67% of accounts (2 of 3) have a member who reached “Do A”; in 1 every member did."
+
+
+def _answer(user: str, hours: float, rating: int, comment: str | None = None, scale: int = 5) -> dict[str, object]:
+    return outcome(
+        "survey_answered",
+        user,
+        hours,
+        "a",
+        oid=f"survey:{user}",
+        kind="celebration",
+        rating=rating,
+        scale=scale,
+        comment=comment,
+    )
+
+
+def test_feedback_per_step_and_variant_with_comments_filtered_by_role() -> None:
+    analytics = OnboardingAnalytics([PLAYBOOK])
+    for user, role, variant in (
+        ("f1", "admin", "control"),
+        ("f2", "admin", "bold"),
+        ("f3", "admin", "bold"),
+        ("f4", "analyst", "bold"),
+    ):
+        analytics.add_event(identify(user, f"{user}-id", 0, role=role))
+        analytics.add_outcome(exposure(user, 0, "copy", variant))
+    analytics.add_outcome(_answer("f1", 2, 3))
+    analytics.add_outcome(_answer("f2", 2, 5, "Clear steps"))
+    analytics.add_outcome(_answer("f3", 3, 4))
+    analytics.add_outcome(_answer("f3", 3, 4))  # the same answer again: counted once
+    analytics.add_outcome(_answer("f4", 4, 1, "Lost my way"))
+    analytics.add_outcome(_answer("f1", 5, 7) | {"outcome_id": "bad"})  # off its scale: not an answer
+    steps, comments = analytics.feedback()
+    by_variant = {s.variant: s for s in steps}
+    assert (by_variant["control"].answers, by_variant["control"].mean_rating, by_variant["control"].satisfied) == (
+        1,
+        3,
+        0,
+    )
+    bold = by_variant["bold"]
+    assert (bold.answers, bold.mean_rating, bold.satisfied, bold.comments) == (3, 10 / 3, 2 / 3, 2)
+    assert [c.comment for c in comments] == ["Lost my way", "Clear steps"], "newest first"
+    steps, comments = analytics.feedback(Filter(role="admin"))
+    assert {s.variant: s.answers for s in steps} == {"control": 1, "bold": 2}
+    assert [(c.comment, c.role, c.variant) for c in comments] == [("Clear steps", "admin", "bold")]

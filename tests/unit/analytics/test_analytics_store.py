@@ -29,3 +29,21 @@ def test_bad_values_are_skipped_and_good_ones_kept_once() -> None:
     assert connection.execute("SELECT coalesce(sum(n), 0) FROM duplicates").fetchone() == (3,)
     rows = connection.execute("SELECT message_id, type, event FROM events ORDER BY message_id").fetchall()
     assert rows == [("m1", "track", "A Done"), ("m2", "identify", None), ("m6", "track", "Page Viewed")]
+
+
+def test_a_database_written_before_survey_answers_gets_their_columns(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import duckdb
+
+    path = tmp_path / "old.duckdb"
+    old = duckdb.connect(str(path))
+    old.execute(
+        "CREATE TABLE outcomes (outcome_id VARCHAR NOT NULL, kind VARCHAR NOT NULL, user_id VARCHAR NOT NULL, "
+        "occurred_at TIMESTAMPTZ NOT NULL, playbook_id VARCHAR, milestone_id VARCHAR, delivery_kind VARCHAR, "
+        "reason VARCHAR, due_at TIMESTAMPTZ, experiment VARCHAR, variant VARCHAR)"
+    )
+    old.close()
+    connection = store.connect(path)
+    answer = completed("u1", 2, "a") | {"outcome_id": "s1", "kind": "survey_answered"}
+    answer["attributes"] = {"rating": 4, "scale": 5, "comment": "Nice"}
+    assert store.add_texts(connection, [], [json.dumps(answer)]) == (0, 1)
+    assert connection.execute("SELECT rating, scale, comment FROM outcomes").fetchall() == [(4, 5, "Nice")]
