@@ -162,32 +162,14 @@ def survey_outcome(event: TrackEvent, now: datetime) -> Outcome | None:
         or not 1 <= rating <= scale
     ):
         return None
-    comment = props.get("comment")
-
-    def text(name: str) -> str | None:
-        value = props.get(name)
-        return value if isinstance(value, str) and value else None
-
-    return Outcome.of(
-        OutcomeKind.SURVEY_ANSWERED,
-        f"{delivery_id}:survey",
-        user_id=event.userId,
-        occurred_at=event.timestamp,
-        recorded_at=now,
-        playbook_id=text("playbook_id"),
-        playbook_version=text("playbook_version"),
-        milestone_id=text("milestone_id"),
-        delivery_id=delivery_id,
-        channel="in_app",
-        attributes={
-            "rating": rating,
-            "scale": scale,
-            "comment": comment if isinstance(comment, str) and comment.strip() else None,
-            "question": text("question"),
-            "kind": text("kind"),
-            "message_id": event.messageId,
-        },
-    )
+    comment = _text(props, "comment")
+    attributes = {
+        "rating": rating,
+        "scale": scale,
+        "comment": comment if comment and comment.strip() else None,
+        "question": _text(props, "question"),
+    }
+    return _prompt_outcome(OutcomeKind.SURVEY_ANSWERED, f"{delivery_id}:survey", event, now, "in_app", attributes)
 
 
 def is_click(event: TrackEvent | IdentifyEvent) -> bool:
@@ -203,21 +185,33 @@ def link_click_outcome(event: TrackEvent | IdentifyEvent, now: datetime) -> Outc
     link, delivery_id = props.get("link"), props.get("delivery_id")
     if not isinstance(link, str) or not isinstance(delivery_id, str):
         return None
+    attributes = {"link": link, "url": _text(props, "url")}
+    return _prompt_outcome(
+        OutcomeKind.LINK_CLICKED, f"{delivery_id}:{link}", event, now, _text(props, "channel"), attributes
+    )
 
-    def text(name: str) -> str | None:
-        value = props.get(name)
-        return value if isinstance(value, str) and value else None
 
+def _text(properties: dict[str, Any], name: str) -> str | None:
+    value = properties.get(name)
+    return value if isinstance(value, str) and value else None
+
+
+def _prompt_outcome(
+    kind: OutcomeKind, key: str, event: TrackEvent, now: datetime, channel: str | None, attributes: dict[str, Any]
+) -> Outcome:
+    """An outcome about one delivered message, from an event the API published with the message's
+    properties (`delivery_id`, `playbook_id`, `milestone_id`, `kind`...)."""
+    props = event.properties
     return Outcome.of(
-        OutcomeKind.LINK_CLICKED,
-        f"{delivery_id}:{link}",
+        kind,
+        key,
         user_id=event.userId,
         occurred_at=event.timestamp,
         recorded_at=now,
-        playbook_id=text("playbook_id"),
-        playbook_version=text("playbook_version"),
-        milestone_id=text("milestone_id"),
-        delivery_id=delivery_id,
-        channel=text("channel"),
-        attributes={"link": link, "url": text("url"), "kind": text("kind"), "message_id": event.messageId},
+        playbook_id=_text(props, "playbook_id"),
+        playbook_version=_text(props, "playbook_version"),
+        milestone_id=_text(props, "milestone_id"),
+        delivery_id=_text(props, "delivery_id"),
+        channel=channel,
+        attributes={**attributes, "kind": _text(props, "kind"), "message_id": event.messageId},
     )

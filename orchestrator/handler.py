@@ -182,7 +182,7 @@ class Batch:
 
 
 class InputHandler:
-    """Handles batches of records of the events, timers and accounts topics, in order with each user's
+    """Handles batches of records of the events, timers and relay topics, in order with each user's
     (and account's) other records: a later record in a batch sees the state its earlier ones left."""
 
     def __init__(
@@ -312,7 +312,7 @@ class InputHandler:
                 account = batch.accounts[item.account_id] = PendingAccount(record, origin)
             stepped = self.step.on_account_signal(account.record, item)
         except Exception as exc:  # as for events: park it, keep the partition moving
-            log.exception("account record failed at %s[%s]@%s", message.topic, message.partition, message.offset)
+            log.exception("relay record failed at %s[%s]@%s", message.topic, message.partition, message.offset)
             rejected = Rejected(reason=f"relay record error: {exc!r}", error_type="processing_error")
             batch.acks.append(await self.dead_letters.park(message, rejected))
             return

@@ -236,6 +236,8 @@ class PipelineStep:
         ids = [*record.merged_from, merge.from_id, *merge.merged_from]
         merged_from = [i for i in dict.fromkeys(ids) if i != user_id][-MERGED_FROM_MAX:]
         cycle = record.merged_into in (merge.from_id, *merge.merged_from)  # this id was merged into one of them
+        if record.merged_into is not None and not cycle:  # this id is someone else's now: pass it on
+            return StepResult("forwarded", record, merges=[merge.model_copy(update={"into_id": record.merged_into})])
         result = StepResult(
             "processed",
             record.model_copy(

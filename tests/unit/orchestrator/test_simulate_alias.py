@@ -91,3 +91,14 @@ def test_an_alias_applied_twice_and_an_alias_cycle_change_nothing_more(tmp_path:
     assert report.duplicates_skipped == 1
     assert report.records["old"].merged_into is None and report.records["ana"].merged_into == "old"
     assert _sent(report, "old") == ["First report", "Team!"]
+
+
+def test_a_chain_of_aliases_ends_at_the_last_id(tmp_path: Path) -> None:
+    events = [
+        track("Report Created", at(minutes=1), user="anon-1"),
+        alias("ana-old", "ana", at(minutes=2)),  # ana-old is ana now
+        alias("anon-1", "ana-old", at(minutes=3)),  # anon-1 was ana-old: it all ends at ana
+        identify(at(minutes=4), user="ana", role="admin"),
+    ]
+    report = _run(tmp_path, events)
+    assert _sent(report, "ana")[:1] == ["First report"] and _sent(report, "ana-old") == []
