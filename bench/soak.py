@@ -25,6 +25,11 @@ from bench.workload import live_events
 from nudgeflow.orchestrator.runtime.worker import Worker
 
 SAMPLE_SECONDS = 5.0
+# The product's producer batches for 100 ms, as a Kafka producer at volume would. With 5 ms, the
+# embedded broker's memory store slowed with every small batch and stopped serving fetches of the
+# events topic after ~180,000 records, with plain aiokafka clients too (docs/benchmarks.md, soak):
+# the soak then measured Tansu, not the worker's memory.
+PRODUCER_LINGER_MS = 100
 
 
 @dataclass
@@ -50,7 +55,7 @@ async def soak(bootstrap: str, rules_path: Path, *, rate: float, warmup: float, 
     with tempfile.TemporaryDirectory() as tables:
         async with Worker(b.pipeline_settings(bootstrap, topic, rules_path, Path(tables))) as worker:
             await worker.wait_ready(timeout=300)
-            producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
+            producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=PRODUCER_LINGER_MS)
             await producer.start()
             try:
                 tick, sent, pending = 0.01, 0, []
