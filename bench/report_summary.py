@@ -212,11 +212,21 @@ def limits(r: dict[str, Any]) -> list[str]:
                 if k["handled"] < 0.95 * k["sent"]
                 else " The worker kept up with the offered rate."
             )
+            + SOAK_MEMORY
             + SOAK_PROFILE
         )
     return out
 
 
+SOAK_MEMORY = (
+    " Where the growth is: it slows as the run goes on (the 1,800 s run at 1,000/s: +175 MiB in the first 600 s"
+    " after warm-up, +21 MiB in the last 1,200 s), which looks like caches and pools filling, not a per-event"
+    " leak; not proven. A 660 s run with RocksDB's own memory sampled (memtables, block caches, index blocks:"
+    " `rocksdb_bytes` in bench/worker_probe.py) went from 254 MiB RSS after warm-up to 447, of which RocksDB"
+    " 50 → 115 MiB (bounded by NUDGEFLOW_ROCKSDB_BLOCK_CACHE_BYTES plus two write buffers per table"
+    " partition) and the rest of the process 204 → 332 MiB. That rest (Python objects, the allocator's arenas,"
+    " client buffers) is not attributed yet: a tracemalloc run alongside the soak is the next step."
+)
 SOAK_PROFILE = (
     " The soak's producer batches for 100 ms (bench/soak.py). With 5 ms, three earlier runs at 500/s stalled "
     "after ~180,000 events, and a profile (2026-11-29) put the stall in the embedded broker: the same traffic "

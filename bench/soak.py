@@ -13,14 +13,14 @@ import sys
 import tempfile
 import time
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
 from bench import broker as b
-from bench.worker_probe import rss_bytes
+from bench.worker_probe import rocksdb_bytes, rss_bytes
 from bench.workload import live_events
 from nudgeflow.orchestrator.runtime.worker import Worker
 
@@ -45,6 +45,7 @@ class Soak:
     rss_max_bytes: int
     rss_growth_pct: float
     samples: list[tuple[float, int, int]]  # (seconds since start, rss bytes, events handled)
+    rocksdb_bytes: list[int] = field(default_factory=list)  # per sample: memory RocksDB reports (worker_probe)
 
 
 async def soak(bootstrap: str, rules_path: Path, *, rate: float, warmup: float, seconds: float, users: int) -> Soak:
@@ -52,6 +53,7 @@ async def soak(bootstrap: str, rules_path: Path, *, rate: float, warmup: float, 
     await b.create_topic(bootstrap, topic)
     source = live_events(users)
     samples: list[tuple[float, int, int]] = []
+    rocksdb: list[int] = []
     with tempfile.TemporaryDirectory() as tables:
         async with Worker(b.pipeline_settings(bootstrap, topic, rules_path, Path(tables))) as worker:
             await worker.wait_ready(timeout=300)
@@ -72,6 +74,7 @@ async def soak(bootstrap: str, rules_path: Path, *, rate: float, warmup: float, 
                         pending.clear()
                     if time.perf_counter() >= next_sample:
                         samples.append((elapsed, rss_bytes(), b._handled(worker)))
+                        rocksdb.append(rocksdb_bytes(worker))
                         next_sample += SAMPLE_SECONDS
                         if not rss_after_warmup and elapsed >= warmup:
                             rss_after_warmup = samples[-1][1]
@@ -79,6 +82,7 @@ async def soak(bootstrap: str, rules_path: Path, *, rate: float, warmup: float, 
                 await asyncio.gather(*pending)
                 offered = sent / (time.perf_counter() - started)
                 samples.append((time.perf_counter() - started, rss_bytes(), b._handled(worker)))
+                rocksdb.append(rocksdb_bytes(worker))
             finally:
                 await producer.stop()
     end = samples[-1][1]
@@ -95,6 +99,7 @@ async def soak(bootstrap: str, rules_path: Path, *, rate: float, warmup: float, 
         rss_max_bytes=max(s[1] for s in samples),
         rss_growth_pct=(end - rss_after_warmup) / rss_after_warmup * 100,
         samples=samples,
+        rocksdb_bytes=rocksdb,
     )
 
 
