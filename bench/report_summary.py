@@ -226,8 +226,8 @@ SOAK_MEMORY = (
     " 50 → 115 MiB (bounded by NUDGEFLOW_ROCKSDB_BLOCK_CACHE_BYTES plus two write buffers per table"
     " partition) and the rest of the process 204 → 332 MiB. Python's own allocations are not that rest: with"
     " tracemalloc on from the end of warm-up (3 frames, 180 s at 300/s), everything Python allocated and still"
-    " held came to 15.8 MiB (4.3 MiB Faust's JSON of changelog records in flight, 2.2 MiB aiokafka fetch"
-    " buffers, the rest records and events in flight) while RSS grew 31 MiB and RocksDB's figures fell 7 MiB."
+    " held came to 15.8 MiB (4.3 MiB Faust's JSON of changelog records in flight, 3.4 MiB aiokafka's fetched"
+    " records, the rest events in flight) while RSS grew 31 MiB and RocksDB's figures fell 7 MiB."
     " So the growth is native memory outside what RocksDB reports (its other allocations, the allocator's"
     " arenas); the next step is to measure with MALLOC_ARENA_MAX=2 or jemalloc, and RocksDB's memory usage API."
 )
