@@ -28,28 +28,25 @@ def account_of(progress: UserProgress) -> str | None:
     return str(value) if isinstance(value, str | int) and not isinstance(value, bool) and value != "" else None
 
 
-def account_milestones(playbook: Playbook) -> tuple[Milestone, ...]:
-    return tuple(m for m in playbook.milestones if m.account is not None)
-
-
-def member_signal(progress: UserProgress, playbook: Playbook, pp: PlaybookProgress) -> AccountSignal | None:
-    """The member's standing for the account, when it changed since last told (new account, a
-    milestone newly met); marks it told on `pp`. None for users in no account."""
+def member_signal(progress: UserProgress, playbook: Playbook, pp: PlaybookProgress) -> tuple[AccountSignal, str] | None:
+    """The member's standing for the account when it changed since last told (new account, a
+    milestone newly met), with what to record as told (`pp.account_reported`). None for users in
+    no account, or when nothing changed. Reads `pp` only: most events change nothing here."""
     account = account_of(progress)
     if account is None:
         return None
     done = sorted(
         m.id
-        for m in account_milestones(playbook)
+        for m in playbook.account_milestones
         if (ms := pp.milestones.get(m.id)) is not None and ms.met_at is not None
     )
     reported = f"{account}|{','.join(done)}"
     if pp.account_reported == reported:
         return None
-    pp.account_reported = reported
-    return AccountSignal(
+    signal = AccountSignal(
         account_id=account, user_id=progress.user_id, playbook_id=playbook.id, done=done, at=_standing_since(pp)
     )
+    return signal, reported
 
 
 def _standing_since(pp: PlaybookProgress) -> datetime:
@@ -106,7 +103,7 @@ def on_signal(record: AccountRecord, signal: AccountSignal, ruleset: Ruleset) ->
     if joined:
         members.append(signal.user_id)
     notices: list[AccountNotice] = []
-    for milestone in account_milestones(playbook):
+    for milestone in playbook.account_milestones:
         rule = milestone.account
         assert rule is not None
         counted = new.milestones.setdefault(f"{playbook.id}/{milestone.id}", AccountMilestone())

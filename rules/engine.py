@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from nudgeflow.rules import stalls
-from nudgeflow.rules.accounts import account_milestones, member_signal, occurrence_signal
+from nudgeflow.rules.accounts import member_signal, occurrence_signal
 from nudgeflow.rules.contracts.accounts import AccountNotice
 from nudgeflow.rules.contracts.deliveries import DeliveryKind, DeliveryRequest, delivery_id_for
 from nudgeflow.rules.contracts.events import IdentifyEvent, TrackEvent
@@ -112,7 +112,7 @@ class Engine:
                 if stall.of_is_event:
                     stall_index[stall.of].append((playbook, stall))
         self.stalls_by_event = {name: tuple(pairs) for name, pairs in stall_index.items()}
-        self.account_playbooks = tuple(p for p in ruleset.playbooks if account_milestones(p))
+        self.account_playbooks = tuple(p for p in ruleset.playbooks if p.account_milestones)
         self.variants: dict[tuple[str, str], Playbook] = {
             (playbook.id, variant.name): apply_variant(playbook, variant)
             for playbook in ruleset.playbooks
@@ -222,10 +222,11 @@ class Engine:
             pp = p.playbooks.get(playbook.id)
             if pp is None:
                 continue
-            copy = pp.model_copy()  # may be shared with the stored progress (see `fork`)
-            signal = member_signal(p, playbook, copy)
-            if signal is not None:
-                p.playbooks[playbook.id] = copy
+            told = member_signal(p, playbook, pp)
+            if told is not None:
+                signal, reported = told
+                # a copy: `pp` may be shared with the stored progress (see `fork`)
+                p.playbooks[playbook.id] = pp.model_copy(update={"account_reported": reported})
                 decisions.append(signal)
 
     def on_timer(self, progress: UserProgress, timer: TimerDue, now: datetime) -> EngineResult:

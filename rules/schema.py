@@ -436,11 +436,17 @@ class Playbook(_Model):
 
     def changed(self, **update: Any) -> Playbook:
         """A copy with `update` applied. Not `model_copy` alone: it would carry over the values cached
-        from this playbook's ladder (`_positions`, `all_stalls`) to a copy whose ladder differs."""
+        from this playbook's ladder (`_positions`, `all_stalls`, `account_milestones`) to a copy whose
+        ladder differs."""
         copy = self.model_copy(update=update)
-        for cached in ("_positions", "all_stalls"):
+        for cached in ("_positions", "all_stalls", "account_milestones"):
             copy.__dict__.pop(cached, None)
         return copy
+
+    @cached_property
+    def account_milestones(self) -> tuple[Milestone, ...]:
+        """The milestones an account reaches (`account`), found once: the engine asks on every event."""
+        return tuple(m for m in self.milestones if m.account is not None)
 
     @cached_property
     def all_stalls(self) -> tuple[Stall, ...]:
