@@ -27,6 +27,7 @@ from nudgeflow.orchestrator.broker.faust_context import as_current_event
 from nudgeflow.orchestrator.broker.faust_fetch_wait import set_fetch_wait
 from nudgeflow.orchestrator.broker.partitioning import partitioner
 from nudgeflow.orchestrator.broker.stall_watch import StallWatch, highwater_of
+from nudgeflow.orchestrator.broker.table_manager import DeclaredTablesManager
 from nudgeflow.orchestrator.broker.tansu_offsets import correct_recovery_highwaters
 from nudgeflow.orchestrator.clock import Clock, SystemClock
 from nudgeflow.orchestrator.event_agent import EventAgent
@@ -153,6 +154,7 @@ def faust_app(settings: Settings, bootstrap_servers: str) -> faust.App:
         consumer_auto_offset_reset="earliest",
         broker_credentials=faust_credentials(settings),
         producer_partitioner=partitioner,  # the one partitioner of every topic Nudgeflow writes
+        TableManager=DeclaredTablesManager,  # no fixed 1 s wait at start: broker/table_manager.py
         canonical_url=settings.advertised_api_url,  # shared with the group: who owns which partition (serving/)
         **faust_options(settings),
     )

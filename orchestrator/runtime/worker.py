@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import secrets
 import time
@@ -123,11 +124,22 @@ class Worker:
         self.nudgeflow = build_app(
             self.settings, bootstrap_servers=self.bootstrap_servers, rules=rules, preferences=self.preferences
         )
-        await self.nudgeflow.app.start()
+        # Modules, settings and the app live as long as the worker: out of the collector's sight, the full
+        # collection Faust runs at every partition assignment and store close takes ~5 ms instead of ~100.
+        # (Collected first, so no garbage cycle of an earlier worker in this process is frozen with them.)
+        gc.collect()
+        gc.freeze()
+        # Each joins its own consumer group, and a join waits on the broker (~2 s on Tansu): side by side.
+        app_started, ingest_started = await asyncio.gather(
+            self.nudgeflow.app.start(), self._start_ingest(kafka), return_exceptions=True
+        )
         self._stack.push_async_callback(self._stop_stream_processor)
         if self.nudgeflow.outbox is not None:
             self._stack.push_async_callback(self.nudgeflow.outbox.stop)  # runs before app.stop
-        await self._start_ingest(kafka)
+        self._stack.push_async_callback(self._stop_ingest)  # stops before the Faust app
+        for failed in (app_started, ingest_started):
+            if isinstance(failed, BaseException):
+                raise failed
         for name, loop in self.nudgeflow.loops.items():
             self._stack.push_async_callback(self.supervisor.spawn(name, loop))
         self._stack.push_async_callback(self.supervisor.spawn("rules-watch", RulesWatcher(rules).run))
@@ -144,7 +156,10 @@ class Worker:
             self.settings, kafka, admit=step.reads_track if self.settings.ingest_prefilter else admit_all
         )
         await self.ingest.start()
-        self._stack.push_async_callback(self.ingest.stop)  # stops before the Faust app
+
+    async def _stop_ingest(self) -> None:
+        if self.ingest is not None:
+            await self.ingest.stop()
 
     async def _follow_preferences(self) -> None:
         """Every worker follows the preferences topic: they are checked at send time on every channel."""
