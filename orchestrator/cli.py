@@ -290,6 +290,14 @@ def config() -> None:
 
 # --- analytics (issue #5): report, dashboard, digest; imports stay inside the commands ---
 
+ClickHouseUrl = Annotated[
+    str | None,
+    typer.Option(
+        envvar="NUDGEFLOW_ANALYTICS_CLICKHOUSE_URL",
+        help="Read a ClickHouse server's tables instead (docs/deploy.md), e.g. http://user:pw@host:8123/nudgeflow",
+    ),
+]
+
 
 @app.command()
 def report(
@@ -307,6 +315,10 @@ def report(
         Path | None, typer.Option("--from", help="Read a folder written by `nudgeflow sample` (no broker).")
     ] = None,
     db: Annotated[Path | None, typer.Option(help="Read the DuckDB file `nudgeflow analytics ingest` keeps.")] = None,
+    engine: Annotated[
+        str, typer.Option(help="With --from: duckdb (default) or clickhouse (embedded, chdb; the scale option).")
+    ] = "duckdb",
+    clickhouse: ClickHouseUrl = None,
 ) -> None:
     """Onboarding metrics and experiment results, replayed from the topics (or files)."""
     from nudgeflow.orchestrator.analytics.commands import run_report
@@ -314,6 +326,10 @@ def report(
 
     if format not in ("table", "csv", "json"):
         raise typer.BadParameter("--format must be table, csv or json")
+    if engine not in ("duckdb", "clickhouse"):
+        raise typer.BadParameter("--engine must be duckdb or clickhouse")
+    if engine == "clickhouse" and from_dir is None:
+        raise typer.BadParameter("--engine clickhouse reads a --from folder; for a server, use --clickhouse URL")
     flt = Filter(playbook=playbook, role=role, signup_from=since, signup_to=until)
     run_report(
         flt,
@@ -326,6 +342,8 @@ def report(
         sample=sample,
         from_dir=from_dir,
         db=db,
+        engine=engine,
+        clickhouse=clickhouse,
     )
 
 
@@ -404,6 +422,15 @@ def analytics_ingest(
     run_ingest(console, db)
 
 
+@analytics_app.command("clickhouse-schema")
+def analytics_clickhouse_schema() -> None:
+    """Print the SQL that sets up a ClickHouse server for analytics: the tables, and Kafka engine tables
+    that read the events and outcomes topics into them (NUDGEFLOW_KAFKA_BOOTSTRAP_SERVERS, topic names)."""
+    from nudgeflow.orchestrator.analytics.commands import run_clickhouse_schema
+
+    run_clickhouse_schema()
+
+
 @app.command()
 def dashboard(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
@@ -411,11 +438,12 @@ def dashboard(
     rules: Annotated[Path | None, typer.Option(help="Playbooks (default: NUDGEFLOW_RULES_PATH).")] = None,
     sample: Annotated[bool, typer.Option(help="Show the built-in sample history instead of the topics.")] = False,
     db: Annotated[Path | None, typer.Option(help="Read the DuckDB file `nudgeflow analytics ingest` keeps.")] = None,
+    clickhouse: ClickHouseUrl = None,
 ) -> None:
     """Serve the analytics dashboard, following the outcomes and events topics."""
     from nudgeflow.orchestrator.analytics.commands import run_dashboard
 
-    run_dashboard(host, port, console, rules=rules, sample=sample, db=db)
+    run_dashboard(host, port, console, rules=rules, sample=sample, db=db, clickhouse=clickhouse)
 
 
 @app.command()
@@ -424,11 +452,12 @@ def digest(
     rules: Annotated[Path | None, typer.Option(help="Playbooks (default: NUDGEFLOW_RULES_PATH).")] = None,
     sample: Annotated[bool, typer.Option(help="Use the built-in sample history.")] = False,
     db: Annotated[Path | None, typer.Option(help="Read the DuckDB file `nudgeflow analytics ingest` keeps.")] = None,
+    clickhouse: ClickHouseUrl = None,
 ) -> None:
     """Weekly stakeholder digest to Slack/email on NUDGEFLOW_DIGEST_CRON (NUDGEFLOW_DIGEST_* settings)."""
     from nudgeflow.orchestrator.analytics.commands import run_digest
 
-    asyncio.run(run_digest(console, once=once, rules=rules, sample=sample, db=db))
+    asyncio.run(run_digest(console, once=once, rules=rules, sample=sample, db=db, clickhouse=clickhouse))
 
 
 def main() -> None:

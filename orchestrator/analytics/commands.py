@@ -89,11 +89,21 @@ async def load(
     sample: bool = False,
     from_dir: Path | None = None,
     db: Path | None = None,
+    engine: str = "duckdb",
+    clickhouse: str | None = None,
 ) -> OnboardingAnalytics:
-    """From the ingester's DuckDB file, a sample folder, JSONL files, the built-in sample history, or
-    by replaying the topics."""
+    """From a ClickHouse server, the ingester's DuckDB file, a sample folder (on DuckDB or embedded
+    ClickHouse), JSONL files, the built-in sample history, or by replaying the topics."""
     playbooks = load_playbooks(settings, rules, from_dir)
     value_events = AnalyticsSettings().value_events()
+    if clickhouse is not None:
+        from nudgeflow.orchestrator.analytics.clickhouse.engine import ClickHouseEngine, ServerClient
+
+        return OnboardingAnalytics(playbooks, ClickHouseEngine(ServerClient(clickhouse)), value_events)
+    if from_dir is not None and engine == "clickhouse":
+        from nudgeflow.orchestrator.analytics.clickhouse.folder import open_folder as open_on_clickhouse
+
+        return OnboardingAnalytics(playbooks, open_on_clickhouse(from_dir), value_events)
     if db is not None:
         from nudgeflow.orchestrator.analytics.ingest import open_when_free
 
@@ -128,7 +138,7 @@ def run_report(flt: Filter, fmt: str, out: Path | None, console: Console, **sour
     from nudgeflow.orchestrator.analytics.report import export, render
 
     settings = Settings()
-    offline = ("events", "outcomes", "sample", "from_dir", "db")
+    offline = ("events", "outcomes", "sample", "from_dir", "db", "clickhouse")
     _need_broker(settings, console, offline=any(source.get(k) for k in offline))
     from_dir, db = source.get("from_dir"), source.get("db")
     if isinstance(from_dir, Path) and not from_dir.is_dir():
@@ -138,7 +148,11 @@ def run_report(flt: Filter, fmt: str, out: Path | None, console: Console, **sour
         console.print(f"[red]--db {db}: no such file (`nudgeflow analytics ingest` writes it).[/red]")
         raise SystemExit(2)
     try:
-        report = asyncio.run(load(settings, **source)).report(flt)  # type: ignore[arg-type]
+        analytics = asyncio.run(load(settings, **source))  # type: ignore[arg-type]
+        try:
+            report = analytics.report(flt)
+        finally:
+            analytics.close()
     except RulesetError as exc:
         console.print(f"[red]{exc}[/red]\nPass --rules with your playbooks folder.")
         raise SystemExit(2) from exc
@@ -193,7 +207,13 @@ def run_ingest(console: Console, db: Path | None = None) -> None:
 
 
 def run_dashboard(
-    host: str, port: int, console: Console, rules: Path | None = None, sample: bool = False, db: Path | None = None
+    host: str,
+    port: int,
+    console: Console,
+    rules: Path | None = None,
+    sample: bool = False,
+    db: Path | None = None,
+    clickhouse: str | None = None,
 ) -> None:
     """Serve the dashboard: from the ingester's file (`db`, opened per request), following the topics
     live, or on the sample history."""
@@ -203,9 +223,18 @@ def run_dashboard(
     from nudgeflow.orchestrator.analytics.source import TopicFeed, kafka_settings
 
     settings = Settings()
-    _need_broker(settings, console, offline=sample or db is not None)
+    _need_broker(settings, console, offline=sample or db is not None or clickhouse is not None)
     playbooks = load_playbooks(settings, rules)
     value_events = AnalyticsSettings().value_events()
+    if clickhouse is not None:
+        from nudgeflow.orchestrator.analytics.clickhouse.engine import ClickHouseEngine, ServerClient
+
+        console.print(f"Nudgeflow dashboard on http://{host}:{port} (reading ClickHouse)")
+        app = create_app(
+            lambda: OnboardingAnalytics(playbooks, ClickHouseEngine(ServerClient(clickhouse)), value_events)
+        )
+        uvicorn.run(app, host=host, port=port, log_level="warning")
+        return
     if db is not None:
         from nudgeflow.orchestrator.analytics.ingest import open_when_free
 
@@ -239,7 +268,13 @@ def digest_channels(config: DigestSettings) -> dict[str, object]:
 
 
 async def run_digest(
-    console: Console, *, once: bool, rules: Path | None = None, sample: bool = False, db: Path | None = None
+    console: Console,
+    *,
+    once: bool,
+    rules: Path | None = None,
+    sample: bool = False,
+    db: Path | None = None,
+    clickhouse: str | None = None,
 ) -> None:
     """Send now (`once`) or on the configured cron; without channels, print the digest."""
     from nudgeflow.orchestrator.analytics.digest import DigestJob, schedule
@@ -249,7 +284,7 @@ async def run_digest(
     from nudgeflow.orchestrator.analytics.sample import END
 
     job = DigestJob(
-        lambda: load(Settings(), rules, sample=sample, db=db),
+        lambda: load(Settings(), rules, sample=sample, db=db, clickhouse=clickhouse),
         channels,  # type: ignore[arg-type]
         slack_channel=config.slack_channel,
         emails=config.recipients(),
@@ -272,3 +307,17 @@ async def run_digest(
         await asyncio.Event().wait()
     finally:
         scheduler.shutdown(wait=False)
+
+
+def run_clickhouse_schema() -> None:
+    """The tables, then a Kafka engine table and materialized view per topic (docs/deploy.md)."""
+    from nudgeflow.orchestrator.analytics.clickhouse import schema
+
+    settings = Settings()
+    statements = [s.strip() for s in schema.TABLES.split(";") if s.strip()]
+    brokers = settings.kafka_bootstrap_servers or "localhost:9092"
+    for table, topic in (("events", settings.events_topic), ("outcomes", settings.outcomes_topic)):
+        statements += schema.kafka_ingest_sql(
+            table, brokers=brokers, topic=topic, group=f"{settings.app_id}-clickhouse"
+        )
+    print(";\n\n".join(statements) + ";")

@@ -64,7 +64,7 @@ def create_app(
             result = source.report(flt, adoption_days=adoption_days, nudge_hours=nudge_hours)
         finally:
             if opened:
-                source.connection.close()
+                source.close()
         return JSONResponse(result.model_dump(mode="json"))
 
     @app.get("/healthz", include_in_schema=False)
@@ -75,6 +75,6 @@ def create_app(
             return {"ok": True, "caught_up": caught_up, "users": source.user_count()}
         finally:
             if opened:
-                source.connection.close()
+                source.close()
 
     return app

@@ -123,7 +123,11 @@ class DigestJob:
         self.sent: list[tuple[OutboundMessage, SendResult]] = []
 
     async def run(self) -> Digest:
-        digest = weekly_digest(await self.load(), self.clock())
+        analytics = await self.load()
+        try:
+            digest = weekly_digest(analytics, self.clock())
+        finally:
+            analytics.close()
         for message in digest_messages(digest, slack_channel=self.slack_channel, emails=self.emails):
             channel = self.channels.get(message.channel)
             if channel is None:

@@ -18,7 +18,8 @@ from nudgeflow.orchestrator.analytics.sample import EVENTS_FILE, OUTCOMES_FILE
 DATABASE_FILE = "analytics.duckdb"
 
 
-def _fingerprint(folder: Path) -> str:
+def fingerprint(folder: Path) -> str:
+    """What the folder's database was built from: the JSONL files' names, sizes and modification times."""
     files = [folder / EVENTS_FILE, folder / OUTCOMES_FILE]
     return json.dumps([[f.name, f.stat().st_size, f.stat().st_mtime_ns] if f.exists() else [f.name] for f in files])
 
@@ -44,8 +45,8 @@ def _load(connection: duckdb.DuckDBPyConnection, folder: Path) -> None:
 
 def open_folder(folder: Path) -> duckdb.DuckDBPyConnection:
     """A read-only connection to the folder's database, (re)built first when the JSONL changed."""
-    path, fingerprint = folder / DATABASE_FILE, _fingerprint(folder)
-    if _source_of(path) != fingerprint:
+    path, source = folder / DATABASE_FILE, fingerprint(folder)
+    if _source_of(path) != source:
         building = folder / f".{DATABASE_FILE}.building"
         try:
             building.unlink(missing_ok=True)
@@ -58,7 +59,7 @@ def open_folder(folder: Path) -> duckdb.DuckDBPyConnection:
             connection.execute(f"SET memory_limit = '{store.READER_MEMORY}'")  # a file database: spills, not grows
             connection.execute("SET preserve_insertion_order = false")
             _load(connection, folder)
-            connection.execute("CREATE TABLE loaded_from AS SELECT $source AS source", {"source": fingerprint})
+            connection.execute("CREATE TABLE loaded_from AS SELECT $source AS source", {"source": source})
         finally:
             connection.close()
         building.replace(path)  # readers see the old file or the complete new one

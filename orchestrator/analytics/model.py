@@ -17,6 +17,7 @@ import duckdb
 from pydantic import BaseModel
 
 from nudgeflow.orchestrator.analytics import queries, store
+from nudgeflow.orchestrator.analytics.engine import DuckDBEngine, SqlEngine
 from nudgeflow.orchestrator.analytics.experiments import compare, experiment_result, rate
 from nudgeflow.orchestrator.analytics.results import (
     AccountStep,
@@ -64,26 +65,43 @@ def _text(record: Any) -> str:
     return record if isinstance(record, str) else json.dumps(record)
 
 
+def _columns(declaration: str) -> list[tuple[str, str]]:
+    """ "a VARCHAR, b INTEGER" as [("a", "VARCHAR"), ("b", "INTEGER")]."""
+    return [(name, kind) for name, kind in (column.split() for column in declaration.split(", "))]
+
+
 def _utc(value: datetime | None) -> datetime | None:
     return value.astimezone(UTC) if value is not None else None
 
 
 class OnboardingAnalytics:
-    """Metrics over one DuckDB connection (in memory by default)."""
+    """Metrics over one DuckDB connection (in memory by default) or another engine (`engine.py`)."""
 
     def __init__(
         self,
         playbooks: Sequence[Playbook],
-        connection: duckdb.DuckDBPyConnection | None = None,
+        connection: duckdb.DuckDBPyConnection | SqlEngine | None = None,
         value_events: ValueEvents | None = None,
     ) -> None:
         self.playbooks = list(playbooks)
         self.value_events = value_events or ValueEvents()
-        self.connection = connection if connection is not None else store.connect()
+        if connection is None or isinstance(connection, duckdb.DuckDBPyConnection):
+            connection = DuckDBEngine(connection if connection is not None else store.connect())
+        self.engine: SqlEngine = connection
         self._pending: tuple[list[str], list[str]] = ([], [])
         self._describe_playbooks()
 
+    @property
+    def connection(self) -> duckdb.DuckDBPyConnection:
+        """The DuckDB connection, for what only the embedded store does (adding records as they arrive)."""
+        if not isinstance(self.engine, DuckDBEngine):
+            raise TypeError(f"records are added to the {self.engine.name} engine by its own loader, not here")
+        return self.engine.connection
+
     # -- input -----------------------------------------------------------------------------
+
+    def close(self) -> None:
+        self.engine.close()
 
     def add_texts(self, events: Sequence[str] = (), outcomes: Sequence[str] = ()) -> tuple[int, int]:
         """JSON texts as read from the topics; unreadable ones are skipped."""
@@ -110,8 +128,8 @@ class OnboardingAnalytics:
 
     def _scalar(self, sql: str, params: dict[str, Any] | None = None) -> Any:
         self._flush()
-        row = self.connection.execute(sql, params or {}).fetchone()
-        return row[0] if row else None
+        rows = self.engine.rows(sql, params)
+        return rows[0][0] if rows else None
 
     @property
     def duplicates(self) -> int:
@@ -134,7 +152,7 @@ class OnboardingAnalytics:
 
     def roles(self) -> list[str]:
         self._snapshot()
-        return [str(r[0]) for r in self.connection.execute(queries.ROLES).fetchall()]
+        return [str(r[0]) for r in self.engine.rows(queries.ROLES)]
 
     # -- preparation -----------------------------------------------------------------------
 
@@ -153,60 +171,51 @@ class OnboardingAnalytics:
             steps += [(p.id, n, m.id) for n, m in enumerate(p.milestones, 1)]
             unlocked = {t for m in p.milestones for t in p.unlocked_by(m)}
             targets += [(p.id, m.id, m.when.event) for m in p.milestones if m.id in unlocked]
-        tables: dict[str, tuple[str, list[tuple[Any, ...]]]] = {
-            "_playbooks": ("playbook_id VARCHAR, first_value VARCHAR, first_position INTEGER", first_values),
-            "_steps": ("playbook_id VARCHAR, position INTEGER, milestone_id VARCHAR", steps),
-            "_targets": ("playbook_id VARCHAR, milestone_id VARCHAR, event VARCHAR", targets),
+        tables: dict[str, tuple[list[tuple[str, str]], list[tuple[Any, ...]]]] = {
+            "_playbooks": (_columns("playbook_id VARCHAR, first_value VARCHAR, first_position INTEGER"), first_values),
+            "_steps": (_columns("playbook_id VARCHAR, position INTEGER, milestone_id VARCHAR"), steps),
+            "_targets": (_columns("playbook_id VARCHAR, milestone_id VARCHAR, event VARCHAR"), targets),
             "_experiment_metrics": (
-                "experiment VARCHAR, milestone_id VARCHAR, within_seconds DOUBLE, active_day INTEGER",
+                _columns("experiment VARCHAR, milestone_id VARCHAR, within_seconds DOUBLE, active_day INTEGER"),
                 metrics,
             ),
         }
         for name, (columns, rows) in tables.items():
-            self._temp_table(name, columns, rows)
-
-    def _temp_table(self, name: str, columns: str, rows: list[tuple[Any, ...]]) -> None:
-        self.connection.execute(f"CREATE OR REPLACE TEMP TABLE {name} ({columns})")
-        if rows:
-            names = [c.split()[0] for c in columns.split(", ")]
-            unnests = ", ".join(f"unnest(${n})" for n in names)
-            self.connection.execute(
-                f"INSERT INTO {name} SELECT {unnests}", {n: [r[i] for r in rows] for i, n in enumerate(names)}
-            )
+            self.engine.table_of(name, columns, rows)
 
     def _snapshot(self) -> None:
         self._flush()
-        self.connection.execute(queries.SNAPSHOT)
+        self.engine.execute(queries.SNAPSHOT)
         self._match_audiences()
 
     def _match_audiences(self) -> None:
         """Audience predicates run in Python, once per distinct set of traits (per user only for
         an audience that names `id`)."""
-        trait_sets = [str(r[0]) for r in self.connection.execute(queries.TRAIT_SETS).fetchall()]
+        trait_sets = [str(r[0]) for r in self.engine.rows(queries.TRAIT_SETS)]
         by_user: list[tuple[str, str]] | None = None
         rows: list[tuple[str, str, str | None]] = []
         for p in self.playbooks:
             if "id" in p.audience:
                 if by_user is None:
-                    by_user = [(str(u), str(t)) for u, t in self.connection.execute(queries.TRAITS_BY_USER).fetchall()]
+                    by_user = [(str(u), str(t)) for u, t in self.engine.rows(queries.TRAITS_BY_USER)]
                 rows += [(p.id, t, u) for u, t in by_user if matches(p.audience, {**json.loads(t), "id": u})]
             else:
                 rows += [(p.id, t, None) for t in trait_sets if matches(p.audience, json.loads(t))]
-        self._temp_table("_audience", "playbook_id VARCHAR, traits VARCHAR, user_id VARCHAR", rows)
+        self.engine.table_of("_audience", _columns("playbook_id VARCHAR, traits VARCHAR, user_id VARCHAR"), rows)
 
     def _select(self, flt: Filter) -> None:
         start = datetime.combine(flt.signup_from, time.min, UTC) if flt.signup_from else None
         end = datetime.combine(flt.signup_to, time.min, UTC) + timedelta(days=1) if flt.signup_to else None
-        self.connection.execute(queries.SELECTION, {"role": flt.role, "start": start, "end": end})
-        self.connection.execute(queries.PLAYBOOK_MEMBERS)
-        self.connection.execute(queries.done_sql(self._ladder))
+        self.engine.execute(queries.SELECTION, {"role": flt.role, "start": start, "end": end})
+        self.engine.execute(queries.PLAYBOOK_MEMBERS)
+        self.engine.execute(queries.done_sql(self._ladder))
 
     def _prepare(self, flt: Filter) -> None:
         self._snapshot()
         self._select(flt)
 
     def _rows(self, sql: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
-        return self.connection.execute(sql, params or {}).fetchall()
+        return self.engine.rows(sql, params)
 
     def _entered(self) -> dict[str, int]:
         return {str(p): int(n) for p, n in self._rows(queries.MEMBERS)}
@@ -640,7 +649,7 @@ class OnboardingAnalytics:
         definition), and how many they were. The caller picks a range whose day is over."""
         self._snapshot()
         params = {"start": start, "end": end, "day": day}
-        users, active = self.connection.execute(queries.ACTIVE_ON_DAY, params).fetchone() or (0, 0)
+        [(users, active)] = self._rows(queries.ACTIVE_ON_DAY, params)
         return (active / users if users else None), int(users)
 
     def share_within(self, playbook: Playbook, start: datetime, end: datetime, days: int) -> tuple[float | None, int]:
@@ -648,5 +657,5 @@ class OnboardingAnalytics:
         value within `days` of signup, and how many they were."""
         self._prepare(Filter())
         params = {"playbook": playbook.id, "milestone": playbook.first_value, "start": start, "end": end, "days": days}
-        users, hits = self.connection.execute(queries.SHARE_WITHIN, params).fetchone() or (0, 0)
+        [(users, hits)] = self._rows(queries.SHARE_WITHIN, params)
         return (hits / users if users else None), int(users)

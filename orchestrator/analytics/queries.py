@@ -50,7 +50,7 @@ WITH per_user AS (  -- one pass over the events: first event, and the identify c
     FROM events JOIN identifies USING (user_id)
     WHERE identifies.n > 1 AND type = 'identify' AND json_type(traits) = 'OBJECT'
 ), latest AS (
-    SELECT user_id, k, arg_max(json_extract(traits, '$."' || replace(k, '"', '\\"') || '"'), (ts, message_id)) AS v
+    SELECT user_id, k, arg_max(trait_value(traits, k), (ts, message_id)) AS v
     FROM pairs GROUP BY user_id, k
 ), traits AS (
     SELECT user_id, '{' || string_agg(to_json(k)::VARCHAR || ':' || v::VARCHAR, ',' ORDER BY k) || '}' AS traits
@@ -100,13 +100,15 @@ MEMBERS = "SELECT playbook_id, count(*) FROM _members GROUP BY ALL"
 
 def done_sql(steps: int) -> str:
     """One row per member: when they completed each step of their ladder (`c1` .. `cN`, NULL if not)."""
-    columns = ", ".join(f"max(f.completed_at) FILTER (s.position = {k}) AS c{k}" for k in range(1, steps + 1))
+    columns = ", ".join(f"max(d.completed_at) FILTER (d.position = {k}) AS c{k}" for k in range(1, steps + 1))
     return f"""
     CREATE OR REPLACE TEMP TABLE _done AS
     SELECT m.playbook_id, m.user_id, m.signup_at, m.role, date_trunc('week', m.signup_at)::DATE AS week, {columns}
     FROM _members m
-    LEFT JOIN (_facts f JOIN _steps s USING (playbook_id, milestone_id))
-      ON f.user_id = m.user_id AND f.playbook_id = m.playbook_id AND f.completed_at IS NOT NULL
+    LEFT JOIN (
+        SELECT f.user_id, f.playbook_id, s.position, f.completed_at
+        FROM _facts f JOIN _steps s USING (playbook_id, milestone_id) WHERE f.completed_at IS NOT NULL
+    ) d ON d.user_id = m.user_id AND d.playbook_id = m.playbook_id
     GROUP BY m.playbook_id, m.user_id, m.signup_at, m.role
     """
 
@@ -351,7 +353,8 @@ EXPERIMENTS = """
 -- the first value) reached after the exposure, within `within_seconds` if set (else `$within` days),
 -- or a track call on day `active_day` after the exposure (only users whose day is over count).
 WITH exposed AS (
-    SELECT x.*, coalesce(x.playbook_id, $playbook) AS metric_playbook,
+    SELECT x.user_id, x.experiment, x.variant, x.exposed_at, x.playbook_id, x.variants_seen,
+           coalesce(x.playbook_id, $playbook) AS metric_playbook,
            coalesce(m.milestone_id, p.first_value) AS metric_milestone,
            coalesce(m.within_seconds, $within * 86400.0) AS within_seconds, m.active_day
     FROM _exposures x JOIN _sel USING (user_id)
@@ -360,7 +363,7 @@ WITH exposed AS (
     WHERE ($playbook IS NULL OR x.playbook_id IS NULL OR x.playbook_id = $playbook)
       AND (m.active_day IS NULL OR x.exposed_at + to_days(m.active_day + 1) <= $as_of)
 ), judged AS (
-    SELECT e.*,
+    SELECT e.experiment, e.variant, e.playbook_id, e.metric_milestone, e.variants_seen,
            CASE WHEN e.active_day IS NOT NULL THEN EXISTS (
                     SELECT 1 FROM events v
                     WHERE v.user_id = e.user_id AND v.type = 'track'

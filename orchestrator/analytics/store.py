@@ -105,6 +105,11 @@ def _from_file(fields: Fields) -> str:
     )
 
 
+# A trait's value (JSON) by its key, whatever characters the key holds. A function of its own so that
+# the metrics' SQL stays engine-neutral: on ClickHouse it is `JSONExtractRaw` (clickhouse/dialect.py).
+TRAIT_VALUE = (
+    """CREATE OR REPLACE TEMP MACRO trait_value(doc, k) AS json_extract(doc, '$."' || replace(k, '"', '\\"') || '"')"""
+)
 READER_MEMORY = "300MB"  # a report's working memory: DuckDB spills beyond it rather than grow
 
 
@@ -113,6 +118,7 @@ def connect(path: Path | str = ":memory:", *, read_only: bool = False) -> duckdb
     keeps its working memory to `READER_MEMORY`)."""
     connection = duckdb.connect(str(path), read_only=read_only)
     connection.execute("SET TimeZone = 'UTC'")
+    connection.execute(TRAIT_VALUE)
     if read_only:
         connection.execute(f"SET memory_limit = '{READER_MEMORY}'")
     if not read_only:

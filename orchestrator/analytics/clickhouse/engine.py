@@ -1,0 +1,128 @@
+"""Runs the metrics on ClickHouse: embedded (chdb, a folder on disk) or a server (clickhouse-connect).
+
+Every statement goes through the dialect (`dialect.py`). The session settings make ClickHouse
+answer like SQL (and DuckDB) where its defaults differ:
+
+- `join_use_nulls`: an outer join's missing side is NULL, not 0 or '';
+- `group_by_use_nulls`: a grouping set's other keys are NULL (the queries tell the sets apart that way);
+- `union_default_mode`: a bare UNION removes duplicates, as in SQL;
+- `final`: a record delivered twice counts once even before its table merged the copies (schema.py);
+- `session_timezone`: days and weeks are UTC ones, as in the DuckDB store.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+from sqlglot import exp
+
+from nudgeflow.orchestrator.analytics.clickhouse import dialect, schema
+from nudgeflow.orchestrator.analytics.engine import Columns, Params, Row
+
+SETTINGS = {
+    "join_use_nulls": 1,
+    "group_by_use_nulls": 1,
+    "union_default_mode": "DISTINCT",
+    "final": 1,
+    "session_timezone": "UTC",
+}
+TYPES = {"VARCHAR": "String", "INTEGER": "Int32", "BIGINT": "Int64", "DOUBLE": "Float64"}
+
+
+class Client(Protocol):
+    """What the engine needs of a ClickHouse connection."""
+
+    def command(self, sql: str) -> None: ...
+
+    def query(self, sql: str) -> list[Row]: ...
+
+    def close(self) -> None: ...
+
+
+class EmbeddedClient:
+    """ClickHouse in this process (chdb), its tables in `path` (in memory when None)."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        from chdb import session
+
+        opened: Any = session.Session  # chdb ships no type information
+        self._session = opened(str(path) if path is not None else "")
+        for name, value in SETTINGS.items():
+            self.command(f"SET {name} = {dialect.literal(value).sql('clickhouse')}")
+
+    def command(self, sql: str) -> None:
+        self._session.query(sql)
+
+    def query(self, sql: str) -> list[Row]:
+        table = self._session.query(sql, "ArrowTable")
+        return list(zip(*(column.to_pylist() for column in table.columns), strict=True))
+
+    def close(self) -> None:
+        self._session.close()
+
+
+class ServerClient:
+    """A ClickHouse server, over HTTP (clickhouse-connect), in one session (the temporary tables live in it)."""
+
+    def __init__(self, dsn: str) -> None:
+        import clickhouse_connect
+
+        self._client = clickhouse_connect.get_client(dsn=dsn, session_id=f"nudgeflow-{uuid.uuid4()}", settings=SETTINGS)
+
+    def command(self, sql: str) -> None:
+        self._client.command(sql)
+
+    def query(self, sql: str) -> list[Row]:
+        return [tuple(row) for row in self._client.query(sql).result_rows]
+
+    def close(self) -> None:
+        self._client.close()
+
+
+class ClickHouseEngine:
+    """The metrics' SQL, translated, on one ClickHouse session."""
+
+    name = "clickhouse"
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+
+    def close(self) -> None:
+        self.client.close()
+
+    def create_tables(self) -> None:
+        for statement in _statements(schema.TABLES):
+            self.client.command(statement)
+
+    def load_file(self, table: str, path: Path) -> None:
+        """A JSONL file's records into `table` (`schema.load_file_sql`)."""
+        for statement in schema.load_file_sql(table, path):
+            self.client.command(statement)
+
+    def execute(self, sql: str, params: Params = None) -> None:
+        for statement in dialect.to_clickhouse(sql, params):
+            self.client.command(statement)
+
+    def rows(self, sql: str, params: Params = None) -> list[Row]:
+        [statement] = dialect.to_clickhouse(sql, params)
+        return [tuple(_plain(v) for v in row) for row in self.client.query(statement)]
+
+    def table_of(self, name: str, columns: Columns, rows: Sequence[Row]) -> None:
+        declared = ", ".join(f"{n} Nullable({TYPES[t]})" for n, t in columns)
+        self.client.command(f"CREATE OR REPLACE TEMPORARY TABLE {name} ({declared}) ENGINE = Memory")
+        if rows:
+            values = ", ".join(exp.Tuple(expressions=[dialect.literal(v) for v in r]).sql("clickhouse") for r in rows)
+            self.client.command(f"INSERT INTO {name} VALUES {values}")
+
+
+def _plain(value: Any) -> Any:
+    """NaN (an average of nothing) is NULL, as DuckDB returns it."""
+    return None if isinstance(value, float) and value != value else value
+
+
+def _statements(script: str) -> list[str]:
+    lines = [line for line in script.splitlines() if not line.lstrip().startswith("--")]
+    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
