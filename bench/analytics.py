@@ -30,6 +30,8 @@ NUDGEFLOW = [sys.executable, "-m", "nudgeflow.orchestrator"]
 
 
 def label(users: int) -> str:
+    if users % 1_000_000 == 0:
+        return f"{users // 1_000_000}m"
     return f"{users // 1000}k" if users % 1000 == 0 else str(users)
 
 
@@ -44,19 +46,30 @@ def _timed(command: list[str], cwd: Path) -> tuple[float, float]:
     return seconds, usage.ru_maxrss / 1024
 
 
-def report_costs(users: int, scratch: Path) -> dict[str, Any]:
+def _megabytes(path: Path) -> float:
+    files = [path] if path.is_file() else [f for f in path.rglob("*") if f.is_file()]
+    return sum(f.stat().st_size for f in files) / 1e6
+
+
+def report_costs(users: int, scratch: Path, engine: str = "duckdb") -> dict[str, Any]:
+    """`report --from` on a sample of `users` (written once per scratch folder), cold then warm."""
     folder = scratch / f"sample-{users}"
-    sample_seconds, _ = _timed([*NUDGEFLOW, "sample", "--users", str(users), "--out", str(folder)], scratch)
-    report = [*NUDGEFLOW, "report", "--from", str(folder), "--format", "json", "--out", str(scratch / "r.json")]
+    sample_seconds = 0.0
+    if not (folder / OUTCOMES_FILE).exists():
+        sample_seconds, _ = _timed([*NUDGEFLOW, "sample", "--users", str(users), "--out", str(folder)], scratch)
+    report = [*NUDGEFLOW, "report", "--from", str(folder), "--engine", engine, "--format", "json"]
+    report += ["--out", str(scratch / f"r-{engine}.json")]
     cold_seconds, cold_rss = _timed(report, scratch)
     warm = [_timed(report, scratch) for _ in range(3)]
     seconds, rss = min(warm)  # best of three: the machine is shared
     return {
         "users": users,
+        "engine": engine,
         "events": sum(1 for _ in (folder / EVENTS_FILE).open()),
         "outcomes": sum(1 for _ in (folder / OUTCOMES_FILE).open()),
         "jsonl_mb": ((folder / EVENTS_FILE).stat().st_size + (folder / OUTCOMES_FILE).stat().st_size) / 1e6,
-        "duckdb_mb": (folder / "analytics.duckdb").stat().st_size / 1e6,
+        "duckdb_mb": _megabytes(folder / "analytics.duckdb") if engine == "duckdb" else None,
+        "chdb_mb": _megabytes(folder / "analytics.chdb") if engine == "clickhouse" else None,
         "sample_seconds": sample_seconds,
         "cold_seconds": cold_seconds,
         "cold_peak_rss_mb": cold_rss,
@@ -118,4 +131,16 @@ def summary(report: dict[str, Any], ingest: dict[str, Any]) -> dict[str, Any]:
         f"report_peak_rss_mb_{size}": round(report["peak_rss_mb"]),
         f"report_cold_seconds_{size}": round(report["cold_seconds"], 2),
         "ingest_rows_per_s": round(ingest["rows_per_s"]),
+    }
+
+
+def clickhouse_summary(on_clickhouse: dict[str, Any], on_duckdb: dict[str, Any]) -> dict[str, Any]:
+    """The ClickHouse keys: the report on embedded ClickHouse, and DuckDB on the same sample for scale."""
+    size = label(on_clickhouse["users"])
+    return {
+        f"report_seconds_{size}_chdb": round(on_clickhouse["seconds"], 2),
+        f"report_peak_rss_mb_{size}_chdb": round(on_clickhouse["peak_rss_mb"]),
+        f"report_cold_seconds_{size}_chdb": round(on_clickhouse["cold_seconds"], 2),
+        f"report_seconds_{size}_duckdb": round(on_duckdb["seconds"], 2),
+        "chdb_users": on_clickhouse["users"],
     }

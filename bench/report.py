@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bench.inbox_serving import report as inbox_report
-from bench.report_summary import summary_section
+from bench.report_summary import CLICKHOUSE_NOTE, summary_section
 
 
 def _n(value: float, digits: int = 0) -> str:
@@ -313,10 +313,33 @@ run is repeated at half the rate.
 
 {_state(r["state"], r.get("restart")) if "state" in r else ""}
 {_analytics(r["analytics"]) if "analytics" in r else ""}
+{_clickhouse(r["clickhouse"]) if "clickhouse" in r else ""}
 {inbox_report(r["inbox"]) if "inbox" in r else ""}
 ## Profile of the pipeline hot path
 
 {profile}
+"""
+
+
+def _clickhouse(c: dict[str, Any]) -> str:
+    """The scale option's keys (bench/analytics.py, `clickhouse` phase)."""
+    ch, duck = c["clickhouse"], c["duckdb"]
+    return f"""## Analytics on ClickHouse (the scale option)
+
+The same `nudgeflow report --from DIR --format json` with `--engine clickhouse`: embedded ClickHouse
+(chdb {ch.get("chdb_version", "")}), the metrics' SQL translated from DuckDB's (`orchestrator/analytics/clickhouse/`),
+on a sample of {_n(ch["users"])} users ({_n(ch["events"])} events, {_n(ch["outcomes"])} outcomes,
+{ch["jsonl_mb"]:,.0f} MB of JSONL). The first run loads the JSONL into `DIR/analytics.chdb` ({ch["chdb_mb"]:,.0f} MB);
+later runs read it. DuckDB on the same folder, same run, for scale.
+
+| measure | ClickHouse (chdb) | DuckDB |
+|---|---|---|
+| report, reading the loaded data (best of 3) | **{ch["seconds"]:.1f} s**, peak RSS {ch["peak_rss_mb"]:,.0f} MB | \
+{duck["seconds"]:.1f} s, peak RSS {duck["peak_rss_mb"]:,.0f} MB |
+| report, first run (loads the JSONL) | {ch["cold_seconds"]:.1f} s, peak RSS {ch["cold_peak_rss_mb"]:,.0f} MB | \
+{duck["cold_seconds"]:.1f} s, peak RSS {duck["cold_peak_rss_mb"]:,.0f} MB |
+
+{CLICKHOUSE_NOTE}
 """
 
 

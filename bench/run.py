@@ -155,6 +155,20 @@ def _analytics_phase(args: argparse.Namespace, results: dict[str, Any]) -> None:
     results.setdefault("summary", {}).update(analytics.summary(report, ingest))
 
 
+def _clickhouse_phase(args: argparse.Namespace, results: dict[str, Any]) -> None:
+    """report_seconds_<size>_chdb: the same report on embedded ClickHouse, and on DuckDB for scale."""
+    with tempfile.TemporaryDirectory() as scratch:
+        on_clickhouse = analytics.report_costs(args.chdb_users, Path(scratch), engine="clickhouse")
+        on_duckdb = analytics.report_costs(args.chdb_users, Path(scratch), engine="duckdb")
+    print(
+        f"analytics on ClickHouse ({on_clickhouse['users']:,} users): {on_clickhouse['seconds']:.2f}s "
+        f"(DuckDB {on_duckdb['seconds']:.2f}s)",
+        flush=True,
+    )
+    results["clickhouse"] = {"clickhouse": on_clickhouse, "duckdb": on_duckdb}
+    results.setdefault("summary", {}).update(analytics.clickhouse_summary(on_clickhouse, on_duckdb))
+
+
 def _engine_phase(args: argparse.Namespace, results: dict[str, Any]) -> None:
     layouts = [(10, 100), (10_000, 100)] + ([] if args.quick else [(10_000, 10_000)])  # one big playbook: slow load
     results["engine"] = [
@@ -227,6 +241,7 @@ PHASES = {
     "state": _state_phase,
     "soak": _soak_phase,
     "analytics": _analytics_phase,
+    "clickhouse": _clickhouse_phase,
     "inbox": _inbox_phase,
 }
 
@@ -250,6 +265,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--soak-users", type=int, default=20_000, help="(h) user population")
     parser.add_argument("--skip-profile", action="store_true")
     parser.add_argument("--analytics-users", type=int, default=200_000, help="users of the sample `report` reads")
+    parser.add_argument(
+        "--chdb-users", type=int, default=1_000_000, help="users of the sample the ClickHouse report reads"
+    )
     parser.add_argument("--ingest-users", type=int, default=50_000, help="users whose records the ingester reads")
     parser.add_argument("--inbox-users", type=int, default=10_000, help="users whose inboxes are read")
     parser.add_argument("--inbox-per-user", type=int, default=3, help="prompts in each of those inboxes")
@@ -284,7 +302,7 @@ def main(argv: list[str] | None = None) -> int:
         args.timers, args.timer_due, args.timer_window = 100_000, 2_000, 5.0
         args.latency_seconds, args.state_users, args.restart_users = 5.0, 5_000, 5_000
         args.soak_seconds, args.soak_warmup, args.soak_users = 40.0, 10.0, 2_000
-        args.analytics_users, args.ingest_users = 5_000, 2_000
+        args.analytics_users, args.ingest_users, args.chdb_users = 5_000, 2_000, 5_000
         args.inbox_users, args.inbox_seconds, args.inbox_probes = 1_000, 4.0, 150
     phases = list(PHASES) if args.only is None else args.only.split(",")
     unknown = set(phases) - set(PHASES)

@@ -415,11 +415,13 @@ app.add_typer(analytics_app, name="analytics")
 @analytics_app.command("ingest")
 def analytics_ingest(
     db: Annotated[Path | None, typer.Option(help="DuckDB file (default: NUDGEFLOW_ANALYTICS_DB).")] = None,
+    clickhouse: ClickHouseUrl = None,
 ) -> None:
-    """Follow the events and outcomes topics into a DuckDB file, exactly once (a process beside the worker)."""
+    """Follow the events and outcomes topics into a DuckDB file (or a ClickHouse server), each record once
+    (a process beside the worker)."""
     from nudgeflow.orchestrator.analytics.commands import run_ingest
 
-    run_ingest(console, db)
+    run_ingest(console, db, clickhouse)
 
 
 @analytics_app.command("clickhouse-schema")

@@ -178,18 +178,24 @@ def run_sample(users: int, out: Path, console: Console, *, rules: Path | None, w
     console.print(f"wrote {events} events and {outcomes} outcomes for {users} users to {out}")
 
 
-def run_ingest(console: Console, db: Path | None = None) -> None:
-    """Follow both topics into the DuckDB file until SIGINT/SIGTERM (then flush and stop)."""
+def run_ingest(console: Console, db: Path | None = None, clickhouse: str | None = None) -> None:
+    """Follow both topics into the DuckDB file (or a ClickHouse server) until SIGINT/SIGTERM (then flush and stop)."""
     import signal
 
-    from nudgeflow.orchestrator.analytics.ingest import Ingester, print_progress
+    from nudgeflow.orchestrator.analytics.ingest import Ingester, Sink, print_progress
     from nudgeflow.orchestrator.analytics.source import kafka_settings
 
     settings, config = Settings(), AnalyticsSettings()
     _need_broker(settings, console, offline=False)
     topics = kafka_settings(settings)
+    target: Path | Sink = db or config.db
+    if clickhouse is not None:
+        from nudgeflow.orchestrator.analytics.clickhouse.engine import ClickHouseEngine, ServerClient
+        from nudgeflow.orchestrator.analytics.clickhouse.sink import ClickHouseSink
+
+        target = ClickHouseSink(ClickHouseEngine(ServerClient(clickhouse)))
     ingester = Ingester(
-        db or config.db,
+        target,
         flush_rows=config.flush_rows,
         flush_seconds=config.flush_seconds,
         on_flush=print_progress,
@@ -202,7 +208,8 @@ def run_ingest(console: Console, db: Path | None = None) -> None:
             loop.add_signal_handler(signum, ingester.stop)
         await ingester.run()
 
-    console.print(f"ingesting {topics['events_topic']} and {topics['outcomes_topic']} into {db or config.db}")
+    into = "ClickHouse" if clickhouse is not None else db or config.db
+    console.print(f"ingesting {topics['events_topic']} and {topics['outcomes_topic']} into {into}")
     asyncio.run(main())
 
 

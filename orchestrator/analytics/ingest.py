@@ -9,6 +9,8 @@ there. Nothing is lost and nothing is counted twice.
 
 The file is opened only for the length of a flush, so `report --db` (read-only) can open it in
 between; when a reader holds it, the flush waits and retries (the ingester lags, that is all).
+
+The same loop writes to ClickHouse instead (`clickhouse/sink.py`, `analytics ingest --clickhouse`).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import duckdb
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -49,6 +51,21 @@ def stored_offsets(path: Path) -> dict[TopicPartition, int]:
     finally:
         connection.close()
     return {TopicPartition(str(t), int(p)): int(o) for t, p, o in rows}
+
+
+class Sink(Protocol):
+    """Where the ingester's batches go. Called from a worker thread, one call at a time."""
+
+    def offsets(self) -> dict[TopicPartition, int]:
+        """The next offset to read of every partition written so far."""
+
+    def write(self, batch: Batch, *, release: bool) -> tuple[int, int]:
+        """Store the batch's records and offsets; (new events, new outcomes). `release`: nothing more
+        is coming for now (a file database lets readers in)."""
+
+    @property
+    def holding(self) -> bool:
+        """Keeps the database open between flushes; an idle ingester flushes to let readers in."""
 
 
 @dataclass
@@ -86,6 +103,37 @@ def write(connection: duckdb.DuckDBPyConnection, batch: Batch) -> tuple[int, int
     return kept
 
 
+class DuckDBFileSink:
+    """The DuckDB file: opened for a flush and closed after it, so read-only readers can open it in
+    between, except while a backlog is read (held up to `hold_seconds`, saving a checkpoint per flush)."""
+
+    def __init__(self, path: Path, *, hold_seconds: float = 5.0) -> None:
+        self.path, self.hold_seconds = path, hold_seconds
+        self._connection: duckdb.DuckDBPyConnection | None = None
+        self._opened_at = 0.0
+        open_when_free(path).close()  # create the schema
+
+    def offsets(self) -> dict[TopicPartition, int]:
+        return stored_offsets(self.path)
+
+    def write(self, batch: Batch, *, release: bool) -> tuple[int, int]:
+        try:
+            if self._connection is None:
+                self._connection, self._opened_at = open_when_free(self.path), time.monotonic()
+            return write(self._connection, batch) if batch.offsets else (0, 0)
+        except BaseException:
+            release = True
+            raise
+        finally:
+            if self._connection is not None and (release or time.monotonic() - self._opened_at >= self.hold_seconds):
+                self._connection.close()
+                self._connection = None
+
+    @property
+    def holding(self) -> bool:
+        return self._connection is not None
+
+
 class Ingester:
     """Reads both topics from the stored offsets on and flushes every `flush_rows` records or
     `flush_seconds`, whichever comes first. While it works through a backlog (size-triggered
@@ -94,7 +142,7 @@ class Ingester:
 
     def __init__(
         self,
-        path: Path,
+        target: Path | Sink,
         *,
         events_topic: str,
         outcomes_topic: str,
@@ -105,12 +153,11 @@ class Ingester:
         hold_seconds: float = 5.0,
         on_flush: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
-        self.path, self.kafka_options = path, kafka_options
+        self.target, self.kafka_options = target, kafka_options
         self.events_topic, self.outcomes_topic = events_topic, outcomes_topic
         self.flush_rows, self.flush_seconds, self.topic_wait = flush_rows, flush_seconds, topic_wait
         self.on_flush, self.hold_seconds = on_flush, hold_seconds
-        self._connection: duckdb.DuckDBPyConnection | None = None
-        self._opened_at = 0.0
+        self.sink: Sink | None = None
         self.totals: dict[str, float] = {"read": 0, "events": 0, "outcomes": 0, "flushes": 0, "write_seconds": 0.0}
         self._stopping = asyncio.Event()
 
@@ -141,12 +188,17 @@ class Ingester:
         )
         await consumer.start()
         try:
-            await asyncio.to_thread(lambda: open_when_free(self.path).close())  # create the schema
+            target = self.target
+            self.sink = sink = (
+                await asyncio.to_thread(DuckDBFileSink, target, hold_seconds=self.hold_seconds)
+                if isinstance(target, Path)
+                else target
+            )
             partitions = await self._partitions(consumer)
             if not partitions:
                 return
             consumer.assign(partitions)
-            stored = await asyncio.to_thread(stored_offsets, self.path)
+            stored = await asyncio.to_thread(sink.offsets)
             for tp in partitions:
                 if tp in stored:
                     consumer.seek(tp, stored[tp])
@@ -168,12 +220,7 @@ class Ingester:
                     batch.offsets[tp] = records[-1].offset + 1
                     batch.started = batch.started or time.monotonic()
                     self.totals["read"] += len(records)
-            if (
-                not fetched
-                and not batch.offsets
-                and self._connection is not None
-                and (writing is None or writing.done())
-            ):
+            if not fetched and not batch.offsets and self._holding() and (writing is None or writing.done()):
                 await self._flush(batch, release=True)  # idle: let readers in
             due = batch.offsets and time.monotonic() - batch.started >= self.flush_seconds
             if len(batch) >= self.flush_rows or due:
@@ -185,26 +232,14 @@ class Ingester:
             await writing
         await self._flush(batch, release=True)
 
-    def _write(self, batch: Batch, release: bool) -> tuple[int, int]:
-        """In a worker thread: open the file if needed, write, and close it unless a backlog is being read."""
-        try:
-            if self._connection is None:
-                self._connection, self._opened_at = open_when_free(self.path), time.monotonic()
-            kept = write(self._connection, batch) if batch.offsets else (0, 0)
-        except BaseException:
-            release = True
-            raise
-        finally:
-            if self._connection is not None and (release or time.monotonic() - self._opened_at >= self.hold_seconds):
-                self._connection.close()
-                self._connection = None
-        return kept
+    def _holding(self) -> bool:
+        return self.sink is not None and self.sink.holding
 
     async def _flush(self, batch: Batch, *, release: bool) -> None:
-        if not batch.offsets and self._connection is None:
+        if self.sink is None or (not batch.offsets and not self._holding()):
             return
         started = time.perf_counter()
-        events, outcomes = await asyncio.to_thread(self._write, batch, release)
+        events, outcomes = await asyncio.to_thread(self.sink.write, batch, release=release)
         if not batch.offsets:
             return
         self.totals["write_seconds"] = round(self.totals["write_seconds"] + time.perf_counter() - started, 3)

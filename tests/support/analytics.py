@@ -120,3 +120,14 @@ OUTCOMES = [
     completed("u1", 2, "a"),  # duplicate outcome_id
 ]
 AS_OF = at(8 * D + 12)
+
+
+def comparable(value: Any) -> Any:
+    """A report's JSON with floats to 9 significant digits: two engines may sum in another order."""
+    if isinstance(value, float):
+        return float(f"{value:.9g}")
+    if isinstance(value, dict):
+        return {k: comparable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [comparable(v) for v in value]
+    return value

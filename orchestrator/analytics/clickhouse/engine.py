@@ -97,10 +97,29 @@ class ClickHouseEngine:
         for statement in _statements(schema.TABLES):
             self.client.command(statement)
 
-    def load_file(self, table: str, path: Path) -> None:
-        """A JSONL file's records into `table` (`schema.load_file_sql`)."""
-        for statement in schema.load_file_sql(table, path):
+    def load_file(self, table: str, path: Path) -> int:
+        """A JSONL file's records into `table`; how many were new."""
+        return self._load(table, schema.file_source(path, table))
+
+    def load_texts(self, table: str, texts: Sequence[str]) -> int:
+        """Records as JSON texts (topic values) into `table`; how many were new. Unreadable ones are skipped."""
+        self.client.command(schema.raw_table_sql(table))
+        lines = "\n".join(t.replace("\n", " ").replace("\r", " ") for t in texts)
+        self.client.command(
+            f"INSERT INTO _raw_{table} SETTINGS input_format_allow_errors_ratio = 1 FORMAT JSONEachRow\n{lines}"
+        )
+        return self._load(table, f"_raw_{table}")
+
+    def _load(self, table: str, source: str) -> int:
+        stage, count, store = schema.load_sql(table, source)
+        for statement in stage:
             self.client.command(statement)
+        [(new, staged)] = self.client.query(count)
+        if staged > new:
+            self.client.command(f"INSERT INTO duplicates VALUES ('{table}', {int(staged) - int(new)})")
+        for statement in store:
+            self.client.command(statement)
+        return int(new)
 
     def execute(self, sql: str, params: Params = None) -> None:
         for statement in dialect.to_clickhouse(sql, params):

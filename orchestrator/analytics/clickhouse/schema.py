@@ -33,6 +33,9 @@ CREATE TABLE IF NOT EXISTS outcomes (
 ) ENGINE = ReplacingMergeTree ORDER BY outcome_id;
 -- Records seen again and dropped when loaded (a Kafka engine's re-deliveries are merged away instead).
 CREATE TABLE IF NOT EXISTS duplicates (topic String, n Int64) ENGINE = SummingMergeTree ORDER BY topic;
+-- `analytics ingest --clickhouse`: the next offset of each partition, written after the rows it covers.
+CREATE TABLE IF NOT EXISTS offsets (topic String, part Int32, next_offset Int64, written {TIME})
+ENGINE = ReplacingMergeTree(written) ORDER BY (topic, part);
 """
 
 # The raw fields each record is read with (nested objects arrive as their JSON text).
@@ -98,18 +101,28 @@ def _quoted(text: str) -> str:
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def load_file_sql(table: str, path: Path) -> list[str]:
-    """Statements that add a JSONL file's records to `table`, each id once, and count the ones dropped."""
-    fields, rows, key = ROWS[table]
-    source = f"file({_quoted(str(path.resolve()))}, 'JSONEachRow', {_quoted(fields)})"
+def file_source(path: Path, table: str) -> str:
+    """A JSONL file's records, as `EVENT_ROWS` / `OUTCOME_ROWS` read them."""
+    return f"file({_quoted(str(path.resolve()))}, 'JSONEachRow', {_quoted(ROWS[table][0])})"
+
+
+def raw_table_sql(table: str) -> str:
+    """A session table to hand records over in (`INSERT ... FORMAT JSONEachRow`), then read like a file."""
+    return f"CREATE OR REPLACE TEMPORARY TABLE _raw_{table} ({ROWS[table][0]}) ENGINE = Memory"
+
+
+def load_sql(table: str, source: str) -> tuple[list[str], str, list[str]]:
+    """(stage, count, store): stage the records of `source` as rows; count how many are new (and how many
+    staged); store the new ones, each id once, and count the others in `duplicates`."""
+    _, rows, key = ROWS[table]
     staged = f"_staged_{table}"
-    return [
-        f"CREATE OR REPLACE TEMPORARY TABLE {staged} AS {rows.replace('{source}', source)}",
-        f"INSERT INTO duplicates SELECT '{table}', count() - uniqExactIf(({key}), ({key}) NOT IN "
-        f"(SELECT {key} FROM {table})) FROM {staged}",  # all but the first copy of each new record
+    stage = [f"CREATE OR REPLACE TEMPORARY TABLE {staged} AS {rows.replace('{source}', source)}"]
+    count = f"SELECT uniqExactIf(({key}), ({key}) NOT IN (SELECT {key} FROM {table})), count() FROM {staged}"
+    store = [
         f"INSERT INTO {table} SELECT * FROM {staged} WHERE ({key}) NOT IN (SELECT {key} FROM {table}) LIMIT 1 BY {key}",
         f"DROP TABLE {staged}",
     ]
+    return stage, count, store
 
 
 def kafka_ingest_sql(table: str, *, brokers: str, topic: str, group: str) -> list[str]:

@@ -22,6 +22,7 @@ from nudgeflow.orchestrator.cli import app
 from nudgeflow.rules import load_ruleset
 from nudgeflow.rules.loader import playbook_files
 from nudgeflow.rules.schema import Playbook
+from tests.support.analytics import comparable
 
 REPO = Path(__file__).resolve().parents[3]
 JUNK = [
@@ -30,17 +31,6 @@ JUNK = [
     '{"type": "track", "userId": "u", "messageId": "m", "timestamp": "yesterday", "event": "X"}',
     '{"type": "track", "userId": "", "messageId": "m2", "timestamp": "2026-01-01T00:00:00Z", "event": "X"}',
 ]
-
-
-def _same(value: Any) -> Any:
-    """Floats to 9 significant digits: the engines may sum in another order."""
-    if isinstance(value, float):
-        return float(f"{value:.9g}")
-    if isinstance(value, dict):
-        return {k: _same(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_same(v) for v in value]
-    return value
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +64,7 @@ def _duckdb(folder: Path) -> DuckDBEngine:
 
 
 def _report(engine: SqlEngine, playbooks: list[Playbook], flt: Filter) -> dict[str, Any]:
-    return dict(_same(OnboardingAnalytics(playbooks, engine).report(flt).model_dump(mode="json")))
+    return dict(comparable(OnboardingAnalytics(playbooks, engine).report(flt).model_dump(mode="json")))
 
 
 @pytest.mark.parametrize(
@@ -173,7 +163,7 @@ def test_report_from_a_folder_on_embedded_clickhouse(
         out = tmp_path / "r.json"
         done = CliRunner().invoke(app, ["report", "--from", "s", *engine, "--format", "json", "--out", str(out)])
         assert done.exit_code == 0, done.output
-        return dict(_same(json.loads(out.read_text())))
+        return dict(comparable(json.loads(out.read_text())))
 
     on_clickhouse = report("--engine", "clickhouse")
     assert (folder / "analytics.chdb").is_dir()
