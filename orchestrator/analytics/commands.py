@@ -30,6 +30,11 @@ class AnalyticsSettings(BaseSettings):
     db: Path = Field(default=Path("nudgeflow-analytics.duckdb"), description="DuckDB file of events and outcomes.")
     flush_rows: int = Field(default=50_000, ge=1, description="Ingester: commit after this many records...")
     flush_seconds: float = Field(default=1.0, gt=0, description="...or this long after the first one.")
+    snapshot_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="Ingester: when caught up, keep the reports' per-user tables in the file at most this often.",
+    )
     expansion_events: str = Field(
         default="Seats Added,Plan Upgraded",
         description="Comma-separated track events that mean an account grew (the expansion metric).",
@@ -198,6 +203,7 @@ def run_ingest(console: Console, db: Path | None = None, clickhouse: str | None 
         target,
         flush_rows=config.flush_rows,
         flush_seconds=config.flush_seconds,
+        snapshot_seconds=config.snapshot_seconds,
         on_flush=print_progress,
         **topics,
     )

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import duckdb
 
-from nudgeflow.orchestrator.analytics import store
+from nudgeflow.orchestrator.analytics import snapshot, store
 from nudgeflow.orchestrator.analytics.sample import EVENTS_FILE, OUTCOMES_FILE
 
 DATABASE_FILE = "analytics.duckdb"
@@ -59,6 +59,7 @@ def open_folder(folder: Path) -> duckdb.DuckDBPyConnection:
             connection.execute(f"SET memory_limit = '{store.READER_MEMORY}'")  # a file database: spills, not grows
             connection.execute("SET preserve_insertion_order = false")
             _load(connection, folder)
+            snapshot.persist(connection)
             connection.execute("CREATE TABLE loaded_from AS SELECT $source AS source", {"source": source})
         finally:
             connection.close()

@@ -27,7 +27,7 @@ from typing import Any, Protocol
 import duckdb
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from nudgeflow.orchestrator.analytics import store
+from nudgeflow.orchestrator.analytics import snapshot, store
 
 log = logging.getLogger(__name__)
 
@@ -107,10 +107,11 @@ class DuckDBFileSink:
     """The DuckDB file: opened for a flush and closed after it, so read-only readers can open it in
     between, except while a backlog is read (held up to `hold_seconds`, saving a checkpoint per flush)."""
 
-    def __init__(self, path: Path, *, hold_seconds: float = 5.0) -> None:
-        self.path, self.hold_seconds = path, hold_seconds
+    def __init__(self, path: Path, *, hold_seconds: float = 5.0, snapshot_seconds: float = 60.0) -> None:
+        self.path, self.hold_seconds, self.snapshot_seconds = path, hold_seconds, snapshot_seconds
         self._connection: duckdb.DuckDBPyConnection | None = None
         self._opened_at = 0.0
+        self._snapshot_at: float | None = None  # never kept by this process yet: keep one at the first idle flush
         open_when_free(path).close()  # create the schema
 
     def offsets(self) -> dict[TopicPartition, int]:
@@ -120,7 +121,11 @@ class DuckDBFileSink:
         try:
             if self._connection is None:
                 self._connection, self._opened_at = open_when_free(self.path), time.monotonic()
-            return write(self._connection, batch) if batch.offsets else (0, 0)
+            kept = write(self._connection, batch) if batch.offsets else (0, 0)
+            if release and self._snapshot_due():  # caught up: keep the reports' snapshot (snapshot.py)
+                snapshot.persist(self._connection)
+                self._snapshot_at = time.monotonic()
+            return kept
         except BaseException:
             release = True
             raise
@@ -132,6 +137,9 @@ class DuckDBFileSink:
     @property
     def holding(self) -> bool:
         return self._connection is not None
+
+    def _snapshot_due(self) -> bool:
+        return self._snapshot_at is None or time.monotonic() - self._snapshot_at >= self.snapshot_seconds
 
 
 class Ingester:
@@ -151,12 +159,13 @@ class Ingester:
         flush_seconds: float = 1.0,
         topic_wait: float = 30.0,
         hold_seconds: float = 5.0,
+        snapshot_seconds: float = 60.0,
         on_flush: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
         self.target, self.kafka_options = target, kafka_options
         self.events_topic, self.outcomes_topic = events_topic, outcomes_topic
         self.flush_rows, self.flush_seconds, self.topic_wait = flush_rows, flush_seconds, topic_wait
-        self.on_flush, self.hold_seconds = on_flush, hold_seconds
+        self.on_flush, self.hold_seconds, self.snapshot_seconds = on_flush, hold_seconds, snapshot_seconds
         self.sink: Sink | None = None
         self.totals: dict[str, float] = {"read": 0, "events": 0, "outcomes": 0, "flushes": 0, "write_seconds": 0.0}
         self._stopping = asyncio.Event()
@@ -190,7 +199,9 @@ class Ingester:
         try:
             target = self.target
             self.sink = sink = (
-                await asyncio.to_thread(DuckDBFileSink, target, hold_seconds=self.hold_seconds)
+                await asyncio.to_thread(
+                    DuckDBFileSink, target, hold_seconds=self.hold_seconds, snapshot_seconds=self.snapshot_seconds
+                )
                 if isinstance(target, Path)
                 else target
             )

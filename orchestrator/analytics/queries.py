@@ -29,9 +29,6 @@ SELECT user_id, playbook_id, milestone_id,
 FROM outcomes
 GROUP BY ALL;
 
-CREATE OR REPLACE TEMP TABLE _in_playbook AS
-SELECT DISTINCT f.user_id, f.playbook_id FROM _facts f SEMI JOIN _playbooks p ON p.playbook_id = f.playbook_id;
-
 CREATE OR REPLACE TEMP TABLE _users AS
 WITH per_user AS (  -- one pass over the events: first event, and the identify calls
     SELECT user_id, min(ts) AS first_at,
@@ -75,6 +72,14 @@ SELECT user_id, experiment, variant, exposed_at, playbook_id,
        count(DISTINCT variant) OVER (PARTITION BY user_id, experiment) AS variants_seen
 FROM seen
 QUALIFY row_number() OVER (PARTITION BY user_id, experiment ORDER BY exposed_at, outcome_id) = 1;
+"""
+
+# The snapshot's tables, kept in the database file (`snapshot.py`) so a report need not rebuild them.
+SNAPSHOT_TABLES = ("_facts", "_users", "_exposures")
+# Who is in which playbook by its outcomes: depends on the playbooks, so built by every report.
+IN_PLAYBOOK = """
+CREATE OR REPLACE TEMP TABLE _in_playbook AS
+SELECT DISTINCT f.user_id, f.playbook_id FROM _facts f SEMI JOIN _playbooks p ON p.playbook_id = f.playbook_id;
 """
 
 # The filter's users (`_sel`) and which playbooks they are in (`_members`): an outcome of the

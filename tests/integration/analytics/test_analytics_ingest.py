@@ -10,6 +10,7 @@ import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
@@ -65,7 +66,11 @@ async def _produce(settings: Settings, numbers: range, *, chunk: int = 500, paus
 
 
 def _start(settings: Settings, db: Path, log: Path) -> subprocess.Popen[bytes]:
-    env = settings_env(settings) | {"NUDGEFLOW_ANALYTICS_FLUSH_ROWS": "400", "NUDGEFLOW_ANALYTICS_FLUSH_SECONDS": "0.1"}
+    env = settings_env(settings) | {
+        "NUDGEFLOW_ANALYTICS_FLUSH_ROWS": "400",
+        "NUDGEFLOW_ANALYTICS_FLUSH_SECONDS": "0.1",
+        "NUDGEFLOW_ANALYTICS_SNAPSHOT_SECONDS": "0.2",
+    }
     with log.open("ab") as out:
         return subprocess.Popen(
             [sys.executable, "-m", "nudgeflow.orchestrator", "analytics", "ingest", "--db", str(db)],
@@ -79,7 +84,15 @@ def _flushes(log: Path) -> list[dict[str, int]]:
     return [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
 
 
-def _counts(db: Path) -> dict[str, int]:
+def _snapshot_of(connection: duckdb.DuckDBPyConnection) -> tuple[int, int] | None:
+    """The (events, outcomes) the kept snapshot covers (orchestrator/analytics/snapshot.py), if any."""
+    try:
+        return connection.execute("SELECT events, outcomes FROM snapshot_of").fetchone()  # type: ignore[return-value]
+    except duckdb.CatalogException:
+        return None
+
+
+def _counts(db: Path) -> dict[str, Any]:
     """Read the file between two flushes (the ingester only holds it while writing)."""
     for _ in range(200):
         try:
@@ -96,6 +109,7 @@ def _counts(db: Path) -> dict[str, int]:
                 "outcomes": connection.execute("SELECT count(*) FROM outcomes").fetchone()[0],  # type: ignore[index]
                 "duplicates": connection.execute("SELECT coalesce(sum(n), 0) FROM duplicates").fetchone()[0],  # type: ignore[index]
                 "offsets": connection.execute("SELECT coalesce(sum(next_offset), 0) FROM offsets").fetchone()[0],  # type: ignore[index]
+                "snapshot_of": _snapshot_of(connection),
             }
         finally:
             connection.close()
@@ -126,6 +140,8 @@ async def test_kill_9_mid_stream_then_restart_has_every_record_exactly_once(make
 
         ingester = _start(settings, db, log)
         await eventually(lambda: _counts(db)["outcomes"] >= total and _counts(db)["events"] >= total, timeout=180)
+        # caught up, it keeps the reports' snapshot of exactly what it stored
+        await eventually(lambda: _counts(db)["snapshot_of"] == (total, total), timeout=60)
         ingester.send_signal(signal.SIGTERM)
         assert ingester.wait(30) == 0
     finally:
