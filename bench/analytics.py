@@ -124,23 +124,23 @@ async def ingest_rate(bootstrap: str, folder: Path, db: Path) -> dict[str, Any]:
     }
 
 
-def summary(report: dict[str, Any], ingest: dict[str, Any]) -> dict[str, Any]:
+def _report_keys(report: dict[str, Any], suffix: str = "") -> dict[str, Any]:
     size = label(report["users"])
     return {
-        f"report_seconds_{size}": round(report["seconds"], 2),
-        f"report_peak_rss_mb_{size}": round(report["peak_rss_mb"]),
-        f"report_cold_seconds_{size}": round(report["cold_seconds"], 2),
-        "ingest_rows_per_s": round(ingest["rows_per_s"]),
+        f"report_seconds_{size}{suffix}": round(report["seconds"], 2),
+        f"report_peak_rss_mb_{size}{suffix}": round(report["peak_rss_mb"]),
+        f"report_cold_seconds_{size}{suffix}": round(report["cold_seconds"], 2),
     }
+
+
+def summary(report: dict[str, Any], ingest: dict[str, Any]) -> dict[str, Any]:
+    return _report_keys(report) | {"ingest_rows_per_s": round(ingest["rows_per_s"])}
 
 
 def clickhouse_summary(on_clickhouse: dict[str, Any], on_duckdb: dict[str, Any]) -> dict[str, Any]:
     """The ClickHouse keys: the report on embedded ClickHouse, and DuckDB on the same sample for scale."""
     size = label(on_clickhouse["users"])
-    return {
-        f"report_seconds_{size}_chdb": round(on_clickhouse["seconds"], 2),
-        f"report_peak_rss_mb_{size}_chdb": round(on_clickhouse["peak_rss_mb"]),
-        f"report_cold_seconds_{size}_chdb": round(on_clickhouse["cold_seconds"], 2),
+    return _report_keys(on_clickhouse, "_chdb") | {
         f"report_seconds_{size}_duckdb": round(on_duckdb["seconds"], 2),
         "chdb_users": on_clickhouse["users"],
     }
