@@ -80,6 +80,52 @@ def report_costs(users: int, scratch: Path, engine: str = "duckdb") -> dict[str,
     }
 
 
+def multiply_clickhouse(data_dir: Path, copies: int) -> None:
+    """Make a loaded ClickHouse sample `copies` times larger: every row again under `copies - 1` new user
+    ids (`<id>~<n>`, and new record ids), so users, rows and their distributions scale together. Run in
+    a process of its own (chdb holds one data directory per process)."""
+    from nudgeflow.orchestrator.analytics.clickhouse.engine import ClickHouseEngine, EmbeddedClient
+
+    engine = ClickHouseEngine(EmbeddedClient(data_dir))
+    try:
+        for table, renamed in (("events", {"user_id", "message_id"}), ("outcomes", {"outcome_id", "user_id"})):
+            listed = f"SELECT name FROM system.columns WHERE database = currentDatabase() AND table = '{table}'"
+            columns = [str(r[0]) for r in engine.client.query(f"{listed} ORDER BY position")]
+            select = ", ".join(f"concat({c}, '~', toString(n.number))" if c in renamed else c for c in columns)
+            engine.client.command(
+                f"INSERT INTO {table} SELECT {select} FROM {table} CROSS JOIN numbers(1, {copies - 1}) AS n"
+            )
+    finally:
+        engine.close()
+
+
+def scaled_clickhouse_costs(base: dict[str, Any], scratch: Path, copies: int) -> dict[str, Any]:
+    """The ClickHouse report on `copies` × the base sample's users (`multiply_clickhouse`), best of 3."""
+    folder = scratch / f"sample-{base['users']}"
+    data_dir = str(folder / "analytics.chdb")
+    code = f"from bench.analytics import multiply_clickhouse; multiply_clickhouse(Path({data_dir!r}), {copies})"
+    started = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-c", f"from pathlib import Path; {code}"], check=True, cwd=Path(__file__).parents[1]
+    )
+    multiply_seconds = time.perf_counter() - started
+    report = [*NUDGEFLOW, "report", "--from", str(folder), "--engine", "clickhouse", "--format", "json"]
+    report += ["--out", str(scratch / "r-scaled.json")]
+    warm = [_timed(report, scratch) for _ in range(3)]
+    seconds, rss = min(warm)
+    return {
+        "users": base["users"] * copies,
+        "copies_of": base["users"],
+        "events": base["events"] * copies,
+        "outcomes": base["outcomes"] * copies,
+        "multiply_seconds": multiply_seconds,
+        "chdb_mb": _megabytes(folder / "analytics.chdb"),
+        "seconds": seconds,
+        "peak_rss_mb": rss,
+        "warm_runs": [{"seconds": s, "peak_rss_mb": m} for s, m in warm],
+    }
+
+
 def _lines(path: Path) -> list[tuple[bytes, bytes]]:
     return [(b"", line.rstrip(b"\n")) for line in path.open("rb")]
 
@@ -137,10 +183,21 @@ def summary(report: dict[str, Any], ingest: dict[str, Any]) -> dict[str, Any]:
     return _report_keys(report) | {"ingest_rows_per_s": round(ingest["rows_per_s"])}
 
 
-def clickhouse_summary(on_clickhouse: dict[str, Any], on_duckdb: dict[str, Any]) -> dict[str, Any]:
-    """The ClickHouse keys: the report on embedded ClickHouse, and DuckDB on the same sample for scale."""
+def clickhouse_summary(
+    on_clickhouse: dict[str, Any], on_duckdb: dict[str, Any], scaled: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The ClickHouse keys: the report on embedded ClickHouse, DuckDB on the same sample for scale, and
+    ClickHouse on the sample multiplied (`report_seconds_10m_chdb` at 10 × 1 M)."""
     size = label(on_clickhouse["users"])
-    return _report_keys(on_clickhouse, "_chdb") | {
+    keys = _report_keys(on_clickhouse, "_chdb") | {
         f"report_seconds_{size}_duckdb": round(on_duckdb["seconds"], 2),
         "chdb_users": on_clickhouse["users"],
     }
+    if scaled is not None:
+        big = label(scaled["users"])
+        keys |= {
+            f"report_seconds_{big}_chdb": round(scaled["seconds"], 2),
+            f"report_peak_rss_mb_{big}_chdb": round(scaled["peak_rss_mb"]),
+            "chdb_scaled_users": scaled["users"],
+        }
+    return keys

@@ -160,13 +160,17 @@ def _clickhouse_phase(args: argparse.Namespace, results: dict[str, Any]) -> None
     with tempfile.TemporaryDirectory() as scratch:
         on_clickhouse = analytics.report_costs(args.chdb_users, Path(scratch), engine="clickhouse")
         on_duckdb = analytics.report_costs(args.chdb_users, Path(scratch), engine="duckdb")
-    print(
-        f"analytics on ClickHouse ({on_clickhouse['users']:,} users): {on_clickhouse['seconds']:.2f}s "
-        f"(DuckDB {on_duckdb['seconds']:.2f}s)",
-        flush=True,
-    )
-    results["clickhouse"] = {"clickhouse": on_clickhouse, "duckdb": on_duckdb}
-    results.setdefault("summary", {}).update(analytics.clickhouse_summary(on_clickhouse, on_duckdb))
+        print(
+            f"analytics on ClickHouse ({on_clickhouse['users']:,} users): {on_clickhouse['seconds']:.2f}s "
+            f"(DuckDB {on_duckdb['seconds']:.2f}s)",
+            flush=True,
+        )
+        scaled = None
+        if args.chdb_copies > 1:
+            scaled = analytics.scaled_clickhouse_costs(on_clickhouse, Path(scratch), args.chdb_copies)
+            print(f"analytics on ClickHouse ({scaled['users']:,} users): {scaled['seconds']:.2f}s", flush=True)
+    results["clickhouse"] = {"clickhouse": on_clickhouse, "duckdb": on_duckdb, "scaled": scaled}
+    results.setdefault("summary", {}).update(analytics.clickhouse_summary(on_clickhouse, on_duckdb, scaled))
 
 
 def _engine_phase(args: argparse.Namespace, results: dict[str, Any]) -> None:
@@ -267,6 +271,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--analytics-users", type=int, default=200_000, help="users of the sample `report` reads")
     parser.add_argument(
         "--chdb-users", type=int, default=1_000_000, help="users of the sample the ClickHouse report reads"
+    )
+    parser.add_argument(
+        "--chdb-copies", type=int, default=10, help="then the ClickHouse report on the sample's rows × this many"
     )
     parser.add_argument("--ingest-users", type=int, default=50_000, help="users whose records the ingester reads")
     parser.add_argument("--inbox-users", type=int, default=10_000, help="users whose inboxes are read")
