@@ -327,7 +327,7 @@ def _clickhouse(c: dict[str, Any]) -> str:
     return f"""## Analytics on ClickHouse (the scale option)
 
 The same `nudgeflow report --from DIR --format json` with `--engine clickhouse`: embedded ClickHouse
-(chdb {ch.get("chdb_version", "")}), the metrics' SQL translated from DuckDB's (`orchestrator/analytics/clickhouse/`),
+(chdb {ch.get("chdb_version", "?")}), the metrics' SQL translated from DuckDB's (`orchestrator/analytics/clickhouse/`),
 on a sample of {_n(ch["users"])} users ({_n(ch["events"])} events, {_n(ch["outcomes"])} outcomes,
 {ch["jsonl_mb"]:,.0f} MB of JSONL). The first run loads the JSONL into `DIR/analytics.chdb` ({ch["chdb_mb"]:,.0f} MB);
 later runs read it. DuckDB on the same folder, same run, for scale.
@@ -338,9 +338,20 @@ later runs read it. DuckDB on the same folder, same run, for scale.
 {duck["seconds"]:.1f} s, peak RSS {duck["peak_rss_mb"]:,.0f} MB |
 | report, first run (loads the JSONL) | {ch["cold_seconds"]:.1f} s, peak RSS {ch["cold_peak_rss_mb"]:,.0f} MB | \
 {duck["cold_seconds"]:.1f} s, peak RSS {duck["cold_peak_rss_mb"]:,.0f} MB |
-
+{_scaled(c.get("scaled"))}
 {CLICKHOUSE_NOTE}
 """
+
+
+def _scaled(scaled: dict[str, Any] | None) -> str:
+    if not scaled:
+        return ""
+    return (
+        f"| report on {_n(scaled['users'])} users: the {_n(scaled['copies_of'])}-user sample's rows × "
+        f"{scaled['users'] // scaled['copies_of']} ({_n(scaled['events'])} events, {_n(scaled['outcomes'])} "
+        f"outcomes, {scaled['chdb_mb']:,.0f} MB on disk; best of 3) | **{scaled['seconds']:.1f} s**, peak RSS "
+        f"{scaled['peak_rss_mb']:,.0f} MB | – |\n"
+    )
 
 
 def _state(g: dict[str, Any], restart: dict[str, Any] | None) -> str:

@@ -14,6 +14,7 @@ import time
 import uuid
 from dataclasses import asdict
 from datetime import UTC, datetime
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -159,6 +160,7 @@ def _clickhouse_phase(args: argparse.Namespace, results: dict[str, Any]) -> None
     """report_seconds_<size>_chdb: the same report on embedded ClickHouse, and on DuckDB for scale."""
     with tempfile.TemporaryDirectory() as scratch:
         on_clickhouse = analytics.report_costs(args.chdb_users, Path(scratch), engine="clickhouse")
+        on_clickhouse["chdb_version"] = metadata.version("chdb")
         on_duckdb = analytics.report_costs(args.chdb_users, Path(scratch), engine="duckdb")
         print(
             f"analytics on ClickHouse ({on_clickhouse['users']:,} users): {on_clickhouse['seconds']:.2f}s "
