@@ -21,19 +21,21 @@ def rss_bytes() -> int:
     raise RuntimeError("no VmRSS in /proc/self/status")
 
 
-ROCKSDB_MEMORY = ("rocksdb.cur-size-all-mem-tables", "rocksdb.block-cache-usage", "rocksdb.estimate-table-readers-mem")
+PER_DATABASE = ("rocksdb.cur-size-all-mem-tables", "rocksdb.estimate-table-readers-mem")
+SHARED_CACHE = "rocksdb.block-cache-usage"  # one cache for all partitions (broker/shared_block_cache.py)
 
 
 def rocksdb_bytes(worker: Worker) -> int:
-    """Memory RocksDB reports for the worker's table partitions: memtables, block cache, index and filter
-    blocks (the part of RSS the data directory's settings bound: docs/deploy.md)."""
+    """Memory RocksDB reports for the worker's table partitions: memtables, index and filter blocks per
+    partition, plus the block cache they share (the part of RSS the settings bound: docs/deploy.md)."""
     assert worker.nudgeflow is not None
-    total = 0
+    total, cache = 0, 0
     for table in worker.nudgeflow.app.tables.values():
         databases = getattr(table.data, "_dbs", {})  # Faust's RocksDB store: one database per partition
         for db in list(databases.values()):
-            total += sum(db.property_int_value(name) or 0 for name in ROCKSDB_MEMORY)
-    return total
+            total += sum(db.property_int_value(name) or 0 for name in PER_DATABASE)
+            cache = max(cache, db.property_int_value(SHARED_CACHE) or 0)
+    return total + cache
 
 
 async def probe(settings: Settings, profile: bool) -> dict[str, Any]:

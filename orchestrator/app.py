@@ -20,7 +20,7 @@ import faust
 
 from nudgeflow.channels.preferences.store import PreferencesStore, allow_all
 from nudgeflow.orchestrator import metrics
-from nudgeflow.orchestrator.broker import faust_patches
+from nudgeflow.orchestrator.broker import faust_patches, shared_block_cache
 from nudgeflow.orchestrator.broker.bulk_restore import use_bulk_restore
 from nudgeflow.orchestrator.broker.clients import faust_credentials
 from nudgeflow.orchestrator.broker.faust_context import as_current_event
@@ -210,6 +210,7 @@ def build_app(
     the wired agent without a broker."""
     clock = clock or SystemClock()
     faust_patches.apply()  # never commit past an unprocessed record (docs/architecture.md)
+    shared_block_cache.apply()  # one block cache for all the worker's table partitions
     if settings.broker_profile == "tansu":
         correct_recovery_highwaters()  # Tansu lists a batched partition's end short (docs/deploy.md)
     app = faust_app(settings, bootstrap_servers)

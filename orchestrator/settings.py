@@ -102,10 +102,10 @@ class Settings(BaseSettings):
         "(state in RAM, rebuilt from the changelog on every start; for experiments only).",
     )
     rocksdb_block_cache_bytes: int = Field(
-        default=8 * 1024 * 1024,
+        default=64 * 1024 * 1024,
         ge=1024 * 1024,
-        description="RocksDB block cache per table partition (bytes). A worker's state memory is about this "
-        "times the partitions it holds (active and standby) times two tables, whatever the number of users.",
+        description="RocksDB block cache of the worker (bytes), shared by every table partition it holds "
+        "(active and standby), whatever the number of users or partitions.",
     )
     rocksdb_write_buffer_bytes: int = Field(
         default=4 * 1024 * 1024,
