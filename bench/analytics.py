@@ -100,7 +100,7 @@ def multiply_clickhouse(data_dir: Path, copies: int) -> None:
 
 
 def scaled_clickhouse_costs(base: dict[str, Any], scratch: Path, copies: int) -> dict[str, Any]:
-    """The ClickHouse report on `copies` × the base sample's users (`multiply_clickhouse`), best of 3."""
+    """The ClickHouse report on `copies` × the base sample's users (`multiply_clickhouse`): one run (minutes each)."""
     folder = scratch / f"sample-{base['users']}"
     data_dir = str(folder / "analytics.chdb")
     code = f"from bench.analytics import multiply_clickhouse; multiply_clickhouse(Path({data_dir!r}), {copies})"
@@ -111,7 +111,7 @@ def scaled_clickhouse_costs(base: dict[str, Any], scratch: Path, copies: int) ->
     multiply_seconds = time.perf_counter() - started
     report = [*NUDGEFLOW, "report", "--from", str(folder), "--engine", "clickhouse", "--format", "json"]
     report += ["--out", str(scratch / "r-scaled.json")]
-    warm = [_timed(report, scratch) for _ in range(3)]
+    warm = [_timed(report, scratch)]
     seconds, rss = min(warm)
     return {
         "users": base["users"] * copies,

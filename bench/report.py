@@ -349,7 +349,7 @@ def _scaled(scaled: dict[str, Any] | None) -> str:
     return (
         f"| report on {_n(scaled['users'])} users: the {_n(scaled['copies_of'])}-user sample's rows × "
         f"{scaled['users'] // scaled['copies_of']} ({_n(scaled['events'])} events, {_n(scaled['outcomes'])} "
-        f"outcomes, {scaled['chdb_mb']:,.0f} MB on disk; best of 3) | **{scaled['seconds']:.1f} s**, peak RSS "
+        f"outcomes, {scaled['chdb_mb']:,.0f} MB on disk; one run) | **{scaled['seconds']:.1f} s**, peak RSS "
         f"{scaled['peak_rss_mb']:,.0f} MB | – |\n"
     )
 

@@ -63,9 +63,12 @@ class Sink(Protocol):
         """Store the batch's records and offsets; (new events, new outcomes). `release`: nothing more
         is coming for now (a file database lets readers in)."""
 
+    def idle(self) -> None:
+        """The ingester has caught up (nothing fetched, nothing pending): let readers in, tidy up."""
+
     @property
-    def holding(self) -> bool:
-        """Keeps the database open between flushes; an idle ingester flushes to let readers in."""
+    def wants_idle(self) -> bool:
+        """`idle` has something to do: a cheap check, made at every empty fetch."""
 
 
 @dataclass
@@ -111,7 +114,8 @@ class DuckDBFileSink:
         self.path, self.hold_seconds, self.snapshot_seconds = path, hold_seconds, snapshot_seconds
         self._connection: duckdb.DuckDBPyConnection | None = None
         self._opened_at = 0.0
-        self._snapshot_at: float | None = None  # never kept by this process yet: keep one at the first idle flush
+        self._snapshot_at = -snapshot_seconds  # due at the first idle moment
+        self._written = False  # rows added since the kept snapshot
         open_when_free(path).close()  # create the schema
 
     def offsets(self) -> dict[TopicPartition, int]:
@@ -122,9 +126,7 @@ class DuckDBFileSink:
             if self._connection is None:
                 self._connection, self._opened_at = open_when_free(self.path), time.monotonic()
             kept = write(self._connection, batch) if batch.offsets else (0, 0)
-            if release and self._snapshot_due():  # caught up: keep the reports' snapshot (snapshot.py)
-                snapshot.persist(self._connection)
-                self._snapshot_at = time.monotonic()
+            self._written = self._written or bool(batch.offsets)
             return kept
         except BaseException:
             release = True
@@ -134,12 +136,26 @@ class DuckDBFileSink:
                 self._connection.close()
                 self._connection = None
 
+    def idle(self) -> None:
+        """Caught up: keep the reports' snapshot (snapshot.py) when rows came since and it is due, then
+        close the file so readers can open it."""
+        try:
+            if self._snapshot_due():
+                if self._connection is None:
+                    self._connection = open_when_free(self.path)
+                snapshot.persist(self._connection)
+                self._snapshot_at, self._written = time.monotonic(), False
+        finally:
+            if self._connection is not None:
+                self._connection.close()
+                self._connection = None
+
     @property
-    def holding(self) -> bool:
-        return self._connection is not None
+    def wants_idle(self) -> bool:
+        return self._connection is not None or self._snapshot_due()
 
     def _snapshot_due(self) -> bool:
-        return self._snapshot_at is None or time.monotonic() - self._snapshot_at >= self.snapshot_seconds
+        return self._written and time.monotonic() - self._snapshot_at >= self.snapshot_seconds
 
 
 class Ingester:
@@ -231,8 +247,9 @@ class Ingester:
                     batch.offsets[tp] = records[-1].offset + 1
                     batch.started = batch.started or time.monotonic()
                     self.totals["read"] += len(records)
-            if not fetched and not batch.offsets and self._holding() and (writing is None or writing.done()):
-                await self._flush(batch, release=True)  # idle: let readers in
+            caught_up = not fetched and not batch.offsets and (writing is None or writing.done())
+            if caught_up and self.sink is not None and self.sink.wants_idle:
+                await asyncio.to_thread(self.sink.idle)  # let readers in, keep the snapshot
             due = batch.offsets and time.monotonic() - batch.started >= self.flush_seconds
             if len(batch) >= self.flush_rows or due:
                 if writing is not None:
@@ -242,12 +259,11 @@ class Ingester:
         if writing is not None:
             await writing
         await self._flush(batch, release=True)
-
-    def _holding(self) -> bool:
-        return self.sink is not None and self.sink.holding
+        if self.sink is not None and self.sink.wants_idle:
+            await asyncio.to_thread(self.sink.idle)  # stopped: the file closed, the snapshot kept
 
     async def _flush(self, batch: Batch, *, release: bool) -> None:
-        if self.sink is None or (not batch.offsets and not self._holding()):
+        if self.sink is None or not batch.offsets:
             return
         started = time.perf_counter()
         events, outcomes = await asyncio.to_thread(self.sink.write, batch, release=release)

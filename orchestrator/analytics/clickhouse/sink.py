@@ -20,11 +20,14 @@ from nudgeflow.orchestrator.analytics.ingest import Batch
 class ClickHouseSink:
     """Writes to one ClickHouse session (a server, or chdb in this process)."""
 
-    holding = False  # nothing to release: readers never wait for the ingester
+    wants_idle = False  # nothing to release or keep: readers never wait for the ingester
 
     def __init__(self, engine: ClickHouseEngine) -> None:
         self.engine = engine
         engine.create_tables()
+
+    def idle(self) -> None:
+        """Nothing to do when caught up."""
 
     def offsets(self) -> dict[TopicPartition, int]:
         rows = self.engine.client.query("SELECT topic, part, next_offset FROM offsets")
