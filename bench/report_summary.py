@@ -219,17 +219,16 @@ def limits(r: dict[str, Any]) -> list[str]:
 
 
 SOAK_MEMORY = (
-    " Where the growth is: it slows as the run goes on (the 1,800 s run at 1,000/s: +175 MiB in the first 600 s"
-    " after warm-up, +21 MiB in the last 1,200 s), which looks like caches and pools filling, not a per-event"
-    " leak; not proven. A 660 s run with RocksDB's own memory sampled (memtables, block caches, index blocks:"
-    " `rocksdb_bytes` in bench/worker_probe.py) went from 254 MiB RSS after warm-up to 447, of which RocksDB"
-    " 50 → 115 MiB (bounded by NUDGEFLOW_ROCKSDB_BLOCK_CACHE_BYTES plus two write buffers per table"
-    " partition) and the rest of the process 204 → 332 MiB. Python's own allocations are not that rest: with"
-    " tracemalloc on from the end of warm-up (3 frames, 180 s at 300/s), everything Python allocated and still"
-    " held came to 15.8 MiB (4.3 MiB Faust's JSON of changelog records in flight, 3.4 MiB aiokafka's fetched"
-    " records, the rest events in flight) while RSS grew 31 MiB and RocksDB's figures fell 7 MiB."
-    " So the growth is native memory outside what RocksDB reports (its other allocations, the allocator's"
-    " arenas); the next step is to measure with MALLOC_ARENA_MAX=2 or jemalloc, and RocksDB's memory usage API."
+    " Where the growth is (2026-11-29, three 600 s runs at 1,000/s after 120 s warm-up, one at a time, sampling"
+    " glibc's mallinfo2, pymalloc's arenas and RocksDB's figures per partition database every 15 s; all kept"
+    " up): +74.8 % by default, +65.9 % with MALLOC_ARENA_MAX=2, +60.0 % with MALLOC_ARENA_MAX=1 and a trim"
+    " threshold, so the allocator is not the cause (its freed-but-kept memory grew 13 MiB; the spread between"
+    " runs is about that). Of run (b)'s +180 MiB: RocksDB +54 MiB, nearly all block cache, because Faust gave"
+    " each of the 20 partition databases its own 8 MiB cache and they were still filling (fixed since: one"
+    " cache per worker, broker/shared_block_cache.py); live Python objects +36 MiB, linear at ~3.6 MiB/min"
+    " (~60 B per event: the leak candidate, next to find with a tracemalloc snapshot diff grouped by"
+    " traceback); slack inside pymalloc's arenas +44 MiB; other glibc memory +30 MiB. The soak's inbox and"
+    " outbox tables also keep growing (0 → 45 and 24 MiB on disk): a fixed population, not a fixed state."
 )
 SOAK_PROFILE = (
     " The soak's producer batches for 100 ms (bench/soak.py). With 5 ms, three earlier runs at 500/s stalled "
