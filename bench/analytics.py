@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -35,10 +36,17 @@ def label(users: int) -> str:
     return f"{users // 1000}k" if users % 1000 == 0 else str(users)
 
 
-def _timed(command: list[str], cwd: Path) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MB) of one child process."""
+def _timed(command: list[str], cwd: Path, timeout: float | None = None) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MB) of one child process (killed after `timeout`: TimeoutError)."""
     started = time.perf_counter()
     process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    if timeout is not None:
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            _, _, usage = os.wait4(process.pid, 0)
+            raise TimeoutError(f"not done after {timeout:.0f} s (peak RSS {usage.ru_maxrss / 1024:,.0f} MB)") from None
     _, status, usage = os.wait4(process.pid, 0)
     seconds = time.perf_counter() - started
     if os.waitstatus_to_exitcode(status) != 0:
@@ -54,6 +62,10 @@ def _megabytes(path: Path) -> float:
 def report_costs(users: int, scratch: Path, engine: str = "duckdb") -> dict[str, Any]:
     """`report --from` on a sample of `users` (written once per scratch folder), cold then warm."""
     folder = scratch / f"sample-{users}"
+    built = folder / ("analytics.chdb" if engine == "clickhouse" else "analytics.duckdb")
+    if built.is_dir():  # a folder used before (--chdb-sample): the first run loads it again
+        shutil.rmtree(built)
+    built.unlink(missing_ok=True)
     sample_seconds = 0.0
     if not (folder / OUTCOMES_FILE).exists():
         sample_seconds, _ = _timed([*NUDGEFLOW, "sample", "--users", str(users), "--out", str(folder)], scratch)
@@ -99,7 +111,7 @@ def multiply_clickhouse(data_dir: Path, copies: int) -> None:
         engine.close()
 
 
-def scaled_clickhouse_costs(base: dict[str, Any], scratch: Path, copies: int) -> dict[str, Any]:
+def scaled_clickhouse_costs(base: dict[str, Any], scratch: Path, copies: int, timeout: float) -> dict[str, Any]:
     """The ClickHouse report on `copies` × the base sample's users (`multiply_clickhouse`): one run (minutes each)."""
     folder = scratch / f"sample-{base['users']}"
     data_dir = str(folder / "analytics.chdb")
@@ -111,8 +123,18 @@ def scaled_clickhouse_costs(base: dict[str, Any], scratch: Path, copies: int) ->
     multiply_seconds = time.perf_counter() - started
     report = [*NUDGEFLOW, "report", "--from", str(folder), "--engine", "clickhouse", "--format", "json"]
     report += ["--out", str(scratch / "r-scaled.json")]
-    warm = [_timed(report, scratch)]
-    seconds, rss = min(warm)
+    facts = {
+        "users": base["users"] * copies,
+        "copies_of": base["users"],
+        "events": base["events"] * copies,
+        "outcomes": base["outcomes"] * copies,
+        "multiply_seconds": multiply_seconds,
+        "chdb_mb": _megabytes(folder / "analytics.chdb"),
+    }
+    try:
+        seconds, rss = _timed(report, scratch, timeout=timeout)
+    except TimeoutError as exc:
+        return facts | {"failed": str(exc)}
     return {
         "users": base["users"] * copies,
         "copies_of": base["users"],
@@ -122,7 +144,6 @@ def scaled_clickhouse_costs(base: dict[str, Any], scratch: Path, copies: int) ->
         "chdb_mb": _megabytes(folder / "analytics.chdb"),
         "seconds": seconds,
         "peak_rss_mb": rss,
-        "warm_runs": [{"seconds": s, "peak_rss_mb": m} for s, m in warm],
     }
 
 
@@ -193,7 +214,7 @@ def clickhouse_summary(
         f"report_seconds_{size}_duckdb": round(on_duckdb["seconds"], 2),
         "chdb_users": on_clickhouse["users"],
     }
-    if scaled is not None:
+    if scaled is not None and "seconds" in scaled:
         big = label(scaled["users"])
         keys |= {
             f"report_seconds_{big}_chdb": round(scaled["seconds"], 2),

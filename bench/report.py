@@ -346,6 +346,12 @@ later runs read it. DuckDB on the same folder, same run, for scale.
 def _scaled(scaled: dict[str, Any] | None) -> str:
     if not scaled:
         return ""
+    if "failed" in scaled:
+        return (
+            f"| report on {_n(scaled['users'])} users: the {_n(scaled['copies_of'])}-user sample's rows × "
+            f"{scaled['users'] // scaled['copies_of']} ({_n(scaled['events'])} events, {_n(scaled['outcomes'])} "
+            f"outcomes, {scaled['chdb_mb']:,.0f} MB on disk) | **{scaled['failed']}** | – |\n"
+        )
     return (
         f"| report on {_n(scaled['users'])} users: the {_n(scaled['copies_of'])}-user sample's rows × "
         f"{scaled['users'] // scaled['copies_of']} ({_n(scaled['events'])} events, {_n(scaled['outcomes'])} "

@@ -159,6 +159,8 @@ def _analytics_phase(args: argparse.Namespace, results: dict[str, Any]) -> None:
 def _clickhouse_phase(args: argparse.Namespace, results: dict[str, Any]) -> None:
     """report_seconds_<size>_chdb: the same report on embedded ClickHouse, and on DuckDB for scale."""
     with tempfile.TemporaryDirectory() as scratch:
+        if args.chdb_sample is not None:  # a sample written before: `sample-<users>` in the scratch folder
+            (Path(scratch) / f"sample-{args.chdb_users}").symlink_to(args.chdb_sample.resolve())
         on_clickhouse = analytics.report_costs(args.chdb_users, Path(scratch), engine="clickhouse")
         on_clickhouse["chdb_version"] = metadata.version("chdb")
         on_duckdb = analytics.report_costs(args.chdb_users, Path(scratch), engine="duckdb")
@@ -169,8 +171,10 @@ def _clickhouse_phase(args: argparse.Namespace, results: dict[str, Any]) -> None
         )
         scaled = None
         if args.chdb_copies > 1:
-            scaled = analytics.scaled_clickhouse_costs(on_clickhouse, Path(scratch), args.chdb_copies)
-            print(f"analytics on ClickHouse ({scaled['users']:,} users): {scaled['seconds']:.2f}s", flush=True)
+            scaled = analytics.scaled_clickhouse_costs(
+                on_clickhouse, Path(scratch), args.chdb_copies, timeout=args.chdb_scaled_timeout
+            )
+            print(f"analytics on ClickHouse ({scaled['users']:,} users): {scaled.get('seconds', scaled.get('failed'))}")
     results["clickhouse"] = {"clickhouse": on_clickhouse, "duckdb": on_duckdb, "scaled": scaled}
     results.setdefault("summary", {}).update(analytics.clickhouse_summary(on_clickhouse, on_duckdb, scaled))
 
@@ -276,6 +280,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--chdb-copies", type=int, default=10, help="then the ClickHouse report on the sample's rows × this many"
+    )
+    parser.add_argument("--chdb-sample", type=Path, default=None, help="a `nudgeflow sample` folder of --chdb-users")
+    parser.add_argument(
+        "--chdb-scaled-timeout", type=float, default=900.0, help="give up the multiplied report after this long"
     )
     parser.add_argument("--ingest-users", type=int, default=50_000, help="users whose records the ingester reads")
     parser.add_argument("--inbox-users", type=int, default=10_000, help="users whose inboxes are read")
