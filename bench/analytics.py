@@ -135,16 +135,7 @@ def scaled_clickhouse_costs(base: dict[str, Any], scratch: Path, copies: int, ti
         seconds, rss = _timed(report, scratch, timeout=timeout)
     except TimeoutError as exc:
         return facts | {"failed": str(exc)}
-    return {
-        "users": base["users"] * copies,
-        "copies_of": base["users"],
-        "events": base["events"] * copies,
-        "outcomes": base["outcomes"] * copies,
-        "multiply_seconds": multiply_seconds,
-        "chdb_mb": _megabytes(folder / "analytics.chdb"),
-        "seconds": seconds,
-        "peak_rss_mb": rss,
-    }
+    return facts | {"seconds": seconds, "peak_rss_mb": rss}
 
 
 def _lines(path: Path) -> list[tuple[bytes, bytes]]:

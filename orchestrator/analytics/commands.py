@@ -102,9 +102,9 @@ async def load(
     playbooks = load_playbooks(settings, rules, from_dir)
     value_events = AnalyticsSettings().value_events()
     if clickhouse is not None:
-        from nudgeflow.orchestrator.analytics.clickhouse.engine import ClickHouseEngine, ServerClient
+        from nudgeflow.orchestrator.analytics.clickhouse.engine import ClickHouseEngine
 
-        return OnboardingAnalytics(playbooks, ClickHouseEngine(ServerClient(clickhouse)), value_events)
+        return OnboardingAnalytics(playbooks, ClickHouseEngine.on_server(clickhouse), value_events)
     if from_dir is not None and engine == "clickhouse":
         from nudgeflow.orchestrator.analytics.clickhouse.folder import open_folder as open_on_clickhouse
 
@@ -195,10 +195,10 @@ def run_ingest(console: Console, db: Path | None = None, clickhouse: str | None 
     topics = kafka_settings(settings)
     target: Path | Sink = db or config.db
     if clickhouse is not None:
-        from nudgeflow.orchestrator.analytics.clickhouse.engine import ClickHouseEngine, ServerClient
+        from nudgeflow.orchestrator.analytics.clickhouse.engine import ClickHouseEngine
         from nudgeflow.orchestrator.analytics.clickhouse.sink import ClickHouseSink
 
-        target = ClickHouseSink(ClickHouseEngine(ServerClient(clickhouse)))
+        target = ClickHouseSink(ClickHouseEngine.on_server(clickhouse))
     ingester = Ingester(
         target,
         flush_rows=config.flush_rows,
@@ -240,12 +240,10 @@ def run_dashboard(
     playbooks = load_playbooks(settings, rules)
     value_events = AnalyticsSettings().value_events()
     if clickhouse is not None:
-        from nudgeflow.orchestrator.analytics.clickhouse.engine import ClickHouseEngine, ServerClient
+        from nudgeflow.orchestrator.analytics.clickhouse.engine import ClickHouseEngine
 
         console.print(f"Nudgeflow dashboard on http://{host}:{port} (reading ClickHouse)")
-        app = create_app(
-            lambda: OnboardingAnalytics(playbooks, ClickHouseEngine(ServerClient(clickhouse)), value_events)
-        )
+        app = create_app(lambda: OnboardingAnalytics(playbooks, ClickHouseEngine.on_server(clickhouse), value_events))
         uvicorn.run(app, host=host, port=port, log_level="warning")
         return
     if db is not None:
@@ -327,7 +325,7 @@ def run_clickhouse_schema() -> None:
     from nudgeflow.orchestrator.analytics.clickhouse import schema
 
     settings = Settings()
-    statements = [s.strip() for s in schema.TABLES.split(";") if s.strip()]
+    statements = schema.table_statements()
     brokers = settings.kafka_bootstrap_servers or "localhost:9092"
     for table, topic in (("events", settings.events_topic), ("outcomes", settings.outcomes_topic)):
         statements += schema.kafka_ingest_sql(

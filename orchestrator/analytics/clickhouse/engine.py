@@ -93,8 +93,13 @@ class ClickHouseEngine:
     def close(self) -> None:
         self.client.close()
 
+    @classmethod
+    def on_server(cls, dsn: str) -> ClickHouseEngine:
+        """The engine on a ClickHouse server (`--clickhouse URL`)."""
+        return cls(ServerClient(dsn))
+
     def create_tables(self) -> None:
-        for statement in _statements(schema.TABLES):
+        for statement in schema.table_statements():
             self.client.command(statement)
 
     def load_file(self, table: str, path: Path) -> int:
@@ -140,8 +145,3 @@ class ClickHouseEngine:
 def _plain(value: Any) -> Any:
     """NaN (an average of nothing) is NULL, as DuckDB returns it."""
     return None if isinstance(value, float) and value != value else value
-
-
-def _statements(script: str) -> list[str]:
-    lines = [line for line in script.splitlines() if not line.lstrip().startswith("--")]
-    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]

@@ -9,8 +9,8 @@ rows is NULL only for a Nullable column (else 1970), and the metrics rely on NUL
 `EVENT_ROWS` / `OUTCOME_ROWS` turn raw records (JSON objects with their nested objects as text) into
 rows, with the store's rules: page and screen calls are the track events the rules read them as, a
 group call carries `account_id`, records missing what the contract requires are skipped. They read
-from `{source}`: a JSONL file here (`load_folder`), or a Kafka engine table on a server
-(docs/deploy.md, `kafka_ingest_sql`).
+from `{source}`: a JSONL file (`file_source`), records handed over by the ingester (`raw_table_sql`),
+or a Kafka engine table on a server (docs/deploy.md, `kafka_ingest_sql`).
 """
 
 from __future__ import annotations
@@ -37,6 +37,12 @@ CREATE TABLE IF NOT EXISTS duplicates (topic String, n Int64) ENGINE = SummingMe
 CREATE TABLE IF NOT EXISTS offsets (topic String, part Int32, next_offset Int64, written {TIME})
 ENGINE = ReplacingMergeTree(written) ORDER BY (topic, part);
 """
+
+
+def table_statements() -> list[str]:
+    """`TABLES` as separate statements (each with its comment), to run or to print."""
+    return [statement.strip() for statement in TABLES.split(";") if statement.strip()]
+
 
 # The raw fields each record is read with (nested objects arrive as their JSON text).
 EVENT_FIELDS = (
