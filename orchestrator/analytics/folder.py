@@ -19,9 +19,11 @@ DATABASE_FILE = "analytics.duckdb"
 
 
 def fingerprint(folder: Path) -> str:
-    """What the folder's database was built from: the JSONL files' names, sizes and modification times."""
+    """What the folder's database was built from: the JSONL files' names, sizes and modification
+    times, and the snapshot's layout (a newer Nudgeflow rebuilds a file an older one wrote)."""
     files = [folder / EVENTS_FILE, folder / OUTCOMES_FILE]
-    return json.dumps([[f.name, f.stat().st_size, f.stat().st_mtime_ns] if f.exists() else [f.name] for f in files])
+    built = [[f.name, f.stat().st_size, f.stat().st_mtime_ns] if f.exists() else [f.name] for f in files]
+    return json.dumps([*built, ["snapshot", snapshot.LAYOUT]])
 
 
 def _source_of(path: Path) -> str | None:

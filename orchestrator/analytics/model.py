@@ -377,7 +377,7 @@ class OnboardingAnalytics:
         return trends
 
     def _accounts(self, flt: Filter) -> list[AccountStep]:
-        found = {(str(p), str(m)): counts for p, m, *counts in self._rows(queries.ACCOUNTS)}
+        found = {(str(p), str(m)): counts for p, m, *counts in self._rows(queries.accounts_sql(self._ladder))}
         steps = []
         for p in self.chosen_playbooks(flt):
             for milestone in p.milestones:

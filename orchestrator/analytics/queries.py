@@ -54,13 +54,21 @@ WITH per_user AS (  -- one pass over the events: first event, and the identify c
     FROM latest GROUP BY user_id
     UNION ALL
     SELECT user_id, last::VARCHAR FROM identifies WHERE n = 1 AND last::VARCHAR <> '{}'
+), active AS (  -- the days after signup with a track call (day 0 is the first 24 h); signup is the
+    -- first event, so every one of a user's events falls on or after it
+    SELECT e.user_id, list(DISTINCT floor(datediff('microsecond', p.first_at, e.ts) / 86400e6)::INTEGER) AS days
+    FROM events e JOIN per_user p USING (user_id)
+    WHERE e.type = 'track'
+    GROUP BY e.user_id
 )
 SELECT user_id, coalesce(e.first_at, o.first_at) AS signup_at,
        coalesce(json_extract_string(t.traits, '$.role'), 'unknown') AS role,
        t.traits,  -- identify traits only: with each account's own, distinct trait sets (audiences) would explode
-       json_extract_string(a.account, '$.account_id') AS account_id
+       json_extract_string(a.account, '$.account_id') AS account_id,
+       coalesce(d.days, []) AS active_days
 FROM first_event e FULL OUTER JOIN first_outcome o USING (user_id) LEFT JOIN traits t USING (user_id)
-LEFT JOIN (SELECT user_id, account FROM per_user WHERE account IS NOT NULL) a USING (user_id);
+LEFT JOIN (SELECT user_id, account FROM per_user WHERE account IS NOT NULL) a USING (user_id)
+LEFT JOIN active d USING (user_id);
 
 CREATE OR REPLACE TEMP TABLE _exposures AS
 WITH seen AS (
@@ -94,9 +102,9 @@ WHERE signup_at IS NOT NULL
 """
 PLAYBOOK_MEMBERS = """
 CREATE OR REPLACE TEMP TABLE _members AS
-SELECT i.playbook_id, s.user_id, s.signup_at, s.role FROM _in_playbook i JOIN _sel s USING (user_id)
+SELECT i.playbook_id, s.user_id, s.signup_at, s.role, s.account_id FROM _in_playbook i JOIN _sel s USING (user_id)
 UNION
-SELECT a.playbook_id, s.user_id, s.signup_at, s.role
+SELECT a.playbook_id, s.user_id, s.signup_at, s.role, s.account_id
 FROM _sel s JOIN _audience a ON a.traits = s.traits AND (a.user_id IS NULL OR a.user_id = s.user_id);
 """
 
@@ -105,16 +113,17 @@ MEMBERS = "SELECT playbook_id, count(*) FROM _members GROUP BY ALL"
 
 def done_sql(steps: int) -> str:
     """One row per member: when they completed each step of their ladder (`c1` .. `cN`, NULL if not)."""
-    columns = ", ".join(f"max(d.completed_at) FILTER (d.position = {k}) AS c{k}" for k in range(1, steps + 1))
+    columns = ", ".join(f"max(f.completed_at) FILTER (s.position = {k}) AS c{k}" for k in range(1, steps + 1))
     return f"""
     CREATE OR REPLACE TEMP TABLE _done AS
-    SELECT m.playbook_id, m.user_id, m.signup_at, m.role, date_trunc('week', m.signup_at)::DATE AS week, {columns}
-    FROM _members m
-    LEFT JOIN (
-        SELECT f.user_id, f.playbook_id, s.position, f.completed_at
+    WITH completed AS (  -- per user and playbook: one row, the steps as columns
+        SELECT f.user_id, f.playbook_id, {columns}
         FROM _facts f JOIN _steps s USING (playbook_id, milestone_id) WHERE f.completed_at IS NOT NULL
-    ) d ON d.user_id = m.user_id AND d.playbook_id = m.playbook_id
-    GROUP BY m.playbook_id, m.user_id, m.signup_at, m.role
+        GROUP BY f.user_id, f.playbook_id
+    )
+    SELECT m.playbook_id, m.user_id, m.signup_at, m.role, m.account_id, date_trunc('week', m.signup_at)::DATE AS week,
+           {", ".join(f"d.c{k}" for k in range(1, steps + 1))}
+    FROM _members m LEFT JOIN completed d ON d.user_id = m.user_id AND d.playbook_id = m.playbook_id
     """
 
 
@@ -201,22 +210,15 @@ def cohorts_sql(steps: int, windows: list[int]) -> str:
 
 def retention_sql(windows: list[int]) -> str:
     """Per signup week of the selected users: users, then for each day D `eligible` (signup + D + 1
-    days ≤ `$as_of`) and `active` (of those, sent a track call in the 24 h from signup + D days)."""
-    flags = ", ".join(
-        f"bool_or(e.ts >= s.signup_at + INTERVAL {d} DAY AND e.ts < s.signup_at + INTERVAL {d + 1} DAY) AS a{d}"
-        for d in windows
-    )
+    days ≤ `$as_of`) and `active` (of those, sent a track call in the 24 h from signup + D days:
+    `active_days`, kept per user by the snapshot)."""
     counts = []
     for d in windows:
         decided = f"signup_at + INTERVAL {d + 1} DAY <= $as_of"
-        counts += [f"count(*) FILTER ({decided})", f"count(*) FILTER ({decided} AND a{d})"]
+        counts += [f"count(*) FILTER ({decided})", f"count(*) FILTER ({decided} AND list_contains(active_days, {d}))"]
     return f"""
-    WITH per_user AS (
-        SELECT s.user_id, s.signup_at, date_trunc('week', s.signup_at)::DATE AS week, {flags}
-        FROM _sel s LEFT JOIN events e ON e.user_id = s.user_id AND e.type = 'track'
-        GROUP BY ALL
-    )
-    SELECT week, count(*), {", ".join(counts)} FROM per_user GROUP BY ROLLUP (week) ORDER BY week NULLS LAST
+    SELECT date_trunc('week', signup_at)::DATE AS week, count(*), {", ".join(counts)}
+    FROM _sel GROUP BY ROLLUP (week) ORDER BY week NULLS LAST
     """
 
 
@@ -245,21 +247,23 @@ def value_sql(windows: list[int]) -> str:
     """
 
 
-# Per playbook step, the accounts (the `account_id` trait a group call sets) of its members: how many
-# have at least one member, every member, or at least two members who completed it.
-ACCOUNTS = """
-WITH per_account AS (
-    SELECT m.playbook_id, st.milestone_id, s.account_id, count(*) AS members, count(f.completed_at) AS completed
-    FROM _members m JOIN _sel s USING (user_id) JOIN _steps st ON st.playbook_id = m.playbook_id
-    LEFT JOIN _facts f
-      ON f.user_id = m.user_id AND f.playbook_id = m.playbook_id AND f.milestone_id = st.milestone_id
-    WHERE s.account_id IS NOT NULL
-    GROUP BY ALL
-)
-SELECT playbook_id, milestone_id, count(*), count(*) FILTER (completed >= 1),
-       count(*) FILTER (completed = members), count(*) FILTER (completed >= 2)
-FROM per_account GROUP BY ALL ORDER BY ALL
-"""
+def accounts_sql(steps: int) -> str:
+    """Per playbook step, the accounts (the `account_id` trait a group call sets) of its members: how
+    many have at least one member, every member, or at least two members who completed it."""
+    counts = ", ".join(f"count(c{k}) AS n{k}" for k in range(1, steps + 1))
+    completed = " ".join(f"WHEN {k} THEN a.n{k}" for k in range(1, steps + 1))
+    return f"""
+    WITH per_account AS (
+        SELECT playbook_id, account_id, count(*) AS members, {counts}
+        FROM _done WHERE account_id IS NOT NULL GROUP BY ALL
+    ), per_step AS (
+        SELECT a.playbook_id, st.milestone_id, a.members, CASE st.position {completed} END AS completed
+        FROM per_account a JOIN _steps st ON st.playbook_id = a.playbook_id
+    )
+    SELECT playbook_id, milestone_id, count(*), count(*) FILTER (completed >= 1),
+           count(*) FILTER (completed = members), count(*) FILTER (completed >= 2)
+    FROM per_step GROUP BY ALL ORDER BY ALL
+    """
 
 
 # Micro-survey answers (`survey_answered` outcomes) of the filter's users, with the variant of the
@@ -303,14 +307,19 @@ WITH unlocked AS (
     FROM _targets t JOIN _facts f USING (playbook_id, milestone_id)
     JOIN _members m ON m.playbook_id = f.playbook_id AND m.user_id = f.user_id
     WHERE f.unlocked_at IS NOT NULL
-), adopted AS (
-    SELECT DISTINCT u.playbook_id, u.milestone_id, u.user_id
-    FROM unlocked u JOIN events e ON e.user_id = u.user_id AND e.type = 'track' AND e.event = u.event
-    WHERE u.decided AND e.ts BETWEEN u.unlocked_at AND u.unlocked_at + to_days($days)
+), totals AS (
+    SELECT playbook_id, milestone_id, count(*) AS unlocked, count(*) FILTER (decided) AS decided
+    FROM unlocked GROUP BY ALL
+), adopted AS (  -- each decided unlock once, however often its event was used
+    SELECT u.playbook_id, u.milestone_id, count(*) AS adopted
+    FROM unlocked u SEMI JOIN (SELECT user_id, event, ts FROM events WHERE type = 'track') e
+      ON e.user_id = u.user_id AND e.event = u.event
+     AND e.ts >= u.unlocked_at AND e.ts <= u.unlocked_at + to_days($days)
+    WHERE u.decided
+    GROUP BY ALL
 )
-SELECT u.playbook_id, u.milestone_id, count(*), count(*) FILTER (u.decided), count(a.user_id)
-FROM unlocked u LEFT JOIN adopted a USING (playbook_id, milestone_id, user_id)
-GROUP BY ALL
+SELECT t.playbook_id, t.milestone_id, t.unlocked, t.decided, coalesce(a.adopted, 0)
+FROM totals t LEFT JOIN adopted a ON a.playbook_id = t.playbook_id AND a.milestone_id = t.milestone_id
 """
 
 
@@ -331,17 +340,18 @@ def repeat_usage_sql(everyone: bool) -> str:
 
 # Nudged members vs held-out ones, from the (would-be) nudge on: completed within `$hours`.
 NUDGES = """
-WITH held AS (
-    SELECT DISTINCT user_id, playbook_id FROM _exposures WHERE list_contains($holdout, variant)
+WITH held AS (  -- members in a holdout variant of their playbook's experiment (or of one for every playbook)
+    SELECT DISTINCT m.user_id, m.playbook_id
+    FROM _exposures x JOIN _members m ON m.user_id = x.user_id
+    WHERE list_contains($holdout, x.variant) AND (x.playbook_id IS NULL OR x.playbook_id = m.playbook_id)
 ), anchored AS (
     SELECT m.playbook_id, f.milestone_id, f.completed_at AS done,
            CASE WHEN f.nudged_at IS NOT NULL THEN 'nudged' ELSE 'holdout' END AS grp,
            coalesce(f.nudged_at, f.held_out_at,
-                    CASE WHEN ($as_of IS NULL OR f.nudge_due <= $as_of) AND EXISTS (
-                        SELECT 1 FROM held h
-                        WHERE h.user_id = m.user_id AND (h.playbook_id IS NULL OR h.playbook_id = m.playbook_id))
+                    CASE WHEN ($as_of IS NULL OR f.nudge_due <= $as_of) AND h.user_id IS NOT NULL
                     THEN f.nudge_due END) AS anchor
     FROM _members m JOIN _facts f USING (playbook_id, user_id) JOIN _steps s USING (playbook_id, milestone_id)
+    LEFT JOIN held h ON h.user_id = m.user_id AND h.playbook_id = m.playbook_id
 )
 SELECT playbook_id, milestone_id, grp,
        count(*) FILTER (anchor + to_hours($hours) <= $as_of),
@@ -400,12 +410,8 @@ WHERE m.playbook_id = $playbook AND m.signup_at >= $start AND m.signup_at < $end
 """
 
 ACTIVE_ON_DAY = """
-SELECT count(*), count(*) FILTER (EXISTS (
-    SELECT 1 FROM events e
-    WHERE e.user_id = u.user_id AND e.type = 'track'
-      AND e.ts >= u.signup_at + to_days($day) AND e.ts < u.signup_at + to_days($day + 1)
-))
-FROM _users u WHERE u.signup_at >= $start AND u.signup_at < $end
+SELECT count(*), count(*) FILTER (list_contains(active_days, $day))
+FROM _users WHERE signup_at >= $start AND signup_at < $end
 """
 
 LATEST = "SELECT greatest((SELECT max(ts) FROM events), (SELECT max(occurred_at) FROM outcomes))"

@@ -5,8 +5,9 @@ user; per user, playbook and milestone; per user and experiment): at 200,000 use
 report's time. They depend only on the records, so whoever writes the file keeps a copy
 (`snapshot_*` tables) with the row counts it was built from: the folder loader once, the ingester
 when it is idle (at most every `NUDGEFLOW_ANALYTICS_SNAPSHOT_SECONDS`). The stores only ever add
-rows, so equal counts mean the same records: a report uses the copy only then, and otherwise
-builds its own, as before. A copy is never stale, only sometimes unused.
+rows, so equal counts mean the same records: a report uses the copy only then (and only if it has
+this version's `LAYOUT`), and otherwise builds its own, as before. A copy is never stale, only
+sometimes unused.
 """
 
 from __future__ import annotations
@@ -15,7 +16,11 @@ import duckdb
 
 from nudgeflow.orchestrator.analytics import queries
 
-VERSION = "SELECT (SELECT count(*) FROM events) AS events, (SELECT count(*) FROM outcomes) AS outcomes"
+# Bumped when the snapshot's tables change shape: a copy kept by an older Nudgeflow is then unused.
+LAYOUT = 2
+VERSION = (
+    f"SELECT {LAYOUT} AS layout, (SELECT count(*) FROM events) AS events, (SELECT count(*) FROM outcomes) AS outcomes"
+)
 
 
 def _kept(name: str) -> str:

@@ -44,3 +44,15 @@ def test_a_kept_snapshot_is_used_only_while_it_covers_every_record(tmp_path: Pat
     fresh = _report(None, _records(range(0, 8)))
     reread = dict(OnboardingAnalytics([PLAYBOOK], store.connect(path, read_only=True)).report().model_dump(mode="json"))
     assert reread == fresh
+
+
+def test_a_snapshot_kept_by_an_older_layout_is_rebuilt_not_read(tmp_path: Path) -> None:
+    connection = store.connect(tmp_path / "a.duckdb")
+    store.add_texts(connection, *_records(range(0, 3)))
+    snapshot.persist(connection)
+    connection.execute("ALTER TABLE snapshot_users DROP COLUMN active_days")  # as an older Nudgeflow kept it
+    connection.execute(f"UPDATE snapshot_of SET layout = {snapshot.LAYOUT - 1}")
+    assert not snapshot.use_kept(connection)
+    report = OnboardingAnalytics([PLAYBOOK], connection).report()
+    assert report.retention[-1].users == 3
+    connection.close()
