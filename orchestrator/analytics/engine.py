@@ -12,6 +12,8 @@ from typing import Any, Protocol
 
 import duckdb
 
+from nudgeflow.orchestrator.analytics import snapshot
+
 Row = tuple[Any, ...]
 Params = Mapping[str, object] | None
 Columns = Sequence[tuple[str, str]]  # (name, DuckDB type: VARCHAR, INTEGER, DOUBLE)
@@ -30,6 +32,10 @@ class SqlEngine(Protocol):
 
     def table_of(self, name: str, columns: Columns, rows: Sequence[Row]) -> None:
         """A session table holding `rows` (small: the playbooks' steps, audiences)."""
+
+    def kept_snapshot(self) -> bool:
+        """Whether the snapshot's per-user tables (`queries.SNAPSHOT`) are already there, kept with
+        the records they cover, so the report need not build them."""
 
     def close(self) -> None:
         """Ends the session (chdb: one data directory per process at a time)."""
@@ -51,6 +57,13 @@ class DuckDBEngine:
 
     def close(self) -> None:
         self.connection.close()
+
+    def kept_snapshot(self) -> bool:
+        """The file's copy (snapshot.py), when it covers exactly the stored records."""
+        if snapshot.use_kept(self.connection):
+            return True
+        snapshot.clear(self.connection)
+        return False
 
     def table_of(self, name: str, columns: Columns, rows: Sequence[Row]) -> None:
         self.connection.execute(f"CREATE OR REPLACE TEMP TABLE {name} ({', '.join(f'{n} {t}' for n, t in columns)})")

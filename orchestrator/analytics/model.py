@@ -16,7 +16,7 @@ from typing import Any
 import duckdb
 from pydantic import BaseModel
 
-from nudgeflow.orchestrator.analytics import queries, snapshot, store
+from nudgeflow.orchestrator.analytics import queries, store
 from nudgeflow.orchestrator.analytics.engine import DuckDBEngine, SqlEngine
 from nudgeflow.orchestrator.analytics.experiments import compare, experiment_result, rate
 from nudgeflow.orchestrator.analytics.results import (
@@ -185,19 +185,10 @@ class OnboardingAnalytics:
 
     def _snapshot(self) -> None:
         self._flush()
-        if not self._kept_snapshot():
+        if not self.engine.kept_snapshot():
             self.engine.execute(queries.SNAPSHOT)
         self.engine.execute(queries.IN_PLAYBOOK)
         self._match_audiences()
-
-    def _kept_snapshot(self) -> bool:
-        """A DuckDB file may keep the snapshot (snapshot.py): used when it covers exactly the stored records."""
-        if not isinstance(self.engine, DuckDBEngine):
-            return False
-        if snapshot.use_kept(self.engine.connection):
-            return True
-        snapshot.clear(self.engine.connection)
-        return False
 
     def _match_audiences(self) -> None:
         """Audience predicates run in Python, once per distinct set of traits (per user only for

@@ -87,8 +87,9 @@ class ClickHouseEngine:
 
     name = "clickhouse"
 
-    def __init__(self, client: Client) -> None:
+    def __init__(self, client: Client, *, snapshot_kept: bool = False) -> None:
         self.client = client
+        self.snapshot_kept = snapshot_kept  # a sample folder's data keeps the snapshot (folder.py)
 
     def close(self) -> None:
         self.client.close()
@@ -125,6 +126,9 @@ class ClickHouseEngine:
         for statement in store:
             self.client.command(statement)
         return int(new)
+
+    def kept_snapshot(self) -> bool:
+        return self.snapshot_kept
 
     def execute(self, sql: str, params: Params = None) -> None:
         for statement in dialect.to_clickhouse(sql, params):
