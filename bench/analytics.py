@@ -95,8 +95,10 @@ def report_costs(users: int, scratch: Path, engine: str = "duckdb") -> dict[str,
 def multiply_clickhouse(data_dir: Path, copies: int) -> None:
     """Make a loaded ClickHouse sample `copies` times larger: every row again under `copies - 1` new user
     ids (`<id>~<n>`, and new record ids), so users, rows and their distributions scale together. Run in
-    a process of its own (chdb holds one data directory per process)."""
+    a process of its own (chdb holds one data directory per process). The folder's kept snapshot is
+    built again for the larger data, as loading the folder builds it."""
     from nudgeflow.orchestrator.analytics.clickhouse.engine import ClickHouseEngine, EmbeddedClient
+    from nudgeflow.orchestrator.analytics.clickhouse.folder import keep_snapshot
 
     engine = ClickHouseEngine(EmbeddedClient(data_dir))
     try:
@@ -107,6 +109,7 @@ def multiply_clickhouse(data_dir: Path, copies: int) -> None:
             engine.client.command(
                 f"INSERT INTO {table} SELECT {select} FROM {table} CROSS JOIN numbers(1, {copies - 1}) AS n"
             )
+        keep_snapshot(engine)
     finally:
         engine.close()
 

@@ -30,25 +30,33 @@ def _has_table(engine: ClickHouseEngine, name: str) -> bool:
     return bool(engine.client.query(f"EXISTS TABLE {name}")[0][0])
 
 
-def _keep_snapshot(engine: ClickHouseEngine) -> None:
-    """The snapshot's tables as the data directory's own (MergeTree) tables, not session ones."""
+def keep_snapshot(engine: ClickHouseEngine) -> None:
+    """The snapshot's tables as the data directory's own (MergeTree) tables, not session ones
+    (replaced when there: built again after the data changed)."""
     for statement in dialect.to_clickhouse(queries.SNAPSHOT):
         kept = statement
         for name in queries.SNAPSHOT_TABLES:
             session_table = f"CREATE OR REPLACE TEMPORARY TABLE {name} AS"
-            kept = kept.replace(session_table, f"CREATE TABLE {name} ENGINE = MergeTree ORDER BY tuple() AS")
+            kept = kept.replace(session_table, f"CREATE OR REPLACE TABLE {name} ENGINE = MergeTree ORDER BY tuple() AS")
         if kept == statement:
             raise ValueError(f"not a snapshot table: {statement[:80]}")
         engine.client.command(kept)
+
+
+def _reader(path: Path) -> ClickHouseEngine:
+    """An engine on a built folder: its snapshot is kept, and its rows are stored once each (the
+    load drops repeated ids), so reads skip `final`'s merge-on-read of repeated ids."""
+    engine = ClickHouseEngine(EmbeddedClient(path), snapshot_kept=True)
+    engine.client.command("SET final = 0")
+    return engine
 
 
 def open_folder(folder: Path) -> ClickHouseEngine:
     """An engine on the folder's ClickHouse data, (re)built first when the JSONL changed."""
     path, source = folder / DATA_DIR, fingerprint(folder)
     if path.exists():
-        engine = ClickHouseEngine(EmbeddedClient(path))
+        engine = _reader(path)
         if _source_of(engine) == source:
-            engine.snapshot_kept = True
             return engine
         engine.close()
     building = folder / f".{DATA_DIR}.building"
@@ -59,11 +67,11 @@ def open_folder(folder: Path) -> ClickHouseEngine:
         for table, name in (("events", EVENTS_FILE), ("outcomes", OUTCOMES_FILE)):
             if (folder / name).exists():
                 engine.load_file(table, folder / name)
-        _keep_snapshot(engine)
+        keep_snapshot(engine)
         engine.client.command(f"CREATE TABLE {LOADED_FROM} (source String) ENGINE = MergeTree ORDER BY tuple()")
         engine.execute(f"INSERT INTO {LOADED_FROM} SELECT $source", {"source": source})
     finally:
         engine.close()  # chdb: one session per process at a time
     shutil.rmtree(path, ignore_errors=True)
     building.replace(path)
-    return ClickHouseEngine(EmbeddedClient(path), snapshot_kept=True)
+    return _reader(path)
