@@ -435,7 +435,8 @@ class OnboardingAnalytics:
         return self._accounts(flt)
 
     def _adoption(self, flt: Filter, days: int, as_of: datetime | None) -> list[AdoptionRow]:
-        found = {(p, m): counts for p, m, *counts in self._rows(queries.ADOPTION, {"days": days, "as_of": as_of})}
+        self.engine.execute(queries.ADOPTION_UNLOCKED, {"days": days, "as_of": as_of})
+        found = {(p, m): counts for p, m, *counts in self._rows(queries.ADOPTION, {"days": days})}
         rows = []
         for p in self.chosen_playbooks(flt):
             targets = {t for m in p.milestones for t in p.unlocked_by(m)}

@@ -299,20 +299,23 @@ FROM answers WHERE coalesce(trim(comment), '') <> '' ORDER BY occurred_at DESC, 
 )
 
 
-# Of the members who unlocked a milestone: used its event within `$days` after the unlock.
+# Of the members who unlocked a milestone: used its event within `$days` after the unlock. The
+# unlocks are a table of their own (`_unlocked`): read twice, and ClickHouse would compute a CTE twice.
+ADOPTION_UNLOCKED = """
+CREATE OR REPLACE TEMP TABLE _unlocked AS
+SELECT t.playbook_id, t.milestone_id, t.event, f.user_id, f.unlocked_at,
+       f.unlocked_at + to_days($days) <= $as_of AS decided
+FROM _targets t JOIN _facts f USING (playbook_id, milestone_id)
+JOIN _members m ON m.playbook_id = f.playbook_id AND m.user_id = f.user_id
+WHERE f.unlocked_at IS NOT NULL
+"""
 ADOPTION = """
-WITH unlocked AS (
-    SELECT t.playbook_id, t.milestone_id, t.event, f.user_id, f.unlocked_at,
-           f.unlocked_at + to_days($days) <= $as_of AS decided
-    FROM _targets t JOIN _facts f USING (playbook_id, milestone_id)
-    JOIN _members m ON m.playbook_id = f.playbook_id AND m.user_id = f.user_id
-    WHERE f.unlocked_at IS NOT NULL
-), totals AS (
+WITH totals AS (
     SELECT playbook_id, milestone_id, count(*) AS unlocked, count(*) FILTER (decided) AS decided
-    FROM unlocked GROUP BY ALL
+    FROM _unlocked GROUP BY ALL
 ), adopted AS (  -- each decided unlock once, however often its event was used
     SELECT u.playbook_id, u.milestone_id, count(*) AS adopted
-    FROM unlocked u SEMI JOIN (SELECT user_id, event, ts FROM events WHERE type = 'track') e
+    FROM _unlocked u SEMI JOIN (SELECT user_id, event, ts FROM events WHERE type = 'track') e
       ON e.user_id = u.user_id AND e.event = u.event
      AND e.ts >= u.unlocked_at AND e.ts <= u.unlocked_at + to_days($days)
     WHERE u.decided
