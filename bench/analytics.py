@@ -16,6 +16,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -40,16 +41,20 @@ def _timed(command: list[str], cwd: Path, timeout: float | None = None) -> tuple
     """Wall seconds and peak RSS (MB) of one child process (killed after `timeout`: TimeoutError)."""
     started = time.perf_counter()
     process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    if timeout is not None:
-        try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            _, _, usage = os.wait4(process.pid, 0)
-            raise TimeoutError(f"not done after {timeout:.0f} s (peak RSS {usage.ru_maxrss / 1024:,.0f} MB)") from None
-    _, status, usage = os.wait4(process.pid, 0)
+    # wait4 reaps the child and reads its peak RSS; Popen.wait would reap it first, so the timeout kills instead
+    killer = threading.Timer(timeout, process.kill) if timeout is not None else None
+    if killer is not None:
+        killer.start()
+    try:
+        _, status, usage = os.wait4(process.pid, 0)
+    finally:
+        if killer is not None:
+            killer.cancel()
+    process.returncode = os.waitstatus_to_exitcode(status)  # reaped here: Popen must not wait for it again
     seconds = time.perf_counter() - started
-    if os.waitstatus_to_exitcode(status) != 0:
+    if timeout is not None and seconds >= timeout and process.returncode < 0:
+        raise TimeoutError(f"not done after {timeout:.0f} s (peak RSS {usage.ru_maxrss / 1024:,.0f} MB)")
+    if process.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} failed: {process.stderr.read().decode() if process.stderr else ''}")
     return seconds, usage.ru_maxrss / 1024
 
