@@ -24,6 +24,9 @@ from nudgeflow.orchestrator.outbox.clock import Clock
 from nudgeflow.rules.contracts.deliveries import DeliveryRequest
 
 log = logging.getLogger(__name__)
+# A heap entry goes stale when its job leaves the queue (launched, cancelled, re-queued); stale entries are
+# dropped at the heads, and a heap is rebuilt once it holds more than twice the waiting jobs plus this many.
+COMPACT_SLACK = 64
 
 
 @dataclass(eq=False)
@@ -148,16 +151,31 @@ class ProviderLane:
         return min(candidates) if candidates else None
 
     def _drop_stale_deadlines(self) -> None:
-        while self._deadlines and self._waiting.get(self._deadlines[0][2].delivery_id) is not self._deadlines[0][2]:
+        while self._deadlines and self._stale_deadline(self._deadlines[0]):
             heapq.heappop(self._deadlines)
 
     def _drop_stale_head(self) -> None:
-        while self._heap:
-            due, _, job = self._heap[0]
-            if job.cancelled or self._waiting.get(job.delivery_id) is not job or job.due_at != due:
-                heapq.heappop(self._heap)
-            else:
-                return
+        while self._heap and self._stale_due(self._heap[0]):
+            heapq.heappop(self._heap)
+
+    def _stale_due(self, entry: tuple[datetime, int, Job]) -> bool:
+        due, _, job = entry
+        return job.cancelled or self._waiting.get(job.delivery_id) is not job or job.due_at != due
+
+    def _stale_deadline(self, entry: tuple[datetime, int, Job]) -> bool:
+        return self._waiting.get(entry[2].delivery_id) is not entry[2]
+
+    def _compact(self) -> None:
+        """Drops every stale entry once they pile up. The deadlines heap needs it: a job sent on time
+        leaves its entry there (its deadline, a day ahead, rarely reaches the head), and the entry holds
+        the job and its request: without this, every delivery a lane ever sent stays in memory."""
+        limit = 2 * len(self._waiting) + COMPACT_SLACK
+        if len(self._deadlines) > limit:
+            self._deadlines = [e for e in self._deadlines if not self._stale_deadline(e)]
+            heapq.heapify(self._deadlines)
+        if len(self._heap) > limit:
+            self._heap = [e for e in self._heap if not self._stale_due(e)]
+            heapq.heapify(self._heap)
 
     def _launch(self, job: Job) -> None:
         self._remove(job)
@@ -197,6 +215,7 @@ class ProviderLane:
             del self._waiting[job.delivery_id]
             self._retrying -= job.attempts > 0
             self._publish_gauges()
+            self._compact()
 
     def _publish_gauges(self) -> None:
         metrics.OUTBOX_QUEUED.labels(self.provider).set(len(self._waiting) - self._retrying)

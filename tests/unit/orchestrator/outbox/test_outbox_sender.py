@@ -168,3 +168,21 @@ async def test_metrics_show_queued_retrying_expired_and_the_circuit_per_provider
     assert sample("nudgeflow_outbox_expired_total", "sendgrid-m") == 1.0
     assert sample("nudgeflow_outbox_circuit_state", "sendgrid-m") == 0.0
     await outbox.sender.stop()
+
+
+async def test_a_lane_keeps_no_entry_of_the_deliveries_it_sent():
+    """Each queued job has a deadline (its retry window, a day ahead): the entry must not outlive the
+    send, or every delivery a lane ever sent stays in memory (the soak's RSS growth)."""
+    from nudgeflow.orchestrator.outbox.lanes import COMPACT_SLACK
+
+    outbox = build_outbox(concurrency=4)
+    now = outbox.clock.now()
+    for n in range(1000):
+        outbox.sender.start(request(n, send_at=now), partition=0)
+        if n % 50 == 49:
+            await settle()
+    await settle()
+    assert len(outbox.providers["email"].sent) == 1000
+    lane = outbox.sender.lane("email")
+    assert len(lane._deadlines) <= COMPACT_SLACK and len(lane._heap) <= COMPACT_SLACK
+    await outbox.sender.stop()
