@@ -270,7 +270,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--state-users", type=int, default=100_000, help="users for (g) memory")
     parser.add_argument("--restart-users", type=int, default=1_000_000, help="users for (g) restore and restart")
     parser.add_argument("--soak-seconds", type=float, default=1800.0, help="(h) soak length after warm-up")
-    parser.add_argument("--soak-warmup", type=float, default=120.0, help="(h) warm-up before the RSS baseline")
+    parser.add_argument(
+        "--soak-warmup",
+        type=float,
+        default=300.0,
+        help="(h) warm-up before the RSS baseline, until the bounded caches are full (block cache: ~180 s at 1,000/s)",
+    )
     parser.add_argument("--soak-rate", type=float, default=1000.0, help="(h) offered events/s")
     parser.add_argument("--soak-users", type=int, default=20_000, help="(h) user population")
     parser.add_argument("--skip-profile", action="store_true")
