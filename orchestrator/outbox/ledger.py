@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from datetime import datetime, timedelta
 from typing import Any
 
+from nudgeflow.orchestrator.broker.table_partitions import partition_items
 from nudgeflow.orchestrator.outbox.clock import Clock
 from nudgeflow.orchestrator.outbox.sender import OutboxSender
 from nudgeflow.rules.contracts.deliveries import (
@@ -119,7 +120,7 @@ class OutboxLedger:
         """Restart the sends of `partition` left in flight by a worker that stopped, each at its
         stored attempt and due time. A send this worker runs or finished is never restarted."""
         resumed = []
-        for delivery_id, stored in list(self.table.items()):
+        for delivery_id, stored in list(partition_items(self.table, partition)):
             entry = OutboxEntry.model_validate(stored)
             if entry.final or entry.partition != partition or entry.request is None:
                 continue
@@ -145,10 +146,10 @@ class OutboxLedger:
             return 0
         self._pruned_at[partition] = now
         before = now - self.retention
-        # Row by row, keeping only the keys to delete: a list of every row (the table holds a week of
-        # deliveries) made each pass a transient copy of the whole table in Python objects, a peak that grew
-        # with the table and left the allocator's arenas behind it (the soak's RSS growth).
-        old = [key for key, stored in self.table.items() if _prunable(stored, partition, before)]
+        # This partition's rows only, one at a time, keeping only the keys to delete: a list of every row
+        # (the table holds a week of deliveries) made each pass a transient copy of the whole table in Python
+        # objects, a peak that grew with the table and left the allocator's arenas behind it (the soak's RSS).
+        old = [key for key, stored in partition_items(self.table, partition) if _prunable(stored, partition, before)]
         for delivery_id in old:
             del self.table[delivery_id]
         return len(old)

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, MutableMapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
+from nudgeflow.orchestrator.broker.table_partitions import rocksdb_store
 from nudgeflow.orchestrator.timers.schedule import ScheduledTimer
 
 DUE_DIGITS = 17
@@ -132,7 +132,7 @@ class TimerIndex:
 
     def count(self, owned: Iterable[int]) -> int:
         """Armed timers on the owned partitions (RocksDB's estimate; exact for an in-memory table)."""
-        store = _rocksdb_store(self.table)
+        store = rocksdb_store(self.table)
         if store is None:
             return sum(1 for key, value in list(self.table.items()) if int(value) in set(owned))
         total = 0
@@ -154,7 +154,7 @@ class TimerIndex:
             del self.table[key]
 
     def _keys_from(self, partition: int, start: bytes) -> Iterator[bytes]:
-        store = _rocksdb_store(self.table)
+        store = rocksdb_store(self.table)
         if store is None:  # in-memory: small by construction (unit tests, `memory://` store)
             for key, value in sorted(self.table.items()):
                 if key >= start and int(value) == partition:
@@ -167,11 +167,3 @@ class TimerIndex:
             if not _is_timer_key(key):
                 return  # past the timers: Faust's offset key sorts after every digit
             yield key
-
-
-def _rocksdb_store(table: Any) -> Any:
-    """Faust's RocksDB store behind a table, or None (a dict, or Faust's memory store)."""
-    data = getattr(table, "data", None)
-    if data is None or not hasattr(data, "_dbs"):
-        return None
-    return data
