@@ -120,7 +120,11 @@ class OutboxLedger:
         """Restart the sends of `partition` left in flight by a worker that stopped, each at its
         stored attempt and due time. A send this worker runs or finished is never restarted."""
         resumed = []
-        for delivery_id, stored in list(partition_items(self.table, partition)):
+        # The partition's sends still in flight, listed before any is restarted (a cheap check on the raw
+        # row: most rows are final, kept only against replays).
+        rows = partition_items(self.table, partition)
+        in_flight = [(key, row) for key, row in rows if row.get("status") == "in_flight"]
+        for delivery_id, stored in in_flight:
             entry = OutboxEntry.model_validate(stored)
             if entry.final or entry.partition != partition or entry.request is None:
                 continue
