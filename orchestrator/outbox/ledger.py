@@ -126,7 +126,7 @@ class OutboxLedger:
         in_flight = [(key, row) for key, row in rows if row.get("status") == "in_flight"]
         for delivery_id, stored in in_flight:
             entry = OutboxEntry.model_validate(stored)
-            if entry.final or entry.partition != partition or entry.request is None:
+            if entry.partition != partition or entry.request is None:
                 continue
             if self.sender.running(delivery_id) or self.sender.completed(delivery_id):
                 continue
